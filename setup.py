@@ -1,0 +1,20 @@
+"""Builds the Cython kernels of native/. The list is explicit on purpose."""
+
+import numpy
+from Cython.Build import cythonize
+from setuptools import Extension, setup
+
+KERNELS = ["_g711", "_resample"]
+
+extensions = [
+    Extension(
+        f"native.{name}",
+        [f"native/{name}.pyx"],
+        include_dirs=[numpy.get_include()],
+        define_macros=[("NPY_NO_DEPRECATED_API", "NPY_1_7_API_VERSION")],
+        extra_compile_args=["-O3"],
+    )
+    for name in KERNELS
+]
+
+setup(ext_modules=cythonize(extensions, language_level=3))
