@@ -2,7 +2,7 @@
 # few pointer compares; on failure they call the reference checker so both
 # implementations raise the same message.
 cimport numpy as cnp
-from cpython.buffer cimport PyBUF_SIMPLE, PyBuffer_Release, PyObject_GetBuffer
+from cpython.buffer cimport PyBUF_SIMPLE, PyBuffer_Release, PyObject_CheckBuffer, PyObject_GetBuffer
 from cpython.bytes cimport PyBytes_AS_STRING, PyBytes_GET_SIZE, PyBytes_CheckExact
 from libc.stdint cimport int16_t, uint8_t
 from libc.string cimport memcpy
@@ -31,7 +31,7 @@ cdef inline Py_ssize_t copy_bytes(object value, str name, uint8_t* out, Py_ssize
         if n <= max_bytes:
             memcpy(out, PyBytes_AS_STRING(value), n)
             return n
-    elif type(value) is not cnp.ndarray and type(value) is not str:
+    elif type(value) is not cnp.ndarray and PyObject_CheckBuffer(value):
         if PyObject_GetBuffer(value, &view, PyBUF_SIMPLE) == 0:
             n = view.len
             if n <= max_bytes:

@@ -1,0 +1,137 @@
+"""Configuration: one small frozen dataclass per subsystem, read from TOML.
+
+Precedence: command-line flags, then the config file, then these defaults.
+Every error names the offending key, e.g. "vad.end_ms: expected an int".
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import tomllib
+import typing
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+
+class ConfigError(ValueError):
+    """The configuration is invalid; the message names the key."""
+
+
+@dataclass(frozen=True, slots=True)
+class ServerConfig:
+    host: str = "127.0.0.1"
+    http_port: int = 8080
+    sip_port: int = 5060
+    data_dir: str = "data"
+
+    def __post_init__(self) -> None:
+        _require(bool(self.host), "server.host", "must not be empty")
+        for key in ("http_port", "sip_port"):
+            port = getattr(self, key)
+            _require(0 <= port <= 65535, f"server.{key}", f"expected 0..65535, got {port}")
+
+
+@dataclass(frozen=True, slots=True)
+class VadConfig:
+    """Voice activity: webrtcvad frames behind a noise gate, then endpointing."""
+
+    mode: int = 2  # webrtcvad aggressiveness 0..3
+    start_ms: int = 100  # speech needed to declare an utterance started
+    end_ms: int = 600  # silence that ends it
+    hangover_ms: int = 120  # audio kept after the last speech frame
+    preroll_ms: int = 100  # audio kept before the first speech frame
+    min_utterance_ms: int = 250  # shorter ones are reported as too short
+    max_utterance_ms: int = 30000  # longer ones are cut
+    gate_margin_db: float = 9.0  # speech must stand this far above the noise floor
+    gate_floor_db: float = -50.0  # and above this absolute level (dBFS)
+
+    def __post_init__(self) -> None:
+        _require(0 <= self.mode <= 3, "vad.mode", f"expected 0..3, got {self.mode}")
+        for key in ("start_ms", "end_ms", "min_utterance_ms", "max_utterance_ms"):
+            value = getattr(self, key)
+            _require(20 <= value <= 600_000, f"vad.{key}", f"expected 20..600000 ms, got {value}")
+        for key in ("hangover_ms", "preroll_ms"):
+            value = getattr(self, key)
+            _require(0 <= value <= 2000, f"vad.{key}", f"expected 0..2000 ms, got {value}")
+        _require(
+            self.min_utterance_ms <= self.max_utterance_ms,
+            "vad.min_utterance_ms",
+            "must not exceed vad.max_utterance_ms",
+        )
+        _require(0 <= self.gate_margin_db <= 60, "vad.gate_margin_db", "expected 0..60 dB")
+        _require(-120 <= self.gate_floor_db <= 0, "vad.gate_floor_db", "expected -120..0 dBFS")
+
+
+@dataclass(frozen=True, slots=True)
+class JitterConfig:
+    min_delay_ms: int = 40
+    max_delay_ms: int = 300
+    capacity_ms: int = 1000
+
+    def __post_init__(self) -> None:
+        _require(
+            20 <= self.min_delay_ms <= self.max_delay_ms <= self.capacity_ms <= 10_000,
+            "jitter",
+            "expected 20 <= min_delay_ms <= max_delay_ms <= capacity_ms <= 10000",
+        )
+
+
+@dataclass(frozen=True, slots=True)
+class Config:
+    server: ServerConfig = field(default_factory=ServerConfig)
+    vad: VadConfig = field(default_factory=VadConfig)
+    jitter: JitterConfig = field(default_factory=JitterConfig)
+
+
+def _require(ok: bool, key: str, message: str) -> None:
+    if not ok:
+        raise ConfigError(f"{key}: {message}")
+
+
+def load(path: Path | None = None, overrides: dict[str, dict[str, Any]] | None = None) -> Config:
+    """Read `path` (TOML) if given, apply `overrides` ({section: {key: value}})."""
+    data: dict[str, Any] = {}
+    if path is not None:
+        try:
+            data = tomllib.loads(Path(path).read_text(encoding="utf-8"))
+        except FileNotFoundError:
+            raise ConfigError(f"{path}: no such file") from None
+        except (tomllib.TOMLDecodeError, UnicodeDecodeError) as exc:
+            raise ConfigError(f"{path}: not valid TOML: {exc}") from None
+    for section, values in (overrides or {}).items():
+        data.setdefault(section, {})
+        if isinstance(data[section], dict):
+            data[section].update({k: v for k, v in values.items() if v is not None})
+    return _build(Config, data, "")
+
+
+def _build(cls: type[Any], data: object, prefix: str) -> Any:
+    if not isinstance(data, dict):
+        raise ConfigError(f"{prefix.rstrip('.') or 'config'}: expected a table")
+    hints = typing.get_type_hints(cls)
+    known = {f.name for f in dataclasses.fields(cls)}
+    for key in data:
+        if key not in known:
+            raise ConfigError(f"{prefix}{key}: unknown key (known: {', '.join(sorted(known))})")
+    values: dict[str, Any] = {}
+    for name, value in data.items():
+        kind = hints[name]
+        if dataclasses.is_dataclass(kind):
+            values[name] = _build(kind, value, f"{prefix}{name}.")
+        else:
+            values[name] = _coerce(value, kind, f"{prefix}{name}")
+    try:
+        return cls(**values)
+    except ConfigError:
+        raise
+    except (TypeError, ValueError) as exc:
+        raise ConfigError(f"{prefix.rstrip('.')}: {exc}") from None
+
+
+def _coerce(value: object, kind: type, key: str) -> object:
+    if kind is float and isinstance(value, int) and not isinstance(value, bool):
+        return float(value)
+    if type(value) is not kind:
+        raise ConfigError(f"{key}: expected {kind.__name__}, got {type(value).__name__} {value!r}")
+    return value

@@ -1,0 +1,58 @@
+"""The closed set of events that flow through a call. Match on them."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+
+@dataclass(frozen=True, slots=True)
+class SpeechStarted:
+    """The caller started speaking at sample `position` of the inbound stream."""
+
+    position: int
+
+
+@dataclass(frozen=True, slots=True)
+class SpeechEnded:
+    """The caller's utterance spans samples [start, end) of the inbound stream.
+
+    too_short: shorter than the minimum utterance (a click, a cough);
+    forced: cut at the maximum utterance length while speech went on.
+    """
+
+    start: int
+    end: int
+    too_short: bool = False
+    forced: bool = False
+
+
+@dataclass(frozen=True, slots=True)
+class Transcript:
+    text: str
+    start: int
+    end: int
+
+
+@dataclass(frozen=True, slots=True)
+class AgentText:
+    text: str
+
+
+@dataclass(frozen=True, slots=True)
+class Interrupted:
+    """The caller spoke over the agent; `heard` is the part of the reply played."""
+
+    heard: str
+
+
+@dataclass(frozen=True, slots=True)
+class Dtmf:
+    digit: str
+
+
+@dataclass(frozen=True, slots=True)
+class Hangup:
+    reason: str
+
+
+CallEvent = SpeechStarted | SpeechEnded | Transcript | AgentText | Interrupted | Dtmf | Hangup

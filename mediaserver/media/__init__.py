@@ -1,0 +1,1 @@
+"""Media front modules: the server-side wrappers around native/ kernels."""

@@ -1,0 +1,27 @@
+"""Shared fixtures. `kernels` runs a test over the compiled kernels and the
+pure-Python references alike, by pointing each native front module at one."""
+
+from __future__ import annotations
+
+import importlib
+from types import ModuleType
+
+import pytest
+
+from native import energy, g711, jitter, playout, resample
+
+FRONTS: dict[ModuleType, tuple[str, str]] = {
+    g711: ("native._g711", "native._g711_ref"),
+    resample: ("native._resample", "native._resample_ref"),
+    jitter: ("native._jitter", "native._jitter_ref"),
+    playout: ("native._playout", "native._playout_ref"),
+    energy: ("native._energy_numba", "native._energy_ref"),
+}
+
+
+@pytest.fixture(params=["compiled", "reference"])
+def kernels(request: pytest.FixtureRequest, monkeypatch: pytest.MonkeyPatch) -> str:
+    for front, (compiled, reference) in FRONTS.items():
+        name = compiled if request.param == "compiled" else reference
+        monkeypatch.setattr(front, "_kernel", importlib.import_module(name))
+    return str(request.param)
