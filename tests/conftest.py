@@ -7,8 +7,16 @@ import importlib
 from types import ModuleType
 
 import pytest
+from hypothesis import HealthCheck, settings
 
 from native import energy, g711, jitter, playout, resample
+
+# `kernels` only points modules at an implementation: sharing it between the
+# examples of one hypothesis test is safe.
+settings.register_profile(
+    "mediaserver", suppress_health_check=[HealthCheck.function_scoped_fixture], deadline=None
+)
+settings.load_profile("mediaserver")
 
 FRONTS: dict[ModuleType, tuple[str, str]] = {
     g711: ("native._g711", "native._g711_ref"),
