@@ -41,24 +41,26 @@ class WebRtcClassifier:
 
 
 class NoiseGate:
-    """Tracks the noise floor; open when a frame stands `margin_db` above it.
+    """Open when a frame stands `margin_db` above the noise floor.
 
-    The floor follows quiet frames down at once and rises slowly (3 dB/s),
-    so steady hiss becomes the floor while speech does not.
+    The floor is the quietest frame of the last second (minimum statistics):
+    steady hiss becomes the floor within a second, while speech, which
+    pauses between words, does not.
     """
 
-    RISE_DB_PER_FRAME = 3.0 * FRAME_MS / 1000
+    WINDOW_FRAMES = 1000 // FRAME_MS
 
     def __init__(self, margin_db: float, floor_db: float) -> None:
         self.margin_db = margin_db
         self.min_level_db = floor_db
-        self.noise_db = -90.0
+        self._levels: deque[float] = deque(maxlen=self.WINDOW_FRAMES)
+
+    @property
+    def noise_db(self) -> float:
+        return min(self._levels, default=-120.0)
 
     def is_open(self, level_db: float) -> bool:
-        if level_db < self.noise_db:
-            self.noise_db = level_db
-        else:
-            self.noise_db = min(level_db, self.noise_db + self.RISE_DB_PER_FRAME)
+        self._levels.append(level_db)
         return level_db >= self.min_level_db and level_db >= self.noise_db + self.margin_db
 
 
