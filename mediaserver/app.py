@@ -4,7 +4,9 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import signal
 from pathlib import Path
+from types import FrameType
 
 import uvicorn
 from fastapi import FastAPI
@@ -41,10 +43,32 @@ async def serve(config: Config) -> None:
         config.server.http_port,
         config.server.sip_port,
     )
-    await http.serve()
+    try:
+        await http.serve()
+    except SystemExit:  # uvicorn's way of saying that start-up failed
+        http.started = False
     if not http.started:
         raise OSError(f"could not listen on {config.server.host}:{config.server.http_port}")
 
 
+class _Stop(Exception):
+    """SIGTERM arrived: leave like Ctrl-C does."""
+
+
+def _on_sigterm(signum: int, frame: FrameType | None) -> None:
+    raise _Stop
+
+
 def run(config: Config) -> None:
-    asyncio.run(serve(config))
+    """Serve until SIGINT or SIGTERM; both end the process normally (exit 0).
+
+    uvicorn shuts down on either signal and then re-raises it to the handler
+    that was there before: this one, so SIGTERM is not a kill.
+    """
+    previous = signal.signal(signal.SIGTERM, _on_sigterm)
+    try:
+        asyncio.run(serve(config))
+    except (_Stop, KeyboardInterrupt):
+        pass
+    finally:
+        signal.signal(signal.SIGTERM, previous)

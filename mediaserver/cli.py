@@ -47,8 +47,6 @@ def main(argv: list[str] | None = None) -> int:
     except OSError as exc:
         print(f"mediaserver: {exc}", file=sys.stderr)
         return 1
-    except KeyboardInterrupt:
-        pass
     return 0
 
 

@@ -44,7 +44,7 @@ class AudioFrame:
             raise TypeError("samples: expected a 1-D float array")
         if not np.isfinite(x).all():
             raise ValueError("samples: NaN or infinite value")
-        pcm = np.clip(np.rint(x * 32767.0), -32768, 32767).astype(np.int16)
+        pcm = np.rint(np.clip(x, -1.0, 1.0) * 32767.0).astype(np.int16)
         return cls(pcm, rate, position)
 
     @classmethod

@@ -1,0 +1,129 @@
+"""`mediaserver serve` as a real process on loopback."""
+
+from __future__ import annotations
+
+import os
+import signal
+import socket
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
+import httpx
+import pytest
+
+pytestmark = pytest.mark.integration
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+def start(*args: str) -> subprocess.Popen[str]:
+    return subprocess.Popen(
+        [sys.executable, "-m", "mediaserver", *args],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+    )
+
+
+def wait_healthy(url: str, proc: subprocess.Popen[str], timeout: float = 20.0) -> httpx.Response:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if proc.poll() is not None:
+            raise AssertionError(f"server exited early: {proc.stdout.read() if proc.stdout else ''}")
+        try:
+            return httpx.get(url, timeout=1.0)
+        except httpx.TransportError:
+            time.sleep(0.1)
+    raise AssertionError("server did not come up")
+
+
+@pytest.fixture
+def server(tmp_path: Path) -> Iterator[tuple[str, subprocess.Popen[str]]]:
+    port = free_port()
+    config = tmp_path / "server.toml"
+    config.write_text(f'[server]\nhost = "127.0.0.1"\nhttp_port = 1\ndata_dir = "{tmp_path / "data"}"\n')
+    proc = start("serve", "--config", str(config), "--http-port", str(port))
+    base = f"http://127.0.0.1:{port}"
+    try:
+        wait_healthy(f"{base}/healthz", proc)
+        yield base, proc
+    finally:
+        if proc.poll() is None:
+            proc.send_signal(signal.SIGTERM)
+            proc.wait(timeout=10)
+
+
+def test_healthz_answers_and_flags_override_the_file(server: tuple[str, subprocess.Popen[str]]) -> None:
+    base, _ = server
+    reply = httpx.get(f"{base}/healthz")
+    assert reply.status_code == 200 and reply.json()["status"] == "ok"
+
+
+def test_sigterm_stops_the_server_cleanly(server: tuple[str, subprocess.Popen[str]]) -> None:
+    _, proc = server
+    proc.send_signal(signal.SIGTERM)
+    assert proc.wait(timeout=10) == 0
+
+
+def test_malformed_http_gets_an_error_and_the_server_lives_on(server: tuple[str, subprocess.Popen[str]]) -> None:
+    base, _ = server
+    host, port = base.removeprefix("http://").split(":")
+    for garbage in (b"\x00\xff\x13garbage\r\n\r\n", b"GET /healthz HTTP/9.9\r\n\r\n", b"GET " + b"a" * 70000 + b"\r\n\r\n"):
+        with socket.create_connection((host, int(port)), timeout=5) as s:
+            s.sendall(garbage)
+            try:
+                answer = s.recv(1024)
+            except (ConnectionResetError, TimeoutError):
+                answer = b""
+        assert answer == b"" or answer.startswith(b"HTTP/1.1 4")
+    assert httpx.get(f"{base}/nope").status_code == 404
+    assert httpx.post(f"{base}/healthz", content=b"{").status_code == 405
+    assert httpx.get(f"{base}/healthz").status_code == 200
+
+
+@pytest.mark.parametrize(
+    ("args", "message"),
+    [
+        (["serve", "--http-port", "70000"], "server.http_port: expected 0..65535"),
+        (["serve", "--config", "/nonexistent.toml"], "no such file"),
+        (["serve", "--http-port", "eighty"], "invalid int value"),
+        (["frobnicate"], "invalid choice"),
+        ([], "required: command"),
+    ],
+)
+def test_bad_command_lines_exit_2_with_a_message(args: list[str], message: str) -> None:
+    proc = subprocess.run(
+        [sys.executable, "-m", "mediaserver", *args], capture_output=True, text=True, timeout=30
+    )
+    assert proc.returncode == 2
+    assert message in proc.stderr
+
+
+def test_a_taken_port_is_reported_not_hung(tmp_path: Path) -> None:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        s.listen()
+        port = s.getsockname()[1]
+        proc = subprocess.run(
+            [sys.executable, "-m", "mediaserver", "serve", "--http-port", str(port),
+             "--data-dir", str(tmp_path)],
+            capture_output=True, text=True, timeout=30,
+        )
+    assert proc.returncode == 1
+    assert "could not listen" in proc.stderr
+
+
+def test_no_extensions_switch_selects_the_references() -> None:
+    code = "import native.g711 as g; print(g._kernel.__name__)"
+    env = {**os.environ, "MEDIASERVER_NO_EXTENSIONS": "1"}
+    out = subprocess.run([sys.executable, "-c", code], env=env, capture_output=True, text=True, check=True)
+    assert out.stdout.strip() == "native._g711_ref"
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert out.stdout.strip() == "native._g711"
