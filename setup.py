@@ -10,9 +10,9 @@ extensions = [
     Extension(
         f"native.{name}",
         [f"native/{name}.pyx"],
-        include_dirs=[numpy.get_include()],
         define_macros=[("NPY_NO_DEPRECATED_API", "NPY_1_7_API_VERSION")],
-        extra_compile_args=["-O3"],
+        include_dirs=[numpy.get_include(), "native"],
+        extra_compile_args=["-O3", "-fno-math-errno"],
     )
     for name in KERNELS
 ]

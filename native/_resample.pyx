@@ -8,7 +8,7 @@ exactly the samples of one call over the whole signal.
 """
 
 cimport numpy as cnp
-from libc.math cimport isfinite, lrintf
+from libc.math cimport isfinite
 from libc.stdint cimport int16_t, int64_t
 from libc.stdlib cimport free, malloc, realloc
 from libc.string cimport memcpy, memmove, memset
@@ -17,26 +17,15 @@ from native._arrays cimport pcm_array
 
 cnp.import_array()
 
+cdef extern from "_polyphase.h" nogil:
+    ctypedef struct ms_polyphase:
+        const float* table
+        int taps, up, down_whole, down_frac
+    Py_ssize_t ms_polyphase_run(const ms_polyphase* p, const float* buf, Py_ssize_t end,
+                                Py_ssize_t* pos, int* phase, float* out_f, int16_t* out_i)
+
 cdef enum:
     LANES = 8  # the table's rows are padded to a multiple of this
-
-
-cdef inline float dot(const float* c, const float* x, Py_ssize_t n) noexcept nogil:
-    # Eight independent sums in a fixed order: the compiler vectorises them
-    # without reassociating, so results never depend on buffer alignment.
-    cdef float a0 = 0, a1 = 0, a2 = 0, a3 = 0, a4 = 0, a5 = 0, a6 = 0, a7 = 0
-    cdef Py_ssize_t k = 0
-    while k < n:
-        a0 += c[k] * x[k]
-        a1 += c[k + 1] * x[k + 1]
-        a2 += c[k + 2] * x[k + 2]
-        a3 += c[k + 3] * x[k + 3]
-        a4 += c[k + 4] * x[k + 4]
-        a5 += c[k + 5] * x[k + 5]
-        a6 += c[k + 6] * x[k + 6]
-        a7 += c[k + 7] * x[k + 7]
-        k += LANES
-    return ((a0 + a4) + (a1 + a5)) + ((a2 + a6) + (a3 + a7))
 
 
 cdef class Resampler:
@@ -120,27 +109,16 @@ cdef class Resampler:
         return out[:produced]
 
     cdef Py_ssize_t run(self, Py_ssize_t n, bint is_float):
-        cdef Py_ssize_t end = self.taps - 1 + n, count = 0, pos = self.pos
-        cdef int phase = self.phase, taps = self.taps
-        cdef float acc
-        cdef float* buf = self.buf
-        cdef float* table = self.table
-        cdef float* of = <float*>cnp.PyArray_DATA(self.out_f32)
-        cdef int16_t* oi = <int16_t*>cnp.PyArray_DATA(self.out_i16)
+        cdef ms_polyphase p
+        p.table, p.taps, p.up = self.table, self.taps, self.up
+        p.down_whole, p.down_frac = self.down_whole, self.down_frac
+        cdef Py_ssize_t count, pos = self.pos
+        cdef int phase = self.phase
+        cdef float* out_f = <float*>cnp.PyArray_DATA(self.out_f32) if is_float else NULL
+        cdef int16_t* out_i = <int16_t*>cnp.PyArray_DATA(self.out_i16)
         with nogil:
-            while pos < end:
-                acc = dot(table + phase * taps, buf + pos - taps + 1, taps)
-                if is_float:
-                    of[count] = acc
-                else:
-                    oi[count] = <int16_t>(32767 if acc >= 32767 else (-32768 if acc <= -32768 else lrintf(acc)))
-                count += 1
-                pos += self.down_whole
-                phase += self.down_frac
-                if phase >= self.up:
-                    phase -= self.up
-                    pos += 1
-            memmove(buf, buf + n, (taps - 1) * sizeof(float))
+            count = ms_polyphase_run(&p, self.buf, self.taps - 1 + n, &pos, &phase, out_f, out_i)
+            memmove(self.buf, self.buf + n, (self.taps - 1) * sizeof(float))
         self.pos = pos - n
         self.phase = phase
         return count
