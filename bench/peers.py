@@ -30,7 +30,8 @@ class ResamplerPeer:
 
 
 def _ours(in_rate: int, out_rate: int) -> Chunk:
-    return resample.resampler(in_rate, out_rate).process
+    rs = resample.resampler(in_rate, out_rate)
+    return lambda x: rs.process(x).copy()  # the kernel reuses its output buffer
 
 
 def _soxr(quality: str) -> Callable[[int, int], Chunk]:
@@ -38,7 +39,8 @@ def _soxr(quality: str) -> Callable[[int, int], Chunk]:
         import soxr
 
         stream = soxr.ResampleStream(in_rate, out_rate, 1, dtype="float32", quality=quality)
-        return stream.resample_chunk
+        chunk: Chunk = stream.resample_chunk
+        return chunk
 
     return make
 

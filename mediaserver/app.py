@@ -26,7 +26,6 @@ def create_http_app(config: Config) -> FastAPI:
 
 async def serve(config: Config) -> None:
     """Run the server until SIGINT or SIGTERM."""
-    Path(config.server.data_dir).mkdir(parents=True, exist_ok=True)
     http = uvicorn.Server(
         uvicorn.Config(
             create_http_app(config),
@@ -65,6 +64,7 @@ def run(config: Config) -> None:
     uvicorn shuts down on either signal and then re-raises it to the handler
     that was there before: this one, so SIGTERM is not a kill.
     """
+    Path(config.server.data_dir).mkdir(parents=True, exist_ok=True)
     previous = signal.signal(signal.SIGTERM, _on_sigterm)
     try:
         asyncio.run(serve(config))

@@ -103,7 +103,8 @@ def load(path: Path | None = None, overrides: dict[str, dict[str, Any]] | None =
         data.setdefault(section, {})
         if isinstance(data[section], dict):
             data[section].update({k: v for k, v in values.items() if v is not None})
-    return _build(Config, data, "")
+    config: Config = _build(Config, data, "")
+    return config
 
 
 def _build(cls: type[Any], data: object, prefix: str) -> Any:
@@ -117,7 +118,7 @@ def _build(cls: type[Any], data: object, prefix: str) -> Any:
     values: dict[str, Any] = {}
     for name, value in data.items():
         kind = hints[name]
-        if dataclasses.is_dataclass(kind):
+        if isinstance(kind, type) and dataclasses.is_dataclass(kind):
             values[name] = _build(kind, value, f"{prefix}{name}.")
         else:
             values[name] = _coerce(value, kind, f"{prefix}{name}")

@@ -54,9 +54,9 @@ class AudioFrame:
     @property
     def duration(self) -> float:
         """Seconds of audio in the frame."""
-        return self.samples.shape[0] / self.rate
+        return int(self.samples.shape[0]) / self.rate
 
     @property
     def end(self) -> int:
         """Position just after the last sample."""
-        return self.position + self.samples.shape[0]
+        return self.position + int(self.samples.shape[0])

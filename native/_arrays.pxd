@@ -4,14 +4,14 @@
 cimport numpy as cnp
 from cpython.buffer cimport PyBUF_SIMPLE, PyBuffer_Release, PyObject_CheckBuffer, PyObject_GetBuffer
 from cpython.bytes cimport PyBytes_AS_STRING, PyBytes_GET_SIZE, PyBytes_CheckExact
-from libc.stdint cimport int16_t, uint8_t
+from libc.stdint cimport uint8_t
 from libc.string cimport memcpy
 
 cnp.import_array()
 
 
-cdef inline cnp.ndarray pcm_array(object value, str name, Py_ssize_t max_samples, int typenum=cnp.NPY_INT16):
-    cdef cnp.ndarray arr
+cdef inline cnp.ndarray pcm_array(
+        object value, str name, Py_ssize_t max_samples, int typenum=cnp.NPY_INT16):
     if (type(value) is cnp.ndarray
             and cnp.PyArray_TYPE(<cnp.ndarray>value) == typenum
             and cnp.PyArray_NDIM(<cnp.ndarray>value) == 1
@@ -22,7 +22,8 @@ cdef inline cnp.ndarray pcm_array(object value, str name, Py_ssize_t max_samples
     return as_array(value, name, max_samples, cnp.PyArray_DescrFromType(typenum))
 
 
-cdef inline Py_ssize_t copy_bytes(object value, str name, uint8_t* out, Py_ssize_t max_bytes) except -1:
+cdef inline Py_ssize_t copy_bytes(
+        object value, str name, uint8_t* out, Py_ssize_t max_bytes) except -1:
     """Copy a bytes-like payload into out; return its length."""
     cdef Py_ssize_t n
     cdef Py_buffer view

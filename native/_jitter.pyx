@@ -37,7 +37,8 @@ cdef class JitterBuffer:
     cdef bint has_stream, started, played_any
     cdef int underruns, since_shrink
 
-    def __cinit__(self, int clock_rate, int frame_samples, int min_frames, int max_frames, int capacity):
+    def __cinit__(self, int clock_rate, int frame_samples, int min_frames, int max_frames,
+                  int capacity):
         self.clock_rate, self.frame_samples = clock_rate, frame_samples
         self.min_frames, self.max_frames, self.capacity = min_frames, max_frames, capacity
         self.seqs = <int64_t*>calloc(capacity, sizeof(int64_t))
@@ -79,7 +80,8 @@ cdef class JitterBuffer:
             check_packet(seq, timestamp, arrival, ssrc)
         cdef int64_t s = seq, ts = timestamp, src = ssrc
         cdef double at = arrival
-        if not (0 <= s <= 0xFFFF and 0 <= ts <= 0xFFFFFFFF and 0 <= src <= 0xFFFFFFFF and isfinite(at)):
+        if not (0 <= s <= 0xFFFF and 0 <= ts <= 0xFFFFFFFF and 0 <= src <= 0xFFFFFFFF
+                and isfinite(at)):
             from native._jitter_ref import check_packet
             check_packet(seq, timestamp, arrival, ssrc)
         self.received += 1

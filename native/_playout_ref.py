@@ -34,12 +34,16 @@ class PlayoutBuffer:
         """Queue samples of `utterance`; returns how many fitted (the rest is refused)."""
         with self._lock:
             x = as_pcm(pcm, "pcm", 1 << 30)
-            n = min(x.shape[0], self.capacity - (self._written - self._read))
+            n = int(min(x.shape[0], self.capacity - (self._written - self._read)))
             start = self._written % self.capacity
             first = min(n, self.capacity - start)
             self._ring[start : start + first] = x[:first]
             self._ring[: n - first] = x[first:n]
-            if self._marks and self._marks[-1][0] == utterance and self._marks[-1][2] == self._written:
+            if (
+                self._marks
+                and self._marks[-1][0] == utterance
+                and self._marks[-1][2] == self._written
+            ):
                 self._marks[-1][2] += n
             elif n:
                 self._marks.append([utterance, self._written, self._written + n])
@@ -73,7 +77,7 @@ class PlayoutBuffer:
         """Samples of `utterance` handed out so far."""
         with self._lock:
             return sum(
-                min(self._read, end) - start
+                int(min(self._read, end) - start)
                 for utt, start, end in self._marks
                 if utt == utterance and self._read > start
             )

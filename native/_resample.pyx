@@ -9,7 +9,7 @@ exactly the samples of one call over the whole signal.
 
 cimport numpy as cnp
 from libc.math cimport isfinite
-from libc.stdint cimport int16_t, int64_t
+from libc.stdint cimport int16_t
 from libc.stdlib cimport free, malloc, realloc
 from libc.string cimport memcpy, memmove, memset
 
@@ -39,7 +39,8 @@ cdef class Resampler:
     cdef cnp.ndarray out_i16, out_f32
 
     def __cinit__(self, int in_rate, int out_rate, int up, int down, table not None):
-        cdef cnp.ndarray t = cnp.PyArray_FROMANY(table, cnp.NPY_FLOAT32, 2, 2, cnp.NPY_ARRAY_C_CONTIGUOUS)
+        cdef cnp.ndarray t = cnp.PyArray_FROMANY(
+            table, cnp.NPY_FLOAT32, 2, 2, cnp.NPY_ARRAY_C_CONTIGUOUS)
         if cnp.PyArray_DIM(t, 0) != up or cnp.PyArray_DIM(t, 1) % LANES:
             raise ValueError("table: expected shape (up, multiple of 8)")
         self.in_rate, self.out_rate = in_rate, out_rate

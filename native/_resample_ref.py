@@ -41,11 +41,14 @@ class Resampler:
         pos = self._pos + k // self._up
         phase = k % self._up
         windows = sliding_window_view(buf, self._taps)[pos - self._taps + 1]
-        acc = np.einsum("nk,nk->n", windows.astype(np.float64), self._table[phase].astype(np.float64))
+        acc = np.einsum(
+            "nk,nk->n", windows.astype(np.float64), self._table[phase].astype(np.float64)
+        )
         total = count * self._down + self._phase
         self._pos = self._pos + total // self._up - x.size
         self._phase = total % self._up
         self._history = buf[x.size :].copy()
-        if is_float:
-            return acc.astype(np.float32)
-        return np.clip(np.rint(acc), -32768, 32767).astype(np.int16)
+        out: np.ndarray = acc.astype(np.float32)
+        if not is_float:
+            out = np.clip(np.rint(acc), -32768, 32767).astype(np.int16)
+        return out

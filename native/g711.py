@@ -1,9 +1,9 @@
 """G.711 mu-law (PCMU) and A-law (PCMA) codecs.
 
-    enc = g711.encoder("ulaw", frame_samples=160)
-    payload = enc.encode(pcm_int16)          # -> bytes
-    dec = g711.decoder("ulaw", frame_samples=160)
-    pcm = dec.decode(payload)                # -> int16 array, reused per call
+enc = g711.encoder("ulaw", frame_samples=160)
+payload = enc.encode(pcm_int16)          # -> bytes
+dec = g711.decoder("ulaw", frame_samples=160)
+pcm = dec.decode(payload)                # -> int16 array, reused per call
 """
 
 from __future__ import annotations

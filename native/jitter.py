@@ -82,7 +82,9 @@ def jitter_buffer(
         if not isinstance(value, int) or value <= 0:
             raise ValueError(f"{name}: expected a positive int, got {value!r}")
     if clock_rate * frame_ms % 1000:
-        raise ValueError(f"frame_ms: {frame_ms} ms is not a whole number of samples at {clock_rate} Hz")
+        raise ValueError(
+            f"frame_ms: {frame_ms} ms is not a whole number of samples at {clock_rate} Hz"
+        )
     if not 0 < min_delay_ms <= max_delay_ms <= capacity_ms:
         raise ValueError(
             "min_delay_ms, max_delay_ms, capacity_ms: expected 0 < min <= max <= capacity, got "

@@ -42,7 +42,9 @@ class PlayoutBuffer(Protocol):
 def playout_buffer(rate: int = 16000, frame_ms: int = 20, seconds: float = 60.0) -> PlayoutBuffer:
     """A buffer holding up to `seconds` of audio, read in frame_ms frames."""
     if not isinstance(rate, int) or rate <= 0 or rate * frame_ms % 1000:
-        raise ValueError(f"rate: expected a positive int with whole {frame_ms} ms frames, got {rate!r}")
+        raise ValueError(
+            f"rate: expected a positive int with whole {frame_ms} ms frames, got {rate!r}"
+        )
     if not 0 < seconds <= 600:
         raise ValueError(f"seconds: expected 0 < seconds <= 600, got {seconds!r}")
     frame_samples = rate * frame_ms // 1000

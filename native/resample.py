@@ -67,7 +67,9 @@ def resampler(in_rate: int, out_rate: int) -> Resampler:
     if in_rate == out_rate:
         return _Passthrough(in_rate)
     up, down = ratio(in_rate, out_rate)
-    r: Resampler = _kernel.Resampler(in_rate, out_rate, up, down, polyphase_table(in_rate, out_rate))
+    r: Resampler = _kernel.Resampler(
+        in_rate, out_rate, up, down, polyphase_table(in_rate, out_rate)
+    )
     return r
 
 

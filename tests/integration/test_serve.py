@@ -36,7 +36,9 @@ def wait_healthy(url: str, proc: subprocess.Popen[str], timeout: float = 20.0) -
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
         if proc.poll() is not None:
-            raise AssertionError(f"server exited early: {proc.stdout.read() if proc.stdout else ''}")
+            raise AssertionError(
+                f"server exited early: {proc.stdout.read() if proc.stdout else ''}"
+            )
         try:
             return httpx.get(url, timeout=1.0)
         except httpx.TransportError:
@@ -48,7 +50,9 @@ def wait_healthy(url: str, proc: subprocess.Popen[str], timeout: float = 20.0) -
 def server(tmp_path: Path) -> Iterator[tuple[str, subprocess.Popen[str]]]:
     port = free_port()
     config = tmp_path / "server.toml"
-    config.write_text(f'[server]\nhost = "127.0.0.1"\nhttp_port = 1\ndata_dir = "{tmp_path / "data"}"\n')
+    config.write_text(
+        f'[server]\nhost = "127.0.0.1"\nhttp_port = 1\ndata_dir = "{tmp_path / "data"}"\n'
+    )
     proc = start("serve", "--config", str(config), "--http-port", str(port))
     base = f"http://127.0.0.1:{port}"
     try:
@@ -60,7 +64,9 @@ def server(tmp_path: Path) -> Iterator[tuple[str, subprocess.Popen[str]]]:
             proc.wait(timeout=10)
 
 
-def test_healthz_answers_and_flags_override_the_file(server: tuple[str, subprocess.Popen[str]]) -> None:
+def test_healthz_answers_and_flags_override_the_file(
+    server: tuple[str, subprocess.Popen[str]],
+) -> None:
     base, _ = server
     reply = httpx.get(f"{base}/healthz")
     assert reply.status_code == 200 and reply.json()["status"] == "ok"
@@ -72,10 +78,16 @@ def test_sigterm_stops_the_server_cleanly(server: tuple[str, subprocess.Popen[st
     assert proc.wait(timeout=10) == 0
 
 
-def test_malformed_http_gets_an_error_and_the_server_lives_on(server: tuple[str, subprocess.Popen[str]]) -> None:
+def test_malformed_http_gets_an_error_and_the_server_lives_on(
+    server: tuple[str, subprocess.Popen[str]],
+) -> None:
     base, _ = server
     host, port = base.removeprefix("http://").split(":")
-    for garbage in (b"\x00\xff\x13garbage\r\n\r\n", b"GET /healthz HTTP/9.9\r\n\r\n", b"GET " + b"a" * 70000 + b"\r\n\r\n"):
+    for garbage in (
+        b"\x00\xff\x13garbage\r\n\r\n",
+        b"GET /healthz HTTP/9.9\r\n\r\n",
+        b"GET " + b"a" * 70000 + b"\r\n\r\n",
+    ):
         with socket.create_connection((host, int(port)), timeout=5) as s:
             s.sendall(garbage)
             try:
@@ -100,7 +112,11 @@ def test_malformed_http_gets_an_error_and_the_server_lives_on(server: tuple[str,
 )
 def test_bad_command_lines_exit_2_with_a_message(args: list[str], message: str) -> None:
     proc = subprocess.run(
-        [sys.executable, "-m", "mediaserver", *args], capture_output=True, text=True, timeout=30
+        [sys.executable, "-m", "mediaserver", *args],
+        capture_output=True,
+        text=True,
+        timeout=30,
+        check=False,
     )
     assert proc.returncode == 2
     assert message in proc.stderr
@@ -112,9 +128,20 @@ def test_a_taken_port_is_reported_not_hung(tmp_path: Path) -> None:
         s.listen()
         port = s.getsockname()[1]
         proc = subprocess.run(
-            [sys.executable, "-m", "mediaserver", "serve", "--http-port", str(port),
-             "--data-dir", str(tmp_path)],
-            capture_output=True, text=True, timeout=30,
+            [
+                sys.executable,
+                "-m",
+                "mediaserver",
+                "serve",
+                "--http-port",
+                str(port),
+                "--data-dir",
+                str(tmp_path),
+            ],
+            capture_output=True,
+            text=True,
+            timeout=30,
+            check=False,
         )
     assert proc.returncode == 1
     assert "could not listen" in proc.stderr
@@ -123,7 +150,9 @@ def test_a_taken_port_is_reported_not_hung(tmp_path: Path) -> None:
 def test_no_extensions_switch_selects_the_references() -> None:
     code = "import native.g711 as g; print(g._kernel.__name__)"
     env = {**os.environ, "MEDIASERVER_NO_EXTENSIONS": "1"}
-    out = subprocess.run([sys.executable, "-c", code], env=env, capture_output=True, text=True, check=True)
+    out = subprocess.run(
+        [sys.executable, "-c", code], env=env, capture_output=True, text=True, check=True
+    )
     assert out.stdout.strip() == "native._g711_ref"
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert out.stdout.strip() == "native._g711"

@@ -21,10 +21,10 @@ def telephone(samples: np.ndarray, rate: int) -> np.ndarray:
     down, up = resample.resampler(rate, 8000), resample.resampler(8000, 16000)
     enc, dec = g711.encoder("ulaw"), g711.decoder("ulaw")
     narrow = down.process(samples).copy()
-    out = []
-    for i in range(0, narrow.size - 159, 160):
-        out.append(up.process(dec.decode(enc.encode(narrow[i : i + 160]))).copy())
-    return np.concatenate(out)
+    frames = range(0, narrow.size - 159, 160)
+    return np.concatenate(
+        [up.process(dec.decode(enc.encode(narrow[i : i + 160]))).copy() for i in frames]
+    )
 
 
 def events_of(audio: np.ndarray, config: VadConfig) -> list[object]:

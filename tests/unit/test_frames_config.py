@@ -45,7 +45,9 @@ def test_frame_refuses_bad_fields(samples: object, rate: int, position: int) -> 
 def test_defaults_then_file_then_overrides(tmp_path: Path) -> None:
     assert load() == Config()
     path = tmp_path / "c.toml"
-    path.write_text('[server]\nhttp_port = 9000\nhost = "::1"\n[vad]\nend_ms = 800\ngate_margin_db = 6\n')
+    path.write_text(
+        '[server]\nhttp_port = 9000\nhost = "::1"\n[vad]\nend_ms = 800\ngate_margin_db = 6\n'
+    )
     config = load(path, {"server": {"http_port": 9100, "host": None}})
     assert config.server.http_port == 9100 and config.server.host == "::1"
     assert config.vad.end_ms == 800 and config.vad.gate_margin_db == 6.0

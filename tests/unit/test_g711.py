@@ -84,14 +84,16 @@ def test_encoder_rejects_bad_frames(kernels: str, pcm: object, error: type, mess
         (np.zeros(10, np.int16), TypeError, "payload: expected bytes or a contiguous 1-D uint8"),
     ],
 )
-def test_decoder_rejects_bad_payloads(kernels: str, payload: object, error: type, message: str) -> None:
+def test_decoder_rejects_bad_payloads(
+    kernels: str, payload: object, error: type, message: str
+) -> None:
     with pytest.raises(error, match=message):
         g711.decoder("alaw").decode(payload)  # type: ignore[arg-type]
 
 
 @pytest.mark.parametrize(("law", "frame_samples"), [("mulaw", 160), ("ulaw", 0), ("alaw", -1)])
 def test_factories_reject_bad_settings(law: str, frame_samples: int) -> None:
-    with pytest.raises(ValueError, match="law|frame_samples"):
+    with pytest.raises(ValueError, match=r"law|frame_samples"):
         g711.encoder(law, frame_samples)  # type: ignore[arg-type]
-    with pytest.raises(ValueError, match="law|frame_samples"):
+    with pytest.raises(ValueError, match=r"law|frame_samples"):
         g711.decoder(law, frame_samples)  # type: ignore[arg-type]

@@ -13,8 +13,9 @@ def make(**kw: int) -> jitter.JitterBuffer:
     return jitter.jitter_buffer(clock_rate=8000, **{"min_delay_ms": 40, "max_delay_ms": 200, **kw})
 
 
-def drive(jb: jitter.JitterBuffer, packets: list[tuple[float, int, int, bytes]], ticks: int,
-          ssrc: int = 1) -> list[tuple[bytes | None, int]]:
+def drive(
+    jb: jitter.JitterBuffer, packets: list[tuple[float, int, int, bytes]], ticks: int, ssrc: int = 1
+) -> list[tuple[bytes | None, int]]:
     """Deliver (arrival, seq, ts, payload) packets and tick every 20 ms of virtual time."""
     packets = sorted(packets, key=lambda p: p[0])
     out, k = [], 0
@@ -28,7 +29,9 @@ def drive(jb: jitter.JitterBuffer, packets: list[tuple[float, int, int, bytes]],
     return out
 
 
-def stream(n: int, seq0: int = 0, ts0: int = 0, t0: float = 0.0) -> list[tuple[float, int, int, bytes]]:
+def stream(
+    n: int, seq0: int = 0, ts0: int = 0, t0: float = 0.0
+) -> list[tuple[float, int, int, bytes]]:
     return [
         (t0 + i * FRAME, (seq0 + i) & 0xFFFF, (ts0 + 160 * i) & 0xFFFFFFFF, i.to_bytes(4, "big"))
         for i in range(n)
@@ -117,7 +120,9 @@ def test_a_jump_in_numbering_is_a_new_stream_not_a_flood_of_losses(kernels: str)
 
 def test_the_sender_pausing_gives_silence_not_endless_concealment(kernels: str) -> None:
     jb = make()
-    packets = stream(20) + [(0.4 + 2.0 + i * FRAME, 20 + i, 160 * (120 + i), b"x") for i in range(20)]
+    packets = stream(20) + [
+        (0.4 + 2.0 + i * FRAME, 20 + i, 160 * (120 + i), b"x") for i in range(20)
+    ]
     out = drive(jb, packets, 160)
     statuses = [s for _, s in out]
     assert statuses.count(Playout.CONCEALED) == 8  # 4 ticks into each of the two pauses
@@ -218,7 +223,7 @@ def test_bad_packets_are_refused_without_harm(kernels: str, args: tuple, message
     ],
 )
 def test_bad_settings_are_refused(kw: dict[str, int]) -> None:
-    with pytest.raises(ValueError, match="clock_rate|frame_ms|delay_ms|capacity_ms"):
+    with pytest.raises(ValueError, match=r"clock_rate|frame_ms|delay_ms|capacity_ms"):
         jitter.jitter_buffer(**kw)
 
 

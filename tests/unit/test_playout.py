@@ -99,5 +99,5 @@ def test_bad_writes_are_refused_and_change_nothing(kernels: str, pcm: object, er
 
 @pytest.mark.parametrize("kw", [{"rate": 0}, {"rate": 11025}, {"seconds": 0}, {"seconds": 1e6}])
 def test_bad_settings_are_refused(kw: dict[str, float]) -> None:
-    with pytest.raises(ValueError, match="rate|seconds"):
+    with pytest.raises(ValueError, match=r"rate|seconds"):
         playout.playout_buffer(**kw)  # type: ignore[arg-type]

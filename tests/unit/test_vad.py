@@ -84,7 +84,9 @@ def test_energy_level_of_known_signals(kernels: str) -> None:
     assert energy.level_db(np.zeros(320, np.int16)) == pytest.approx(-120.0)
 
 
-@pytest.mark.parametrize("bad", [np.zeros(320, np.float32), np.zeros((2, 160), np.int16), [0] * 320])
+@pytest.mark.parametrize(
+    "bad", [np.zeros(320, np.float32), np.zeros((2, 160), np.int16), [0] * 320]
+)
 def test_energy_refuses_bad_frames(kernels: str, bad: object) -> None:
     with pytest.raises((TypeError, ValueError), match="pcm"):
         energy.level_db(bad)  # type: ignore[arg-type]
