@@ -30,6 +30,7 @@ from native import _g711_ref, _jitter_ref, _playout_ref, g711, jitter, playout, 
 
 FRAME_US = 20_000.0
 Row = dict[str, Any]
+Timer = Callable[[Callable[[], object]], float]
 
 
 def time_per_call(fn: Callable[[], object], target_s: float = 0.2, repeats: int = 7) -> float:
@@ -96,7 +97,7 @@ def speechlike(rate: int, seconds: float = 1.0, seed: int = 0) -> np.ndarray:
 
 
 # -- G.711 -------------------------------------------------------------------
-def bench_g711() -> list[Row]:
+def bench_g711(timer: Timer) -> list[Row]:
     rows = []
     pcm = speechlike(8000)[:160]
     for law in g711.LAWS:
@@ -110,8 +111,8 @@ def bench_g711() -> list[Row]:
             ("mediaserver-python", lambda: enc_ref.encode(pcm), lambda: dec_ref.decode(payload)),
             ("audioop", lambda: lib_enc(pcm), lambda: lib_dec(payload)),
         ):
-            rows.append(row("g711", f"{law}-encode-160", impl, time_per_call(e)))
-            rows.append(row("g711", f"{law}-decode-160", impl, time_per_call(d)))
+            rows.append(row("g711", f"{law}-encode-160", impl, timer(e)))
+            rows.append(row("g711", f"{law}-decode-160", impl, timer(d)))
     return rows
 
 
@@ -166,7 +167,7 @@ def measured_delay_ms(peer: peers.ResamplerPeer, in_rate: int, out_rate: int) ->
     return 1000.0 * (lag / out_rate + statistics.median(held[5:]))
 
 
-def bench_resample(pairs: list[tuple[int, int]]) -> list[Row]:
+def bench_resample(timer: Timer, pairs: list[tuple[int, int]]) -> list[Row]:
     rows = []
     for in_rate, out_rate in pairs:
         frame = in_rate // 50
@@ -175,7 +176,7 @@ def bench_resample(pairs: list[tuple[int, int]]) -> list[Row]:
             chunk = peer.make(in_rate, out_rate)
             frames = [x[i : i + frame] for i in range(0, x.size - frame + 1, frame)]
             it = iter(range(1 << 62))
-            us = time_per_call(lambda: chunk(frames[next(it) % len(frames)]))
+            us = timer(lambda: chunk(frames[next(it) % len(frames)]))
 
             def one_shot(tone: np.ndarray, peer: peers.ResamplerPeer = peer) -> np.ndarray:
                 made = peer.make(in_rate, out_rate)
@@ -199,7 +200,7 @@ def bench_resample(pairs: list[tuple[int, int]]) -> list[Row]:
 
 
 # -- jitter buffer -----------------------------------------------------------
-def bench_jitter() -> list[Row]:
+def bench_jitter(timer: Timer) -> list[Row]:
     """Per packet: one put and one pop, in batches of prebuilt packets."""
     from aiortc.jitterbuffer import JitterBuffer as AiortcJitterBuffer
     from aiortc.rtp import RtpPacket
@@ -220,7 +221,7 @@ def bench_jitter() -> list[Row]:
                 put(*a)
                 pop()
 
-        us = time_per_call(run_batch) / batch
+        us = timer(run_batch) / batch
         rows.append(row("jitter", "put+pop per packet", impl, us, per="packet"))
 
     packets = []
@@ -234,13 +235,13 @@ def bench_jitter() -> list[Row]:
         for p in packets:
             add(p)
 
-    us = time_per_call(aiortc_batch) / batch
+    us = timer(aiortc_batch) / batch
     rows.append(row("jitter", "put+pop per packet", "aiortc-jitterbuffer", us, per="packet"))
     return rows
 
 
 # -- playout buffer ----------------------------------------------------------
-def bench_playout() -> list[Row]:
+def bench_playout(timer: Timer) -> list[Row]:
     burst = speechlike(16000, 2.0)
     rows = []
     for impl, buf in (
@@ -253,12 +254,12 @@ def bench_playout() -> list[Row]:
                 buf.write(burst, 1)
             buf.read()
 
-        rows.append(row("playout", "read per 20 ms (2 s bursts in)", impl, time_per_call(tick)))
+        rows.append(row("playout", "read per 20 ms (2 s bursts in)", impl, timer(tick)))
     return rows
 
 
 # -- VAD ---------------------------------------------------------------------
-def bench_vad() -> list[Row]:
+def bench_vad(timer: Timer) -> list[Row]:
     import webrtcvad
 
     from mediaserver.config import VadConfig
@@ -274,22 +275,22 @@ def bench_vad() -> list[Row]:
         raw = webrtcvad.Vad(2)
         data = pcm.tobytes()
         case = f"{rate} Hz frame"
-        rows.append(row("vad", case, "mediaserver", time_per_call(lambda: vad.process(frame))))
-        rows.append(row("vad", case, "webrtcvad", time_per_call(lambda: raw.is_speech(data, rate))))
-        rows.append(row("energy", case, "mediaserver", time_per_call(lambda: energy.level_db(pcm))))
+        rows.append(row("vad", case, "mediaserver", timer(lambda: vad.process(frame))))
+        rows.append(row("vad", case, "webrtcvad", timer(lambda: raw.is_speech(data, rate))))
+        rows.append(row("energy", case, "mediaserver", timer(lambda: energy.level_db(pcm))))
         rows.append(
             row(
                 "energy",
                 case,
                 "mediaserver-python",
-                time_per_call(lambda: _energy_ref.level_db(pcm)),
+                timer(lambda: _energy_ref.level_db(pcm)),
             )
         )
     return rows
 
 
 # -- the per-call media path ---------------------------------------------------
-def bench_pipeline() -> list[Row]:
+def bench_pipeline(timer: Timer) -> list[Row]:
     """One 20 ms tick of a G.711 call: in = jitter + decode + 8k->16k + VAD,
     out = 16k->8k + encode. Our kernels, and the same path built from peers."""
     import soxr
@@ -324,7 +325,7 @@ def bench_pipeline() -> list[Row]:
         vad.process(AudioFrame.copy_of(wide, 16000, i * 320))
         enc.encode(down.process(agent_frames[k]))
 
-    rows.append(row("pipeline", "g711 call tick (in+out)", "mediaserver", time_per_call(ours)))
+    rows.append(row("pipeline", "g711 call tick (in+out)", "mediaserver", timer(ours)))
 
     ajb = AiortcJitterBuffer(capacity=16, prefetch=4)
     s_up = soxr.ResampleStream(8000, 16000, 1, dtype="int16", quality="HQ")
@@ -356,23 +357,30 @@ def bench_pipeline() -> list[Row]:
             "pipeline",
             "g711 call tick (in+out)",
             "aiortc+audioop+soxr-hq+webrtcvad",
-            time_per_call(peers_path),
+            timer(peers_path),
         )
     )
     return rows
 
 
-def run(quick: bool = False) -> list[Row]:
+def run(quick: bool = False, smoke: bool = False) -> list[Row]:
+    """All rows. quick: five resampler pairs; smoke: one, timed briefly (for tests)."""
     pairs = [(a, b) for a in resample.RATES for b in resample.RATES if a != b]
     if quick:
         pairs = [(8000, 16000), (16000, 8000), (22050, 16000), (48000, 16000), (16000, 48000)]
+    if smoke:
+        pairs = [(22050, 8000)]
+
+    def timer(fn: Callable[[], object]) -> float:
+        return time_per_call(fn, target_s=0.002, repeats=3) if smoke else time_per_call(fn)
+
     return (
-        bench_g711()
-        + bench_resample(pairs)
-        + bench_jitter()
-        + bench_playout()
-        + bench_vad()
-        + bench_pipeline()
+        bench_g711(timer)
+        + bench_resample(timer, pairs)
+        + bench_jitter(timer)
+        + bench_playout(timer)
+        + bench_vad(timer)
+        + bench_pipeline(timer)
     )
 
 
@@ -405,8 +413,9 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument(
         "--quick", action="store_true", help="five resampler pairs instead of twenty"
     )
+    parser.add_argument("--smoke", action="store_true", help="one pair, brief timings (a check)")
     args = parser.parse_args(argv)
-    rows = run(quick=args.quick)
+    rows = run(quick=args.quick, smoke=args.smoke)
     print(json.dumps(rows, indent=1) if args.json else table(rows))
     return 0
 

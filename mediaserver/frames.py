@@ -37,6 +37,15 @@ class AudioFrame:
         return cls(np.array(samples, dtype=np.int16, copy=True), rate, position)
 
     @classmethod
+    def from_bytes(cls, data: bytes, rate: int, position: int = 0) -> AudioFrame:
+        """A frame from little-endian 16-bit PCM bytes (as transports deliver it)."""
+        if not isinstance(data, (bytes, bytearray, memoryview)):
+            raise TypeError(f"data: expected bytes, got {type(data).__name__}")
+        if len(data) % 2:
+            raise ValueError(f"data: {len(data)} bytes is not a whole number of 16-bit samples")
+        return cls(np.frombuffer(bytes(data), dtype="<i2").astype(np.int16), rate, position)
+
+    @classmethod
     def from_float(cls, samples: np.ndarray, rate: int, position: int = 0) -> AudioFrame:
         """A frame from float samples in [-1, 1] (clipped); NaN or inf is an error."""
         x = np.asarray(samples)

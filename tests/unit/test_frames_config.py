@@ -17,6 +17,15 @@ def test_frame_owns_read_only_samples_and_knows_its_span() -> None:
         frame.samples[0] = 1
 
 
+def test_frame_from_bytes_reads_little_endian_pcm_and_refuses_odd_lengths() -> None:
+    frame = AudioFrame.from_bytes(b"\x01\x00\xff\xff\x00\x80", 8000, 160)
+    assert frame.samples.tolist() == [1, -1, -32768] and frame.position == 160
+    with pytest.raises(ValueError, match="3 bytes is not a whole number"):
+        AudioFrame.from_bytes(b"\x00\x01\x02", 8000)
+    with pytest.raises(TypeError, match="data: expected bytes"):
+        AudioFrame.from_bytes("abcd", 8000)  # type: ignore[arg-type]
+
+
 def test_frame_from_float_clips_and_rejects_nan() -> None:
     frame = AudioFrame.from_float(np.array([0.0, 0.5, 2.0, -2.0]), 8000)
     assert frame.samples.tolist() == [0, 16384, 32767, -32767]

@@ -1,0 +1,47 @@
+"""bench.kernels keeps working: its rows have the documented shape. Timings
+are not checked here (the machines are shared and noisy)."""
+
+import json
+import subprocess
+import sys
+
+KERNELS = {"g711", "resample", "jitter", "playout", "vad", "energy", "pipeline"}
+FIELDS = {
+    "kernel",
+    "case",
+    "impl",
+    "us_per_frame_median",
+    "x_realtime",
+    "added_delay_ms",
+    "quality_db",
+}
+PEERS = {
+    "soxr-stream-hq",
+    "soxr-stream-qq",
+    "samplerate-sinc-best",
+    "pyav-swr",
+    "scipy-resample-poly",
+    "audioop-ratecv",
+    "audioop",
+    "webrtcvad",
+    "aiortc-jitterbuffer",
+}
+
+
+def test_bench_json_lists_every_kernel_beside_its_peers() -> None:
+    out = subprocess.run(
+        [sys.executable, "-m", "bench.kernels", "--json", "--smoke"],
+        capture_output=True,
+        text=True,
+        check=True,
+        timeout=600,
+    )
+    rows = json.loads(out.stdout)
+    assert all(set(r) == FIELDS for r in rows)
+    assert {r["kernel"] for r in rows if r["impl"] == "mediaserver"} == KERNELS
+    assert PEERS <= {r["impl"] for r in rows}
+    ours = [r for r in rows if r["kernel"] == "resample" and r["impl"] == "mediaserver"]
+    assert ours and ours[0]["case"] == "22050->8000"
+    assert 1.5 <= ours[0]["added_delay_ms"] <= 2.0
+    assert ours[0]["quality_db"] >= 80
+    assert all(r["us_per_frame_median"] > 0 for r in rows)
