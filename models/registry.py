@@ -48,7 +48,9 @@ class Model:
         return sum(f.size for f in self.files)
 
 
-def _one(package: str, version: str, member: str, name: str, size: int, sha256: str) -> ModelFile:
+def _one(  # noqa: PLR0917 (a table row, read positionally)
+    package: str, version: str, member: str, name: str, size: int, sha256: str
+) -> ModelFile:
     return ModelFile(name, (Part(package, version, member),), size, sha256)
 
 

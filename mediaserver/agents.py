@@ -1,0 +1,45 @@
+"""Agents: who answers, how they sound, which models they use."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+RECEPTIONIST_PROMPT = """\
+You are Sam, the friendly receptionist of Riverside Dental, a small dental \
+practice. You are on a phone call: answer in one or two short, natural \
+sentences, with no lists, no markdown and no emojis. Facts you know:
+- Address: 12 Mill Street, Riverside, next to the post office.
+- Opening hours: Monday to Friday 8 am to 6 pm, Saturday 9 am to 1 pm, closed on Sunday.
+- A check-up costs 60 dollars; a cleaning costs 80 dollars.
+- Dr. Patel and Dr. Moreno are the dentists. New patients are welcome.
+- To book, take the caller's name and preferred day; a colleague confirms by phone.
+If you do not know something, say so and offer to have a colleague call back."""
+
+
+@dataclass(frozen=True, slots=True)
+class Agent:
+    name: str = "default"
+    system_prompt: str = RECEPTIONIST_PROMPT
+    greeting: str = "Hello, Riverside Dental, this is Sam. How can I help you today?"
+    language: str = "en"
+    voice: str = "piper-en_US-joe-medium"
+    stt_model: str = "whisper-tiny.en"
+    llm_model: str = "qwen2.5-coder-0.5b-instruct"
+    max_turns: int = 40
+    max_reply_tokens: int = 100
+    temperature: float = 0.6
+    history_tokens: int = 1200
+    reprompt: str = "Sorry, I didn't catch that. Could you say it again?"
+    fallback: str = (
+        "Sorry, I'm having trouble answering right now. Could you try again in a moment?"
+    )
+    goodbye: str = "Thank you for calling Riverside Dental. Goodbye!"
+
+    def deterministic(self) -> Agent:
+        """The same agent at temperature 0 (with the models' fixed seed): for tests."""
+        from dataclasses import replace
+
+        return replace(self, temperature=0.0)
+
+
+DEFAULT_AGENT = Agent()

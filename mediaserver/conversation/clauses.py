@@ -1,0 +1,46 @@
+"""Split a token stream into clauses that can be spoken before the reply ends."""
+
+from __future__ import annotations
+
+import re
+
+_ABBREVIATIONS = {"dr", "mr", "mrs", "ms", "st", "e.g", "i.e", "etc", "vs", "no", "approx"}
+_SENTENCE_END = re.compile(r"[.!?…]+[\"')\]]*\s")
+_CLAUSE_END = re.compile(r"[,;:—]\s")
+
+
+class ClauseSplitter:
+    """Feed text pieces; get back clauses once they are complete.
+
+    A clause ends at a sentence end, or at a comma/semicolon once it holds
+    `min_chars` (short enough for a fast first sound, long enough to sound
+    natural). Abbreviations like "Dr." and numbers like "3.5" do not end one.
+    """
+
+    def __init__(self, min_chars: int = 24) -> None:
+        self.min_chars = min_chars
+        self._text = ""
+
+    def feed(self, piece: str) -> list[str]:
+        self._text += piece
+        clauses = []
+        while (cut := self._next_cut()) is not None:
+            clause, self._text = self._text[:cut].strip(), self._text[cut:]
+            if clause:
+                clauses.append(clause)
+        return clauses
+
+    def flush(self) -> str | None:
+        clause, self._text = self._text.strip(), ""
+        return clause or None
+
+    def _next_cut(self) -> int | None:
+        for match in _SENTENCE_END.finditer(self._text):
+            word = self._text[: match.start()].rsplit(None, 1)[-1:] or [""]
+            if word[0].lower().rstrip(".") in _ABBREVIATIONS:
+                continue
+            return match.end()
+        for match in _CLAUSE_END.finditer(self._text):
+            if match.start() >= self.min_chars:
+                return match.end()
+        return None

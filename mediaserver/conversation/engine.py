@@ -1,0 +1,416 @@
+"""The turn engine: one per call, driven frame by frame.
+
+The session calls on_frame() every 20 ms with the inbound frame and its VAD
+event (after it has handed the caller one frame of the playout buffer). The
+engine transcribes finished utterances, streams the LLM's answer clause by
+clause through TTS into the playout buffer, and handles the caller talking
+over the agent:
+
+- speech over the agent holds the agent at once: the playout buffer is
+  cleared and the unplayed audio kept aside;
+- a click or cough (too short), or a backchannel ("okay", "mm-hmm"), resumes
+  the agent where it stopped;
+- anything else, or speech going on past interrupt_after_ms, interrupts:
+  the reply is cancelled and the history keeps only what the caller heard.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import re
+from collections.abc import Callable
+from dataclasses import dataclass, field
+
+import numpy as np
+
+from mediaserver.agents import Agent
+from mediaserver.clock import now
+from mediaserver.conversation.clauses import ClauseSplitter
+from mediaserver.conversation.history import History
+from mediaserver.conversation.ports import Playout, Speech
+from mediaserver.conversation.turns import Turn
+from mediaserver.events import (
+    AgentText,
+    CallEvent,
+    Hangup,
+    Interrupted,
+    SpeechEnded,
+    SpeechStarted,
+    Transcript,
+)
+from mediaserver.frames import AudioFrame
+
+log = logging.getLogger(__name__)
+
+BACKCHANNELS = frozenset(
+    {
+        "okay",
+        "ok",
+        "yeah",
+        "yes",
+        "yep",
+        "right",
+        "sure",
+        "uh huh",
+        "mm hmm",
+        "mhm",
+        "hmm",
+        "got it",
+        "i see",
+        "alright",
+        "all right",
+        "cool",
+        "great",
+        "mm",
+    }
+)
+
+
+@dataclass(frozen=True, slots=True)
+class TurnConfig:
+    interrupt_after_ms: int = 800  # speech over the agent this long interrupts at once
+    stt_timeout_s: float = 10.0
+    first_token_timeout_s: float = 10.0
+    tts_timeout_s: float = 10.0
+    backchannels: frozenset[str] = field(default=BACKCHANNELS)
+
+
+@dataclass(slots=True)
+class Clip:
+    """One synthesized clause of a reply, and how much of it the buffer took."""
+
+    text: str
+    utterance: int
+    audio: np.ndarray
+    written: int = 0
+
+
+class Reply:
+    """The agent's answer being generated and spoken."""
+
+    def __init__(self, turn: Turn | None, text: str | None = None) -> None:
+        self.turn = turn
+        self.fixed_text = text  # greeting, re-prompt, fallback: no LLM
+        self.clips: list[Clip] = []
+        self.generated = False
+        self.history_entry: dict[str, str] | None = None
+        self.task: asyncio.Task[None] | None = None
+
+    @property
+    def text(self) -> str:
+        return " ".join(c.text for c in self.clips)
+
+    def heard(self, playout: Playout) -> str:
+        """The words the caller heard: whole clauses, then the played share of the next."""
+        words: list[str] = []
+        for clip in self.clips:
+            played = playout.played(clip.utterance)
+            if played >= clip.audio.size:
+                words.extend(clip.text.split())
+                continue
+            clause = clip.text.split()
+            words.extend(clause[: int(len(clause) * played / max(clip.audio.size, 1))])
+            break
+        return " ".join(words)
+
+    def started_playing(self, playout: Playout) -> bool:
+        return bool(self.clips) and playout.played(self.clips[0].utterance) > 0
+
+    def finished(self, playout: Playout) -> bool:
+        return self.generated and all(
+            playout.played(c.utterance) >= c.audio.size for c in self.clips
+        )
+
+
+class InboundAudio:
+    """The last few seconds of the caller's audio, by stream position."""
+
+    def __init__(self, rate: int, seconds: float) -> None:
+        self.rate = rate
+        self._ring = np.zeros(int(rate * seconds), dtype=np.int16)
+        self.end = 0  # stream position after the newest sample
+
+    def append(self, frame: AudioFrame) -> None:
+        n = frame.samples.size
+        idx = (np.arange(frame.position, frame.position + n)) % self._ring.size
+        self._ring[idx] = frame.samples
+        self.end = frame.end
+
+    def slice(self, start: int, end: int) -> np.ndarray:
+        start = max(start, self.end - self._ring.size, 0)
+        end = min(end, self.end)
+        if end <= start:
+            return np.zeros(0, np.int16)
+        return self._ring[np.arange(start, end) % self._ring.size].copy()
+
+
+def normalize(text: str) -> str:
+    return re.sub(r"[^a-z' ]+", " ", text.lower()).strip()
+
+
+class TurnEngine:
+    def __init__(
+        self,
+        agent: Agent,
+        speech: Speech,
+        playout: Playout,
+        rate: int,
+        *,
+        config: TurnConfig | None = None,
+        on_event: Callable[[CallEvent], None] | None = None,
+    ) -> None:
+        self.agent = agent
+        self.speech = speech
+        self.playout = playout
+        self.rate = rate
+        self.config = config or TurnConfig()
+        self.on_event = on_event or (lambda event: None)
+        self.history = History(agent.system_prompt, agent.history_tokens)
+        self.turns: list[Turn] = []
+        self.ended = asyncio.Event()
+        self._audio = InboundAudio(rate, 32.0)
+        self._reply: Reply | None = None
+        self._holding = False
+        self._in_speech = False
+        self._voiced_ms = 0  # speech heard since the caller started over the agent
+        self._next_utterance = 1
+        self._tasks: set[asyncio.Task[None]] = set()
+        self._user_turns = 0
+        self._hangup_after_reply = False
+
+    # -- driven by the session ------------------------------------------------
+    def start(self) -> None:
+        """Speak the greeting."""
+        self._speak(Reply(None, self.agent.greeting))
+
+    def on_frame(
+        self, frame: AudioFrame, event: SpeechStarted | SpeechEnded | None, voiced: bool = False
+    ) -> None:
+        """One inbound frame, its endpointing event and its VAD verdict."""
+        self._audio.append(frame)
+        self._track_playout()
+        match event:
+            case SpeechStarted():
+                self._in_speech = True
+                self._voiced_ms = 0
+                if self._agent_active():
+                    self._hold()
+            case SpeechEnded():
+                self._in_speech = False
+                self._on_utterance(event)
+            case None:
+                if self._in_speech and voiced:
+                    self._voiced_ms += frame.samples.size * 1000 // self.rate
+                reply = self._reply
+                if (
+                    self._holding
+                    and self._voiced_ms >= self.config.interrupt_after_ms
+                    and reply is not None
+                    and reply.started_playing(self.playout)
+                ):
+                    self._interrupt()
+
+    async def close(self) -> None:
+        for task in list(self._tasks):
+            task.cancel()
+        for task in list(self._tasks):
+            with contextlib.suppress(asyncio.CancelledError, Exception):
+                await task
+
+    # -- turn-taking ------------------------------------------------------------
+    def _agent_active(self) -> bool:
+        return self._reply is not None and not self._reply.finished(self.playout)
+
+    def _hold(self) -> None:
+        """Silence the agent now; keep what it had not said yet."""
+        if self._holding or self._reply is None:
+            return
+        self._holding = True
+        self.playout.clear()
+        for clip in self._reply.clips:
+            clip.written = min(clip.written, self.playout.played(clip.utterance))
+
+    def _resume(self) -> None:
+        self._holding = False
+        self._flush()
+
+    def _interrupt(self) -> None:
+        reply, self._reply, self._holding = self._reply, None, False
+        if reply is None:
+            return
+        if reply.task is not None:
+            reply.task.cancel()
+        self.playout.clear()
+        heard = reply.heard(self.playout)
+        if reply.turn is not None:
+            reply.turn.agent_text = heard
+            reply.turn.interrupted = True
+        if reply.history_entry is not None:
+            reply.history_entry["content"] = heard
+        else:
+            self.history.add("assistant", heard)
+        self.on_event(Interrupted(heard))
+
+    def _on_utterance(self, event: SpeechEnded) -> None:
+        if event.too_short:
+            if self._holding:
+                self._resume()
+            return
+        audio = self._audio.slice(event.start, event.end)
+        speech_end = now() - (self._audio.end - event.end) / self.rate
+        self._spawn(self._handle_utterance(audio, speech_end, event))
+
+    async def _handle_utterance(
+        self, audio: np.ndarray, speech_end: float, event: SpeechEnded
+    ) -> None:
+        turn = Turn()
+        turn.mark("speech_end", speech_end)
+        try:
+            async with asyncio.timeout(self.config.stt_timeout_s):
+                text = (await self.speech.transcribe(audio)).strip()
+        except Exception:  # a failed transcription is an utterance we did not catch
+            log.exception("transcription failed")
+            text = ""
+        turn.mark("stt_done", now())
+        if text:
+            self.on_event(Transcript(text, event.start, event.end))
+        if self._holding and (not text or normalize(text) in self.config.backchannels):
+            self._resume()
+            return
+        reply = self._reply
+        if (
+            reply is not None
+            and reply.turn is not None
+            and reply.turn.user_text
+            and not reply.started_playing(self.playout)
+        ):
+            # The caller went on before the agent said anything: answer all of it.
+            if reply.task is not None:
+                reply.task.cancel()
+            self._reply, self._holding = None, False
+            self.turns.remove(reply.turn)
+            self.history.drop_last_user()
+            self._user_turns -= 1
+            text = f"{reply.turn.user_text} {text}".strip()
+        elif self._holding or self._agent_active():
+            self._interrupt()
+        if not text:
+            turn.reprompt = True
+            turn.agent_text = self.agent.reprompt
+            self.turns.append(turn)
+            self._speak(Reply(turn, self.agent.reprompt))
+            return
+        turn.user_text = text
+        self.turns.append(turn)
+        self.history.add("user", text)
+        self._user_turns += 1
+        if self._user_turns > self.agent.max_turns:
+            self._hangup_after_reply = True
+            self._speak(Reply(turn, self.agent.goodbye))
+            return
+        self._speak(Reply(turn))
+
+    # -- speaking ---------------------------------------------------------------
+    def _speak(self, reply: Reply) -> None:
+        if self._reply is not None and self._reply.task is not None:
+            self._reply.task.cancel()
+        self.playout.clear()
+        self._holding = self._in_speech  # the caller is talking: keep the reply until they stop
+        self._reply = reply
+        reply.task = self._spawn(self._generate(reply))
+
+    async def _generate(self, reply: Reply) -> None:
+        turn = reply.turn
+        try:
+            if reply.fixed_text is not None:
+                await self._add_clause(reply, reply.fixed_text)
+            else:
+                await self._generate_from_llm(reply)
+        except asyncio.CancelledError:
+            raise
+        except Exception:
+            log.exception("reply failed; saying the fallback phrase")
+            if not reply.clips:
+                with contextlib.suppress(Exception):
+                    await self._add_clause(reply, self.agent.fallback)
+        reply.generated = True
+        text = reply.text
+        if reply.fixed_text is None or turn is None:
+            self.history.add("assistant", text)
+            reply.history_entry = self.history.entries[-1]
+        if turn is not None and not turn.interrupted:
+            turn.agent_text = text
+        self.on_event(AgentText(text))
+
+    async def _generate_from_llm(self, reply: Reply) -> None:
+        """LLM pieces -> clauses -> TTS, the first clause spoken while the LLM goes on."""
+        clauses: asyncio.Queue[str | None] = asyncio.Queue(maxsize=4)
+        timeout = self.config.first_token_timeout_s
+
+        async def produce() -> None:
+            splitter = ClauseSplitter()
+            messages = self.history.messages()
+            pieces = self.speech.reply(
+                messages, self.agent.max_reply_tokens, self.agent.temperature
+            )
+            try:
+                async with asyncio.timeout(timeout) as deadline:
+                    async for piece in pieces:
+                        if reply.turn is not None:
+                            reply.turn.mark("first_token", now())
+                        deadline.reschedule(now() + timeout)  # a stalled stream times out too
+                        for clause in splitter.feed(piece):
+                            await clauses.put(clause)
+                if rest := splitter.flush():
+                    await clauses.put(rest)
+            finally:
+                await clauses.put(None)
+
+        producer = asyncio.create_task(produce())
+        try:
+            while (clause := await clauses.get()) is not None:
+                await self._add_clause(reply, clause)
+            await producer
+        finally:
+            producer.cancel()
+
+    async def _add_clause(self, reply: Reply, text: str) -> None:
+        async with asyncio.timeout(self.config.tts_timeout_s):
+            audio = await self.speech.synthesize(text)
+        if reply.turn is not None:
+            reply.turn.mark("first_tts_audio", now())
+        reply.clips.append(Clip(text, self._next_utterance, audio))
+        self._next_utterance += 1
+        self._flush()
+
+    def _flush(self) -> None:
+        """Move reply audio into the playout buffer, in order, as space allows."""
+        reply = self._reply
+        if reply is None or self._holding:
+            return
+        for clip in reply.clips:
+            if clip.written < clip.audio.size:
+                clip.written += self.playout.write(clip.audio[clip.written :], clip.utterance)
+                if clip.written < clip.audio.size:
+                    return
+
+    def _track_playout(self) -> None:
+        reply = self._reply
+        if reply is None:
+            return
+        self._flush()
+        if reply.turn is not None and reply.started_playing(self.playout):
+            reply.turn.mark("first_audio_out", now())
+        if reply.finished(self.playout) and not self._holding:
+            self._reply = None
+            if self._hangup_after_reply:
+                self.on_event(Hangup("max_turns"))
+                self.ended.set()
+
+    def _spawn(self, coro: object) -> asyncio.Task[None]:
+        task: asyncio.Task[None] = asyncio.create_task(coro)  # type: ignore[arg-type]
+        self._tasks.add(task)
+        task.add_done_callback(self._tasks.discard)
+        return task

@@ -1,0 +1,69 @@
+"""Language model: llama.cpp via llama-cpp-python, synchronous token stream."""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any, Literal
+
+Device = Literal["cpu", "cuda"]
+Message = dict[str, str]  # {"role": "system" | "user" | "assistant", "content": ...}
+
+
+class LlamaLLM:
+    """A GGUF chat model; its own chat template (from the file) formats messages."""
+
+    def __init__(
+        self,
+        path: Path,
+        device: Device = "cpu",
+        context_tokens: int = 2048,
+        threads: int | None = None,
+        seed: int = 0,
+    ) -> None:
+        self.path = Path(path)
+        if not self.path.is_file():
+            raise FileNotFoundError(f"{path}: no GGUF model file here")
+        self.device = device
+        self.context_tokens = context_tokens
+        self.threads = threads or max(1, (os.cpu_count() or 2))
+        self.seed = seed
+        self._llm: Any = None
+
+    def load(self) -> None:
+        from llama_cpp import Llama
+
+        self._llm = Llama(
+            model_path=str(self.path),
+            n_ctx=self.context_tokens,
+            n_threads=self.threads,
+            n_gpu_layers=-1 if self.device == "cuda" else 0,
+            seed=self.seed,
+            verbose=False,
+        )
+
+    def count_tokens(self, text: str) -> int:
+        if self._llm is None:
+            self.load()
+        return len(self._llm.tokenize(text.encode("utf-8"), add_bos=False))
+
+    def stream(
+        self, messages: list[Message], max_tokens: int = 120, temperature: float = 0.0
+    ) -> Iterator[str]:
+        """Text pieces as the model produces them. Blocks: iterate off the loop.
+
+        temperature 0 with the fixed seed is deterministic (for tests)."""
+        if self._llm is None:
+            self.load()
+        chunks = self._llm.create_chat_completion(
+            messages=messages,
+            max_tokens=max_tokens,
+            temperature=temperature,
+            seed=self.seed,
+            stream=True,
+        )
+        for chunk in chunks:
+            piece = chunk["choices"][0]["delta"].get("content")
+            if piece:
+                yield piece

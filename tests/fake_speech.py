@@ -1,0 +1,140 @@
+"""A fake caller and fake models around the real turn engine, on virtual time.
+
+The caller's audio carries the index of its scripted utterance as its
+amplitude, so the fake STT can say which line was spoken; the fake TTS makes
+a quarter second of audio per word at a fixed level."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import AsyncIterator, Sequence
+from dataclasses import dataclass, field
+
+import numpy as np
+
+from mediaserver.agents import Agent
+from mediaserver.conversation.engine import TurnConfig, TurnEngine
+from mediaserver.events import CallEvent, SpeechEnded, SpeechStarted
+from mediaserver.frames import AudioFrame
+from native import playout
+
+RATE = 16000
+FRAME = 320
+AGENT_LEVEL = 500
+WORD_SECONDS = 0.25
+
+
+@dataclass
+class Line:
+    at: float  # seconds into the call
+    seconds: float
+    text: str
+
+
+@dataclass
+class FakeSpeech:
+    stt_seconds: float = 0.2
+    first_token_seconds: float = 0.15
+    token_seconds: float = 0.05
+    tts_seconds: float = 0.05
+    answers: list[str] = field(default_factory=list)
+    lines: Sequence[Line] = ()
+    fail_llm: bool = False
+    stall_llm: bool = False
+    transcribed: list[str] = field(default_factory=list)
+    prompts: list[list[dict[str, str]]] = field(default_factory=list)
+
+    async def transcribe(self, audio: np.ndarray) -> str:
+        await asyncio.sleep(self.stt_seconds)
+        level = int(np.median(np.abs(audio))) if audio.size else 0
+        text = self.lines[level - 1000].text if level >= 1000 else ""
+        self.transcribed.append(text)
+        return text
+
+    async def reply(
+        self, messages: list[dict[str, str]], max_tokens: int, temperature: float
+    ) -> AsyncIterator[str]:
+        self.prompts.append(messages)
+        if self.stall_llm:
+            await asyncio.sleep(3600)
+        if self.fail_llm:
+            raise RuntimeError("model crashed")
+        answer = self.answers.pop(0) if self.answers else "I see."
+        await asyncio.sleep(self.first_token_seconds)
+        for i, word in enumerate(answer.split(" ")):
+            if i:
+                await asyncio.sleep(self.token_seconds)
+            yield (" " if i else "") + word
+
+    async def synthesize(self, text: str) -> np.ndarray:
+        await asyncio.sleep(self.tts_seconds)
+        return np.full(int(len(text.split()) * WORD_SECONDS * RATE), AGENT_LEVEL, np.int16)
+
+
+@dataclass
+class CallResult:
+    engine: TurnEngine
+    out: np.ndarray  # what the caller heard, 16 kHz
+    events: list[CallEvent]
+
+
+def simulate(
+    speech: FakeSpeech,
+    seconds: float,
+    *,
+    agent: Agent | None = None,
+    config: TurnConfig | None = None,
+    start_ms: int = 100,
+    end_ms: int = 600,
+    min_ms: int = 250,
+) -> CallResult:
+    """Tick a call every 20 ms: the caller hears one playout frame, then the
+    engine gets one inbound frame with the VAD event a real endpointer would
+    have produced for the scripted lines."""
+
+    async def main() -> CallResult:
+        buf = playout.playout_buffer(RATE, seconds=60)
+        events: list[CallEvent] = []
+        engine = TurnEngine(
+            agent or Agent(), speech, buf, RATE, config=config, on_event=events.append
+        )
+        engine.start()
+        heard = []
+        loop = asyncio.get_running_loop()
+        t0 = loop.time()
+        starts = {round((ln.at * 1000 + start_ms) / 20): ln for ln in speech.lines}
+        ends = {round((ln.at * 1000 + ln.seconds * 1000 + end_ms) / 20): ln for ln in speech.lines}
+        for tick in range(int(seconds * 50)):
+            heard.append(buf.read().copy())
+            pos = tick * FRAME
+            t = tick * 0.02
+            samples = np.zeros(FRAME, np.int16)
+            for i, ln in enumerate(speech.lines):
+                if ln.at <= t < ln.at + ln.seconds:
+                    samples[:] = 1000 + i
+            voiced = bool(samples.any())
+            event: SpeechStarted | SpeechEnded | None = None
+            if (ln := starts.get(tick)) is not None and ln.seconds * 1000 >= start_ms:
+                event = SpeechStarted(int(ln.at * RATE))
+            if (ln := ends.get(tick)) is not None and ln.seconds * 1000 >= start_ms:
+                event = SpeechEnded(
+                    int(ln.at * RATE),
+                    int((ln.at + ln.seconds) * RATE),
+                    too_short=ln.seconds * 1000 < min_ms,
+                )
+            engine.on_frame(AudioFrame(samples, RATE, pos), event, voiced)
+            await asyncio.sleep(max(0.0, t0 + (tick + 1) * 0.02 - loop.time()))
+            if engine.ended.is_set():
+                break
+        await engine.close()
+        return CallResult(engine, np.concatenate(heard), events)
+
+    from tests.virtual_time import run_virtual
+
+    return run_virtual(main())
+
+
+def agent_audio_at(result: CallResult, start: float, end: float) -> float:
+    """Seconds of agent audio the caller heard in [start, end)."""
+    segment = result.out[int(start * RATE) : int(end * RATE)]
+    return float(np.count_nonzero(segment == AGENT_LEVEL)) / RATE

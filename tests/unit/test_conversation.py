@@ -1,0 +1,185 @@
+"""The turn engine on virtual time with fake models: no sleeping, no flakes."""
+
+import numpy as np
+import pytest
+
+from mediaserver.agents import Agent
+from mediaserver.conversation.clauses import ClauseSplitter
+from mediaserver.conversation.engine import TurnConfig
+from mediaserver.conversation.history import History
+from mediaserver.events import Hangup, Interrupted
+from tests.fake_speech import RATE, WORD_SECONDS, FakeSpeech, Line, agent_audio_at, simulate
+
+GREETING_WORDS = len(Agent().greeting.split())
+GREETING_END = 0.05 + GREETING_WORDS * WORD_SECONDS + 0.1  # after TTS time, with a frame to spare
+
+
+def test_the_greeting_is_spoken_first() -> None:
+    result = simulate(FakeSpeech(), seconds=5)
+    first = np.flatnonzero(result.out)[0] / RATE
+    assert first <= 0.1
+    assert agent_audio_at(result, 0, 5) == pytest.approx(GREETING_WORDS * WORD_SECONDS, abs=0.03)
+    assert result.engine.history.entries[0] == {"role": "assistant", "content": Agent().greeting}
+
+
+def test_a_question_is_answered_with_timed_stages() -> None:
+    speech = FakeSpeech(
+        answers=["We open at nine on Monday."],
+        lines=[Line(GREETING_END + 0.5, 1.5, "When do you open?")],
+    )
+    result = simulate(speech, seconds=14)
+    (turn,) = result.engine.turns
+    assert turn.user_text == "When do you open?"
+    assert turn.agent_text == "We open at nine on Monday."
+    assert not turn.interrupted
+    t = turn.timings_ms
+    assert t["speech_end"] == 0
+    # endpointing waits end_ms (600) of silence, then STT takes 200 ms
+    assert t["stt_done"] == pytest.approx(600 + 200, abs=45)
+    assert t["first_token"] == pytest.approx(t["stt_done"] + 150, abs=5)
+    assert t["first_tts_audio"] > t["first_token"]
+    assert turn.voice_to_voice_ms == pytest.approx(t["first_tts_audio"], abs=25)
+    assert speech.prompts[0][0]["role"] == "system"
+    assert speech.prompts[0][-1] == {"role": "user", "content": "When do you open?"}
+
+
+def test_the_first_clause_plays_before_the_llm_is_done() -> None:
+    answer = "Sure, I can help with that booking, just tell me the day you would like, please."
+    speech = FakeSpeech(
+        token_seconds=0.2, answers=[answer], lines=[Line(GREETING_END + 0.5, 1.0, "Book me in")]
+    )
+    result = simulate(speech, seconds=20)
+    (turn,) = result.engine.turns
+    llm_done = turn.timings_ms["first_token"] + 0.2 * 1000 * (len(answer.split()) - 1)
+    assert turn.voice_to_voice_ms is not None and turn.voice_to_voice_ms < llm_done - 1000
+    assert turn.agent_text == answer
+
+
+def test_speaking_over_the_agent_cuts_it_and_history_keeps_what_was_heard() -> None:
+    answer = "Our address is twelve Mill Street, next to the post office, and parking is free."
+    question = Line(GREETING_END + 0.5, 1.0, "Where are you?")
+    barge = Line(0, 2.0, "Actually what about Saturday?")
+    speech = FakeSpeech(answers=[answer, "Saturday we open at nine."], lines=[question, barge])
+    # the caller barges in one second into the reply
+    first_audio = question.at + question.seconds + 0.6 + 0.2 + 0.15 + 0.05
+    barge.at = round(first_audio + 1.0, 2)
+    result = simulate(speech, seconds=20)
+    first, second = result.engine.turns
+    assert first.interrupted
+    heard = first.agent_text
+    assert heard and answer.startswith(heard) and heard != answer
+    assert (
+        agent_audio_at(result, barge.at + 0.3, barge.at + barge.seconds) == 0
+    )  # cut within 300 ms
+    assert any(isinstance(e, Interrupted) and e.heard == heard for e in result.events)
+    assistant = [e["content"] for e in result.engine.history.entries if e["role"] == "assistant"]
+    assert assistant[1] == heard
+    assert second.user_text == "Actually what about Saturday?"
+    assert second.agent_text == "Saturday we open at nine."
+
+
+@pytest.mark.parametrize(("text", "seconds"), [("Okay.", 0.4), ("Mm-hmm", 0.5), ("", 0.15)])
+def test_a_backchannel_or_a_cough_does_not_cut_the_agent(text: str, seconds: float) -> None:
+    answer = "We are open from eight to six on weekdays and from nine to one on Saturday mornings."
+    question = Line(GREETING_END + 0.5, 1.0, "When are you open?")
+    speech = FakeSpeech(answers=[answer], lines=[question, Line(question.at + 3.5, seconds, text)])
+    result = simulate(speech, seconds=25)
+    (turn,) = result.engine.turns
+    assert not turn.interrupted
+    assert turn.agent_text == answer
+    total = (GREETING_WORDS + len(answer.split())) * WORD_SECONDS
+    assert agent_audio_at(result, 0, 25) == pytest.approx(total, abs=0.05)  # nothing lost
+    assert not any(isinstance(e, Interrupted) for e in result.events)
+
+
+def test_long_speech_over_the_agent_interrupts_before_it_ends() -> None:
+    answer = "We are open from eight to six on weekdays and from nine to one on Saturday mornings."
+    question = Line(GREETING_END + 0.5, 1.0, "When are you open?")
+    long_talk = Line(question.at + 3.5, 4.0, "No no listen I need an emergency appointment today")
+    speech = FakeSpeech(answers=[answer, "Let me help."], lines=[question, long_talk])
+    result = simulate(speech, seconds=20, config=TurnConfig(interrupt_after_ms=800))
+    interrupts = [i for i, e in enumerate(result.events) if isinstance(e, Interrupted)]
+    assert interrupts
+    assert result.engine.turns[0].interrupted
+
+
+def test_silence_or_noise_transcribed_as_nothing_gets_a_reprompt() -> None:
+    speech = FakeSpeech(lines=[Line(GREETING_END + 0.5, 1.0, "")])
+    result = simulate(speech, seconds=10)
+    (turn,) = result.engine.turns
+    assert turn.reprompt and turn.agent_text == Agent().reprompt
+    assert speech.prompts == []  # the LLM was not asked
+
+
+@pytest.mark.parametrize("failure", ["fail_llm", "stall_llm"])
+def test_a_failing_or_stalled_llm_gives_the_fallback_phrase_and_the_call_goes_on(
+    failure: str,
+) -> None:
+    lines = [
+        Line(GREETING_END + 0.5, 1.0, "Hello?"),
+        Line(GREETING_END + 16, 1.0, "Are you there?"),
+    ]
+    speech = FakeSpeech(lines=lines, **{failure: True})
+    config = TurnConfig(first_token_timeout_s=2.0)
+    result = simulate(speech, seconds=30, config=config)
+    assert [t.agent_text for t in result.engine.turns] == [Agent().fallback, Agent().fallback]
+
+
+def test_max_turns_says_goodbye_and_hangs_up() -> None:
+    lines = [Line(GREETING_END + 0.5 + 4 * i, 1.0, f"Question {i}") for i in range(3)]
+    speech = FakeSpeech(answers=["Yes."] * 3, lines=lines)
+    result = simulate(speech, seconds=30, agent=Agent(max_turns=2))
+    assert [t.agent_text for t in result.engine.turns] == ["Yes.", "Yes.", Agent().goodbye]
+    assert isinstance(result.events[-1], Hangup)
+    assert result.engine.ended.is_set()
+
+
+def test_the_caller_going_on_before_the_agent_speaks_is_answered_as_one_utterance() -> None:
+    first = Line(GREETING_END + 0.5, 1.0, "I would like to book")
+    second = Line(first.at + 1.0 + 0.65, 1.0, "a cleaning on Friday")  # pause just past end_ms
+    speech = FakeSpeech(
+        stt_seconds=0.5,
+        first_token_seconds=1.5,
+        answers=["First.", "Friday works."],
+        lines=[first, second],
+    )
+    result = simulate(speech, seconds=15)
+    (turn,) = result.engine.turns
+    assert turn.user_text == "I would like to book a cleaning on Friday"
+    assert speech.prompts[-1][-1]["content"] == "I would like to book a cleaning on Friday"
+
+
+def test_history_is_bounded_by_tokens_and_starts_on_a_user_turn() -> None:
+    history = History("system " * 10, budget_tokens=60)
+    for i in range(20):
+        history.add("user", f"question number {i} " * 3)
+        history.add("assistant", f"answer number {i} " * 3)
+    messages = history.messages()
+    assert messages[0]["role"] == "system"
+    assert messages[1]["role"] == "user"
+    assert messages[-1]["content"].startswith("answer number 19")
+    assert sum(len(m["content"]) // 4 + 1 for m in messages) <= 60 + 20
+
+
+@pytest.mark.parametrize(
+    ("pieces", "clauses"),
+    [
+        (["Hello", " there.", " How are", " you?"], ["Hello there.", "How are you?"]),
+        (
+            ["Dr. Patel is in", " at 3.5 past", " nine. Ok"],
+            ["Dr. Patel is in at 3.5 past nine.", "Ok"],
+        ),
+        (
+            ["Sure, I can book that for you, just tell me the day"],
+            ["Sure, I can book that for you,", "just tell me the day"],
+        ),
+        (["We open at 8, close at 6."], ["We open at 8, close at 6."]),
+        (["Wow!!", " Great"], ["Wow!!", "Great"]),
+    ],
+)
+def test_clause_splitter(pieces: list[str], clauses: list[str]) -> None:
+    splitter = ClauseSplitter()
+    out = [c for p in pieces for c in splitter.feed(p)]
+    if rest := splitter.flush():
+        out.append(rest)
+    assert out == clauses
