@@ -9,7 +9,7 @@ export PATH := $(CURDIR)/$(BIN):$(PATH)
 SYSTEM_NEEDS := gcc:build-essential espeak-ng:espeak-ng sox:sox
 ARGS ?=
 
-.PHONY: run test lint format bench build setup system clean
+.PHONY: run test lint format bench build setup system models clean
 
 run: setup
 	$(BIN)/mediaserver serve $(ARGS)
@@ -31,7 +31,11 @@ format: setup
 bench: setup
 	$(BIN)/python -m bench.kernels
 
-setup: system $(VENV)/.installed build
+setup: system $(VENV)/.installed build models
+
+# The default models (about 0.9 GB) into ~/.cache/mediaserver/models: once per machine.
+models: $(VENV)/.installed
+	$(BIN)/python -m models install
 
 # apt-get only what is missing, so a prepared machine needs neither root nor network.
 system:

@@ -21,6 +21,15 @@ def build_parser() -> argparse.ArgumentParser:
     serve.add_argument("--http-port", type=int, help="HTTP port (default 8080)")
     serve.add_argument("--sip-port", type=int, help="SIP port (default 5060)")
     serve.add_argument("--data-dir", help="directory for recordings and the call store")
+    talk = commands.add_parser("talk", help="run a conversation on a WAV of the caller's side")
+    talk.add_argument("--agent", default="default", help="agent name (default: default)")
+    talk.add_argument("--in", dest="wav_in", type=Path, required=True, help="the caller's WAV")
+    talk.add_argument("--out", dest="wav_out", type=Path, help="write the agent's side here")
+    talk.add_argument("--json", action="store_true", help="print the turns as JSON")
+    talk.add_argument("--at", type=float, help="start the caller this many seconds in")
+    talk.add_argument("--config", type=Path, help="TOML config file")
+    talk.add_argument("--max-seconds", type=float, default=120.0, help="longest caller WAV")
+    talk.add_argument("--deterministic", action="store_true", help="temperature 0, fixed seed")
     return parser
 
 
@@ -29,6 +38,8 @@ def main(argv: list[str] | None = None) -> int:
     logging.basicConfig(
         level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s"
     )
+    if args.command == "talk":
+        return talk(args)
     try:
         config = load(
             args.config,
@@ -54,3 +65,41 @@ def main(argv: list[str] | None = None) -> int:
 
 if __name__ == "__main__":
     sys.exit(main())
+
+
+def talk(args: argparse.Namespace) -> int:
+    """mediaserver talk: the offline harness (mediaserver/harness.py)."""
+    import asyncio
+    import json
+
+    from mediaserver import harness
+    from mediaserver.agents import DEFAULT_AGENT
+    from mediaserver.services.factory import local_speech
+    from models.store import ModelError
+
+    if args.agent != DEFAULT_AGENT.name:
+        print(f"mediaserver: unknown agent {args.agent!r} (known: default)", file=sys.stderr)
+        return 2
+    agent = DEFAULT_AGENT.deterministic() if args.deterministic else DEFAULT_AGENT
+    try:
+        config = load(args.config)
+        caller = harness.read_wav(args.wav_in, args.max_seconds)
+        speech = local_speech(config.models, agent.language)
+    except (ConfigError, harness.WavError, ModelError) as exc:
+        print(f"mediaserver: {exc}", file=sys.stderr)
+        return 2
+    speech.load(agent.system_prompt)
+    try:
+        result = asyncio.run(harness.talk(caller, agent, speech, config.vad, at=args.at))
+    finally:
+        speech.close()
+    if args.wav_out:
+        harness.write_wav(args.wav_out, result.agent_audio)
+    if args.json:
+        print(json.dumps(result.as_dict(), indent=1))
+    else:
+        for turn in result.turns:
+            cut = " (interrupted)" if turn.interrupted else ""
+            print(f"caller: {turn.user_text}")
+            print(f"agent:  {turn.agent_text}{cut}  [{turn.voice_to_voice_ms} ms]")
+    return 0

@@ -78,8 +78,29 @@ class JitterConfig:
 
 
 @dataclass(frozen=True, slots=True)
+class ModelsConfig:
+    """Which models answer, and where they run. A name is looked up in the
+    registry (models/registry.py) under `dir`; a path is used as it is (a
+    Whisper CTranslate2 directory, a GGUF file, a Piper voice directory)."""
+
+    dir: str = ""  # default: $MEDIASERVER_MODELS or ~/.cache/mediaserver/models
+    device: str = "cpu"
+    stt: str = "whisper-tiny.en"
+    llm: str = "qwen2.5-coder-0.5b-instruct"
+    tts: str = "piper-en_US-joe-medium"
+    llm_threads: int = 0  # 0: every core
+
+    def __post_init__(self) -> None:
+        _require(self.device in ("cpu", "cuda"), "models.device", 'expected "cpu" or "cuda"')
+        for key in ("stt", "llm", "tts"):
+            _require(bool(getattr(self, key)), f"models.{key}", "must name a model or a path")
+        _require(0 <= self.llm_threads <= 256, "models.llm_threads", "expected 0..256")
+
+
+@dataclass(frozen=True, slots=True)
 class Config:
     server: ServerConfig = field(default_factory=ServerConfig)
+    models: ModelsConfig = field(default_factory=ModelsConfig)
     vad: VadConfig = field(default_factory=VadConfig)
     jitter: JitterConfig = field(default_factory=JitterConfig)
 

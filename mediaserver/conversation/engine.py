@@ -212,6 +212,11 @@ class TurnEngine:
                 ):
                     self._interrupt()
 
+    @property
+    def busy(self) -> bool:
+        """The agent is answering or about to (a reply or an utterance in hand)."""
+        return self._reply is not None or bool(self._tasks)
+
     async def close(self) -> None:
         for task in list(self._tasks):
             task.cancel()

@@ -1,0 +1,93 @@
+"""In-process speech services: faster-whisper, llama.cpp and Piper in threads."""
+
+from __future__ import annotations
+
+import asyncio
+import threading
+from collections.abc import AsyncIterator
+from concurrent.futures import ThreadPoolExecutor
+
+import numpy as np
+
+from mediaserver.conversation.ports import Message
+from models.llm import LlamaLLM
+from models.stt import WhisperSTT
+from models.tts import PiperTTS
+from native import resample
+
+
+class LocalSpeech:
+    """The conversation's Speech port over local models, one worker thread each
+    (a model is not safe to call from two threads at once)."""
+
+    def __init__(self, stt: WhisperSTT, llm: LlamaLLM, tts: PiperTTS, rate: int = 16000) -> None:
+        self.stt, self.llm, self.tts = stt, llm, tts
+        self.rate = rate
+        self._pools = {
+            name: ThreadPoolExecutor(1, thread_name_prefix=name) for name in ("stt", "llm", "tts")
+        }
+
+    def load(self, system_prompt: str | None = None) -> None:
+        """Load every model (blocking), and prime the LLM with the system prompt
+        so the first answer does not pay for reading it."""
+        self.stt.load()
+        self.tts.load()
+        self.llm.load()
+        if system_prompt:
+            for _ in self.llm.stream(
+                [
+                    {"role": "system", "content": system_prompt},
+                    {"role": "user", "content": "Hello"},
+                ],
+                max_tokens=1,
+            ):
+                pass
+
+    def close(self) -> None:
+        for pool in self._pools.values():
+            pool.shutdown(wait=False, cancel_futures=True)
+
+    async def transcribe(self, audio: np.ndarray) -> str:
+        loop = asyncio.get_running_loop()
+        result = await loop.run_in_executor(self._pools["stt"], self.stt.transcribe, audio)
+        return result.text
+
+    async def reply(
+        self, messages: list[Message], max_tokens: int, temperature: float
+    ) -> AsyncIterator[str]:
+        loop = asyncio.get_running_loop()
+        # One slot per token the model may produce, so the worker never blocks on it.
+        pieces: asyncio.Queue[str | BaseException | None] = asyncio.Queue(maxsize=max_tokens + 2)
+        stop = threading.Event()
+
+        def work() -> None:
+            try:
+                for piece in self.llm.stream(messages, max_tokens, temperature):
+                    if stop.is_set():
+                        break
+                    loop.call_soon_threadsafe(pieces.put_nowait, piece)
+                loop.call_soon_threadsafe(pieces.put_nowait, None)
+            except Exception as exc:  # handed to the consumer, who decides
+                loop.call_soon_threadsafe(pieces.put_nowait, exc)
+
+        worker = loop.run_in_executor(self._pools["llm"], work)
+        try:
+            while (item := await pieces.get()) is not None:
+                if isinstance(item, BaseException):
+                    raise item
+                yield item
+        finally:
+            stop.set()  # a cancelled reply frees the model at the next token
+            worker.cancel()
+
+    async def synthesize(self, text: str) -> np.ndarray:
+        loop = asyncio.get_running_loop()
+        audio = await loop.run_in_executor(self._pools["tts"], self._synthesize, text)
+        return audio
+
+    def _synthesize(self, text: str) -> np.ndarray:
+        chunks = list(self.tts.synthesize(text))
+        audio = np.concatenate(chunks) if chunks else np.zeros(0, np.int16)
+        if self.tts.sample_rate == self.rate or audio.size == 0:
+            return audio
+        return resample.resampler(self.tts.sample_rate, self.rate).process(audio).copy()

@@ -1,0 +1,49 @@
+"""One call's media state: VAD on the inbound frames, the turn engine, and
+the playout buffer. Transports (SIP, WebRTC, the offline harness) tick it
+every 20 ms; all per-call state lives here."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+import numpy as np
+
+from mediaserver.agents import Agent
+from mediaserver.config import VadConfig
+from mediaserver.conversation.engine import TurnConfig, TurnEngine
+from mediaserver.conversation.ports import Speech
+from mediaserver.events import CallEvent
+from mediaserver.frames import AudioFrame
+from mediaserver.media.vad import VoiceActivity
+from native import playout
+
+RATE = 16000  # one internal rate per session: what Whisper wants
+
+
+class Session:
+    def __init__(
+        self,
+        agent: Agent,
+        speech: Speech,
+        vad: VadConfig,
+        *,
+        turns: TurnConfig | None = None,
+        on_event: Callable[[CallEvent], None] | None = None,
+    ) -> None:
+        self.playout = playout.playout_buffer(RATE, seconds=120)
+        self.vad = VoiceActivity(vad, RATE)
+        self.engine = TurnEngine(agent, speech, self.playout, RATE, config=turns, on_event=on_event)
+
+    def start(self) -> None:
+        self.engine.start()
+
+    def tick(self, inbound: AudioFrame) -> np.ndarray:
+        """One 20 ms tick: the agent's next frame out (a view, reused), the caller's frame in."""
+        out = self.playout.read()
+        voiced = self.vad.is_speech(inbound)
+        event = self.vad.endpointer.update(voiced, inbound.position, inbound.end)
+        self.engine.on_frame(inbound, event, voiced)
+        return out
+
+    async def close(self) -> None:
+        await self.engine.close()
