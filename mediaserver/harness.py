@@ -76,6 +76,7 @@ def write_wav(path: Path, pcm: np.ndarray, rate: int = RATE) -> None:
 class TalkResult:
     turns: list[Turn]
     agent_audio: np.ndarray
+    history: list[dict[str, str]]
 
     def as_dict(self) -> dict[str, object]:
         return {"turns": [t.as_dict() for t in self.turns]}
@@ -128,4 +129,4 @@ async def talk(
             await asyncio.sleep(max(0.0, start + tick * FRAME_MS / 1000 - loop.time()))
     finally:
         await session.close()
-    return TalkResult(session.engine.turns, np.concatenate(out))
+    return TalkResult(session.engine.turns, np.concatenate(out), session.engine.history.entries)
