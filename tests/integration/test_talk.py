@@ -178,9 +178,8 @@ def test_bad_wavs_are_clear_errors_not_hangs(tmp_path: Path, content: object, me
             w.setnchannels(1)
             w.setsampwidth(3 if content == "24bit" else 2)
             w.setframerate(8000)
-            w.writeframes(
-                b"" if content == "empty" else bytes(8000 * 181 * (3 if content == "24bit" else 2))
-            )
+            seconds = 181 if content == "long" else 1
+            w.writeframes(b"" if content == "empty" else bytes(8000 * seconds * w.getsampwidth()))
     proc = subprocess.run(
         [sys.executable, "-m", "mediaserver", "talk", "--in", str(path)],
         capture_output=True,
