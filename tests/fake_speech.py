@@ -29,6 +29,18 @@ class Line:
     at: float  # seconds into the call
     seconds: float
     text: str
+    pause: tuple[float, float] | None = None  # (offset, seconds) of silence inside
+
+    def voiced_at(self, t: float) -> bool:
+        if not self.at <= t < self.at + self.seconds:
+            return False
+        return self.pause is None or not (
+            self.at + self.pause[0] <= t < self.at + self.pause[0] + self.pause[1]
+        )
+
+    @property
+    def voiced_seconds(self) -> float:
+        return self.seconds - (self.pause[1] if self.pause else 0.0)
 
 
 @dataclass
@@ -46,8 +58,14 @@ class FakeSpeech:
 
     async def transcribe(self, audio: np.ndarray) -> str:
         await asyncio.sleep(self.stt_seconds)
-        level = int(np.median(np.abs(audio))) if audio.size else 0
-        text = self.lines[level - 1000].text if level >= 1000 else ""
+        voiced = np.abs(audio[audio != 0]) if audio.size else audio
+        level = int(np.median(voiced)) if voiced.size else 0
+        text = ""
+        if level >= 1000:
+            line = self.lines[level - 1000]
+            words = line.text.split()
+            heard = round(len(words) * voiced.size / RATE / line.voiced_seconds)
+            text = " ".join(words[: max(1, heard)])
         self.transcribed.append(text)
         return text
 
@@ -110,7 +128,7 @@ def simulate(
             t = tick * 0.02
             samples = np.zeros(FRAME, np.int16)
             for i, ln in enumerate(speech.lines):
-                if ln.at <= t < ln.at + ln.seconds:
+                if ln.voiced_at(t):
                     samples[:] = 1000 + i
             voiced = bool(samples.any())
             event: SpeechStarted | SpeechEnded | None = None

@@ -71,6 +71,9 @@ BACKCHANNELS = frozenset(
 @dataclass(frozen=True, slots=True)
 class TurnConfig:
     interrupt_after_ms: int = 800  # speech over the agent this long interrupts at once
+    # Start transcribing and answering after this much trailing silence, before
+    # the endpointer is sure the caller is done; the answer waits for its word.
+    speculate_after_ms: int = 240  # 0: never
     stt_timeout_s: float = 10.0
     first_token_timeout_s: float = 10.0
     tts_timeout_s: float = 10.0
@@ -124,6 +127,20 @@ class Reply:
         )
 
 
+@dataclass(slots=True)
+class Speculation:
+    """A turn begun during the caller's trailing silence. Confirmed by the
+    endpointer's SpeechEnded, or cancelled when the caller speaks again."""
+
+    start: int
+    task: asyncio.Task[None] | None = None
+    confirmed: bool = False
+    cancelled: bool = False
+    turn: Turn | None = None
+    user_entry: dict[str, str] | None = None
+    transcript: Transcript | None = None
+
+
 class InboundAudio:
     """The last few seconds of the caller's audio, by stream position."""
 
@@ -175,6 +192,9 @@ class TurnEngine:
         self._holding = False
         self._in_speech = False
         self._voiced_ms = 0  # speech heard since the caller started over the agent
+        self._silence_ms = 0  # trailing silence in the current utterance
+        self._utterance_start = 0
+        self._speculation: Speculation | None = None
         self._next_utterance = 1
         self._tasks: set[asyncio.Task[None]] = set()
         self._user_turns = 0
@@ -194,15 +214,16 @@ class TurnEngine:
         match event:
             case SpeechStarted():
                 self._in_speech = True
-                self._voiced_ms = 0
+                self._voiced_ms = self._silence_ms = 0
+                self._utterance_start = event.position
                 if self._agent_active():
                     self._hold()
             case SpeechEnded():
                 self._in_speech = False
                 self._on_utterance(event)
             case None:
-                if self._in_speech and voiced:
-                    self._voiced_ms += frame.samples.size * 1000 // self.rate
+                if self._in_speech:
+                    self._follow_utterance(frame, voiced)
                 reply = self._reply
                 if (
                     self._holding
@@ -225,6 +246,48 @@ class TurnEngine:
                 await task
 
     # -- turn-taking ------------------------------------------------------------
+    def _follow_utterance(self, frame: AudioFrame, voiced: bool) -> None:
+        ms = frame.samples.size * 1000 // self.rate
+        if voiced:
+            self._voiced_ms += ms
+            self._silence_ms = 0
+            if self._speculation is not None:
+                self._cancel_speculation()  # the caller went on
+            return
+        self._silence_ms += ms
+        after = self.config.speculate_after_ms
+        if (
+            after
+            and self._silence_ms >= after > self._silence_ms - ms
+            and self._speculation is None
+            and not self._agent_active()
+        ):
+            spec = Speculation(self._utterance_start)
+            audio = self._audio.slice(spec.start, self._audio.end)
+            speech_end = now() - self._silence_ms / 1000
+            spec.task = self._spawn(
+                self._handle_utterance(audio, speech_end, spec.start, self._audio.end, spec)
+            )
+            self._speculation = spec
+
+    def _cancel_speculation(self) -> None:
+        spec, self._speculation = self._speculation, None
+        if spec is None:
+            return
+        spec.cancelled = True
+        if spec.task is not None:
+            spec.task.cancel()
+        reply = self._reply
+        if reply is not None and spec.turn is not None and reply.turn is spec.turn:
+            if reply.task is not None:
+                reply.task.cancel()
+            self._reply, self._holding = None, False
+        if spec.turn is not None:
+            self.turns.remove(spec.turn)
+        if spec.user_entry is not None:
+            self.history.remove(spec.user_entry)
+            self._user_turns -= 1
+
     def _agent_active(self) -> bool:
         return self._reply is not None and not self._reply.finished(self.playout)
 
@@ -259,28 +322,43 @@ class TurnEngine:
         self.on_event(Interrupted(heard))
 
     def _on_utterance(self, event: SpeechEnded) -> None:
+        spec = self._speculation
+        if spec is not None and not event.too_short:
+            self._speculation, spec.confirmed = None, True
+            if spec.transcript is not None:
+                self.on_event(spec.transcript)
+            reply = self._reply
+            if reply is not None and spec.turn is not None and reply.turn is spec.turn:
+                self._resume()
+            return
+        self._cancel_speculation()
         if event.too_short:
             if self._holding:
                 self._resume()
             return
         audio = self._audio.slice(event.start, event.end)
         speech_end = now() - (self._audio.end - event.end) / self.rate
-        self._spawn(self._handle_utterance(audio, speech_end, event))
+        self._spawn(self._handle_utterance(audio, speech_end, event.start, event.end))
 
     async def _handle_utterance(
-        self, audio: np.ndarray, speech_end: float, event: SpeechEnded
+        self,
+        audio: np.ndarray,
+        speech_end: float,
+        start: int,
+        end: int,
+        spec: Speculation | None = None,
     ) -> None:
         turn = Turn()
         turn.mark("speech_end", speech_end)
-        try:
-            async with asyncio.timeout(self.config.stt_timeout_s):
-                text = (await self.speech.transcribe(audio)).strip()
-        except Exception:  # a failed transcription is an utterance we did not catch
-            log.exception("transcription failed")
-            text = ""
+        text = await self._transcribe(audio)
         turn.mark("stt_done", now())
+        if spec is not None and spec.cancelled:
+            return
         if text:
-            self.on_event(Transcript(text, event.start, event.end))
+            if spec is None or spec.confirmed:
+                self.on_event(Transcript(text, start, end))
+            else:
+                spec.transcript = Transcript(text, start, end)
         if self._holding and (not text or normalize(text) in self.config.backchannels):
             self._resume()
             return
@@ -301,21 +379,32 @@ class TurnEngine:
             text = f"{reply.turn.user_text} {text}".strip()
         elif self._holding or self._agent_active():
             self._interrupt()
+        self.turns.append(turn)
+        if spec is not None:
+            spec.turn = turn
         if not text:
             turn.reprompt = True
             turn.agent_text = self.agent.reprompt
-            self.turns.append(turn)
             self._speak(Reply(turn, self.agent.reprompt))
             return
         turn.user_text = text
-        self.turns.append(turn)
         self.history.add("user", text)
+        if spec is not None:
+            spec.user_entry = self.history.entries[-1]
         self._user_turns += 1
         if self._user_turns > self.agent.max_turns:
             self._hangup_after_reply = True
             self._speak(Reply(turn, self.agent.goodbye))
             return
         self._speak(Reply(turn))
+
+    async def _transcribe(self, audio: np.ndarray) -> str:
+        try:
+            async with asyncio.timeout(self.config.stt_timeout_s):
+                return (await self.speech.transcribe(audio)).strip()
+        except Exception:  # a failed transcription is an utterance we did not catch
+            log.exception("transcription failed")
+            return ""
 
     # -- speaking ---------------------------------------------------------------
     def _speak(self, reply: Reply) -> None:

@@ -19,6 +19,10 @@ class History:
     def add(self, role: str, content: str) -> None:
         self.entries.append({"role": role, "content": content})
 
+    def remove(self, entry: Message) -> None:
+        """Forget this very entry (a turn that was taken back)."""
+        self.entries = [e for e in self.entries if e is not entry]
+
     def drop_last_user(self) -> None:
         """Forget the newest user entry (it is being merged into the next one)."""
         for i in range(len(self.entries) - 1, -1, -1):

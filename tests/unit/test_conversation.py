@@ -34,13 +34,51 @@ def test_a_question_is_answered_with_timed_stages() -> None:
     assert not turn.interrupted
     t = turn.timings_ms
     assert t["speech_end"] == 0
-    # endpointing waits end_ms (600) of silence, then STT takes 200 ms
-    assert t["stt_done"] == pytest.approx(600 + 200, abs=45)
+    # transcription starts after 240 ms of trailing silence and takes 200 ms;
+    # the answer waits for the endpointer (600 ms) before it is heard
+    assert t["stt_done"] == pytest.approx(240 + 200, abs=45)
     assert t["first_token"] == pytest.approx(t["stt_done"] + 150, abs=5)
     assert t["first_tts_audio"] > t["first_token"]
     assert turn.voice_to_voice_ms == pytest.approx(t["first_tts_audio"], abs=25)
     assert speech.prompts[0][0]["role"] == "system"
     assert speech.prompts[0][-1] == {"role": "user", "content": "When do you open?"}
+
+
+def test_without_speculation_transcription_waits_for_the_endpointer() -> None:
+    speech = FakeSpeech(answers=["Nine."], lines=[Line(GREETING_END + 0.5, 1.5, "When?")])
+    result = simulate(speech, seconds=10, config=TurnConfig(speculate_after_ms=0))
+    assert result.engine.turns[0].timings_ms["stt_done"] == pytest.approx(600 + 200, abs=45)
+
+
+def test_speculation_is_dropped_when_the_caller_goes_on_after_a_pause() -> None:
+    line = Line(GREETING_END + 0.5, 2.5, "I would like to book a cleaning", pause=(1.0, 0.45))
+    speech = FakeSpeech(answers=["For when?"], lines=[line])
+    result = simulate(speech, seconds=12)
+    (turn,) = result.engine.turns
+    assert turn.user_text == "I would like to book a cleaning"
+    assert (
+        speech.transcribed[0] != speech.transcribed[-1]
+    )  # the partial was transcribed, then dropped
+    assert [m for m in result.engine.history.entries if m["role"] == "user"] == [
+        {"role": "user", "content": "I would like to book a cleaning"}
+    ]
+    assert agent_audio_at(result, line.at, line.at + line.seconds) == 0
+
+
+def test_a_speculative_answer_is_not_heard_before_the_endpointer_confirms() -> None:
+    line = Line(GREETING_END + 0.5, 1.0, "Hi")
+    speech = FakeSpeech(
+        stt_seconds=0.05,
+        first_token_seconds=0.05,
+        tts_seconds=0.01,
+        answers=["Hello."],
+        lines=[line],
+    )
+    result = simulate(speech, seconds=8)
+    end = line.at + line.seconds
+    assert agent_audio_at(result, end, end + 0.6) == 0
+    assert agent_audio_at(result, end + 0.6, end + 1.0) > 0.2
+    assert result.engine.turns[0].voice_to_voice_ms == pytest.approx(620, abs=30)
 
 
 def test_the_first_clause_plays_before_the_llm_is_done() -> None:
