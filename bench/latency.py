@@ -56,7 +56,7 @@ def run(calls: int, config_path: Path | None) -> dict[str, Any]:
     config = load(config_path)
     agent = DEFAULT_AGENT.deterministic()
     speech = local_speech(config.models, agent.language)
-    speech.load(agent.system_prompt)
+    speech.load(agent.system_prompt, agent.greeting)
     turns = []
     try:
         with tempfile.TemporaryDirectory() as tmp:

@@ -88,7 +88,7 @@ def talk(args: argparse.Namespace) -> int:
     except (ConfigError, harness.WavError, ModelError) as exc:
         print(f"mediaserver: {exc}", file=sys.stderr)
         return 2
-    speech.load(agent.system_prompt)
+    speech.load(agent.system_prompt, agent.greeting)
     try:
         result = asyncio.run(harness.talk(caller, agent, speech, config.vad, at=args.at))
     finally:

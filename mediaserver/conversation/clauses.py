@@ -13,13 +13,16 @@ class ClauseSplitter:
     """Feed text pieces; get back clauses once they are complete.
 
     A clause ends at a sentence end, or at a comma/semicolon once it holds
-    `min_chars` (short enough for a fast first sound, long enough to sound
-    natural). Abbreviations like "Dr." and numbers like "3.5" do not end one.
+    `min_chars` (`first_min_chars` for the first: it decides how soon the
+    caller hears anything; later ones only need to keep ahead of playout).
+    Abbreviations like "Dr." and numbers like "3.5" do not end one.
     """
 
-    def __init__(self, min_chars: int = 24) -> None:
+    def __init__(self, min_chars: int = 24, first_min_chars: int = 12) -> None:
         self.min_chars = min_chars
+        self.first_min_chars = first_min_chars  # the first clause sets the latency
         self._text = ""
+        self._first = True
 
     def feed(self, piece: str) -> list[str]:
         self._text += piece
@@ -28,6 +31,7 @@ class ClauseSplitter:
             clause, self._text = self._text[:cut].strip(), self._text[cut:]
             if clause:
                 clauses.append(clause)
+                self._first = False
         return clauses
 
     def flush(self) -> str | None:
@@ -40,7 +44,8 @@ class ClauseSplitter:
             if word[0].lower().rstrip(".") in _ABBREVIATIONS:
                 continue
             return match.end()
+        min_chars = self.first_min_chars if self._first else self.min_chars
         for match in _CLAUSE_END.finditer(self._text):
-            if match.start() >= self.min_chars:
+            if match.start() >= min_chars:
                 return match.end()
         return None

@@ -194,6 +194,7 @@ class TurnEngine:
         self._voiced_ms = 0  # speech heard since the caller started over the agent
         self._silence_ms = 0  # trailing silence in the current utterance
         self._utterance_start = 0
+        self._last_voiced_end = 0  # where the caller's speech really stopped (no hangover)
         self._speculation: Speculation | None = None
         self._next_utterance = 1
         self._tasks: set[asyncio.Task[None]] = set()
@@ -251,6 +252,7 @@ class TurnEngine:
         if voiced:
             self._voiced_ms += ms
             self._silence_ms = 0
+            self._last_voiced_end = frame.end
             if self._speculation is not None:
                 self._cancel_speculation()  # the caller went on
             return
@@ -337,7 +339,8 @@ class TurnEngine:
                 self._resume()
             return
         audio = self._audio.slice(event.start, event.end)
-        speech_end = now() - (self._audio.end - event.end) / self.rate
+        last_voiced = self._last_voiced_end if self._last_voiced_end > event.start else event.end
+        speech_end = now() - (self._audio.end - min(last_voiced, event.end)) / self.rate
         self._spawn(self._handle_utterance(audio, speech_end, event.start, event.end))
 
     async def _handle_utterance(

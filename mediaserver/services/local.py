@@ -27,21 +27,21 @@ class LocalSpeech:
             name: ThreadPoolExecutor(1, thread_name_prefix=name) for name in ("stt", "llm", "tts")
         }
 
-    def load(self, system_prompt: str | None = None) -> None:
-        """Load every model (blocking), and prime the LLM with the system prompt
-        so the first answer does not pay for reading it."""
+    def load(self, system_prompt: str | None = None, greeting: str | None = None) -> None:
+        """Load every model (blocking), and prime the LLM with how every call
+        starts (system prompt, greeting) so the first answer does not pay for
+        reading it: llama.cpp reuses the longest cached prefix."""
         self.stt.load()
         self.tts.load()
         self.llm.load()
         if system_prompt:
-            for _ in self.llm.stream(
-                [
-                    {"role": "system", "content": system_prompt},
-                    {"role": "user", "content": "Hello"},
-                ],
-                max_tokens=1,
-            ):
+            prefix = [{"role": "system", "content": system_prompt}]
+            if greeting:
+                prefix.append({"role": "assistant", "content": greeting})
+            for _ in self.llm.stream([*prefix, {"role": "user", "content": "Hello"}], max_tokens=1):
                 pass
+        for _ in self.tts.synthesize("Hello."):  # onnxruntime's first run is slow
+            pass
 
     def close(self) -> None:
         for pool in self._pools.values():

@@ -29,7 +29,7 @@ AGENT = DEFAULT_AGENT.deterministic()
 @pytest.fixture(scope="module")
 def speech() -> Iterator[LocalSpeech]:
     s = local_speech(ModelsConfig())
-    s.load(AGENT.system_prompt)
+    s.load(AGENT.system_prompt, AGENT.greeting)
     yield s
     s.close()
 

@@ -211,7 +211,8 @@ def test_history_is_bounded_by_tokens_and_starts_on_a_user_turn() -> None:
             ["Sure, I can book that for you, just tell me the day"],
             ["Sure, I can book that for you,", "just tell me the day"],
         ),
-        (["We open at 8, close at 6."], ["We open at 8, close at 6."]),
+        (["We open at 8, close at 6."], ["We open at 8,", "close at 6."]),
+        (["Yes, we do, and happily."], ["Yes, we do, and happily."]),
         (["Wow!!", " Great"], ["Wow!!", "Great"]),
     ],
 )
