@@ -55,16 +55,20 @@ def main(argv: list[str] | None = None) -> int:
     except ConfigError as exc:
         print(f"mediaserver: config error: {exc}", file=sys.stderr)
         return 2
+    from mediaserver.services.factory import local_speech
+    from models.store import ModelError
+
+    try:
+        local_speech(config.models)  # every model installed and intact, before listening
+    except ModelError as exc:
+        print(f"mediaserver: {exc}", file=sys.stderr)
+        return 2
     try:
         app.run(config)
     except OSError as exc:
         print(f"mediaserver: {exc}", file=sys.stderr)
         return 1
     return 0
-
-
-if __name__ == "__main__":
-    sys.exit(main())
 
 
 def talk(args: argparse.Namespace) -> int:
@@ -103,3 +107,7 @@ def talk(args: argparse.Namespace) -> int:
             print(f"caller: {turn.user_text}")
             print(f"agent:  {turn.agent_text}{cut}  [{turn.voice_to_voice_ms} ms]")
     return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

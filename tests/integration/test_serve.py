@@ -107,10 +107,17 @@ def test_malformed_http_gets_an_error_and_the_server_lives_on(
         (["serve", "--config", "/nonexistent.toml"], "no such file"),
         (["serve", "--http-port", "eighty"], "invalid int value"),
         (["frobnicate"], "invalid choice"),
+        (["serve", "--config", "MODELS_ELSEWHERE"], "python -m models install whisper-tiny.en"),
         ([], "required: command"),
     ],
 )
-def test_bad_command_lines_exit_2_with_a_message(args: list[str], message: str) -> None:
+def test_bad_command_lines_exit_2_with_a_message(
+    args: list[str], message: str, tmp_path: Path
+) -> None:
+    if "MODELS_ELSEWHERE" in args:
+        config = tmp_path / "c.toml"
+        config.write_text(f'[models]\ndir = "{tmp_path / "none"}"\n')
+        args = [str(config) if a == "MODELS_ELSEWHERE" else a for a in args]
     proc = subprocess.run(
         [sys.executable, "-m", "mediaserver", *args],
         capture_output=True,
