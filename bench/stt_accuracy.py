@@ -1,0 +1,114 @@
+"""Key-word recall of the bundled Whisper models on phone-band and wideband audio.
+
+    python -m bench.stt_accuracy [--json]
+
+Synthetic callers (espeak-ng, several voices and speeds) say sentences a
+receptionist hears; each is sent through an 8 kHz G.711 phone line (as a SIP
+call delivers it) and through a wideband path (as WebRTC does), then
+transcribed. Recall = key words found / key words said.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import re
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+import numpy as np
+
+from mediaserver.harness import read_wav
+from models import registry, store
+from models.stt import WhisperSTT
+from native import g711, resample
+
+SENTENCES = [
+    ("What time do you open on Saturday?", {"time", "open", "saturday"}),
+    ("I need to cancel my appointment on Thursday.", {"cancel", "appointment", "thursday"}),
+    ("How much does a cleaning cost?", {"much", "cleaning", "cost"}),
+    (
+        "My name is Maria Lopez and my number is five five five.",
+        {"name", "maria", "number", "five"},
+    ),
+    ("Can I book a check-up for next Tuesday morning?", {"book", "tuesday", "morning"}),
+    ("Is Doctor Patel available this week?", {"doctor", "patel", "week"}),
+    ("I have a terrible toothache since yesterday.", {"toothache", "yesterday"}),
+]
+VOICES = [("en-us", 150), ("en-gb", 170), ("en-us+f3", 140)]
+
+
+def phone_line(samples: np.ndarray, rate: int) -> np.ndarray:
+    """rate -> 8 kHz -> mu-law -> back -> 16 kHz, 20 ms at a time."""
+    narrow = resample.resampler(rate, 8000).process(samples).copy()
+    enc, dec, up = g711.encoder("ulaw"), g711.decoder("ulaw"), resample.resampler(8000, 16000)
+    frames = [
+        up.process(dec.decode(enc.encode(narrow[i : i + 160]))).copy()
+        for i in range(0, narrow.size - 159, 160)
+    ]
+    return np.concatenate(frames)
+
+
+def words(text: str) -> set[str]:
+    return set(re.findall(r"[a-z]+", text.lower().replace("-", " ")))
+
+
+def run() -> list[dict[str, object]]:
+    rows = []
+    with tempfile.TemporaryDirectory() as tmp:
+        clips = []
+        for text, keys in SENTENCES:
+            for voice, speed in VOICES:
+                path = Path(tmp) / "s.wav"
+                subprocess.run(
+                    ["espeak-ng", "-v", voice, "-s", str(speed), "-w", str(path), text], check=True
+                )
+                wide = read_wav(path, 60)  # 16 kHz
+                clips.append((keys, wide, phone_line(wide, 16000)))
+        for name in ("whisper-tiny.en", "whisper-base"):
+            stt = WhisperSTT(store.locate(registry.by_name(name)), language="en")
+            stt.load()
+            for channel, index in (("phone-8k-g711", 2), ("wideband-16k", 1)):
+                found = said = 0
+                seconds = 0.0
+                for clip in clips:
+                    keys = clip[0]
+                    start = time.perf_counter()
+                    heard = words(stt.transcribe(clip[index]).text)
+                    seconds += time.perf_counter() - start
+                    found += len(keys & heard)
+                    said += len(keys)
+                rows.append(
+                    {
+                        "model": name,
+                        "channel": channel,
+                        "keyword_recall": round(found / said, 3),
+                        "found": found,
+                        "said": said,
+                        "seconds_per_utterance": round(seconds / len(clips), 3),
+                    }
+                )
+    return rows
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m bench.stt_accuracy")
+    parser.add_argument("--json", action="store_true")
+    args = parser.parse_args(argv)
+    rows = run()
+    if args.json:
+        print(json.dumps(rows, indent=1))
+    else:
+        for r in rows:
+            print(
+                f"{r['model']:16} {r['channel']:14} recall {r['keyword_recall']:.3f} "
+                f"({r['found']}/{r['said']})  {r['seconds_per_utterance']} s/utterance"
+            )
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
