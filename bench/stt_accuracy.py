@@ -57,9 +57,9 @@ def words(text: str) -> set[str]:
 
 
 def run() -> list[dict[str, object]]:
-    rows = []
+    rows: list[dict[str, object]] = []
     with tempfile.TemporaryDirectory() as tmp:
-        clips = []
+        clips: list[tuple[set[str], np.ndarray, np.ndarray]] = []
         for text, keys in SENTENCES:
             for voice, speed in VOICES:
                 path = Path(tmp) / "s.wav"
@@ -71,13 +71,14 @@ def run() -> list[dict[str, object]]:
         for name in ("whisper-tiny.en", "whisper-base"):
             stt = WhisperSTT(store.locate(registry.by_name(name)), language="en")
             stt.load()
-            for channel, index in (("phone-8k-g711", 2), ("wideband-16k", 1)):
+            for channel in ("phone-8k-g711", "wideband-16k"):
                 found = said = 0
                 seconds = 0.0
-                for clip in clips:
-                    keys = clip[0]
+                for keys, wide, phone in clips:
                     start = time.perf_counter()
-                    heard = words(stt.transcribe(clip[index]).text)
+                    heard = words(
+                        stt.transcribe(phone if channel.startswith("phone") else wide).text
+                    )
                     seconds += time.perf_counter() - start
                     found += len(keys & heard)
                     said += len(keys)
