@@ -26,6 +26,26 @@ def create_http_app(config: Config) -> FastAPI:
 
 async def serve(config: Config) -> None:
     """Run the server until SIGINT or SIGTERM."""
+    from mediaserver.agents import DEFAULT_AGENT
+    from mediaserver.calls import SipCalls
+    from mediaserver.services.factory import local_speech
+    from mediaserver.transports.sip import SipServer
+
+    loop = asyncio.get_running_loop()
+    agent = DEFAULT_AGENT
+    speech = local_speech(config.models, agent.language)
+    log.info(
+        "loading models (%s, %s, %s on %s)",
+        config.models.stt,
+        config.models.llm,
+        config.models.tts,
+        config.models.device,
+    )
+    await loop.run_in_executor(None, speech.load, agent.system_prompt, agent.greeting)
+    calls = SipCalls(agent, speech, config.vad)
+    sip = SipServer(config.sip, config.server.host, config.server.sip_port, calls, loop)
+    calls.server = sip
+    await sip.start()
     http = uvicorn.Server(
         uvicorn.Config(
             create_http_app(config),
@@ -36,7 +56,7 @@ async def serve(config: Config) -> None:
         )
     )
     log.info(
-        "mediaserver %s: http://%s:%d (SIP on port %d arrives with the SIP issue)",
+        "mediaserver %s: http://%s:%d, SIP on port %d",
         __version__,
         config.server.host,
         config.server.http_port,
@@ -46,6 +66,10 @@ async def serve(config: Config) -> None:
         await http.serve()
     except SystemExit:  # uvicorn's way of saying that start-up failed
         http.started = False
+    finally:
+        await calls.close()
+        await sip.stop()
+        speech.close()
     if not http.started:
         raise OSError(f"could not listen on {config.server.host}:{config.server.http_port}")
 

@@ -78,6 +78,27 @@ class JitterConfig:
 
 
 @dataclass(frozen=True, slots=True)
+class SipConfig:
+    """SIP trunks. INVITEs are answered only from `allow` (IP trunks: addresses
+    or CIDRs); others get 403."""
+
+    allow: tuple[str, ...] = ("127.0.0.0/8", "::1/128")
+    codecs: tuple[str, ...] = ("G722/16000", "PCMU/8000", "PCMA/8000")  # in order of preference
+    max_calls: int = 4  # what PJSIP builds on the registries allow per process
+
+    def __post_init__(self) -> None:
+        import ipaddress
+
+        for net in self.allow:
+            try:
+                ipaddress.ip_network(net, strict=False)
+            except ValueError:
+                raise ConfigError(f"sip.allow: {net!r} is not an address or CIDR") from None
+        _require(bool(self.codecs), "sip.codecs", "name at least one codec")
+        _require(1 <= self.max_calls <= 4, "sip.max_calls", "expected 1..4 (PJSUA_MAX_CALLS is 4)")
+
+
+@dataclass(frozen=True, slots=True)
 class ModelsConfig:
     """Which models answer, and where they run. A name is looked up in the
     registry (models/registry.py) under `dir`; a path is used as it is (a
@@ -101,6 +122,7 @@ class ModelsConfig:
 class Config:
     server: ServerConfig = field(default_factory=ServerConfig)
     models: ModelsConfig = field(default_factory=ModelsConfig)
+    sip: SipConfig = field(default_factory=SipConfig)
     vad: VadConfig = field(default_factory=VadConfig)
     jitter: JitterConfig = field(default_factory=JitterConfig)
 
@@ -152,6 +174,10 @@ def _build(cls: type[Any], data: object, prefix: str) -> Any:
 
 
 def _coerce(value: object, kind: type, key: str) -> object:
+    if typing.get_origin(kind) is tuple:
+        if not isinstance(value, list) or not all(isinstance(v, str) for v in value):
+            raise ConfigError(f"{key}: expected a list of strings, got {value!r}")
+        return tuple(value)
     if kind is float and isinstance(value, int) and not isinstance(value, bool):
         return float(value)
     if type(value) is not kind:

@@ -29,8 +29,10 @@ class Session:
         *,
         turns: TurnConfig | None = None,
         on_event: Callable[[CallEvent], None] | None = None,
+        outbound: playout.PlayoutBuffer | None = None,
     ) -> None:
-        self.playout = playout.playout_buffer(RATE, seconds=120)
+        # the agent's audio, drained by the transport (e.g. pjsua2's media thread)
+        self.playout = outbound or playout.playout_buffer(RATE, seconds=120)
         self.vad = VoiceActivity(vad, RATE)
         self.engine = TurnEngine(agent, speech, self.playout, RATE, config=turns, on_event=on_event)
 
@@ -40,10 +42,17 @@ class Session:
     def tick(self, inbound: AudioFrame) -> np.ndarray:
         """One 20 ms tick: the agent's next frame out (a view, reused), the caller's frame in."""
         out = self.playout.read()
+        self.receive(inbound)
+        return out
+
+    def receive(self, inbound: AudioFrame) -> None:
+        """The caller's next 20 ms (for transports that drain the playout themselves)."""
         voiced = self.vad.is_speech(inbound)
         event = self.vad.endpointer.update(voiced, inbound.position, inbound.end)
         self.engine.on_frame(inbound, event, voiced)
-        return out
+
+    def dtmf(self, digit: str) -> None:
+        self.engine.on_dtmf(digit)
 
     async def close(self) -> None:
         await self.engine.close()

@@ -34,6 +34,7 @@ from mediaserver.conversation.turns import Turn
 from mediaserver.events import (
     AgentText,
     CallEvent,
+    Dtmf,
     Hangup,
     Interrupted,
     SpeechEnded,
@@ -233,6 +234,18 @@ class TurnEngine:
                     and reply.started_playing(self.playout)
                 ):
                     self._interrupt()
+
+    def on_dtmf(self, digit: str) -> None:
+        """A keypad digit: it reaches the LLM as the caller's input."""
+        self.on_event(Dtmf(digit))
+        if self._agent_active():
+            self._interrupt()
+        turn = Turn(user_text=f"(pressed {digit})")
+        turn.mark("speech_end", now())
+        self.turns.append(turn)
+        self.history.add("user", turn.user_text)
+        self._user_turns += 1
+        self._speak(Reply(turn))
 
     @property
     def busy(self) -> bool:

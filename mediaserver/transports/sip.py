@@ -1,0 +1,306 @@
+"""Carrier SIP trunks, terminated with pjsua2.
+
+pjsua2 runs in one thread of its own ("pjsip") that polls libHandleEvents;
+every pjsua2 call is made there (commands from the event loop are queued).
+Media callbacks run on PJSIP's media thread every 20 ms with 16 kHz PCM that
+PJSIP's bridge has already decoded and resampled: they only copy frames into
+and out of two native buffers per call, never waiting on asyncio or a model.
+
+    event loop (Session, engine)  <->  CallMedia buffers  <->  media thread
+"""
+
+from __future__ import annotations
+
+import asyncio
+import collections
+import ipaddress
+import logging
+import threading
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+import pjsua2 as pj
+
+from mediaserver.config import SipConfig
+from mediaserver.transports import pjbuffers
+from native import playout
+
+log = logging.getLogger(__name__)
+
+RATE = 16000
+FRAME = 320
+_COMMANDS = 256  # pending pjsua2 commands from the event loop
+
+
+@dataclass
+class CallMedia:
+    """The two buffers a call's media thread and its session share."""
+
+    inbound: playout.PlayoutBuffer = field(
+        default_factory=lambda: playout.playout_buffer(RATE, seconds=2)
+    )
+    outbound: playout.PlayoutBuffer = field(
+        default_factory=lambda: playout.playout_buffer(RATE, seconds=120)
+    )
+    dropped_in: int = 0  # caller frames refused because the session fell behind
+
+
+@dataclass
+class SipCallInfo:
+    call_id: int
+    remote_uri: str
+    local_uri: str
+    source: str  # ip:port the INVITE came from
+
+
+class CallHandler:
+    """What the SIP server tells the rest of the server about one call (on the loop)."""
+
+    def started(self, call: SipCall) -> None: ...
+
+    def dtmf(self, call: SipCall, digit: str) -> None: ...
+
+    def ended(self, call: SipCall, code: int, reason: str) -> None: ...
+
+
+def _allowed(source: str, networks: list[Any]) -> bool:
+    host = source.rsplit(":", 1)[0].strip("[]")
+    try:
+        address = ipaddress.ip_address(host)
+    except ValueError:
+        return False
+    return any(address in net for net in networks)
+
+
+class SipServer:
+    def __init__(
+        self,
+        config: SipConfig,
+        host: str,
+        port: int,
+        handler: CallHandler,
+        loop: asyncio.AbstractEventLoop,
+    ) -> None:
+        self.config = config
+        self.host, self.port = host, port
+        self.handler = handler
+        self.loop = loop
+        self.calls: dict[int, SipCall] = {}
+        self._networks = [ipaddress.ip_network(n, strict=False) for n in config.allow]
+        self._commands: collections.deque[Callable[[], None]] = collections.deque(maxlen=_COMMANDS)
+        self._stop = threading.Event()
+        self._ready = threading.Event()
+        self._error: BaseException | None = None
+        self._thread = threading.Thread(target=self._run, name="pjsip", daemon=True)
+
+    # -- from the event loop ----------------------------------------------------
+    async def start(self) -> None:
+        self._thread.start()
+        await asyncio.get_running_loop().run_in_executor(None, self._ready.wait, 15.0)
+        if self._error is not None:
+            raise OSError(f"SIP could not start on {self.host}:{self.port}: {self._error}")
+        if not self._ready.is_set():
+            raise OSError("SIP did not start within 15 s")
+
+    async def stop(self) -> None:
+        self._stop.set()
+        await asyncio.get_running_loop().run_in_executor(None, self._thread.join, 10.0)
+
+    def submit(self, command: Callable[[], None]) -> None:
+        """Run `command` on the pjsip thread (the only one that calls pjsua2)."""
+        self._commands.append(command)
+
+    def hangup(self, call: SipCall, code: int = 200) -> None:
+        self.submit(lambda: call.end(code))
+
+    def forget(self, call_id: int) -> None:
+        self.calls.pop(call_id, None)
+
+    # -- the pjsip thread ---------------------------------------------------------
+    def _run(self) -> None:
+        ep = pj.Endpoint()
+        try:
+            ep.libCreate()
+            cfg = pj.EpConfig()
+            cfg.uaConfig.threadCnt = 0
+            cfg.uaConfig.mainThreadOnly = False
+            cfg.uaConfig.maxCalls = self.config.max_calls
+            cfg.uaConfig.userAgent = "mediaserver"
+            cfg.logConfig.level = 1
+            cfg.logConfig.consoleLevel = 1
+            cfg.medConfig.clockRate = RATE
+            cfg.medConfig.sndClockRate = RATE
+            cfg.medConfig.channelCount = 1
+            ep.libInit(cfg)
+            transport = pj.TransportConfig()
+            transport.port = self.port
+            transport.boundAddress = self.host
+            ep.transportCreate(pj.PJSIP_TRANSPORT_UDP, transport)
+            ep.transportCreate(pj.PJSIP_TRANSPORT_TCP, transport)
+            ep.audDevManager().setNullDev()
+            self._set_codecs(ep)
+            ep.libStart()
+            account = _Account(self)
+            acfg = pj.AccountConfig()
+            acfg.idUri = f"sip:agent@{self.host}:{self.port}"
+            account.create(acfg, True)
+        except Exception as exc:  # pjsua2 raises pj.Error: report it to start()
+            self._error = exc
+            self._ready.set()
+            return
+        self._ready.set()
+        log.info("SIP listening on %s:%d (UDP, TCP)", self.host, self.port)
+        try:
+            while not self._stop.is_set():
+                ep.libHandleEvents(10)
+                while self._commands:
+                    self._commands.popleft()()
+        finally:
+            ep.hangupAllCalls()
+            for _ in range(50):
+                ep.libHandleEvents(10)
+            for call in list(self.calls.values()):
+                call.drop_port()
+            self.calls.clear()
+            account.shutdown()
+            del account
+            ep.libDestroy()
+
+    def _set_codecs(self, ep: Any) -> None:
+        wanted = {
+            name.lower(): len(self.config.codecs) - i for i, name in enumerate(self.config.codecs)
+        }
+        for codec in ep.codecEnum2():
+            name = codec.codecId.split("/")[0] + "/" + codec.codecId.split("/")[1]
+            priority = 0
+            for want, rank in wanted.items():
+                if name.lower() == want:
+                    priority = 200 + rank
+            ep.codecSetPriority(codec.codecId, priority)
+
+    def _incoming(self, account: Any, prm: Any) -> None:
+        call = SipCall(self, account, prm.callId)
+        source = prm.rdata.srcAddress
+        call.info = SipCallInfo(prm.callId, "", "", source)
+        self.calls[prm.callId] = call
+        op = pj.CallOpParam()
+        if not _allowed(source, self._networks):
+            log.warning("INVITE from %s refused: not a trunk address", source)
+            op.statusCode = 403
+            call.hangup(op)
+            return
+        op.statusCode = 200
+        call.answer(op)
+
+    def _notify(self, fn: Callable[..., None], *args: Any) -> None:
+        self.loop.call_soon_threadsafe(fn, *args)
+
+
+class _Account(pj.Account):  # type: ignore[misc]
+    def __init__(self, server: SipServer) -> None:
+        super().__init__()
+        self.server = server
+
+    def onIncomingCall(self, prm: Any) -> None:
+        try:
+            self.server._incoming(self, prm)
+        except Exception:  # an exception escaping into PJSIP aborts the process
+            log.exception("incoming call failed")
+
+
+class _Port(pj.AudioMediaPort):  # type: ignore[misc]
+    """Copies 20 ms frames between PJSIP's bridge and the call's buffers."""
+
+    def __init__(self, media: CallMedia) -> None:
+        super().__init__()
+        self.media = media
+        self.buf = np.zeros(FRAME, dtype=np.int16)  # once per call
+
+    def onFrameReceived(self, frame: Any) -> None:
+        try:
+            if frame.type != pj.PJMEDIA_FRAME_TYPE_AUDIO:
+                return  # PJSIP sends ~50 non-audio frames at call start
+            n = pjbuffers.read_into(frame.buf, self.buf)
+            if self.media.inbound.write(self.buf[:n]) < n:
+                self.media.dropped_in += 1
+        except Exception:
+            log.exception("inbound frame")
+
+    def onFrameRequested(self, frame: Any) -> None:
+        try:
+            pcm = self.media.outbound.read()
+            pjbuffers.write_from(frame.buf, pcm)
+            frame.size = pcm.nbytes
+            frame.type = pj.PJMEDIA_FRAME_TYPE_AUDIO
+        except Exception:
+            log.exception("outbound frame")
+
+
+class SipCall(pj.Call):  # type: ignore[misc]
+    def __init__(self, server: SipServer, account: Any, call_id: int) -> None:
+        super().__init__(account, call_id)
+        self.server = server
+        self.media = CallMedia()
+        self.port: _Port | None = None
+        self.ended = False
+        self.started = False
+        self.info = SipCallInfo(call_id, "", "", "")
+
+    def onCallState(self, prm: Any) -> None:
+        try:
+            ci = self.getInfo()
+            self.info.remote_uri, self.info.local_uri = ci.remoteUri, ci.localUri
+            if ci.state == pj.PJSIP_INV_STATE_DISCONNECTED and not self.ended:
+                self.ended = True
+                self.drop_port()
+                server = self.server
+                if self.started:
+                    server._notify(server.handler.ended, self, ci.lastStatusCode, ci.lastReason)
+                # forget it after this callback returns: never delete a call inside its own callback
+                server.submit(lambda: server.forget(self.info.call_id))
+        except Exception:
+            log.exception("call state")
+
+    def onCallMediaState(self, prm: Any) -> None:
+        try:
+            if self.port is not None or self.ended:
+                return
+            media = self.getAudioMedia(-1)
+            fmt = pj.MediaFormatAudio()
+            fmt.type = pj.PJMEDIA_TYPE_AUDIO
+            fmt.clockRate = RATE
+            fmt.channelCount = 1
+            fmt.bitsPerSample = 16
+            fmt.frameTimeUsec = 20000
+            port = _Port(self.media)
+            port.createPort(f"call{self.info.call_id}", fmt)
+            media.startTransmit(port)
+            port.startTransmit(media)
+            self.port = port
+            if not self.started:
+                self.started = True
+                self.server._notify(self.server.handler.started, self)
+        except Exception:
+            log.exception("call media")
+
+    def onDtmfDigit(self, prm: Any) -> None:
+        try:
+            self.server._notify(self.server.handler.dtmf, self, prm.digit)
+        except Exception:
+            log.exception("dtmf")
+
+    def end(self, code: int = 200) -> None:
+        if self.ended:
+            return
+        op = pj.CallOpParam()
+        op.statusCode = code
+        try:
+            self.hangup(op)
+        except pj.Error as exc:
+            log.warning("hangup: %s", exc.info())
+
+    def drop_port(self) -> None:
+        """Destroy the port at disconnect: a stale port keeps firing."""
+        self.port = None

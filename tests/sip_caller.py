@@ -1,0 +1,118 @@
+"""A real pjsua2 user agent for tests: calls a URI, plays a WAV into the
+call at a given moment, records what it hears, hangs up.
+
+    python -m tests.sip_caller --to sip:agent@127.0.0.1:5060 --play q.wav \
+        --play-at 5 --record heard.wav --seconds 20
+
+Prints one JSON line: {"connected": bool, "status": int, "reason": str}.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+import time
+from typing import Any
+
+import pjsua2 as pj
+
+
+class Call(pj.Call):  # type: ignore[misc]
+    def __init__(self, account: Any) -> None:
+        super().__init__(account)
+        self.connected = False
+        self.disconnected = False
+        self.status = 0
+        self.reason = ""
+        self.media: Any = None
+        self.digits: list[str] = []
+
+    def onCallState(self, prm: Any) -> None:  # noqa: N802
+        info = self.getInfo()
+        self.status, self.reason = info.lastStatusCode, info.lastReason
+        if info.state == pj.PJSIP_INV_STATE_CONFIRMED:
+            self.connected = True
+        if info.state == pj.PJSIP_INV_STATE_DISCONNECTED:
+            self.disconnected = True
+
+    def onCallMediaState(self, prm: Any) -> None:  # noqa: N802
+        if self.media is None:
+            self.media = self.getAudioMedia(-1)
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--to", required=True)
+    parser.add_argument("--play")
+    parser.add_argument("--play-at", type=float, default=0.0)
+    parser.add_argument("--record")
+    parser.add_argument("--seconds", type=float, default=10.0)
+    parser.add_argument("--dtmf", default="", help="digits to send (RFC 2833) after play-at")
+    parser.add_argument("--codec", default="", help="offer only this codec, e.g. PCMU/8000")
+    args = parser.parse_args()
+
+    ep = pj.Endpoint()
+    ep.libCreate()
+    cfg = pj.EpConfig()
+    cfg.uaConfig.threadCnt = 0
+    cfg.uaConfig.mainThreadOnly = False
+    cfg.logConfig.level = 0
+    cfg.logConfig.consoleLevel = 0
+    ep.libInit(cfg)
+    transport = pj.TransportConfig()
+    transport.port = 0
+    transport.boundAddress = "127.0.0.1"
+    ep.transportCreate(pj.PJSIP_TRANSPORT_UDP, transport)
+    ep.audDevManager().setNullDev()
+    if args.codec:
+        for codec in ep.codecEnum2():
+            ep.codecSetPriority(codec.codecId, 255 if codec.codecId.startswith(args.codec) else 0)
+    ep.libStart()
+    account = pj.Account()
+    acfg = pj.AccountConfig()
+    acfg.idUri = "sip:caller@127.0.0.1"
+    account.create(acfg, True)
+
+    call = Call(account)
+    op = pj.CallOpParam(True)
+    call.makeCall(args.to, op)
+    start = time.monotonic()
+    player = recorder = None
+    played = sent = False
+    while time.monotonic() - start < args.seconds and not call.disconnected:
+        ep.libHandleEvents(10)
+        if call.media is not None and recorder is None and args.record:
+            recorder = pj.AudioMediaRecorder()
+            recorder.createRecorder(args.record)
+            call.media.startTransmit(recorder)
+        now = time.monotonic() - start
+        if call.media is not None and not played and args.play and now >= args.play_at:
+            player = pj.AudioMediaPlayer()
+            player.createPlayer(args.play, pj.PJMEDIA_FILE_NO_LOOP)
+            player.startTransmit(call.media)
+            played = True
+        if call.connected and not sent and args.dtmf and now >= args.play_at:
+            call.dialDtmf(args.dtmf)
+            sent = True
+    connected = call.connected
+    if not call.disconnected:
+        try:
+            call.hangup(pj.CallOpParam(True))
+        except pj.Error:
+            pass
+        for _ in range(100):
+            ep.libHandleEvents(10)
+            if call.disconnected:
+                break
+    result = {"connected": connected, "status": call.status, "reason": call.reason}
+    del player, recorder
+    call = None
+    account.shutdown()
+    ep.libDestroy()
+    print(json.dumps(result))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
