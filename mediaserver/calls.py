@@ -69,6 +69,14 @@ class SipCalls(CallHandler):
         finally:
             await session.close()
             self.sessions.pop(call.info.call_id, None)
+            log.info(
+                "call %d media: received %.2f s, sound %.2f s, speech %.2f s, dropped %d frames",
+                call.info.call_id,
+                session.frames_in * FRAME / RATE,
+                session.sound_frames * FRAME / RATE,
+                session.voiced_frames * FRAME / RATE,
+                call.media.dropped_in,
+            )
 
     async def close(self) -> None:
         for task in list(self._tasks):

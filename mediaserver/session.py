@@ -35,6 +35,9 @@ class Session:
         self.playout = outbound or playout.playout_buffer(RATE, seconds=120)
         self.vad = VoiceActivity(vad, RATE)
         self.engine = TurnEngine(agent, speech, self.playout, RATE, config=turns, on_event=on_event)
+        self.frames_in = 0  # the caller's 20 ms frames received
+        self.voiced_frames = 0  # of which speech
+        self.sound_frames = 0  # of which above -45 dBFS
 
     def start(self) -> None:
         self.engine.start()
@@ -48,6 +51,9 @@ class Session:
     def receive(self, inbound: AudioFrame) -> None:
         """The caller's next 20 ms (for transports that drain the playout themselves)."""
         voiced = self.vad.is_speech(inbound)
+        self.frames_in += 1
+        self.voiced_frames += voiced
+        self.sound_frames += self.vad.gate.last_level_db > -45.0
         event = self.vad.endpointer.update(voiced, inbound.position, inbound.end)
         self.engine.on_frame(inbound, event, voiced)
 

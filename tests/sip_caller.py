@@ -10,6 +10,7 @@ Prints one JSON line: {"connected": bool, "status": int, "reason": str}.
 from __future__ import annotations
 
 import argparse
+import contextlib
 import json
 import sys
 import time
@@ -28,7 +29,7 @@ class Call(pj.Call):  # type: ignore[misc]
         self.media: Any = None
         self.digits: list[str] = []
 
-    def onCallState(self, prm: Any) -> None:  # noqa: N802
+    def onCallState(self, prm: Any) -> None:
         info = self.getInfo()
         self.status, self.reason = info.lastStatusCode, info.lastReason
         if info.state == pj.PJSIP_INV_STATE_CONFIRMED:
@@ -36,7 +37,7 @@ class Call(pj.Call):  # type: ignore[misc]
         if info.state == pj.PJSIP_INV_STATE_DISCONNECTED:
             self.disconnected = True
 
-    def onCallMediaState(self, prm: Any) -> None:  # noqa: N802
+    def onCallMediaState(self, prm: Any) -> None:
         if self.media is None:
             self.media = self.getAudioMedia(-1)
 
@@ -50,6 +51,7 @@ def main() -> int:
     parser.add_argument("--seconds", type=float, default=10.0)
     parser.add_argument("--dtmf", default="", help="digits to send (RFC 2833) after play-at")
     parser.add_argument("--codec", default="", help="offer only this codec, e.g. PCMU/8000")
+    parser.add_argument("--bind", default="127.0.0.1", help="local address to call from")
     args = parser.parse_args()
 
     ep = pj.Endpoint()
@@ -62,16 +64,19 @@ def main() -> int:
     ep.libInit(cfg)
     transport = pj.TransportConfig()
     transport.port = 0
-    transport.boundAddress = "127.0.0.1"
+    transport.boundAddress = args.bind
     ep.transportCreate(pj.PJSIP_TRANSPORT_UDP, transport)
     ep.audDevManager().setNullDev()
     if args.codec:
         for codec in ep.codecEnum2():
-            ep.codecSetPriority(codec.codecId, 255 if codec.codecId.startswith(args.codec) else 0)
+            wanted = codec.codecId.lower().startswith(args.codec.lower())
+            ep.codecSetPriority(codec.codecId, 255 if wanted else 0)
     ep.libStart()
     account = pj.Account()
     acfg = pj.AccountConfig()
-    acfg.idUri = "sip:caller@127.0.0.1"
+    acfg.idUri = f"sip:caller@{args.bind}"
+    acfg.mediaConfig.transportConfig.boundAddress = args.bind
+    acfg.mediaConfig.transportConfig.port = 0
     account.create(acfg, True)
 
     call = Call(account)
@@ -97,10 +102,8 @@ def main() -> int:
             sent = True
     connected = call.connected
     if not call.disconnected:
-        try:
+        with contextlib.suppress(pj.Error):
             call.hangup(pj.CallOpParam(True))
-        except pj.Error:
-            pass
         for _ in range(100):
             ep.libHandleEvents(10)
             if call.disconnected:

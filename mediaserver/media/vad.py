@@ -43,17 +43,18 @@ class WebRtcClassifier:
 class NoiseGate:
     """Open when a frame stands `margin_db` above the noise floor.
 
-    The floor is the quietest frame of the last second (minimum statistics):
-    steady hiss becomes the floor within a second, while speech, which
-    pauses between words, does not.
+    The floor is the quietest frame of the last two seconds (minimum
+    statistics): steady hiss becomes the floor within two seconds, while
+    speech, which dips between words and phrases, does not.
     """
 
-    WINDOW_FRAMES = 1000 // FRAME_MS
+    WINDOW_FRAMES = 2000 // FRAME_MS
 
     def __init__(self, margin_db: float, floor_db: float) -> None:
         self.margin_db = margin_db
         self.min_level_db = floor_db
         self._levels: deque[float] = deque(maxlen=self.WINDOW_FRAMES)
+        self.last_level_db = -120.0
 
     @property
     def noise_db(self) -> float:
@@ -61,6 +62,7 @@ class NoiseGate:
 
     def is_open(self, level_db: float) -> bool:
         self._levels.append(level_db)
+        self.last_level_db = level_db
         return level_db >= self.min_level_db and level_db >= self.noise_db + self.margin_db
 
 

@@ -1,0 +1,294 @@
+"""Phone calls against `mediaserver serve`: real pjsua2 callers and sipp on
+loopback, real models answering."""
+
+from __future__ import annotations
+
+import json
+import re
+import signal
+import socket
+import struct
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+
+import httpx
+import numpy as np
+import pytest
+
+from mediaserver.harness import read_wav, write_wav
+from models import registry, store
+from models.stt import WhisperSTT
+from native import g711
+from tests.speech import speak
+
+pytestmark = pytest.mark.integration
+PCAPS = Path("/usr/share/sip-tester")
+
+
+def free_port(kind: int = socket.SOCK_STREAM) -> int:
+    with socket.socket(socket.AF_INET, kind) as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+@dataclass
+class Server:
+    sip_port: int
+    http_port: int
+    log: Path
+    proc: subprocess.Popen[bytes]
+
+    @property
+    def uri(self) -> str:
+        return f"sip:agent@127.0.0.1:{self.sip_port}"
+
+    def mark(self) -> int:
+        """Where the log ends now: wait_for(since=...) looks only past it."""
+        return len(self.log.read_text(errors="replace"))
+
+    def wait_for(self, pattern: str, timeout: float = 20.0, since: int = 0) -> re.Match[str]:
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            if match := re.search(pattern, self.log.read_text(errors="replace")[since:]):
+                return match
+            time.sleep(0.2)
+        raise AssertionError(f"server never logged {pattern!r}")
+
+    def alive(self) -> bool:
+        return (
+            self.proc.poll() is None
+            and httpx.get(f"http://127.0.0.1:{self.http_port}/healthz").status_code == 200
+        )
+
+
+@pytest.fixture(scope="module")
+def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Server]:
+    tmp = tmp_path_factory.mktemp("sip")
+    sip_port, http_port = free_port(socket.SOCK_DGRAM), free_port()
+    config = tmp / "server.toml"
+    config.write_text(f'[server]\ndata_dir = "{tmp / "data"}"\n[sip]\nallow = ["127.0.0.1/32"]\n')
+    log = tmp / "server.log"
+    with log.open("wb") as out:
+        proc = subprocess.Popen(
+            [
+                sys.executable,
+                "-m",
+                "mediaserver",
+                "serve",
+                "--config",
+                str(config),
+                "--sip-port",
+                str(sip_port),
+                "--http-port",
+                str(http_port),
+            ],
+            stdout=out,
+            stderr=subprocess.STDOUT,
+        )
+    srv = Server(sip_port, http_port, log, proc)
+    deadline = time.monotonic() + 90
+    while time.monotonic() < deadline:
+        assert proc.poll() is None, log.read_text()
+        try:
+            if httpx.get(f"http://127.0.0.1:{http_port}/healthz", timeout=1).status_code == 200:
+                break
+        except httpx.TransportError:
+            time.sleep(0.3)
+    else:
+        raise AssertionError("server did not start")
+    yield srv
+    proc.send_signal(signal.SIGTERM)
+    try:
+        proc.wait(timeout=20)
+    except subprocess.TimeoutExpired:
+        proc.kill()
+
+
+def caller(*args: str, timeout: float = 60) -> dict[str, object]:
+    out = subprocess.run(
+        [sys.executable, "-m", "tests.sip_caller", *args],
+        capture_output=True,
+        text=True,
+        timeout=timeout,
+        check=True,
+    )
+    return json.loads(out.stdout.strip().splitlines()[-1])
+
+
+@pytest.fixture(scope="module")
+def stt() -> WhisperSTT:
+    model = WhisperSTT(store.locate(registry.by_name("whisper-tiny.en")))
+    model.load()
+    return model
+
+
+def words(text: str) -> set[str]:
+    return set(re.findall(r"[a-z0-9]+", text.lower()))
+
+
+def test_a_caller_hears_the_greeting_and_an_answer(
+    server: Server, stt: WhisperSTT, tmp_path: Path
+) -> None:
+    since = server.mark()
+    speak("What time do you open on Saturday?", tmp_path / "q.wav")
+    write_wav(tmp_path / "q16.wav", read_wav(tmp_path / "q.wav", 60))
+    result = caller(
+        "--to",
+        server.uri,
+        "--play",
+        str(tmp_path / "q16.wav"),
+        "--play-at",
+        "5.5",
+        "--record",
+        str(tmp_path / "heard.wav"),
+        "--seconds",
+        "17",
+    )
+    assert result["connected"]
+    heard = stt.transcribe(read_wav(tmp_path / "heard.wav", 60)).text
+    assert "riverside" in heard.lower(), heard
+    assert {"saturday"} & words(heard) or {"9", "nine"} & words(heard), heard
+    server.wait_for(r"Transcript\(text='[^']*[Ss]aturday", since=since)
+
+
+def test_sipp_with_g711a_rtp_and_rfc2833_dtmf(server: Server, tmp_path: Path) -> None:
+    since = server.mark()
+    scenario = sipp_scenario("uac_pcap")
+    (tmp_path / "uac_pcap.xml").write_text(scenario.replace("pcap/", f"{PCAPS}/"))
+    proc = subprocess.run(
+        [
+            "sipp",
+            "-sf",
+            str(tmp_path / "uac_pcap.xml"),
+            "-m",
+            "1",
+            "-i",
+            "127.0.0.1",
+            "-p",
+            str(free_port(socket.SOCK_DGRAM)),
+            "-mp",
+            str(free_port(socket.SOCK_DGRAM)),
+            "-nostdin",
+            "-timeout",
+            "40",
+            f"127.0.0.1:{server.sip_port}",
+        ],
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+    )
+    assert proc.returncode == 0, proc.stdout[-2000:]
+    server.wait_for(r"Dtmf\(digit='1'\)", since=since)
+    match = server.wait_for(
+        r"call \d+ media: received ([\d.]+) s, sound ([\d.]+) s, speech ([\d.]+)", since=since
+    )
+    received, sound, speech_s = (float(g) for g in match.groups())
+    expected = pcap_sound_seconds(PCAPS / "g711a.pcap")
+    assert received >= 8.0
+    assert abs(sound - expected) <= 0.5, (sound, expected)
+    assert speech_s >= 0.5 * expected
+
+
+def sipp_scenario(name: str) -> str:
+    """One of sipp's built-in scenarios (`sipp -sd` prints it, and exits 99)."""
+    out = subprocess.run(["sipp", "-sd", name], capture_output=True, text=True, check=False).stdout
+    assert "<scenario" in out, out
+    return out
+
+
+def pcap_sound_seconds(path: Path) -> float:
+    """Non-silent seconds of the A-law RTP in a pcap (Ethernet/IPv4/UDP)."""
+    data = path.read_bytes()
+    dec = g711.decoder("alaw", 1024)
+    frames = []
+    offset = 24
+    while offset + 16 <= len(data):
+        length = struct.unpack_from("<I", data, offset + 8)[0]
+        packet = data[offset + 16 : offset + 16 + length]
+        offset += 16 + length
+        ihl = (packet[14] & 0x0F) * 4
+        rtp = packet[14 + ihl + 8 :]
+        if len(rtp) > 12 and rtp[1] & 0x7F == 8:
+            frames.append(dec.decode(rtp[12:]).copy())
+    audio = np.concatenate(frames).astype(np.float64)
+    tiles = audio[: audio.size // 160 * 160].reshape(-1, 160)  # 20 ms (the packets are 30 ms)
+    levels = 20 * np.log10(np.sqrt((tiles**2).mean(axis=1)) / 32768 + 1e-9)
+    return float(np.count_nonzero(levels > -45)) * 0.02
+
+
+def test_four_calls_hold_and_a_fifth_is_refused_at_once(server: Server, tmp_path: Path) -> None:
+    holders = [
+        subprocess.Popen(
+            [sys.executable, "-m", "tests.sip_caller", "--to", server.uri, "--seconds", "12"],
+            stdout=subprocess.PIPE,
+            text=True,
+        )
+        for _ in range(4)
+    ]
+    time.sleep(6)
+    start = time.monotonic()
+    fifth = caller("--to", server.uri, "--seconds", "5")
+    assert not fifth["connected"]
+    assert fifth["status"] in (486, 503)
+    assert time.monotonic() - start < 4.5
+    results = [json.loads(p.communicate(timeout=30)[0].strip().splitlines()[-1]) for p in holders]
+    assert all(r["connected"] for r in results)
+
+
+def test_an_invite_from_outside_the_trunks_gets_403(server: Server) -> None:
+    result = caller("--to", server.uri, "--bind", "127.0.0.2", "--seconds", "4")
+    assert not result["connected"] and result["status"] == 403
+
+
+def test_an_offer_with_only_unsupported_codecs_gets_488(server: Server) -> None:
+    result = caller("--to", server.uri, "--codec", "speex/8000", "--seconds", "4")
+    assert not result["connected"] and result["status"] == 488
+
+
+def test_garbage_sip_and_a_burst_of_invites_do_not_hurt_the_server(
+    server: Server, tmp_path: Path
+) -> None:
+    with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as s:
+        for junk in (
+            b"\x00\xff" * 100,
+            b"INVITE sip:x SIP/2.0\r\n\r\n",
+            b"SIP/2.0 200 OK\r\nVia: ?\r\n\r\n",
+            b"OPTIONS sip:agent@127.0.0.1 SIP/2.0\r\nContent-Length: 99999\r\n\r\n" + b"a" * 2000,
+        ):
+            s.sendto(junk, ("127.0.0.1", server.sip_port))
+    scenario = tmp_path / "burst.xml"
+    scenario.write_text(sipp_scenario("uac"))
+    subprocess.run(
+        [
+            "sipp",
+            "-sf",
+            str(scenario),
+            "-m",
+            "20",
+            "-r",
+            "20",
+            "-l",
+            "20",
+            "-i",
+            "127.0.0.1",
+            "-p",
+            str(free_port(socket.SOCK_DGRAM)),
+            "-nostdin",
+            "-timeout",
+            "20",
+            f"127.0.0.1:{server.sip_port}",
+        ],
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+    )
+    time.sleep(2)
+    assert server.alive()
+    result = caller("--to", server.uri, "--seconds", "3")
+    assert result["connected"]
