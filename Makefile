@@ -6,7 +6,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 export PATH := $(CURDIR)/$(BIN):$(PATH)
 # Debian packages, each checked by a command (or file) it provides.
-SYSTEM_NEEDS := gcc:build-essential espeak-ng:espeak-ng sox:sox
+SYSTEM_NEEDS := gcc:build-essential espeak-ng:espeak-ng sox:sox sipp:sip-tester
 ARGS ?=
 
 .PHONY: run test lint format bench build setup system models clean

@@ -77,6 +77,7 @@ class SipCalls(CallHandler):
                 session.voiced_frames * FRAME / RATE,
                 call.media.dropped_in,
             )
+            log.info("call %d pacing: %s", call.info.call_id, call.media.pacing.summary())
 
     async def close(self) -> None:
         for task in list(self._tasks):

@@ -16,6 +16,7 @@ import collections
 import ipaddress
 import logging
 import threading
+import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
@@ -34,9 +35,44 @@ FRAME = 320
 _COMMANDS = 256  # pending pjsua2 commands from the event loop
 
 
+class MediaPacing:
+    """Gaps between outbound frame requests and the cost of our callbacks,
+    kept for the last minute in arrays allocated once."""
+
+    SLOTS = 3000
+
+    def __init__(self) -> None:
+        self.gaps_ns = np.zeros(self.SLOTS, dtype=np.int64)
+        self.callback_ns = np.zeros(self.SLOTS, dtype=np.int64)
+        self.count = 0
+        self._last = 0
+
+    def record(self, start_ns: int, end_ns: int) -> None:
+        i = self.count % self.SLOTS
+        self.gaps_ns[i] = start_ns - self._last if self._last else 0
+        self.callback_ns[i] = end_ns - start_ns
+        self._last = start_ns
+        self.count += 1
+
+    def summary(self) -> dict[str, float]:
+        n = min(self.count, self.SLOTS)
+        if n < 3:
+            return {}
+        gaps = self.gaps_ns[:n][self.gaps_ns[:n] > 0] / 1e6
+        cost = self.callback_ns[:n] / 1e3
+        return {
+            "frames": float(self.count),
+            "gap_p50_ms": round(float(np.percentile(gaps, 50)), 2),
+            "gap_p99_ms": round(float(np.percentile(gaps, 99)), 2),
+            "callback_p50_us": round(float(np.percentile(cost, 50)), 1),
+            "callback_p99_us": round(float(np.percentile(cost, 99)), 1),
+        }
+
+
 @dataclass
 class CallMedia:
-    """The two buffers a call's media thread and its session share."""
+    """The two buffers a call's media thread and its session share, and the
+    media thread's timings (written there, read after the call)."""
 
     inbound: playout.PlayoutBuffer = field(
         default_factory=lambda: playout.playout_buffer(RATE, seconds=2)
@@ -45,6 +81,7 @@ class CallMedia:
         default_factory=lambda: playout.playout_buffer(RATE, seconds=120)
     )
     dropped_in: int = 0  # caller frames refused because the session fell behind
+    pacing: MediaPacing = field(default_factory=MediaPacing)
 
 
 @dataclass
@@ -229,6 +266,7 @@ class _Port(pj.AudioMediaPort):  # type: ignore[misc]
             log.exception("inbound frame")
 
     def onFrameRequested(self, frame: Any) -> None:
+        start = time.perf_counter_ns()
         try:
             pcm = self.media.outbound.read()
             pjbuffers.write_from(frame.buf, pcm)
@@ -236,6 +274,7 @@ class _Port(pj.AudioMediaPort):  # type: ignore[misc]
             frame.type = pj.PJMEDIA_FRAME_TYPE_AUDIO
         except Exception:
             log.exception("outbound frame")
+        self.media.pacing.record(start, time.perf_counter_ns())
 
 
 class SipCall(pj.Call):  # type: ignore[misc]
