@@ -27,6 +27,8 @@ class Agent:
     stt_model: str = "whisper-tiny.en"
     llm_model: str = "qwen2.5-coder-0.5b-instruct"
     max_turns: int = 40
+    max_call_seconds: int = 900
+    silence_seconds: int = 15  # caller silent this long: "are you still there?", then goodbye
     max_reply_tokens: int = 100
     temperature: float = 0.6
     history_tokens: int = 1200
@@ -35,6 +37,7 @@ class Agent:
         "Sorry, I'm having trouble answering right now. Could you try again in a moment?"
     )
     goodbye: str = "Thank you for calling Riverside Dental. Goodbye!"
+    still_there: str = "Are you still there?"
 
     def deterministic(self) -> Agent:
         """The same agent at temperature 0 (with the models' fixed seed): for tests."""

@@ -94,9 +94,10 @@ class Clip:
 class Reply:
     """The agent's answer being generated and spoken."""
 
-    def __init__(self, turn: Turn | None, text: str | None = None) -> None:
+    def __init__(self, turn: Turn | None, text: str | None = None, in_history: bool = True) -> None:
         self.turn = turn
-        self.fixed_text = text  # greeting, re-prompt, fallback: no LLM
+        self.fixed_text = text  # greeting, re-prompt, goodbye: no LLM
+        self.in_history = in_history
         self.clips: list[Clip] = []
         self.generated = False
         self.history_entry: dict[str, str] | None = None
@@ -200,7 +201,10 @@ class TurnEngine:
         self._next_utterance = 1
         self._tasks: set[asyncio.Task[None]] = set()
         self._user_turns = 0
-        self._hangup_after_reply = False
+        self._hangup_reason: str | None = None  # say the current reply, then hang up
+        self._started_at: float | None = None
+        self._heard_at: float | None = None  # the caller's last speech, or the agent's last word
+        self._asked_still_there = False
 
     # -- driven by the session ------------------------------------------------
     def start(self) -> None:
@@ -213,6 +217,7 @@ class TurnEngine:
         """One inbound frame, its endpointing event and its VAD verdict."""
         self._audio.append(frame)
         self._track_playout()
+        self._check_limits(event is not None or self._in_speech)
         match event:
             case SpeechStarted():
                 self._in_speech = True
@@ -234,6 +239,31 @@ class TurnEngine:
                     and reply.started_playing(self.playout)
                 ):
                     self._interrupt()
+
+    def _check_limits(self, caller_active: bool) -> None:
+        """Max call length, and a caller who went quiet: ask once, then say goodbye."""
+        t = now()
+        if self._started_at is None:
+            self._started_at = self._heard_at = t
+        if caller_active or self.busy:
+            self._heard_at = t
+            if caller_active:
+                self._asked_still_there = False
+            return
+        if self._hangup_reason is not None:
+            return
+        if t - self._started_at >= self.agent.max_call_seconds:
+            self._say_goodbye("max_duration", None)
+        elif self._heard_at is not None and t - self._heard_at >= self.agent.silence_seconds:
+            if self._asked_still_there:
+                self._say_goodbye("silence", None)
+            else:
+                self._asked_still_there = True
+                self._speak(Reply(None, self.agent.still_there, in_history=False))
+
+    def _say_goodbye(self, reason: str, turn: Turn | None) -> None:
+        self._hangup_reason = reason
+        self._speak(Reply(turn, self.agent.goodbye, in_history=False))
 
     def on_dtmf(self, digit: str) -> None:
         """A keypad digit: it reaches the LLM as the caller's input."""
@@ -409,8 +439,7 @@ class TurnEngine:
             spec.user_entry = self.history.entries[-1]
         self._user_turns += 1
         if self._user_turns > self.agent.max_turns:
-            self._hangup_after_reply = True
-            self._speak(Reply(turn, self.agent.goodbye))
+            self._say_goodbye("max_turns", turn)
             return
         self._speak(Reply(turn))
 
@@ -447,7 +476,7 @@ class TurnEngine:
                     await self._add_clause(reply, self.agent.fallback)
         reply.generated = True
         text = reply.text
-        if reply.fixed_text is None or turn is None:
+        if reply.in_history and (reply.fixed_text is None or turn is None):
             self.history.add("assistant", text)
             reply.history_entry = self.history.entries[-1]
         if turn is not None and not turn.interrupted:
@@ -515,8 +544,9 @@ class TurnEngine:
             reply.turn.mark("first_audio_out", now())
         if reply.finished(self.playout) and not self._holding:
             self._reply = None
-            if self._hangup_after_reply:
-                self.on_event(Hangup("max_turns"))
+            self._heard_at = now()
+            if self._hangup_reason is not None:
+                self.on_event(Hangup(self._hangup_reason))
                 self.ended.set()
 
     def _spawn(self, coro: object) -> asyncio.Task[None]:

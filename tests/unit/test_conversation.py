@@ -7,7 +7,7 @@ from mediaserver.agents import Agent
 from mediaserver.conversation.clauses import ClauseSplitter
 from mediaserver.conversation.engine import TurnConfig
 from mediaserver.conversation.history import History
-from mediaserver.events import Hangup, Interrupted
+from mediaserver.events import AgentText, Hangup, Interrupted
 from tests.fake_speech import RATE, WORD_SECONDS, FakeSpeech, Line, agent_audio_at, simulate
 
 GREETING_WORDS = len(Agent().greeting.split())
@@ -222,3 +222,30 @@ def test_clause_splitter(pieces: list[str], clauses: list[str]) -> None:
     if rest := splitter.flush():
         out.append(rest)
     assert out == clauses
+
+
+def test_a_silent_caller_is_asked_once_then_the_call_ends() -> None:
+    agent = Agent(silence_seconds=5)
+    result = simulate(FakeSpeech(), seconds=40, agent=agent)
+    spoken = [e.text for e in result.events if isinstance(e, AgentText)]
+    assert spoken == [agent.greeting, agent.still_there, agent.goodbye]
+    assert result.events[-1] == Hangup("silence")
+    assert result.engine.ended.is_set()
+    assistant = [e["content"] for e in result.engine.history.entries if e["role"] == "assistant"]
+    assert assistant == [agent.greeting]  # prompts of the call itself stay out of the LLM's view
+
+
+def test_answering_the_still_there_prompt_keeps_the_call_going() -> None:
+    agent = Agent(silence_seconds=5)
+    greeting_end = GREETING_END
+    prompt_end = greeting_end + 5 + 0.05 + len(agent.still_there.split()) * WORD_SECONDS
+    speech = FakeSpeech(answers=["Great."], lines=[Line(prompt_end + 0.5, 1.0, "Yes I am here")])
+    result = simulate(speech, seconds=prompt_end + 4, agent=agent)
+    assert not any(isinstance(e, Hangup) for e in result.events)
+    assert result.engine.turns[-1].agent_text == "Great."
+
+
+def test_the_call_ends_at_its_maximum_length() -> None:
+    agent = Agent(max_call_seconds=8, silence_seconds=60)
+    result = simulate(FakeSpeech(), seconds=20, agent=agent)
+    assert result.events[-1] == Hangup("max_duration")
