@@ -28,6 +28,7 @@ class Agent:
     llm_model: str = "qwen2.5-coder-0.5b-instruct"
     max_turns: int = 40
     max_call_seconds: int = 900
+    record: bool = True  # a stereo WAV of every call under <data_dir>/recordings
     silence_seconds: int = 15  # caller silent this long: "are you still there?", then goodbye
     max_reply_tokens: int = 100
     temperature: float = 0.6

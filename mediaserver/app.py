@@ -42,7 +42,7 @@ async def serve(config: Config) -> None:
         config.models.device,
     )
     await loop.run_in_executor(None, speech.load, agent.system_prompt, agent.greeting)
-    calls = SipCalls(agent, speech, config.vad)
+    calls = SipCalls(agent, speech, config.vad, Path(config.server.data_dir))
     sip = SipServer(config.sip, config.server.host, config.server.sip_port, calls, loop)
     calls.server = sip
     await sip.start()

@@ -4,12 +4,15 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import time
+from pathlib import Path
 
 from mediaserver.agents import Agent
 from mediaserver.config import VadConfig
 from mediaserver.conversation.ports import Speech
 from mediaserver.events import CallEvent
 from mediaserver.frames import AudioFrame
+from mediaserver.recording import Recorder
 from mediaserver.session import RATE, Session
 from mediaserver.transports.sip import FRAME, CallHandler, SipCall, SipServer
 
@@ -19,8 +22,9 @@ log = logging.getLogger(__name__)
 class SipCalls(CallHandler):
     """Answers SIP calls with the agent: one Session and one task per call."""
 
-    def __init__(self, agent: Agent, speech: Speech, vad: VadConfig) -> None:
+    def __init__(self, agent: Agent, speech: Speech, vad: VadConfig, data_dir: Path) -> None:
         self.agent = agent
+        self.recordings = data_dir / "recordings"
         self.speech = speech
         self.vad = vad
         self.server: SipServer | None = None
@@ -53,6 +57,11 @@ class SipCalls(CallHandler):
         """Every 20 ms: hand the session what the media thread received."""
         session.start()
         position = 0
+        recorder = None
+        if self.agent.record:
+            stamp = time.strftime("%Y%m%d-%H%M%S")
+            recorder = Recorder(self.recordings / f"{stamp}-sip{call.info.call_id}.wav")
+            log.info("call %d recording to %s", call.info.call_id, recorder.path)
         loop = asyncio.get_running_loop()
         next_tick = loop.time()
         try:
@@ -60,14 +69,19 @@ class SipCalls(CallHandler):
                 next_tick += 0.02
                 await asyncio.sleep(max(0.0, next_tick - loop.time()))
                 while call.media.inbound.buffered >= FRAME:
-                    session.receive(AudioFrame.copy_of(call.media.inbound.read(), RATE, position))
+                    frame = AudioFrame.copy_of(call.media.inbound.read(), RATE, position)
+                    session.receive(frame)
                     position += FRAME
+                    if recorder is not None:  # the agent frame played at about the same tick
+                        recorder.add(frame.samples, call.media.played.read())
                 if session.engine.ended.is_set() and self.server is not None:
                     await asyncio.sleep(0.5)  # let the goodbye's last frames go out
                     self.server.hangup(call)
                     break
         finally:
             await session.close()
+            if recorder is not None:
+                await asyncio.get_running_loop().run_in_executor(None, recorder.close)
             self.sessions.pop(call.info.call_id, None)
             log.info(
                 "call %d media: received %.2f s, sound %.2f s, speech %.2f s, dropped %d frames",

@@ -80,6 +80,10 @@ class CallMedia:
     outbound: playout.PlayoutBuffer = field(
         default_factory=lambda: playout.playout_buffer(RATE, seconds=120)
     )
+    # what the caller was actually played, frame by frame, for the recording
+    played: playout.PlayoutBuffer = field(
+        default_factory=lambda: playout.playout_buffer(RATE, seconds=2)
+    )
     dropped_in: int = 0  # caller frames refused because the session fell behind
     pacing: MediaPacing = field(default_factory=MediaPacing)
 
@@ -269,6 +273,7 @@ class _Port(pj.AudioMediaPort):  # type: ignore[misc]
         start = time.perf_counter_ns()
         try:
             pcm = self.media.outbound.read()
+            self.media.played.write(pcm)
             pjbuffers.write_from(frame.buf, pcm)
             frame.size = pcm.nbytes
             frame.type = pj.PJMEDIA_FRAME_TYPE_AUDIO

@@ -11,6 +11,7 @@ import struct
 import subprocess
 import sys
 import time
+import wave
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -41,6 +42,7 @@ class Server:
     http_port: int
     log: Path
     proc: subprocess.Popen[bytes]
+    data: Path
 
     @property
     def uri(self) -> str:
@@ -89,7 +91,7 @@ def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Server]:
             stdout=out,
             stderr=subprocess.STDOUT,
         )
-    srv = Server(sip_port, http_port, log, proc)
+    srv = Server(sip_port, http_port, log, proc, tmp / "data")
     deadline = time.monotonic() + 90
     while time.monotonic() < deadline:
         assert proc.poll() is None, log.read_text()
@@ -153,6 +155,18 @@ def test_a_caller_hears_the_greeting_and_an_answer(
     assert "riverside" in heard.lower(), heard
     assert {"saturday"} & words(heard) or {"9", "nine"} & words(heard), heard
     server.wait_for(r"Transcript\(text='[^']*[Ss]aturday", since=since)
+    # the call was recorded: caller left, agent right, in step
+    match = server.wait_for(r"recording to (\S+\.wav)", since=since)
+    server.wait_for(r"call \d+ media:", since=since)
+    with wave.open(match.group(1), "rb") as w:
+        assert (w.getnchannels(), w.getframerate(), w.getsampwidth()) == (2, 16000, 2)
+        stereo = np.frombuffer(w.readframes(w.getnframes()), "<i2").reshape(-1, 2)
+    caller_side = stt.transcribe(stereo[:, 0].copy()).text
+    agent_side = stt.transcribe(stereo[:, 1].copy()).text
+    assert {"open", "saturday"} <= words(caller_side), caller_side
+    assert "riverside" in agent_side.lower(), agent_side
+    loud = np.flatnonzero(np.abs(stereo[:, 0]) > 2000)
+    assert abs(loud[0] / 16000 - 5.5) < 1.0  # the question where the caller played it
 
 
 def test_sipp_with_g711a_rtp_and_rfc2833_dtmf(server: Server, tmp_path: Path) -> None:
