@@ -5,7 +5,9 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
+from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
 from mediaserver.agents import Agent
 from mediaserver.config import VadConfig
@@ -14,7 +16,7 @@ from mediaserver.events import CallEvent
 from mediaserver.frames import AudioFrame
 from mediaserver.recording import Recorder
 from mediaserver.session import RATE, Session
-from mediaserver.transports.sip import FRAME, CallHandler, SipCall, SipServer
+from mediaserver.transports.sip import FRAME, CallHandle, CallHandler, SipServer
 
 log = logging.getLogger(__name__)
 
@@ -29,10 +31,14 @@ class SipCalls(CallHandler):
         self.vad = vad
         self.server: SipServer | None = None
         self.sessions: dict[int, Session] = {}
+        self.on_outbound_start: Callable[[CallHandle], None] | None = None
+        self.on_outbound_end: Callable[[CallHandle, int, str], None] | None = None
         self._tasks: set[asyncio.Task[None]] = set()
 
-    def started(self, call: SipCall) -> None:
-        call_id = call.info.call_id
+    def started(self, call: CallHandle) -> None:
+        call_id = call.call_id
+        if call.outbound and self.on_outbound_start is not None:
+            self.on_outbound_start(call)
 
         def on_event(event: CallEvent) -> None:
             log.info("call %d: %s", call_id, event)
@@ -41,27 +47,29 @@ class SipCalls(CallHandler):
             self.agent, self.speech, self.vad, outbound=call.media.outbound, on_event=on_event
         )
         self.sessions[call_id] = session
-        log.info("call %d from %s answered", call_id, call.info.remote_uri)
+        log.info("call %d from %s answered", call_id, call.remote_uri)
         task = asyncio.create_task(self._drive(call, session))
         self._tasks.add(task)
         task.add_done_callback(self._tasks.discard)
 
-    def dtmf(self, call: SipCall, digit: str) -> None:
-        if (session := self.sessions.get(call.info.call_id)) is not None:
+    def dtmf(self, call: CallHandle, digit: str) -> None:
+        if (session := self.sessions.get(call.call_id)) is not None:
             session.dtmf(digit)
 
-    def ended(self, call: SipCall, code: int, reason: str) -> None:
-        log.info("call %d ended: %d %s", call.info.call_id, code, reason)
+    def ended(self, call: CallHandle, code: int, reason: str) -> None:
+        log.info("call %d ended: %d %s", call.call_id, code, reason)
+        if call.outbound and self.on_outbound_end is not None:
+            self.on_outbound_end(call, code, reason)
 
-    async def _drive(self, call: SipCall, session: Session) -> None:
+    async def _drive(self, call: CallHandle, session: Session) -> None:
         """Every 20 ms: hand the session what the media thread received."""
         session.start()
         position = 0
         recorder = None
         if self.agent.record:
             stamp = time.strftime("%Y%m%d-%H%M%S")
-            recorder = Recorder(self.recordings / f"{stamp}-sip{call.info.call_id}.wav")
-            log.info("call %d recording to %s", call.info.call_id, recorder.path)
+            recorder = Recorder(self.recordings / f"{stamp}-sip{call.call_id}.wav")
+            log.info("call %d recording to %s", call.call_id, recorder.path)
         loop = asyncio.get_running_loop()
         next_tick = loop.time()
         try:
@@ -82,18 +90,58 @@ class SipCalls(CallHandler):
             await session.close()
             if recorder is not None:
                 await asyncio.get_running_loop().run_in_executor(None, recorder.close)
-            self.sessions.pop(call.info.call_id, None)
+            self.sessions.pop(call.call_id, None)
             log.info(
                 "call %d media: received %.2f s, sound %.2f s, speech %.2f s, dropped %d frames",
-                call.info.call_id,
+                call.call_id,
                 session.frames_in * FRAME / RATE,
                 session.sound_frames * FRAME / RATE,
                 session.voiced_frames * FRAME / RATE,
                 call.media.dropped_in,
             )
-            log.info("call %d pacing: %s", call.info.call_id, call.media.pacing.summary())
+            log.info("call %d pacing: %s", call.call_id, call.media.pacing.summary())
 
     async def close(self) -> None:
         for task in list(self._tasks):
             task.cancel()
         await asyncio.gather(*self._tasks, return_exceptions=True)
+
+
+OUTCOMES = {
+    486: "busy",
+    600: "busy",
+    408: "no answer",
+    480: "no answer",
+    487: "no answer",
+    403: "rejected",
+    603: "rejected",
+    404: "rejected",
+}
+
+
+async def place_call(
+    calls: SipCalls, server: SipServer, uri: str, ring_seconds: float = 30.0
+) -> tuple[str, int, str]:
+    """Call `uri` with the agent; when the call is over: (outcome, SIP code, reason).
+
+    outcome: "answered", "busy", "no answer", "rejected" or "failed"."""
+    done: asyncio.Future[tuple[CallHandle, int, str]] = asyncio.get_running_loop().create_future()
+
+    def finished(call: CallHandle, code: int, reason: str) -> None:
+        if not done.done():
+            done.set_result((call, code, reason))
+
+    calls.on_outbound_end = finished
+    answered = asyncio.Event()
+    calls.on_outbound_start = lambda call: answered.set()
+    handle = server.place(uri)
+    ringing = asyncio.ensure_future(answered.wait())
+    waiting: set[asyncio.Future[Any]] = {done, ringing}
+    await asyncio.wait(waiting, timeout=ring_seconds, return_when=asyncio.FIRST_COMPLETED)
+    ringing.cancel()
+    if not (done.done() or answered.is_set()):
+        server.hangup(handle, 487)  # nobody answered: cancel the INVITE
+    call, code, reason = await done
+    if call.started:
+        return "answered", code, reason
+    return OUTCOMES.get(code, "failed"), code, reason

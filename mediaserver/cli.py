@@ -21,6 +21,11 @@ def build_parser() -> argparse.ArgumentParser:
     serve.add_argument("--http-port", type=int, help="HTTP port (default 8080)")
     serve.add_argument("--sip-port", type=int, help="SIP port (default 5060)")
     serve.add_argument("--data-dir", help="directory for recordings and the call store")
+    call = commands.add_parser("call", help="call a number or SIP URI with the agent")
+    call.add_argument("target", help="sip:user@host, or a number (called through [sip] trunk_host)")
+    call.add_argument("--agent", default="default", help="agent name (default: default)")
+    call.add_argument("--config", type=Path, help="TOML config file")
+    call.add_argument("--ring-seconds", type=float, default=30.0, help="give up unanswered after")
     talk = commands.add_parser("talk", help="run a conversation on a WAV of the caller's side")
     talk.add_argument("--agent", default="default", help="agent name (default: default)")
     talk.add_argument("--in", dest="wav_in", type=Path, required=True, help="the caller's WAV")
@@ -40,6 +45,8 @@ def main(argv: list[str] | None = None) -> int:
     )
     if args.command == "talk":
         return talk(args)
+    if args.command == "call":
+        return call(args)
     try:
         config = load(
             args.config,
@@ -107,6 +114,62 @@ def talk(args: argparse.Namespace) -> int:
             print(f"caller: {turn.user_text}")
             print(f"agent:  {turn.agent_text}{cut}  [{turn.voice_to_voice_ms} ms]")
     return 0
+
+
+def call(args: argparse.Namespace) -> int:
+    """mediaserver call: one outbound call with the agent; prints the outcome."""
+    import asyncio
+
+    from mediaserver.agents import DEFAULT_AGENT
+    from mediaserver.calls import SipCalls, place_call
+    from mediaserver.services.factory import local_speech
+    from mediaserver.transports.sip import SipServer
+    from models.store import ModelError
+
+    if args.agent != DEFAULT_AGENT.name:
+        print(f"mediaserver: unknown agent {args.agent!r} (known: default)", file=sys.stderr)
+        return 2
+    try:
+        config = load(args.config)
+        speech = local_speech(config.models, DEFAULT_AGENT.language)
+    except (ConfigError, ModelError) as exc:
+        print(f"mediaserver: {exc}", file=sys.stderr)
+        return 2
+    target = args.target
+    if not target.startswith(("sip:", "sips:")):
+        if not config.sip.trunk_host:
+            print(
+                "mediaserver: call a sip: URI, or set [sip] trunk_host to call numbers",
+                file=sys.stderr,
+            )
+            return 2
+        if not target.lstrip("+").replace("-", "").isdigit():
+            print(f"mediaserver: {target!r} is neither a number nor a sip: URI", file=sys.stderr)
+            return 2
+        target = f"sip:{target}@{config.sip.trunk_host}"
+    speech.load(DEFAULT_AGENT.system_prompt, DEFAULT_AGENT.greeting)
+
+    async def run() -> tuple[str, int, str]:
+        loop = asyncio.get_running_loop()
+        calls = SipCalls(DEFAULT_AGENT, speech, config.vad, Path(config.server.data_dir))
+        server = SipServer(config.sip, config.server.host, 0, calls, loop)
+        calls.server = server
+        await server.start()
+        try:
+            return await place_call(calls, server, target, args.ring_seconds)
+        finally:
+            await calls.close()
+            await server.stop()
+
+    try:
+        outcome, code, reason = asyncio.run(run())
+    except OSError as exc:
+        print(f"mediaserver: {exc}", file=sys.stderr)
+        return 1
+    finally:
+        speech.close()
+    print(f"{target}: {outcome} ({code} {reason})")
+    return 0 if outcome == "answered" else 1
 
 
 if __name__ == "__main__":

@@ -85,6 +85,7 @@ class SipConfig:
     allow: tuple[str, ...] = ("127.0.0.0/8", "::1/128")
     codecs: tuple[str, ...] = ("G722/16000", "PCMU/8000", "PCMA/8000")  # in order of preference
     max_calls: int = 4  # what PJSIP builds on the registries allow per process
+    trunk_host: str = ""  # outbound: a bare number N is called as sip:N@trunk_host
 
     def __post_init__(self) -> None:
         import ipaddress

@@ -19,9 +19,27 @@ from typing import Any
 import pjsua2 as pj
 
 
+class Callee(pj.Account):  # type: ignore[misc]
+    def __init__(self, respond: int) -> None:
+        super().__init__()
+        self.respond = respond
+        self.call: Call | None = None
+
+    def onIncomingCall(self, prm: Any) -> None:
+        self.call = Call(self, prm.callId)
+        op = pj.CallOpParam()
+        op.statusCode = 180
+        self.call.answer(op)
+        op.statusCode = self.respond
+        if self.respond == 200:
+            self.call.answer(op)
+        else:
+            self.call.hangup(op)
+
+
 class Call(pj.Call):  # type: ignore[misc]
-    def __init__(self, account: Any) -> None:
-        super().__init__(account)
+    def __init__(self, account: Any, call_id: int = pj.PJSUA_INVALID_ID) -> None:
+        super().__init__(account, call_id)
         self.connected = False
         self.disconnected = False
         self.status = 0
@@ -44,7 +62,11 @@ class Call(pj.Call):  # type: ignore[misc]
 
 def main() -> int:
     parser = argparse.ArgumentParser()
-    parser.add_argument("--to", required=True)
+    parser.add_argument("--to", help="call this URI")
+    parser.add_argument("--listen", type=int, help="instead, wait for a call on this UDP port")
+    parser.add_argument(
+        "--respond", type=int, default=200, help="with --listen: answer with this code"
+    )
     parser.add_argument("--play")
     parser.add_argument("--play-at", type=float, default=0.0)
     parser.add_argument("--record")
@@ -63,7 +85,7 @@ def main() -> int:
     cfg.logConfig.consoleLevel = 0
     ep.libInit(cfg)
     transport = pj.TransportConfig()
-    transport.port = 0
+    transport.port = args.listen or 0
     transport.boundAddress = args.bind
     ep.transportCreate(pj.PJSIP_TRANSPORT_UDP, transport)
     ep.audDevManager().setNullDev()
@@ -72,17 +94,26 @@ def main() -> int:
             wanted = codec.codecId.lower().startswith(args.codec.lower())
             ep.codecSetPriority(codec.codecId, 255 if wanted else 0)
     ep.libStart()
-    account = pj.Account()
+    account = Callee(args.respond) if args.listen else pj.Account()
     acfg = pj.AccountConfig()
     acfg.idUri = f"sip:caller@{args.bind}"
     acfg.mediaConfig.transportConfig.boundAddress = args.bind
     acfg.mediaConfig.transportConfig.port = 0
     account.create(acfg, True)
 
-    call = Call(account)
-    op = pj.CallOpParam(True)
-    call.makeCall(args.to, op)
     start = time.monotonic()
+    if args.listen:
+        print("listening", flush=True)
+        while account.call is None and time.monotonic() - start < args.seconds:
+            ep.libHandleEvents(10)
+        if account.call is None:
+            print(json.dumps({"connected": False, "status": 0, "reason": "no call came"}))
+            return 0
+        call = account.call
+        start = time.monotonic()
+    else:
+        call = Call(account)
+        call.makeCall(args.to, pj.CallOpParam(True))
     player = recorder = None
     played = sent = False
     while time.monotonic() - start < args.seconds and not call.disconnected:
@@ -111,6 +142,8 @@ def main() -> int:
     result = {"connected": connected, "status": call.status, "reason": call.reason}
     del player, recorder
     call = None
+    if isinstance(account, Callee):
+        account.call = None  # no pj.Call may outlive libDestroy
     account.shutdown()
     ep.libDestroy()
     print(json.dumps(result))

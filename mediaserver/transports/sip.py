@@ -89,21 +89,28 @@ class CallMedia:
 
 
 @dataclass
-class SipCallInfo:
+class CallHandle:
+    """A call as the rest of the server sees it. The pj.Call itself never
+    leaves the pjsip thread (a pj.Call outliving libDestroy aborts the process)."""
+
     call_id: int
-    remote_uri: str
-    local_uri: str
-    source: str  # ip:port the INVITE came from
+    remote_uri: str = ""
+    local_uri: str = ""
+    source: str = ""  # ip:port the INVITE came from
+    outbound: bool = False
+    started: bool = False  # media up: a session may run
+    ended: bool = False
+    media: CallMedia = field(default_factory=CallMedia)
 
 
 class CallHandler:
     """What the SIP server tells the rest of the server about one call (on the loop)."""
 
-    def started(self, call: SipCall) -> None: ...
+    def started(self, call: CallHandle) -> None: ...
 
-    def dtmf(self, call: SipCall, digit: str) -> None: ...
+    def dtmf(self, call: CallHandle, digit: str) -> None: ...
 
-    def ended(self, call: SipCall, code: int, reason: str) -> None: ...
+    def ended(self, call: CallHandle, code: int, reason: str) -> None: ...
 
 
 def _allowed(source: str, networks: list[Any]) -> bool:
@@ -135,6 +142,7 @@ class SipServer:
         self._ready = threading.Event()
         self._error: BaseException | None = None
         self._thread = threading.Thread(target=self._run, name="pjsip", daemon=True)
+        self._account: Any = None
 
     # -- from the event loop ----------------------------------------------------
     async def start(self) -> None:
@@ -153,8 +161,12 @@ class SipServer:
         """Run `command` on the pjsip thread (the only one that calls pjsua2)."""
         self._commands.append(command)
 
-    def hangup(self, call: SipCall, code: int = 200) -> None:
-        self.submit(lambda: call.end(code))
+    def hangup(self, call: CallHandle, code: int = 200) -> None:
+        self.submit(lambda: self._end(call.call_id, code))
+
+    def _end(self, call_id: int, code: int) -> None:
+        if (call := self.calls.get(call_id)) is not None:
+            call.end(code)
 
     def forget(self, call_id: int) -> None:
         self.calls.pop(call_id, None)
@@ -183,7 +195,7 @@ class SipServer:
             ep.audDevManager().setNullDev()
             self._set_codecs(ep)
             ep.libStart()
-            account = _Account(self)
+            account = self._account = _Account(self)
             acfg = pj.AccountConfig()
             acfg.idUri = f"sip:agent@{self.host}:{self.port}"
             account.create(acfg, True)
@@ -222,9 +234,8 @@ class SipServer:
             ep.codecSetPriority(codec.codecId, priority)
 
     def _incoming(self, account: Any, prm: Any) -> None:
-        call = SipCall(self, account, prm.callId)
-        source = prm.rdata.srcAddress
-        call.info = SipCallInfo(prm.callId, "", "", source)
+        call = SipCall(self, account, CallHandle(prm.callId, source=prm.rdata.srcAddress))
+        source = call.handle.source
         self.calls[prm.callId] = call
         op = pj.CallOpParam()
         if not _allowed(source, self._networks):
@@ -234,6 +245,24 @@ class SipServer:
             return
         op.statusCode = 200
         call.answer(op)
+
+    def place(self, uri: str) -> CallHandle:
+        """Call `uri` (from the event loop); the handler hears started/ended."""
+        handle = CallHandle(-1, remote_uri=uri, outbound=True)
+        self.submit(lambda: self._place(handle))
+        return handle
+
+    def _place(self, handle: CallHandle) -> None:
+        uri = handle.remote_uri
+        call = SipCall(self, self._account, handle)
+        try:
+            call.makeCall(uri, pj.CallOpParam(True))
+        except pj.Error as exc:
+            handle.ended = True
+            self._notify(self.handler.ended, handle, 0, f"could not call {uri}: {exc.reason}")
+            return
+        handle.call_id = call.getId()
+        self.calls[handle.call_id] = call
 
     def _notify(self, fn: Callable[..., None], *args: Any) -> None:
         self.loop.call_soon_threadsafe(fn, *args)
@@ -283,33 +312,34 @@ class _Port(pj.AudioMediaPort):  # type: ignore[misc]
 
 
 class SipCall(pj.Call):  # type: ignore[misc]
-    def __init__(self, server: SipServer, account: Any, call_id: int) -> None:
-        super().__init__(account, call_id)
+    """Lives only in the pjsip thread; the rest of the server holds its handle."""
+
+    def __init__(self, server: SipServer, account: Any, handle: CallHandle) -> None:
+        super().__init__(account, handle.call_id if handle.call_id >= 0 else pj.PJSUA_INVALID_ID)
         self.server = server
-        self.media = CallMedia()
+        self.handle = handle
         self.port: _Port | None = None
-        self.ended = False
-        self.started = False
-        self.info = SipCallInfo(call_id, "", "", "")
 
     def onCallState(self, prm: Any) -> None:
         try:
             ci = self.getInfo()
-            self.info.remote_uri, self.info.local_uri = ci.remoteUri, ci.localUri
-            if ci.state == pj.PJSIP_INV_STATE_DISCONNECTED and not self.ended:
-                self.ended = True
+            handle = self.handle
+            handle.remote_uri, handle.local_uri = ci.remoteUri, ci.localUri
+            if ci.state == pj.PJSIP_INV_STATE_DISCONNECTED and not handle.ended:
+                handle.ended = True
                 self.drop_port()
                 server = self.server
-                if self.started:
-                    server._notify(server.handler.ended, self, ci.lastStatusCode, ci.lastReason)
+                if handle.started or handle.outbound:
+                    server._notify(server.handler.ended, handle, ci.lastStatusCode, ci.lastReason)
                 # forget it after this callback returns: never delete a call inside its own callback
-                server.submit(lambda: server.forget(self.info.call_id))
+                server.submit(lambda: server.forget(handle.call_id))
         except Exception:
             log.exception("call state")
 
     def onCallMediaState(self, prm: Any) -> None:
         try:
-            if self.port is not None or self.ended:
+            handle = self.handle
+            if self.port is not None or handle.ended:
                 return
             media = self.getAudioMedia(-1)
             fmt = pj.MediaFormatAudio()
@@ -318,25 +348,25 @@ class SipCall(pj.Call):  # type: ignore[misc]
             fmt.channelCount = 1
             fmt.bitsPerSample = 16
             fmt.frameTimeUsec = 20000
-            port = _Port(self.media)
-            port.createPort(f"call{self.info.call_id}", fmt)
+            port = _Port(handle.media)
+            port.createPort(f"call{handle.call_id}", fmt)
             media.startTransmit(port)
             port.startTransmit(media)
             self.port = port
-            if not self.started:
-                self.started = True
-                self.server._notify(self.server.handler.started, self)
+            if not handle.started:
+                handle.started = True
+                self.server._notify(self.server.handler.started, handle)
         except Exception:
             log.exception("call media")
 
     def onDtmfDigit(self, prm: Any) -> None:
         try:
-            self.server._notify(self.server.handler.dtmf, self, prm.digit)
+            self.server._notify(self.server.handler.dtmf, self.handle, prm.digit)
         except Exception:
             log.exception("dtmf")
 
     def end(self, code: int = 200) -> None:
-        if self.ended:
+        if self.handle.ended:
             return
         op = pj.CallOpParam()
         op.statusCode = code

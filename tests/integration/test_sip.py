@@ -306,3 +306,103 @@ def test_garbage_sip_and_a_burst_of_invites_do_not_hurt_the_server(
     assert server.alive()
     result = caller("--to", server.uri, "--seconds", "3")
     assert result["connected"]
+
+
+def wait_listening(callee: subprocess.Popen[str]) -> None:
+    """Read the callee's output (pjlib logs first) up to its "listening" line."""
+    assert callee.stdout is not None
+    for _ in range(50):
+        if callee.stdout.readline().strip() == "listening":
+            return
+    raise AssertionError("the callee never said it was listening")
+
+
+def test_an_outbound_call_is_answered_and_the_agent_speaks(stt: WhisperSTT, tmp_path: Path) -> None:
+    port = free_port(socket.SOCK_DGRAM)
+    callee = subprocess.Popen(
+        [
+            sys.executable,
+            "-m",
+            "tests.sip_caller",
+            "--listen",
+            str(port),
+            "--record",
+            str(tmp_path / "callee.wav"),
+            "--seconds",
+            "10",
+        ],
+        stdout=subprocess.PIPE,
+        text=True,
+    )
+    wait_listening(callee)
+    out = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "mediaserver",
+            "call",
+            f"sip:callee@127.0.0.1:{port}",
+            "--ring-seconds",
+            "10",
+        ],
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
+    )
+    callee.communicate(timeout=30)
+    assert out.returncode == 0, out.stdout + out.stderr
+    assert "answered" in out.stdout
+    heard = stt.transcribe(read_wav(tmp_path / "callee.wav", 60)).text
+    assert "riverside" in heard.lower(), heard
+
+
+@pytest.mark.parametrize(("code", "outcome"), [(486, "busy"), (603, "rejected")])
+def test_an_outbound_call_reports_busy_and_rejected_with_the_sip_code(
+    code: int, outcome: str
+) -> None:
+    port = free_port(socket.SOCK_DGRAM)
+    callee = subprocess.Popen(
+        [
+            sys.executable,
+            "-m",
+            "tests.sip_caller",
+            "--listen",
+            str(port),
+            "--respond",
+            str(code),
+            "--seconds",
+            "8",
+        ],
+        stdout=subprocess.PIPE,
+        text=True,
+    )
+    wait_listening(callee)
+    out = subprocess.run(
+        [sys.executable, "-m", "mediaserver", "call", f"sip:callee@127.0.0.1:{port}"],
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
+    )
+    callee.communicate(timeout=30)
+    assert out.returncode == 1
+    assert f"{outcome} ({code}" in out.stdout
+
+
+@pytest.mark.parametrize(
+    ("target", "message"),
+    [("5551234", "set [sip] trunk_host"), ("not a number", "set [sip] trunk_host")],
+)
+def test_an_outbound_target_that_cannot_be_called_is_a_clear_error(
+    target: str, message: str
+) -> None:
+    out = subprocess.run(
+        [sys.executable, "-m", "mediaserver", "call", target],
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+    )
+    assert out.returncode == 2
+    assert message in out.stderr
