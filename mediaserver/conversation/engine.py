@@ -144,7 +144,8 @@ class Speculation:
 
 
 class InboundAudio:
-    """The last few seconds of the caller's audio, by stream position."""
+    """The last few seconds of the caller's audio, by stream position
+    (a ring allocated once per call)."""
 
     def __init__(self, rate: int, seconds: float) -> None:
         self.rate = rate
@@ -152,17 +153,24 @@ class InboundAudio:
         self.end = 0  # stream position after the newest sample
 
     def append(self, frame: AudioFrame) -> None:
-        n = frame.samples.size
-        idx = (np.arange(frame.position, frame.position + n)) % self._ring.size
-        self._ring[idx] = frame.samples
+        samples, size = frame.samples, self._ring.size
+        start = frame.position % size
+        first = min(samples.size, size - start)
+        self._ring[start : start + first] = samples[:first]
+        self._ring[: samples.size - first] = samples[first:]
         self.end = frame.end
 
     def slice(self, start: int, end: int) -> np.ndarray:
-        start = max(start, self.end - self._ring.size, 0)
+        """A copy of samples [start, end), clipped to what is still held."""
+        size = self._ring.size
+        start = max(start, self.end - size, 0)
         end = min(end, self.end)
         if end <= start:
             return np.zeros(0, np.int16)
-        return self._ring[np.arange(start, end) % self._ring.size].copy()
+        a, b = start % size, end % size
+        if a < b:
+            return self._ring[a:b].copy()
+        return np.concatenate([self._ring[a:], self._ring[:b]])
 
 
 def normalize(text: str) -> str:

@@ -249,3 +249,17 @@ def test_the_call_ends_at_its_maximum_length() -> None:
     agent = Agent(max_call_seconds=8, silence_seconds=60)
     result = simulate(FakeSpeech(), seconds=20, agent=agent)
     assert result.events[-1] == Hangup("max_duration")
+
+
+def test_inbound_audio_ring_keeps_the_last_seconds_by_position() -> None:
+    from mediaserver.conversation.engine import InboundAudio
+    from mediaserver.frames import AudioFrame
+
+    ring = InboundAudio(16000, 1.0)
+    stream = np.arange(16000 * 3, dtype=np.int64) % 30000
+    for pos in range(0, stream.size, 320):
+        ring.append(AudioFrame(stream[pos : pos + 320].astype(np.int16), 16000, pos))
+    assert np.array_equal(ring.slice(40000, 48000), stream[40000:48000])
+    assert np.array_equal(ring.slice(30000, 48000), stream[32000:48000])  # older is gone
+    assert np.array_equal(ring.slice(47000, 49000), stream[47000:48000])  # newer is not there yet
+    assert ring.slice(10, 20).size == 0
