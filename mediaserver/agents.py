@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
+
+from mediaserver.config import AgentConfig
 
 RECEPTIONIST_PROMPT = """\
 You are Sam, the receptionist at Riverside Dental, answering the phone. \
@@ -39,12 +41,27 @@ class Agent:
     )
     goodbye: str = "Thank you for calling Riverside Dental. Goodbye!"
     still_there: str = "Are you still there?"
+    transfer_target: str = ""  # a SIP URI: callers who ask for a person are sent there
+    transfer_phrase: str = "Of course, let me put you through to a colleague."
+    no_transfer: str = (
+        "I'm sorry, nobody can take your call right now. Please call again during opening "
+        "hours, and we will be glad to help. Goodbye."
+    )
 
     def deterministic(self) -> Agent:
         """The same agent at temperature 0 (with the models' fixed seed): for tests."""
-        from dataclasses import replace
-
         return replace(self, temperature=0.0)
 
 
 DEFAULT_AGENT = Agent()
+
+
+def configured(agent: Agent, settings: AgentConfig) -> Agent:
+    """`agent` with what the config's [agent] table sets."""
+    return replace(
+        agent,
+        transfer_target=settings.transfer_target,
+        record=settings.record,
+        max_call_seconds=settings.max_call_seconds,
+        silence_seconds=settings.silence_seconds,
+    )

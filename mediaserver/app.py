@@ -26,13 +26,13 @@ def create_http_app(config: Config) -> FastAPI:
 
 async def serve(config: Config) -> None:
     """Run the server until SIGINT or SIGTERM."""
-    from mediaserver.agents import DEFAULT_AGENT
+    from mediaserver.agents import DEFAULT_AGENT, configured
     from mediaserver.calls import SipCalls
     from mediaserver.services.factory import local_speech
     from mediaserver.transports.sip import SipServer
 
     loop = asyncio.get_running_loop()
-    agent = DEFAULT_AGENT
+    agent = configured(DEFAULT_AGENT, config.agent)
     speech = local_speech(config.models, agent.language)
     log.info(
         "loading models (%s, %s, %s on %s)",

@@ -12,7 +12,7 @@ from typing import Any
 from mediaserver.agents import Agent
 from mediaserver.config import VadConfig
 from mediaserver.conversation.ports import Speech
-from mediaserver.events import CallEvent
+from mediaserver.events import CallEvent, Transfer
 from mediaserver.frames import AudioFrame
 from mediaserver.recording import Recorder
 from mediaserver.session import RATE, Session
@@ -42,6 +42,8 @@ class SipCalls(CallHandler):
 
         def on_event(event: CallEvent) -> None:
             log.info("call %d: %s", call_id, event)
+            if isinstance(event, Transfer) and self.server is not None:
+                self.server.transfer(call, event.target)
 
         session = Session(
             self.agent, self.speech, self.vad, outbound=call.media.outbound, on_event=on_event
@@ -55,6 +57,11 @@ class SipCalls(CallHandler):
     def dtmf(self, call: CallHandle, digit: str) -> None:
         if (session := self.sessions.get(call.call_id)) is not None:
             session.dtmf(digit)
+
+    def transfer_failed(self, call: CallHandle, code: int) -> None:
+        log.info("call %d: transfer failed (%d)", call.call_id, code)
+        if (session := self.sessions.get(call.call_id)) is not None:
+            session.transfer_failed()
 
     def ended(self, call: CallHandle, code: int, reason: str) -> None:
         log.info("call %d ended: %d %s", call.call_id, code, reason)

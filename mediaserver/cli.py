@@ -84,16 +84,18 @@ def talk(args: argparse.Namespace) -> int:
     import json
 
     from mediaserver import harness
-    from mediaserver.agents import DEFAULT_AGENT
+    from mediaserver.agents import DEFAULT_AGENT, configured
     from mediaserver.services.factory import local_speech
     from models.store import ModelError
 
     if args.agent != DEFAULT_AGENT.name:
         print(f"mediaserver: unknown agent {args.agent!r} (known: default)", file=sys.stderr)
         return 2
-    agent = DEFAULT_AGENT.deterministic() if args.deterministic else DEFAULT_AGENT
     try:
         config = load(args.config)
+        agent = configured(DEFAULT_AGENT, config.agent)
+        if args.deterministic:
+            agent = agent.deterministic()
         caller = harness.read_wav(args.wav_in, args.max_seconds)
         speech = local_speech(config.models, agent.language)
     except (ConfigError, harness.WavError, ModelError) as exc:
@@ -120,7 +122,7 @@ def call(args: argparse.Namespace) -> int:
     """mediaserver call: one outbound call with the agent; prints the outcome."""
     import asyncio
 
-    from mediaserver.agents import DEFAULT_AGENT
+    from mediaserver.agents import DEFAULT_AGENT, configured
     from mediaserver.calls import SipCalls, place_call
     from mediaserver.services.factory import local_speech
     from mediaserver.transports.sip import SipServer
@@ -131,7 +133,8 @@ def call(args: argparse.Namespace) -> int:
         return 2
     try:
         config = load(args.config)
-        speech = local_speech(config.models, DEFAULT_AGENT.language)
+        agent = configured(DEFAULT_AGENT, config.agent)
+        speech = local_speech(config.models, agent.language)
     except (ConfigError, ModelError) as exc:
         print(f"mediaserver: {exc}", file=sys.stderr)
         return 2
@@ -147,11 +150,11 @@ def call(args: argparse.Namespace) -> int:
             print(f"mediaserver: {target!r} is neither a number nor a sip: URI", file=sys.stderr)
             return 2
         target = f"sip:{target}@{config.sip.trunk_host}"
-    speech.load(DEFAULT_AGENT.system_prompt, DEFAULT_AGENT.greeting)
+    speech.load(agent.system_prompt, agent.greeting)
 
     async def run() -> tuple[str, int, str]:
         loop = asyncio.get_running_loop()
-        calls = SipCalls(DEFAULT_AGENT, speech, config.vad, Path(config.server.data_dir))
+        calls = SipCalls(agent, speech, config.vad, Path(config.server.data_dir))
         server = SipServer(config.sip, config.server.host, 0, calls, loop)
         calls.server = server
         await server.start()

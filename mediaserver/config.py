@@ -120,10 +120,32 @@ class ModelsConfig:
 
 
 @dataclass(frozen=True, slots=True)
+class AgentConfig:
+    """Settings of the built-in agent until agents live in the control plane."""
+
+    transfer_target: str = ""  # SIP URI of a person to hand callers to
+    record: bool = True
+    max_call_seconds: int = 900
+    silence_seconds: int = 15
+
+    def __post_init__(self) -> None:
+        _require(
+            not self.transfer_target or self.transfer_target.startswith(("sip:", "sips:")),
+            "agent.transfer_target",
+            "expected a sip: URI",
+        )
+        _require(
+            10 <= self.max_call_seconds <= 86400, "agent.max_call_seconds", "expected 10..86400"
+        )
+        _require(3 <= self.silence_seconds <= 3600, "agent.silence_seconds", "expected 3..3600")
+
+
+@dataclass(frozen=True, slots=True)
 class Config:
     server: ServerConfig = field(default_factory=ServerConfig)
     models: ModelsConfig = field(default_factory=ModelsConfig)
     sip: SipConfig = field(default_factory=SipConfig)
+    agent: AgentConfig = field(default_factory=AgentConfig)
     vad: VadConfig = field(default_factory=VadConfig)
     jitter: JitterConfig = field(default_factory=JitterConfig)
 

@@ -51,8 +51,17 @@ class Dtmf:
 
 
 @dataclass(frozen=True, slots=True)
+class Transfer:
+    """The agent hands the caller to a person at `target` (a SIP URI)."""
+
+    target: str
+
+
+@dataclass(frozen=True, slots=True)
 class Hangup:
     reason: str
 
 
-CallEvent = SpeechStarted | SpeechEnded | Transcript | AgentText | Interrupted | Dtmf | Hangup
+CallEvent = (
+    SpeechStarted | SpeechEnded | Transcript | AgentText | Interrupted | Dtmf | Transfer | Hangup
+)

@@ -57,6 +57,9 @@ class Session:
         event = self.vad.endpointer.update(voiced, inbound.position, inbound.end)
         self.engine.on_frame(inbound, event, voiced)
 
+    def transfer_failed(self) -> None:
+        self.engine.transfer_failed()
+
     def dtmf(self, digit: str) -> None:
         self.engine.on_dtmf(digit)
 

@@ -40,6 +40,8 @@ class Callee(pj.Account):  # type: ignore[misc]
 class Call(pj.Call):  # type: ignore[misc]
     def __init__(self, account: Any, call_id: int = pj.PJSUA_INVALID_ID) -> None:
         super().__init__(account, call_id)
+        self.account = account
+        self.transferred: Call | None = None  # the call a REFER made us place
         self.connected = False
         self.disconnected = False
         self.status = 0
@@ -58,6 +60,10 @@ class Call(pj.Call):  # type: ignore[misc]
     def onCallMediaState(self, prm: Any) -> None:
         if self.media is None:
             self.media = self.getAudioMedia(-1)
+
+    def onCallTransferRequest(self, prm: Any) -> None:
+        self.transferred = Call(self.account)
+        prm.newCall = self.transferred
 
 
 def main() -> int:
@@ -140,7 +146,11 @@ def main() -> int:
             if call.disconnected:
                 break
     result = {"connected": connected, "status": call.status, "reason": call.reason}
+    ep.hangupAllCalls()  # a call a REFER made too; then let PJSIP finish them
+    for _ in range(50):
+        ep.libHandleEvents(10)
     del player, recorder
+    call.transferred = None
     call = None
     if isinstance(account, Callee):
         account.call = None  # no pj.Call may outlive libDestroy

@@ -40,10 +40,19 @@ from mediaserver.events import (
     SpeechEnded,
     SpeechStarted,
     Transcript,
+    Transfer,
 )
 from mediaserver.frames import AudioFrame
 
 log = logging.getLogger(__name__)
+
+WANTS_PERSON = re.compile(
+    r"\b(human|operator|representative|real person|receptionist|"
+    r"(talk|speak|speaking|talking)\s+(to|with)\s+(a|an|some|the)?\s*"
+    r"(person|someone|somebody|staff|colleague|people|dentist|doctor)|"
+    r"(transfer|connect|put)\s+me\s+(through|to))\b"
+)
+NOT_UNDERSTOOD_LIMIT = 3  # re-prompts in a row before handing over to a person
 
 BACKCHANNELS = frozenset(
     {
@@ -213,6 +222,8 @@ class TurnEngine:
         self._started_at: float | None = None
         self._heard_at: float | None = None  # the caller's last speech, or the agent's last word
         self._asked_still_there = False
+        self._reprompts = 0  # in a row
+        self._transfer_after_reply = False
 
     # -- driven by the session ------------------------------------------------
     def start(self) -> None:
@@ -269,9 +280,21 @@ class TurnEngine:
                 self._asked_still_there = True
                 self._speak(Reply(None, self.agent.still_there, in_history=False))
 
-    def _say_goodbye(self, reason: str, turn: Turn | None) -> None:
+    def _hand_over(self, turn: Turn) -> None:
+        """The caller wants a person (or we keep failing them): transfer, or say how."""
+        if not self.agent.transfer_target:
+            self._say_goodbye("no_transfer_target", turn, self.agent.no_transfer)
+            return
+        self._transfer_after_reply = True
+        self._speak(Reply(turn, self.agent.transfer_phrase, in_history=False))
+
+    def transfer_failed(self) -> None:
+        """The transport could not hand the call over: say how to reach a person, end."""
+        self._say_goodbye("transfer_failed", None, self.agent.no_transfer)
+
+    def _say_goodbye(self, reason: str, turn: Turn | None, text: str | None = None) -> None:
         self._hangup_reason = reason
-        self._speak(Reply(turn, self.agent.goodbye, in_history=False))
+        self._speak(Reply(turn, text or self.agent.goodbye, in_history=False))
 
     def on_dtmf(self, digit: str) -> None:
         """A keypad digit: it reaches the LLM as the caller's input."""
@@ -436,11 +459,20 @@ class TurnEngine:
         self.turns.append(turn)
         if spec is not None:
             spec.turn = turn
+        self._answer(turn, text, spec)
+
+    def _answer(self, turn: Turn, text: str, spec: Speculation | None) -> None:
+        """Decide what the agent says to `text`: re-prompt, hand over, goodbye or the LLM."""
         if not text:
+            self._reprompts += 1
+            if self._reprompts >= NOT_UNDERSTOOD_LIMIT:
+                self._hand_over(turn)
+                return
             turn.reprompt = True
             turn.agent_text = self.agent.reprompt
             self._speak(Reply(turn, self.agent.reprompt))
             return
+        self._reprompts = 0
         turn.user_text = text
         self.history.add("user", text)
         if spec is not None:
@@ -448,8 +480,10 @@ class TurnEngine:
         self._user_turns += 1
         if self._user_turns > self.agent.max_turns:
             self._say_goodbye("max_turns", turn)
-            return
-        self._speak(Reply(turn))
+        elif WANTS_PERSON.search(text.lower()):
+            self._hand_over(turn)
+        else:
+            self._speak(Reply(turn))
 
     async def _transcribe(self, audio: np.ndarray) -> str:
         try:
@@ -553,7 +587,10 @@ class TurnEngine:
         if reply.finished(self.playout) and not self._holding:
             self._reply = None
             self._heard_at = now()
-            if self._hangup_reason is not None:
+            if self._transfer_after_reply:
+                self._transfer_after_reply = False
+                self.on_event(Transfer(self.agent.transfer_target))
+            elif self._hangup_reason is not None:
                 self.on_event(Hangup(self._hangup_reason))
                 self.ended.set()
 

@@ -112,6 +112,8 @@ class CallHandler:
 
     def ended(self, call: CallHandle, code: int, reason: str) -> None: ...
 
+    def transfer_failed(self, call: CallHandle, code: int) -> None: ...
+
 
 def _allowed(source: str, networks: list[Any]) -> bool:
     host = source.rsplit(":", 1)[0].strip("[]")
@@ -163,6 +165,19 @@ class SipServer:
 
     def hangup(self, call: CallHandle, code: int = 200) -> None:
         self.submit(lambda: self._end(call.call_id, code))
+
+    def transfer(self, call: CallHandle, target: str) -> None:
+        """Blind transfer (REFER); success ends this leg, failure reaches the handler."""
+        self.submit(lambda: self._transfer(call.call_id, target))
+
+    def _transfer(self, call_id: int, target: str) -> None:
+        if (call := self.calls.get(call_id)) is None:
+            return
+        try:
+            call.xfer(target, pj.CallOpParam(True))
+        except pj.Error as exc:
+            log.warning("call %d: REFER to %s failed: %s", call_id, target, exc.reason)
+            self._notify(self.handler.transfer_failed, call.handle, 0)
 
     def _end(self, call_id: int, code: int) -> None:
         if (call := self.calls.get(call_id)) is not None:
@@ -358,6 +373,22 @@ class SipCall(pj.Call):  # type: ignore[misc]
                 self.server._notify(self.server.handler.started, handle)
         except Exception:
             log.exception("call media")
+
+    def onCallTransferStatus(self, prm: Any) -> None:
+        """NOTIFYs about our REFER: a final 2xx means the caller reached the target."""
+        try:
+            if not prm.finalNotify:
+                return
+            prm.cont = False
+            if 200 <= prm.statusCode < 300:
+                log.info("call %d transferred", self.handle.call_id)
+                self.end(200)
+            else:
+                self.server._notify(
+                    self.server.handler.transfer_failed, self.handle, prm.statusCode
+                )
+        except Exception:
+            log.exception("transfer status")
 
     def onDtmfDigit(self, prm: Any) -> None:
         try:

@@ -43,6 +43,7 @@ class Server:
     log: Path
     proc: subprocess.Popen[bytes]
     data: Path
+    front_desk_port: int  # where the agent transfers callers who ask for a person
 
     @property
     def uri(self) -> str:
@@ -72,7 +73,11 @@ def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Server]:
     tmp = tmp_path_factory.mktemp("sip")
     sip_port, http_port = free_port(socket.SOCK_DGRAM), free_port()
     config = tmp / "server.toml"
-    config.write_text(f'[server]\ndata_dir = "{tmp / "data"}"\n[sip]\nallow = ["127.0.0.1/32"]\n')
+    front_desk = free_port(socket.SOCK_DGRAM)
+    config.write_text(
+        f'[server]\ndata_dir = "{tmp / "data"}"\n[sip]\nallow = ["127.0.0.1/32"]\n'
+        f'[agent]\ntransfer_target = "sip:frontdesk@127.0.0.1:{front_desk}"\n'
+    )
     log = tmp / "server.log"
     with log.open("wb") as out:
         proc = subprocess.Popen(
@@ -91,7 +96,7 @@ def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Server]:
             stdout=out,
             stderr=subprocess.STDOUT,
         )
-    srv = Server(sip_port, http_port, log, proc, tmp / "data")
+    srv = Server(sip_port, http_port, log, proc, tmp / "data", front_desk)
     deadline = time.monotonic() + 90
     while time.monotonic() < deadline:
         assert proc.poll() is None, log.read_text()
@@ -406,3 +411,75 @@ def test_an_outbound_target_that_cannot_be_called_is_a_clear_error(
     )
     assert out.returncode == 2
     assert message in out.stderr
+
+
+def test_a_caller_asking_for_a_person_is_transferred(server: Server, tmp_path: Path) -> None:
+    since = server.mark()
+    desk = subprocess.Popen(
+        [
+            sys.executable,
+            "-m",
+            "tests.sip_caller",
+            "--listen",
+            str(server.front_desk_port),
+            "--seconds",
+            "25",
+        ],
+        stdout=subprocess.PIPE,
+        text=True,
+    )
+    wait_listening(desk)
+    speak("I would like to talk to a real person.", tmp_path / "q.wav")
+    write_wav(tmp_path / "q16.wav", read_wav(tmp_path / "q.wav", 60))
+    caller(
+        "--to",
+        server.uri,
+        "--play",
+        str(tmp_path / "q16.wav"),
+        "--play-at",
+        "5.5",
+        "--seconds",
+        "20",
+    )
+    server.wait_for(r"Transfer\(target='sip:frontdesk", since=since)
+    server.wait_for(r"call \d+ transferred", since=since)
+    desk_result = json.loads(desk.communicate(timeout=40)[0].strip().splitlines()[-1])
+    assert desk_result["connected"], "the front desk never got the call"
+
+
+def test_a_failed_transfer_is_explained_and_the_call_ends_politely(
+    server: Server, tmp_path: Path
+) -> None:
+    since = server.mark()
+    desk = subprocess.Popen(
+        [
+            sys.executable,
+            "-m",
+            "tests.sip_caller",
+            "--listen",
+            str(server.front_desk_port),
+            "--respond",
+            "486",
+            "--seconds",
+            "25",
+        ],
+        stdout=subprocess.PIPE,
+        text=True,
+    )
+    wait_listening(desk)
+    speak("I would like to talk to a real person.", tmp_path / "q.wav")
+    write_wav(tmp_path / "q16.wav", read_wav(tmp_path / "q.wav", 60))
+    result = caller(
+        "--to",
+        server.uri,
+        "--play",
+        str(tmp_path / "q16.wav"),
+        "--play-at",
+        "5.5",
+        "--seconds",
+        "35",
+    )
+    desk.communicate(timeout=40)
+    server.wait_for(r"transfer failed \(486\)", since=since)
+    server.wait_for(r"Hangup\(reason='transfer_failed'\)", since=since)
+    assert result["connected"]

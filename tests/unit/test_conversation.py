@@ -7,7 +7,7 @@ from mediaserver.agents import Agent
 from mediaserver.conversation.clauses import ClauseSplitter
 from mediaserver.conversation.engine import TurnConfig
 from mediaserver.conversation.history import History
-from mediaserver.events import AgentText, Hangup, Interrupted
+from mediaserver.events import AgentText, Hangup, Interrupted, Transfer
 from tests.fake_speech import RATE, WORD_SECONDS, FakeSpeech, Line, agent_audio_at, simulate
 
 GREETING_WORDS = len(Agent().greeting.split())
@@ -263,3 +263,29 @@ def test_inbound_audio_ring_keeps_the_last_seconds_by_position() -> None:
     assert np.array_equal(ring.slice(30000, 48000), stream[32000:48000])  # older is gone
     assert np.array_equal(ring.slice(47000, 49000), stream[47000:48000])  # newer is not there yet
     assert ring.slice(10, 20).size == 0
+
+
+def test_asking_for_a_person_is_transferred_after_the_agent_says_so() -> None:
+    agent = Agent(transfer_target="sip:frontdesk@127.0.0.1")
+    speech = FakeSpeech(lines=[Line(GREETING_END + 0.5, 1.5, "Can I speak to a person please?")])
+    result = simulate(speech, seconds=12, agent=agent)
+    spoken = [e.text for e in result.events if isinstance(e, AgentText)]
+    assert spoken[-1] == agent.transfer_phrase
+    assert result.events[-1] == Transfer("sip:frontdesk@127.0.0.1")
+    assert speech.prompts == []  # no LLM needed
+
+
+def test_three_turns_not_understood_in_a_row_hand_over_to_a_person() -> None:
+    agent = Agent(transfer_target="sip:frontdesk@127.0.0.1")
+    lines = [Line(GREETING_END + 0.5 + 4 * i, 1.0, "") for i in range(3)]
+    result = simulate(FakeSpeech(lines=lines), seconds=20, agent=agent)
+    assert [t.reprompt for t in result.engine.turns] == [True, True, False]
+    assert isinstance(result.events[-1], Transfer)
+
+
+def test_without_a_transfer_target_the_caller_is_told_how_and_the_call_ends() -> None:
+    agent = Agent()
+    speech = FakeSpeech(lines=[Line(GREETING_END + 0.5, 1.5, "I want to talk to a human")])
+    result = simulate(speech, seconds=20, agent=agent)
+    assert result.engine.turns[-1].agent_text == agent.no_transfer
+    assert result.events[-1] == Hangup("no_transfer_target")
