@@ -86,6 +86,8 @@ class SipConfig:
     codecs: tuple[str, ...] = ("G722/16000", "PCMU/8000", "PCMA/8000")  # in order of preference
     max_calls: int = 4  # what PJSIP builds on the registries allow per process
     trunk_host: str = ""  # outbound: a bare number N is called as sip:N@trunk_host
+    log_level: int = 1  # PJSIP's own log (0-6) on stderr
+    rtp_port: int = 0  # first RTP port (each call takes the next free pair); 0: any free port
 
     def __post_init__(self) -> None:
         import ipaddress
@@ -97,6 +99,7 @@ class SipConfig:
                 raise ConfigError(f"sip.allow: {net!r} is not an address or CIDR") from None
         _require(bool(self.codecs), "sip.codecs", "name at least one codec")
         _require(1 <= self.max_calls <= 4, "sip.max_calls", "expected 1..4 (PJSUA_MAX_CALLS is 4)")
+        _require(0 <= self.rtp_port <= 65000, "sip.rtp_port", "expected 0..65000")
 
 
 @dataclass(frozen=True, slots=True)

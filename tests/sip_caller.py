@@ -14,6 +14,7 @@ import contextlib
 import json
 import sys
 import time
+import traceback
 from typing import Any
 
 import pjsua2 as pj
@@ -26,15 +27,19 @@ class Callee(pj.Account):  # type: ignore[misc]
         self.call: Call | None = None
 
     def onIncomingCall(self, prm: Any) -> None:
-        self.call = Call(self, prm.callId)
-        op = pj.CallOpParam()
-        op.statusCode = 180
-        self.call.answer(op)
-        op.statusCode = self.respond
-        if self.respond == 200:
-            self.call.answer(op)
-        else:
-            self.call.hangup(op)
+        try:
+            call = Call(self, prm.callId)
+            op = pj.CallOpParam()
+            op.statusCode = 180
+            call.answer(op)
+            op.statusCode = self.respond
+            if self.respond == 200:
+                call.answer(op)
+            else:
+                call.hangup(op)
+            self.call = call
+        except Exception:
+            traceback.print_exc(file=sys.stdout)
 
 
 class Call(pj.Call):  # type: ignore[misc]
@@ -69,7 +74,9 @@ class Call(pj.Call):  # type: ignore[misc]
 def main() -> int:
     parser = argparse.ArgumentParser()
     parser.add_argument("--to", help="call this URI")
-    parser.add_argument("--listen", type=int, help="instead, wait for a call on this UDP port")
+    parser.add_argument(
+        "--listen", type=int, help="instead, wait for a call on this UDP port (0: any; printed)"
+    )
     parser.add_argument(
         "--respond", type=int, default=200, help="with --listen: answer with this code"
     )
@@ -93,14 +100,14 @@ def main() -> int:
     transport = pj.TransportConfig()
     transport.port = args.listen or 0
     transport.boundAddress = args.bind
-    ep.transportCreate(pj.PJSIP_TRANSPORT_UDP, transport)
+    transport_id = ep.transportCreate(pj.PJSIP_TRANSPORT_UDP, transport)
     ep.audDevManager().setNullDev()
     if args.codec:
         for codec in ep.codecEnum2():
             wanted = codec.codecId.lower().startswith(args.codec.lower())
             ep.codecSetPriority(codec.codecId, 255 if wanted else 0)
     ep.libStart()
-    account = Callee(args.respond) if args.listen else pj.Account()
+    account = Callee(args.respond) if args.listen is not None else pj.Account()
     acfg = pj.AccountConfig()
     acfg.idUri = f"sip:caller@{args.bind}"
     acfg.mediaConfig.transportConfig.boundAddress = args.bind
@@ -108,8 +115,9 @@ def main() -> int:
     account.create(acfg, True)
 
     start = time.monotonic()
-    if args.listen:
-        print("listening", flush=True)
+    if args.listen is not None:
+        port = ep.transportGetInfo(transport_id).localName.rsplit(":", 1)[1]
+        print(f"listening {port}", flush=True)
         while account.call is None and time.monotonic() - start < args.seconds:
             ep.libHandleEvents(10)
         if account.call is None:

@@ -196,8 +196,8 @@ class SipServer:
             cfg.uaConfig.mainThreadOnly = False
             cfg.uaConfig.maxCalls = self.config.max_calls
             cfg.uaConfig.userAgent = "mediaserver"
-            cfg.logConfig.level = 1
-            cfg.logConfig.consoleLevel = 1
+            cfg.logConfig.level = self.config.log_level
+            cfg.logConfig.consoleLevel = self.config.log_level
             cfg.medConfig.clockRate = RATE
             cfg.medConfig.sndClockRate = RATE
             cfg.medConfig.channelCount = 1
@@ -213,6 +213,9 @@ class SipServer:
             account = self._account = _Account(self)
             acfg = pj.AccountConfig()
             acfg.idUri = f"sip:agent@{self.host}:{self.port}"
+            # RTP ports: any free one unless configured, so several processes can share a box
+            acfg.mediaConfig.transportConfig.port = self.config.rtp_port
+            acfg.mediaConfig.transportConfig.boundAddress = self.host
             account.create(acfg, True)
         except Exception as exc:  # pjsua2 raises pj.Error: report it to start()
             self._error = exc

@@ -36,6 +36,21 @@ def free_port(kind: int = socket.SOCK_STREAM) -> int:
         return int(s.getsockname()[1])
 
 
+def port_outside_ephemeral_range() -> int:
+    """A free UDP port below Linux's ephemeral range (32768+), for a peer that
+    starts later: no socket bound to port 0 meanwhile can take it."""
+    import random
+
+    for port in random.sample(range(20000, 32000), 200):
+        with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as s:
+            try:
+                s.bind(("127.0.0.1", port))
+            except OSError:
+                continue
+            return port
+    raise AssertionError("no free port")
+
+
 @dataclass
 class Server:
     sip_port: int
@@ -73,7 +88,7 @@ def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Server]:
     tmp = tmp_path_factory.mktemp("sip")
     sip_port, http_port = free_port(socket.SOCK_DGRAM), free_port()
     config = tmp / "server.toml"
-    front_desk = free_port(socket.SOCK_DGRAM)
+    front_desk = port_outside_ephemeral_range()
     config.write_text(
         f'[server]\ndata_dir = "{tmp / "data"}"\n[sip]\nallow = ["127.0.0.1/32"]\n'
         f'[agent]\ntransfer_target = "sip:frontdesk@127.0.0.1:{front_desk}"\n'
@@ -313,24 +328,24 @@ def test_garbage_sip_and_a_burst_of_invites_do_not_hurt_the_server(
     assert result["connected"]
 
 
-def wait_listening(callee: subprocess.Popen[str]) -> None:
-    """Read the callee's output (pjlib logs first) up to its "listening" line."""
+def wait_listening(callee: subprocess.Popen[str]) -> int:
+    """Read the callee's output (pjlib logs first) up to "listening PORT"; the port."""
     assert callee.stdout is not None
     for _ in range(50):
-        if callee.stdout.readline().strip() == "listening":
-            return
+        line = callee.stdout.readline().strip()
+        if line.startswith("listening "):
+            return int(line.split()[1])
     raise AssertionError("the callee never said it was listening")
 
 
 def test_an_outbound_call_is_answered_and_the_agent_speaks(stt: WhisperSTT, tmp_path: Path) -> None:
-    port = free_port(socket.SOCK_DGRAM)
     callee = subprocess.Popen(
         [
             sys.executable,
             "-m",
             "tests.sip_caller",
             "--listen",
-            str(port),
+            "0",
             "--record",
             str(tmp_path / "callee.wav"),
             "--seconds",
@@ -339,7 +354,7 @@ def test_an_outbound_call_is_answered_and_the_agent_speaks(stt: WhisperSTT, tmp_
         stdout=subprocess.PIPE,
         text=True,
     )
-    wait_listening(callee)
+    port = wait_listening(callee)
     out = subprocess.run(
         [
             sys.executable,
@@ -366,14 +381,13 @@ def test_an_outbound_call_is_answered_and_the_agent_speaks(stt: WhisperSTT, tmp_
 def test_an_outbound_call_reports_busy_and_rejected_with_the_sip_code(
     code: int, outcome: str
 ) -> None:
-    port = free_port(socket.SOCK_DGRAM)
     callee = subprocess.Popen(
         [
             sys.executable,
             "-m",
             "tests.sip_caller",
             "--listen",
-            str(port),
+            "0",
             "--respond",
             str(code),
             "--seconds",
@@ -382,7 +396,7 @@ def test_an_outbound_call_reports_busy_and_rejected_with_the_sip_code(
         stdout=subprocess.PIPE,
         text=True,
     )
-    wait_listening(callee)
+    port = wait_listening(callee)
     out = subprocess.run(
         [sys.executable, "-m", "mediaserver", "call", f"sip:callee@127.0.0.1:{port}"],
         capture_output=True,
@@ -390,9 +404,9 @@ def test_an_outbound_call_reports_busy_and_rejected_with_the_sip_code(
         timeout=120,
         check=False,
     )
-    callee.communicate(timeout=30)
-    assert out.returncode == 1
-    assert f"{outcome} ({code}" in out.stdout
+    callee_said = callee.communicate(timeout=30)[0]
+    assert out.returncode == 1, callee_said
+    assert f"{outcome} ({code}" in out.stdout, callee_said[-3000:]
 
 
 @pytest.mark.parametrize(
