@@ -29,7 +29,8 @@ def rejection_db(resample: Resample, in_rate: int, out_rate: int) -> float:
     """Worst alias (down) or image (up) level under a full tone, in dB.
 
     Only products that land in the pass band (0..0.85 x the lower Nyquist)
-    count: the transition band up to the lower Nyquist may alias.
+    count: the transition band up to the lower Nyquist may alias. inf when
+    none can (e.g. 22050 -> 24000 has no room for an image).
     """
     low = min(in_rate, out_rate)
     edge = 0.85 * low / 2
@@ -44,7 +45,8 @@ def rejection_db(resample: Resample, in_rate: int, out_rate: int) -> float:
             freqs, amp = spectrum(resample(tone(freq, in_rate)), out_rate)
             step = freqs[1]
             images = amp[freqs >= in_rate - edge - _GUARD_BINS * step]
-            worst = min(worst, 20 * np.log10(AMPLITUDE / max(images.max(), 1e-12)))
+            if images.size:  # else no image can land below the output's Nyquist
+                worst = min(worst, 20 * np.log10(AMPLITUDE / max(images.max(), 1e-12)))
     return float(worst)
 
 

@@ -84,7 +84,7 @@ def row(
         "us_per_frame_median": round(us, 3),
         "x_realtime": round(FRAME_US / us, 1) if per == "frame" else None,
         "added_delay_ms": None if delay is None else round(delay, 3),
-        "quality_db": None if quality is None else round(quality, 1),
+        "quality_db": None if quality is None or not np.isfinite(quality) else round(quality, 1),
     }
 
 
