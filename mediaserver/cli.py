@@ -6,9 +6,14 @@ import argparse
 import logging
 import sys
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from mediaserver import __version__, app
-from mediaserver.config import ConfigError, load
+from mediaserver.config import Config, ConfigError, load
+
+if TYPE_CHECKING:
+    from mediaserver.agents import Agent
+    from mediaserver.services.local import LocalSpeech
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -78,27 +83,39 @@ def main(argv: list[str] | None = None) -> int:
     return 0
 
 
+class CliError(Exception):
+    """A command cannot start; the message says why (exit status 2)."""
+
+
+def _agent_and_speech(args: argparse.Namespace) -> tuple[Config, Agent, LocalSpeech]:
+    """The config, the agent it asks for and its models (checked, not loaded)."""
+    from mediaserver.agents import DEFAULT_AGENT, configured
+    from mediaserver.services.factory import local_speech
+    from models.store import ModelError
+
+    if args.agent != DEFAULT_AGENT.name:
+        raise CliError(f"unknown agent {args.agent!r} (known: default)")
+    try:
+        config = load(args.config)
+        agent = configured(DEFAULT_AGENT, config.agent)
+        if getattr(args, "deterministic", False):
+            agent = agent.deterministic()
+        return config, agent, local_speech(config.models, agent.language)
+    except (ConfigError, ModelError) as exc:
+        raise CliError(str(exc)) from None
+
+
 def talk(args: argparse.Namespace) -> int:
     """mediaserver talk: the offline harness (mediaserver/harness.py)."""
     import asyncio
     import json
 
     from mediaserver import harness
-    from mediaserver.agents import DEFAULT_AGENT, configured
-    from mediaserver.services.factory import local_speech
-    from models.store import ModelError
 
-    if args.agent != DEFAULT_AGENT.name:
-        print(f"mediaserver: unknown agent {args.agent!r} (known: default)", file=sys.stderr)
-        return 2
     try:
-        config = load(args.config)
-        agent = configured(DEFAULT_AGENT, config.agent)
-        if args.deterministic:
-            agent = agent.deterministic()
+        config, agent, speech = _agent_and_speech(args)
         caller = harness.read_wav(args.wav_in, args.max_seconds)
-        speech = local_speech(config.models, agent.language)
-    except (ConfigError, harness.WavError, ModelError) as exc:
+    except (CliError, harness.WavError) as exc:
         print(f"mediaserver: {exc}", file=sys.stderr)
         return 2
     speech.load(agent.system_prompt, agent.greeting)
@@ -122,20 +139,12 @@ def call(args: argparse.Namespace) -> int:
     """mediaserver call: one outbound call with the agent; prints the outcome."""
     import asyncio
 
-    from mediaserver.agents import DEFAULT_AGENT, configured
     from mediaserver.calls import SipCalls, place_call
-    from mediaserver.services.factory import local_speech
     from mediaserver.transports.sip import SipServer
-    from models.store import ModelError
 
-    if args.agent != DEFAULT_AGENT.name:
-        print(f"mediaserver: unknown agent {args.agent!r} (known: default)", file=sys.stderr)
-        return 2
     try:
-        config = load(args.config)
-        agent = configured(DEFAULT_AGENT, config.agent)
-        speech = local_speech(config.models, agent.language)
-    except (ConfigError, ModelError) as exc:
+        config, agent, speech = _agent_and_speech(args)
+    except CliError as exc:
         print(f"mediaserver: {exc}", file=sys.stderr)
         return 2
     target = args.target

@@ -30,6 +30,7 @@ from mediaserver.clock import now
 from mediaserver.conversation.clauses import ClauseSplitter
 from mediaserver.conversation.history import History
 from mediaserver.conversation.ports import Playout, Speech
+from mediaserver.conversation.reply import Clip, Reply
 from mediaserver.conversation.turns import Turn
 from mediaserver.events import (
     AgentText,
@@ -88,54 +89,6 @@ class TurnConfig:
     first_token_timeout_s: float = 10.0
     tts_timeout_s: float = 10.0
     backchannels: frozenset[str] = field(default=BACKCHANNELS)
-
-
-@dataclass(slots=True)
-class Clip:
-    """One synthesized clause of a reply, and how much of it the buffer took."""
-
-    text: str
-    utterance: int
-    audio: np.ndarray
-    written: int = 0
-
-
-class Reply:
-    """The agent's answer being generated and spoken."""
-
-    def __init__(self, turn: Turn | None, text: str | None = None, in_history: bool = True) -> None:
-        self.turn = turn
-        self.fixed_text = text  # greeting, re-prompt, goodbye: no LLM
-        self.in_history = in_history
-        self.clips: list[Clip] = []
-        self.generated = False
-        self.history_entry: dict[str, str] | None = None
-        self.task: asyncio.Task[None] | None = None
-
-    @property
-    def text(self) -> str:
-        return " ".join(c.text for c in self.clips)
-
-    def heard(self, playout: Playout) -> str:
-        """The words the caller heard: whole clauses, then the played share of the next."""
-        words: list[str] = []
-        for clip in self.clips:
-            played = playout.played(clip.utterance)
-            if played >= clip.audio.size:
-                words.extend(clip.text.split())
-                continue
-            clause = clip.text.split()
-            words.extend(clause[: int(len(clause) * played / max(clip.audio.size, 1))])
-            break
-        return " ".join(words)
-
-    def started_playing(self, playout: Playout) -> bool:
-        return bool(self.clips) and playout.played(self.clips[0].utterance) > 0
-
-    def finished(self, playout: Playout) -> bool:
-        return self.generated and all(
-            playout.played(c.utterance) >= c.audio.size for c in self.clips
-        )
 
 
 @dataclass(slots=True)

@@ -427,43 +427,11 @@ def test_an_outbound_target_that_cannot_be_called_is_a_clear_error(
     assert message in out.stderr
 
 
-def test_a_caller_asking_for_a_person_is_transferred(server: Server, tmp_path: Path) -> None:
-    since = server.mark()
-    desk = subprocess.Popen(
-        [
-            sys.executable,
-            "-m",
-            "tests.sip_caller",
-            "--listen",
-            str(server.front_desk_port),
-            "--seconds",
-            "25",
-        ],
-        stdout=subprocess.PIPE,
-        text=True,
-    )
-    wait_listening(desk)
-    speak("I would like to talk to a real person.", tmp_path / "q.wav")
-    write_wav(tmp_path / "q16.wav", read_wav(tmp_path / "q.wav", 60))
-    caller(
-        "--to",
-        server.uri,
-        "--play",
-        str(tmp_path / "q16.wav"),
-        "--play-at",
-        "5.5",
-        "--seconds",
-        "20",
-    )
-    server.wait_for(r"Transfer\(target='sip:frontdesk", since=since)
-    server.wait_for(r"call \d+ transferred", since=since)
-    desk_result = json.loads(desk.communicate(timeout=40)[0].strip().splitlines()[-1])
-    assert desk_result["connected"], "the front desk never got the call"
-
-
-def test_a_failed_transfer_is_explained_and_the_call_ends_politely(
-    server: Server, tmp_path: Path
-) -> None:
+def ask_for_a_person(
+    server: Server, tmp_path: Path, desk_answers: int
+) -> tuple[int, dict[str, object]]:
+    """A caller asks for a person; the front desk answers with `desk_answers`.
+    Returns (log mark before the call, the desk's result)."""
     since = server.mark()
     desk = subprocess.Popen(
         [
@@ -473,7 +441,7 @@ def test_a_failed_transfer_is_explained_and_the_call_ends_politely(
             "--listen",
             str(server.front_desk_port),
             "--respond",
-            "486",
+            str(desk_answers),
             "--seconds",
             "25",
         ],
@@ -491,9 +459,23 @@ def test_a_failed_transfer_is_explained_and_the_call_ends_politely(
         "--play-at",
         "5.5",
         "--seconds",
-        "35",
+        "30",
     )
-    desk.communicate(timeout=40)
+    assert result["connected"]
+    desk_result = json.loads(desk.communicate(timeout=40)[0].strip().splitlines()[-1])
+    return since, desk_result
+
+
+def test_a_caller_asking_for_a_person_is_transferred(server: Server, tmp_path: Path) -> None:
+    since, desk = ask_for_a_person(server, tmp_path, desk_answers=200)
+    server.wait_for(r"Transfer\(target='sip:frontdesk", since=since)
+    server.wait_for(r"call \d+ transferred", since=since)
+    assert desk["connected"], "the front desk never got the call"
+
+
+def test_a_failed_transfer_is_explained_and_the_call_ends_politely(
+    server: Server, tmp_path: Path
+) -> None:
+    since, _ = ask_for_a_person(server, tmp_path, desk_answers=486)
     server.wait_for(r"transfer failed \(486\)", since=since)
     server.wait_for(r"Hangup\(reason='transfer_failed'\)", since=since)
-    assert result["connected"]
