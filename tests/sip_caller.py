@@ -80,6 +80,9 @@ def main() -> int:
     parser.add_argument(
         "--respond", type=int, default=200, help="with --listen: answer with this code"
     )
+    parser.add_argument(
+        "--wait", type=float, default=90.0, help="with --listen: wait this long for the call"
+    )
     parser.add_argument("--play")
     parser.add_argument("--play-at", type=float, default=0.0)
     parser.add_argument("--record")
@@ -118,7 +121,7 @@ def main() -> int:
     if args.listen is not None:
         port = ep.transportGetInfo(transport_id).localName.rsplit(":", 1)[1]
         print(f"listening {port}", flush=True)
-        while account.call is None and time.monotonic() - start < args.seconds:
+        while account.call is None and time.monotonic() - start < args.wait:
             ep.libHandleEvents(10)
         if account.call is None:
             print(json.dumps({"connected": False, "status": 0, "reason": "no call came"}))
