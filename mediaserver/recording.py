@@ -23,6 +23,7 @@ class Recorder:
         self.path = path
         self.rate = rate
         self.dropped = 0
+        self._stereo = np.empty(2 * rate // 50, dtype="<i2")  # one interleaved 20 ms frame
         self._queue: queue.Queue[bytes | None] = queue.Queue(maxsize=QUEUE_FRAMES)
         path.parent.mkdir(parents=True, exist_ok=True)
         self._thread = threading.Thread(target=self._write, name=f"rec-{path.stem}", daemon=True)
@@ -30,11 +31,12 @@ class Recorder:
 
     def add(self, caller: np.ndarray, agent: np.ndarray) -> None:
         """One frame of each side (int16, equal lengths)."""
-        stereo = np.empty(caller.size * 2, dtype="<i2")
-        stereo[0::2] = caller
-        stereo[1::2] = agent
+        if self._stereo.size != caller.size * 2:
+            self._stereo = np.empty(caller.size * 2, dtype="<i2")
+        self._stereo[0::2] = caller
+        self._stereo[1::2] = agent
         try:
-            self._queue.put_nowait(stereo.tobytes())
+            self._queue.put_nowait(self._stereo.tobytes())  # the one copy the queue needs
         except queue.Full:
             self.dropped += 1
 

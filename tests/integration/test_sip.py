@@ -148,6 +148,14 @@ def stt() -> WhisperSTT:
     return model
 
 
+def question_wav(tmp_path: Path, text: str) -> Path:
+    """`text` spoken by espeak-ng, as a 16 kHz WAV for the pjsua2 caller's player."""
+    speak(text, tmp_path / "spoken.wav")
+    path = tmp_path / "question16k.wav"
+    write_wav(path, read_wav(tmp_path / "spoken.wav", 60))
+    return path
+
+
 def words(text: str) -> set[str]:
     return set(re.findall(r"[a-z0-9]+", text.lower()))
 
@@ -156,13 +164,12 @@ def test_a_caller_hears_the_greeting_and_an_answer(
     server: Server, stt: WhisperSTT, tmp_path: Path
 ) -> None:
     since = server.mark()
-    speak("What time do you open on Saturday?", tmp_path / "q.wav")
-    write_wav(tmp_path / "q16.wav", read_wav(tmp_path / "q.wav", 60))
+    question = question_wav(tmp_path, "What time do you open on Saturday?")
     result = caller(
         "--to",
         server.uri,
         "--play",
-        str(tmp_path / "q16.wav"),
+        str(question),
         "--play-at",
         "5.5",
         "--record",
@@ -449,13 +456,12 @@ def ask_for_a_person(
         text=True,
     )
     wait_listening(desk)
-    speak("I would like to talk to a real person.", tmp_path / "q.wav")
-    write_wav(tmp_path / "q16.wav", read_wav(tmp_path / "q.wav", 60))
+    question = question_wav(tmp_path, "I would like to talk to a real person.")
     result = caller(
         "--to",
         server.uri,
         "--play",
-        str(tmp_path / "q16.wav"),
+        str(question),
         "--play-at",
         "5.5",
         "--seconds",
