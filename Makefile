@@ -6,7 +6,9 @@ VENV := .venv
 BIN := $(VENV)/bin
 export PATH := $(CURDIR)/$(BIN):$(PATH)
 # Debian packages, each checked by a command (or file) it provides.
-SYSTEM_NEEDS := gcc:build-essential espeak-ng:espeak-ng sox:sox sipp:sip-tester
+# A need with a slash is a file pattern (PostgreSQL's server lives off PATH).
+SYSTEM_NEEDS := gcc:build-essential espeak-ng:espeak-ng sox:sox sipp:sip-tester \
+  chromium:chromium /usr/lib/postgresql/*/bin/initdb:postgresql
 ARGS ?=
 
 .PHONY: run test lint format bench build setup system models clean
@@ -41,7 +43,11 @@ models: $(VENV)/.installed
 system:
 	@missing=""; \
 	for need in $(SYSTEM_NEEDS); do \
-	  command -v "$${need%%:*}" >/dev/null 2>&1 || missing="$$missing $${need##*:}"; \
+	  check="$${need%%:*}"; \
+	  case "$$check" in \
+	    */*) compgen -G "$$check" >/dev/null || missing="$$missing $${need##*:}" ;; \
+	    *) command -v "$$check" >/dev/null 2>&1 || missing="$$missing $${need##*:}" ;; \
+	  esac; \
 	done; \
 	[ -n "$(PYTHON)" ] || missing="$$missing python3 python3-venv python3-dev"; \
 	if [ -n "$(PYTHON)" ]; then \

@@ -3,8 +3,12 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, replace
+from typing import TYPE_CHECKING, Any
 
 from mediaserver.config import AgentConfig
+
+if TYPE_CHECKING:
+    from mediaserver.store import Store
 
 RECEPTIONIST_PROMPT = """\
 You are Sam, the receptionist at Riverside Dental, answering the phone. \
@@ -65,3 +69,45 @@ def configured(agent: Agent, settings: AgentConfig) -> Agent:
         max_call_seconds=settings.max_call_seconds,
         silence_seconds=settings.silence_seconds,
     )
+
+
+def from_spec(name: str, spec: dict[str, Any], base: Agent = DEFAULT_AGENT) -> Agent:
+    """The agent a stored spec (api/agents.py AgentSpec) describes."""
+    tools = spec.get("tools", ["transfer"])
+    return replace(
+        base,
+        name=name,
+        system_prompt=spec.get("system_prompt", base.system_prompt),
+        greeting=spec.get("greeting", base.greeting),
+        language=(spec.get("languages") or [base.language])[0],
+        voice=spec.get("tts_voice", base.voice),
+        stt_model=spec.get("stt_model", base.stt_model),
+        llm_model=spec.get("llm_model", base.llm_model),
+        transfer_target=spec.get("transfer_target", "") if "transfer" in tools else "",
+        max_call_seconds=spec.get("max_call_seconds", base.max_call_seconds),
+        record=spec.get("record", base.record),
+        silence_seconds=spec.get("silence_seconds", base.silence_seconds),
+        max_turns=spec.get("max_turns", base.max_turns),
+    )
+
+
+class AgentBook:
+    """Agents by name: those in the store, and the built-in one (version 0)
+    while the store holds no agent of its name."""
+
+    def __init__(self, builtin: Agent, store: Store | None = None) -> None:
+        self.builtin = builtin
+        self.store = store
+
+    def get(self, name: str) -> tuple[Agent, int] | None:
+        """(agent, version) for a new call, or None if there is no such agent."""
+        row = self.store.get_agent(name) if self.store is not None else None
+        if row is not None:
+            return from_spec(name, row["spec"], self.builtin), int(row["version"])
+        if name == self.builtin.name:
+            return self.builtin, 0
+        return None
+
+    def names(self) -> list[str]:
+        stored = [row["name"] for row in self.store.list_agents()] if self.store else []
+        return sorted({self.builtin.name, *stored})

@@ -5,6 +5,8 @@ from __future__ import annotations
 import asyncio
 import logging
 import signal
+from collections.abc import Callable
+from dataclasses import dataclass
 from pathlib import Path
 from types import FrameType
 
@@ -12,27 +14,72 @@ import uvicorn
 from fastapi import FastAPI
 
 from mediaserver import __version__
-from mediaserver.api import health
+from mediaserver.api import agents, calls, health, metrics, pages, tokens
+from mediaserver.api.auth import Auth, CallTokens, RateLimiter
+from mediaserver.calllog import Records
 from mediaserver.config import Config
+from mediaserver.metrics import Metrics
+from mediaserver.store import Store
 
 log = logging.getLogger("mediaserver")
 
 
-def create_http_app(config: Config) -> FastAPI:
+@dataclass
+class ControlPlane:
+    """The store and what stands on it: call records, metrics, API auth, call tokens."""
+
+    store: Store
+    metrics: Metrics
+    records: Records
+    auth: Auth
+    tokens: CallTokens
+    data_dir: Path  # recordings under it
+
+    def close(self) -> None:
+        self.records.close()
+        self.store.close()
+
+
+def control_plane(config: Config) -> ControlPlane:
+    """Open (and migrate) the store; calls a killed server left open are closed as unclean."""
+    store = Store.open(config.store_url)
+    if unclean := store.close_unclean():
+        log.warning("%d call(s) were not ended cleanly (server stopped mid-call)", unclean)
+    metrics = Metrics()
+    return ControlPlane(
+        store=store,
+        metrics=metrics,
+        records=Records(store, metrics),
+        auth=Auth(store, RateLimiter(config.api.rate_per_second, config.api.rate_burst)),
+        tokens=CallTokens(store, config.api.token_ttl_seconds, config.api.token_secret),
+        data_dir=Path(config.server.data_dir).resolve(),
+    )
+
+
+def create_http_app(
+    config: Config, plane: ControlPlane, ready: Callable[[], dict[str, bool]]
+) -> FastAPI:
     app = FastAPI(title="mediaserver", version=__version__)
-    app.include_router(health.router)
+    app.include_router(health.router(plane.auth, ready))
+    app.include_router(agents.router(plane.store, plane.auth))
+    app.include_router(calls.router(plane.store, plane.auth, plane.data_dir / "recordings"))
+    app.include_router(tokens.router(plane.tokens, plane.auth))
+    app.include_router(metrics.router(plane.metrics, plane.auth))
+    app.include_router(pages.router())
+    app.mount("/ui", pages.static(), name="ui")
     return app
 
 
-async def serve(config: Config) -> None:
+async def serve(config: Config, plane: ControlPlane) -> None:
     """Run the server until SIGINT or SIGTERM."""
-    from mediaserver.agents import DEFAULT_AGENT, configured
+    from mediaserver.agents import DEFAULT_AGENT, AgentBook, configured
     from mediaserver.calls import SipCalls
     from mediaserver.services.factory import local_speech
     from mediaserver.transports.sip import SipServer
 
     loop = asyncio.get_running_loop()
-    agent = configured(DEFAULT_AGENT, config.agent)
+    book = AgentBook(configured(DEFAULT_AGENT, config.agent), plane.store)
+    agent = book.builtin
     speech = local_speech(config.models, agent.language)
     log.info(
         "loading models (%s, %s, %s on %s)",
@@ -41,14 +88,17 @@ async def serve(config: Config) -> None:
         config.models.tts,
         config.models.device,
     )
+    state = {"models": False, "sip": False}
     await loop.run_in_executor(None, speech.load, agent.system_prompt, agent.greeting)
-    calls = SipCalls(agent, speech, config.vad, Path(config.server.data_dir))
-    sip = SipServer(config.sip, config.server.host, config.server.sip_port, calls, loop)
-    calls.server = sip
+    state["models"] = True
+    sip_calls = SipCalls(book, speech, config.vad, records=plane.records, data_dir=plane.data_dir)
+    sip = SipServer(config.sip, config.server.host, config.server.sip_port, sip_calls, loop)
+    sip_calls.server = sip
     await sip.start()
+    state["sip"] = True
     http = uvicorn.Server(
         uvicorn.Config(
-            create_http_app(config),
+            create_http_app(config, plane, lambda: dict(state)),
             host=config.server.host,
             port=config.server.http_port,
             log_level="info",
@@ -67,7 +117,7 @@ async def serve(config: Config) -> None:
     except SystemExit:  # uvicorn's way of saying that start-up failed
         http.started = False
     finally:
-        await calls.close()
+        await sip_calls.close()
         await sip.stop()
         speech.close()
     if not http.started:
@@ -89,10 +139,12 @@ def run(config: Config) -> None:
     that was there before: this one, so SIGTERM is not a kill.
     """
     Path(config.server.data_dir).mkdir(parents=True, exist_ok=True)
+    plane = control_plane(config)
     previous = signal.signal(signal.SIGTERM, _on_sigterm)
     try:
-        asyncio.run(serve(config))
+        asyncio.run(serve(config, plane))
     except (_Stop, KeyboardInterrupt):
         pass
     finally:
         signal.signal(signal.SIGTERM, previous)
+        plane.close()

@@ -4,12 +4,12 @@ from __future__ import annotations
 
 import asyncio
 import logging
-import time
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-from mediaserver.agents import Agent
+from mediaserver.agents import Agent, AgentBook
+from mediaserver.calllog import CallLog, Records
 from mediaserver.config import VadConfig
 from mediaserver.conversation.ports import Speech
 from mediaserver.events import CallEvent, Transfer
@@ -22,61 +22,130 @@ log = logging.getLogger(__name__)
 
 
 class SipCalls(CallHandler):
-    """Answers SIP calls with the agent: one Session and one task per call."""
+    """Answers SIP calls with an agent: one Session, one call record and one
+    task per call."""
 
-    def __init__(self, agent: Agent, speech: Speech, vad: VadConfig, data_dir: Path) -> None:
-        self.agent = agent
-        self.recordings = data_dir / "recordings"
+    def __init__(
+        self,
+        agents: AgentBook,
+        speech: Speech,
+        vad: VadConfig,
+        *,
+        records: Records,
+        data_dir: Path,
+        default_agent: str = "default",
+    ) -> None:
+        self.agents = agents
         self.speech = speech
         self.vad = vad
+        self.records = records
+        self.recordings = data_dir / "recordings"
+        self.default_agent = default_agent
         self.server: SipServer | None = None
-        self.sessions: dict[int, Session] = {}
+        self.sessions: dict[CallHandle, Session] = {}
+        self.logs: dict[CallHandle, tuple[Agent, CallLog]] = {}
         self.on_outbound_start: Callable[[CallHandle], None] | None = None
         self.on_outbound_end: Callable[[CallHandle, int, str], None] | None = None
         self._tasks: set[asyncio.Task[None]] = set()
 
+    def place(self, uri: str, agent: Agent, version: int) -> CallHandle:
+        """An outbound call with `agent`: recorded from the first INVITE."""
+        assert self.server is not None
+        record = self.records.open(
+            transport="sip",
+            direction="outbound",
+            agent=agent.name,
+            agent_version=version,
+            to_uri=uri,
+        )
+        handle = self.server.place(uri)
+        self.logs[handle] = (agent, record)
+        return handle
+
     def started(self, call: CallHandle) -> None:
-        call_id = call.call_id
         if call.outbound and self.on_outbound_start is not None:
             self.on_outbound_start(call)
-
-        def on_event(event: CallEvent) -> None:
-            log.info("call %d: %s", call_id, event)
-            if isinstance(event, Transfer) and self.server is not None:
-                self.server.transfer(call, event.target)
-
-        session = Session(
-            self.agent, self.speech, self.vad, outbound=call.media.outbound, on_event=on_event
-        )
-        self.sessions[call_id] = session
-        log.info("call %d from %s answered", call_id, call.remote_uri)
-        task = asyncio.create_task(self._drive(call, session))
+        task = asyncio.create_task(self._run(call))
         self._tasks.add(task)
         task.add_done_callback(self._tasks.discard)
 
     def dtmf(self, call: CallHandle, digit: str) -> None:
-        if (session := self.sessions.get(call.call_id)) is not None:
+        if (session := self.sessions.get(call)) is not None:
             session.dtmf(digit)
 
     def transfer_failed(self, call: CallHandle, code: int) -> None:
         log.info("call %d: transfer failed (%d)", call.call_id, code)
-        if (session := self.sessions.get(call.call_id)) is not None:
+        if (found := self.logs.get(call)) is not None:
+            found[1].transfer_outcome("failed")
+        if (session := self.sessions.get(call)) is not None:
             session.transfer_failed()
 
     def ended(self, call: CallHandle, code: int, reason: str) -> None:
         log.info("call %d ended: %d %s", call.call_id, code, reason)
+        if not call.started and (found := self.logs.pop(call, None)) is not None:
+            found[1].ended(OUTCOMES.get(code, "failed").replace(" ", "_"), code)
         if call.outbound and self.on_outbound_end is not None:
             self.on_outbound_end(call, code, reason)
 
-    async def _drive(self, call: CallHandle, session: Session) -> None:
+    async def _agent(self, call: CallHandle) -> tuple[Agent, CallLog]:
+        if (found := self.logs.get(call)) is not None:
+            return found
+        loop = asyncio.get_running_loop()
+        agent, version = await loop.run_in_executor(None, self._inbound_agent)
+        record = self.records.open(
+            transport="sip",
+            direction="inbound",
+            agent=agent.name,
+            agent_version=version,
+            from_uri=call.remote_uri,
+            to_uri=call.local_uri,
+        )
+        self.logs[call] = (agent, record)
+        return agent, record
+
+    def _inbound_agent(self) -> tuple[Agent, int]:
+        return self.agents.get(self.default_agent) or (self.agents.builtin, 0)
+
+    async def _run(self, call: CallHandle) -> None:
+        agent, record = await self._agent(call)
+        record.answered()
+
+        def on_event(event: CallEvent) -> None:
+            log.info("call %s: %s", record.id, event)
+            record.on_event(event, RATE)
+            if isinstance(event, Transfer) and self.server is not None:
+                self.server.transfer(call, event.target)
+
+        session = Session(
+            agent, self.speech, self.vad, outbound=call.media.outbound, on_event=on_event
+        )
+        self.sessions[call] = session
+        log.info("call %s (sip %d) from %s answered", record.id, call.call_id, call.remote_uri)
+        reason = "caller_hangup"
+        try:
+            await self._drive(call, session, record, agent)
+        except asyncio.CancelledError:
+            reason = "server_shutdown"
+            raise
+        finally:
+            self.sessions.pop(call, None)
+            self.logs.pop(call, None)
+            if call.transferred:
+                record.transfer_outcome("done")
+                reason = "transferred"
+            record.ended(reason, 200)
+
+    async def _drive(
+        self, call: CallHandle, session: Session, record: CallLog, agent: Agent
+    ) -> None:
         """Every 20 ms: hand the session what the media thread received."""
         session.start()
         position = 0
         recorder = None
-        if self.agent.record:
-            stamp = time.strftime("%Y%m%d-%H%M%S")
-            recorder = Recorder(self.recordings / f"{stamp}-sip{call.call_id}.wav")
-            log.info("call %d recording to %s", call.call_id, recorder.path)
+        if agent.record:
+            recorder = Recorder(self.recordings / f"{record.id}.wav")
+            record.recording(str(recorder.path))
+            log.info("call %s recording to %s", record.id, recorder.path)
         loop = asyncio.get_running_loop()
         next_tick = loop.time()
         try:
@@ -97,16 +166,19 @@ class SipCalls(CallHandler):
             await session.close()
             if recorder is not None:
                 await asyncio.get_running_loop().run_in_executor(None, recorder.close)
-            self.sessions.pop(call.call_id, None)
+            if call.media.dropped_in:
+                self.records.metrics.jitter_frames.labels("sip", "dropped").inc(
+                    call.media.dropped_in
+                )
             log.info(
-                "call %d media: received %.2f s, sound %.2f s, speech %.2f s, dropped %d frames",
-                call.call_id,
+                "call %s media: received %.2f s, sound %.2f s, speech %.2f s, dropped %d frames",
+                record.id,
                 session.frames_in * FRAME / RATE,
                 session.sound_frames * FRAME / RATE,
                 session.voiced_frames * FRAME / RATE,
                 call.media.dropped_in,
             )
-            log.info("call %d pacing: %s", call.call_id, call.media.pacing.summary())
+            log.info("call %s pacing: %s", record.id, call.media.pacing.summary())
 
     async def close(self) -> None:
         for task in list(self._tasks):
@@ -127,7 +199,13 @@ OUTCOMES = {
 
 
 async def place_call(
-    calls: SipCalls, server: SipServer, uri: str, ring_seconds: float = 30.0
+    calls: SipCalls,
+    server: SipServer,
+    uri: str,
+    *,
+    agent: Agent,
+    version: int = 0,
+    ring_seconds: float = 30.0,
 ) -> tuple[str, int, str]:
     """Call `uri` with the agent; when the call is over: (outcome, SIP code, reason).
 
@@ -141,7 +219,7 @@ async def place_call(
     calls.on_outbound_end = finished
     answered = asyncio.Event()
     calls.on_outbound_start = lambda call: answered.set()
-    handle = server.place(uri)
+    handle = calls.place(uri, agent, version)
     ringing = asyncio.ensure_future(answered.wait())
     waiting: set[asyncio.Future[Any]] = {done, ringing}
     await asyncio.wait(waiting, timeout=ring_seconds, return_when=asyncio.FIRST_COMPLETED)

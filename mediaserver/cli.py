@@ -10,6 +10,7 @@ from typing import TYPE_CHECKING
 
 from mediaserver import __version__, app
 from mediaserver.config import Config, ConfigError, load
+from mediaserver.store import Store, StoreError
 
 if TYPE_CHECKING:
     from mediaserver.agents import Agent
@@ -31,6 +32,22 @@ def build_parser() -> argparse.ArgumentParser:
     call.add_argument("--agent", default="default", help="agent name (default: default)")
     call.add_argument("--config", type=Path, help="TOML config file")
     call.add_argument("--ring-seconds", type=float, default=30.0, help="give up unanswered after")
+    keys = commands.add_parser("keys", help="API keys: create, list, revoke")
+    key_commands = keys.add_subparsers(dest="keys_command", required=True)
+    create_key = key_commands.add_parser("create", help="print a new API key (shown once)")
+    create_key.add_argument("--role", choices=("admin", "viewer"), required=True)
+    create_key.add_argument("--name", default="", help="a note: who or what uses it")
+    key_commands.add_parser("list", help="the keys (ids and roles, never secrets)")
+    revoke_key = key_commands.add_parser("revoke", help="revoke a key by its id")
+    revoke_key.add_argument("key_id")
+    tokens = commands.add_parser("tokens", help="call tokens for the softphone page")
+    token_commands = tokens.add_subparsers(dest="tokens_command", required=True)
+    create_token = token_commands.add_parser("create", help="print a new call token")
+    create_token.add_argument("--agent", help="only for this agent (default: any)")
+    create_token.add_argument("--ttl", type=int, help="seconds it stays valid")
+    for sub in (keys, tokens):
+        sub.add_argument("--config", type=Path, help="TOML config file")
+        sub.add_argument("--data-dir", help="directory of the call store")
     talk = commands.add_parser("talk", help="run a conversation on a WAV of the caller's side")
     talk.add_argument("--agent", default="default", help="agent name (default: default)")
     talk.add_argument("--in", dest="wav_in", type=Path, required=True, help="the caller's WAV")
@@ -52,6 +69,13 @@ def main(argv: list[str] | None = None) -> int:
         return talk(args)
     if args.command == "call":
         return call(args)
+    if args.command in ("keys", "tokens"):
+        return credentials(args)
+    return serve(args)
+
+
+def serve(args: argparse.Namespace) -> int:
+    """mediaserver serve: check the config and the models, then run the server."""
     try:
         config = load(
             args.config,
@@ -77,9 +101,43 @@ def main(argv: list[str] | None = None) -> int:
         return 2
     try:
         app.run(config)
+    except StoreError as exc:
+        print(f"mediaserver: {exc}", file=sys.stderr)
+        return 2
     except OSError as exc:
         print(f"mediaserver: {exc}", file=sys.stderr)
         return 1
+    return 0
+
+
+def credentials(args: argparse.Namespace) -> int:
+    """mediaserver keys ... / tokens create: straight against the store."""
+    from mediaserver.api.auth import CallTokens
+
+    try:
+        config = load(args.config, {"server": {"data_dir": args.data_dir}})
+        store = Store.open(config.store_url)
+    except (ConfigError, StoreError) as exc:
+        print(f"mediaserver: {exc}", file=sys.stderr)
+        return 2
+    try:
+        if args.command == "tokens":
+            tokens = CallTokens(store, config.api.token_ttl_seconds, config.api.token_secret)
+            if args.ttl is not None and not 10 <= args.ttl <= 86400 * 30:
+                print("mediaserver: --ttl: expected 10..2592000 seconds", file=sys.stderr)
+                return 2
+            print(tokens.issue(args.agent, args.ttl))
+        elif args.keys_command == "create":
+            print(store.create_key(args.role, args.name))
+        elif args.keys_command == "list":
+            for key in store.list_keys():
+                revoked = f" revoked {key['revoked_at']:%Y-%m-%d}" if key["revoked_at"] else ""
+                print(f"{key['id']}  {key['role']:6}  {key['name']}{revoked}")
+        elif not store.revoke_key(args.key_id):
+            print(f"mediaserver: no active key {args.key_id!r}", file=sys.stderr)
+            return 1
+    finally:
+        store.close()
     return 0
 
 
@@ -139,6 +197,7 @@ def call(args: argparse.Namespace) -> int:
     """mediaserver call: one outbound call with the agent; prints the outcome."""
     import asyncio
 
+    from mediaserver.agents import AgentBook
     from mediaserver.calls import SipCalls, place_call
     from mediaserver.transports.sip import SipServer
 
@@ -163,19 +222,25 @@ def call(args: argparse.Namespace) -> int:
 
     async def run() -> tuple[str, int, str]:
         loop = asyncio.get_running_loop()
-        calls = SipCalls(agent, speech, config.vad, Path(config.server.data_dir))
+        plane = app.control_plane(config)
+        calls = SipCalls(
+            AgentBook(agent), speech, config.vad, records=plane.records, data_dir=plane.data_dir
+        )
         server = SipServer(config.sip, config.server.host, 0, calls, loop)
         calls.server = server
         await server.start()
         try:
-            return await place_call(calls, server, target, args.ring_seconds)
+            return await place_call(
+                calls, server, target, agent=agent, ring_seconds=args.ring_seconds
+            )
         finally:
             await calls.close()
             await server.stop()
+            plane.close()
 
     try:
         outcome, code, reason = asyncio.run(run())
-    except OSError as exc:
+    except (OSError, StoreError) as exc:
         print(f"mediaserver: {exc}", file=sys.stderr)
         return 1
     finally:

@@ -144,6 +144,36 @@ class AgentConfig:
 
 
 @dataclass(frozen=True, slots=True)
+class ApiConfig:
+    """The control plane: where calls and agents are stored, and API limits."""
+
+    store_url: str = ""  # default: sqlite:///<data_dir>/mediaserver.db; or postgresql://...
+    rate_per_second: float = 20.0  # requests per API key, sustained
+    rate_burst: int = 60  # and in a burst
+    token_ttl_seconds: int = 600  # call tokens for the softphone page
+    token_secret: str = ""  # signs call tokens; default: a random one kept in the store
+
+    def __post_init__(self) -> None:
+        _require(
+            not self.store_url or self.store_url.startswith(("sqlite:", "postgresql", "postgres:")),
+            "api.store_url",
+            "expected sqlite:///PATH or postgresql://...",
+        )
+        _require(0 < self.rate_per_second <= 100_000, "api.rate_per_second", "expected > 0")
+        _require(1 <= self.rate_burst <= 1_000_000, "api.rate_burst", "expected >= 1")
+        _require(
+            10 <= self.token_ttl_seconds <= 86400 * 30,
+            "api.token_ttl_seconds",
+            "expected 10..2592000",
+        )
+        _require(
+            not self.token_secret or len(self.token_secret) >= 16,
+            "api.token_secret",
+            "use at least 16 characters",
+        )
+
+
+@dataclass(frozen=True, slots=True)
 class Config:
     server: ServerConfig = field(default_factory=ServerConfig)
     models: ModelsConfig = field(default_factory=ModelsConfig)
@@ -151,6 +181,13 @@ class Config:
     agent: AgentConfig = field(default_factory=AgentConfig)
     vad: VadConfig = field(default_factory=VadConfig)
     jitter: JitterConfig = field(default_factory=JitterConfig)
+    api: ApiConfig = field(default_factory=ApiConfig)
+
+    @property
+    def store_url(self) -> str:
+        return (
+            self.api.store_url or f"sqlite:///{Path(self.server.data_dir).resolve()}/mediaserver.db"
+        )
 
 
 def _require(ok: bool, key: str, message: str) -> None:

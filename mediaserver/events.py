@@ -46,6 +46,20 @@ class Interrupted:
 
 
 @dataclass(frozen=True, slots=True)
+class AgentSpoke:
+    """A reply of the agent stopped playing: to its end, or cut (`interrupted`,
+    `text` = what the caller heard). started/ended are clock seconds of its
+    first frame out and of its end; timings_ms are the turn's stages after the
+    caller stopped speaking (empty for the greeting and fixed phrases)."""
+
+    text: str
+    started: float
+    ended: float
+    interrupted: bool = False
+    timings_ms: tuple[tuple[str, float], ...] = ()
+
+
+@dataclass(frozen=True, slots=True)
 class Dtmf:
     digit: str
 
@@ -63,5 +77,13 @@ class Hangup:
 
 
 CallEvent = (
-    SpeechStarted | SpeechEnded | Transcript | AgentText | Interrupted | Dtmf | Transfer | Hangup
+    SpeechStarted
+    | SpeechEnded
+    | Transcript
+    | AgentText
+    | AgentSpoke
+    | Interrupted
+    | Dtmf
+    | Transfer
+    | Hangup
 )

@@ -11,6 +11,8 @@ from hypothesis import HealthCheck, settings
 
 from native import energy, g711, jitter, playout, resample
 
+pytest_plugins = ["tests.store_fixtures"]
+
 # `kernels` only points modules at an implementation: sharing it between the
 # examples of one hypothesis test is safe.
 settings.register_profile(

@@ -1,14 +1,33 @@
-"""Liveness: /healthz answers while the process serves requests."""
+"""/healthz: the process serves requests. /readyz: it can take calls."""
 
 from __future__ import annotations
 
-from fastapi import APIRouter
+from collections.abc import Callable
+
+from fastapi import APIRouter, Depends
+from fastapi.responses import JSONResponse
 
 from mediaserver import __version__
+from mediaserver.api.auth import Auth
 
-router = APIRouter()
 
+def router(
+    auth: Auth | None = None, checks: Callable[[], dict[str, bool]] | None = None
+) -> APIRouter:
+    api = APIRouter(tags=["health"])
 
-@router.get("/healthz")
-async def healthz() -> dict[str, str]:
-    return {"status": "ok", "version": __version__}
+    @api.get("/healthz")
+    async def healthz() -> dict[str, str]:
+        return {"status": "ok", "version": __version__}
+
+    if auth is not None and checks is not None:
+
+        @api.get("/readyz", dependencies=[Depends(auth.viewer)])
+        def readyz() -> JSONResponse:
+            state = checks()
+            ready = all(state.values())
+            return JSONResponse(
+                {"ready": ready, "checks": state}, status_code=200 if ready else 503
+            )
+
+    return api

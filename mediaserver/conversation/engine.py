@@ -33,6 +33,7 @@ from mediaserver.conversation.ports import Playout, Speech
 from mediaserver.conversation.reply import Clip, Reply
 from mediaserver.conversation.turns import Turn
 from mediaserver.events import (
+    AgentSpoke,
     AgentText,
     CallEvent,
     Dtmf,
@@ -349,6 +350,16 @@ class TurnEngine:
         else:
             self.history.add("assistant", heard)
         self.on_event(Interrupted(heard))
+        self._spoke(reply, heard, interrupted=True)
+
+    def _spoke(self, reply: Reply, text: str, interrupted: bool) -> None:
+        """Tell the transport what the caller heard of a reply (nothing: no event)."""
+        if reply.started_at is None:
+            return
+        timings = reply.turn.timings_ms if reply.turn is not None else {}
+        self.on_event(
+            AgentSpoke(text, reply.started_at, now(), interrupted, tuple(timings.items()))
+        )
 
     def _on_utterance(self, event: SpeechEnded) -> None:
         spec = self._speculation
@@ -448,8 +459,11 @@ class TurnEngine:
 
     # -- speaking ---------------------------------------------------------------
     def _speak(self, reply: Reply) -> None:
-        if self._reply is not None and self._reply.task is not None:
-            self._reply.task.cancel()
+        if (previous := self._reply) is not None:
+            if previous.task is not None:
+                previous.task.cancel()
+            if not previous.finished(self.playout):
+                self._spoke(previous, previous.heard(self.playout), interrupted=True)
         self.playout.clear()
         self._holding = self._in_speech  # the caller is talking: keep the reply until they stop
         self._reply = reply
@@ -535,10 +549,13 @@ class TurnEngine:
         if reply is None:
             return
         self._flush()
-        if reply.turn is not None and reply.started_playing(self.playout):
-            reply.turn.mark("first_audio_out", now())
+        if reply.started_at is None and reply.started_playing(self.playout):
+            reply.started_at = now()
+            if reply.turn is not None:
+                reply.turn.mark("first_audio_out", reply.started_at)
         if reply.finished(self.playout) and not self._holding:
             self._reply = None
+            self._spoke(reply, reply.text, interrupted=False)
             self._heard_at = now()
             if self._transfer_after_reply:
                 self._transfer_after_reply = False

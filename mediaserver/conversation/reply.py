@@ -32,6 +32,7 @@ class Reply:
         self.generated = False
         self.history_entry: dict[str, str] | None = None
         self.task: asyncio.Task[None] | None = None
+        self.started_at: float | None = None  # its first frame went out
 
     @property
     def text(self) -> str:

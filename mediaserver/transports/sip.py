@@ -88,7 +88,7 @@ class CallMedia:
     pacing: MediaPacing = field(default_factory=MediaPacing)
 
 
-@dataclass
+@dataclass(eq=False)  # one handle per call: hashed by identity
 class CallHandle:
     """A call as the rest of the server sees it. The pj.Call itself never
     leaves the pjsip thread (a pj.Call outliving libDestroy aborts the process)."""
@@ -100,6 +100,7 @@ class CallHandle:
     outbound: bool = False
     started: bool = False  # media up: a session may run
     ended: bool = False
+    transferred: bool = False  # a REFER of ours succeeded
     media: CallMedia = field(default_factory=CallMedia)
 
 
@@ -385,6 +386,7 @@ class SipCall(pj.Call):  # type: ignore[misc]
             prm.cont = False
             if 200 <= prm.statusCode < 300:
                 log.info("call %d transferred", self.handle.call_id)
+                self.handle.transferred = True
                 self.end(200)
             else:
                 self.server._notify(

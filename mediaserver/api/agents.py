@@ -1,0 +1,114 @@
+"""/agents: create, read, update, delete, with every version kept."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Annotated, Any, Literal
+
+from fastapi import APIRouter, Depends, HTTPException, Path, Response
+from pydantic import BaseModel, ConfigDict, Field, field_validator
+
+from mediaserver.agents import DEFAULT_AGENT
+from mediaserver.api.auth import Auth
+from mediaserver.store import Store
+
+AgentName = Annotated[str, Path(pattern=r"^[a-z0-9][a-z0-9_-]{0,63}$")]
+
+
+class MenuOption(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    digit: str = Field(pattern=r"^[0-9*#]$")
+    language: str = Field(pattern=r"^[a-z]{2,3}(-[A-Za-z]{2,4})?$")
+    greeting: str = Field(min_length=1, max_length=1000)
+
+
+class AgentSpec(BaseModel):
+    """What an agent is. Model names come from the registry (models/registry.py) or are paths."""
+
+    model_config = ConfigDict(extra="forbid")
+    system_prompt: str = Field(DEFAULT_AGENT.system_prompt, min_length=1, max_length=20_000)
+    greeting: str = Field(DEFAULT_AGENT.greeting, min_length=1, max_length=1000)
+    languages: list[Annotated[str, Field(pattern=r"^[a-z]{2,3}(-[A-Za-z]{2,4})?$")]] = Field(
+        default_factory=lambda: [DEFAULT_AGENT.language], min_length=1, max_length=10
+    )
+    stt_model: str = Field(DEFAULT_AGENT.stt_model, min_length=1, max_length=512)
+    llm_model: str = Field(DEFAULT_AGENT.llm_model, min_length=1, max_length=512)
+    tts_voice: str = Field(DEFAULT_AGENT.voice, min_length=1, max_length=512)
+    ivr_menu: list[MenuOption] = Field(default_factory=list, max_length=12)
+    transfer_target: str = Field("", max_length=256)
+    max_call_seconds: int = Field(DEFAULT_AGENT.max_call_seconds, ge=10, le=86400)
+    silence_seconds: int = Field(DEFAULT_AGENT.silence_seconds, ge=3, le=3600)
+    max_turns: int = Field(DEFAULT_AGENT.max_turns, ge=1, le=1000)
+    record: bool = DEFAULT_AGENT.record
+    tools: list[Literal["transfer", "hangup"]] = ["transfer", "hangup"]  # pydantic copies it
+
+    @field_validator("transfer_target")
+    @classmethod
+    def _sip_uri(cls, value: str) -> str:
+        if value and not value.startswith(("sip:", "sips:")):
+            raise ValueError("expected a sip: URI")
+        return value
+
+    @field_validator("ivr_menu")
+    @classmethod
+    def _distinct_digits(cls, value: list[MenuOption]) -> list[MenuOption]:
+        digits = [option.digit for option in value]
+        if len(set(digits)) != len(digits):
+            raise ValueError("each digit may appear once")
+        return value
+
+
+class NewAgent(AgentSpec):
+    name: str = Field(pattern=r"^[a-z0-9][a-z0-9_-]{0,63}$")
+
+
+class AgentOut(BaseModel):
+    name: str
+    version: int
+    spec: AgentSpec
+    created_at: datetime
+    updated_at: datetime | None = None
+
+
+def router(store: Store, auth: Auth) -> APIRouter:
+    api = APIRouter(prefix="/agents", tags=["agents"])
+
+    def found(row: dict[str, Any] | None, name: str) -> dict[str, Any]:
+        if row is None:
+            raise HTTPException(404, f"no agent {name!r}")
+        return row
+
+    @api.get("", response_model=list[AgentOut], dependencies=[Depends(auth.viewer)])
+    def list_agents() -> list[dict[str, Any]]:
+        return store.list_agents()
+
+    @api.post("", response_model=AgentOut, status_code=201, dependencies=[Depends(auth.admin)])
+    def create_agent(agent: NewAgent) -> dict[str, Any]:
+        if store.get_agent(agent.name) is not None:
+            raise HTTPException(409, f"agent {agent.name!r} exists: PUT /agents/{agent.name}")
+        return store.put_agent(agent.name, agent.model_dump(exclude={"name"}))
+
+    @api.get("/{name}", response_model=AgentOut, dependencies=[Depends(auth.viewer)])
+    def get_agent(name: AgentName) -> dict[str, Any]:
+        return found(store.get_agent(name), name)
+
+    @api.get(
+        "/{name}/versions/{version}",
+        response_model=AgentOut,
+        dependencies=[Depends(auth.viewer)],
+    )
+    def get_version(name: AgentName, version: Annotated[int, Path(ge=1)]) -> dict[str, Any]:
+        return found(store.get_agent(name, version), f"{name} version {version}")
+
+    @api.put("/{name}", response_model=AgentOut, dependencies=[Depends(auth.admin)])
+    def update_agent(name: AgentName, spec: AgentSpec) -> dict[str, Any]:
+        found(store.get_agent(name), name)
+        return store.put_agent(name, spec.model_dump())
+
+    @api.delete("/{name}", status_code=204, dependencies=[Depends(auth.admin)])
+    def delete_agent(name: AgentName) -> Response:
+        if not store.delete_agent(name):
+            raise HTTPException(404, f"no agent {name!r}")
+        return Response(status_code=204)
+
+    return api

@@ -1,0 +1,26 @@
+"""The pages (static files: no bundler). They hold no data: everything they
+show comes from the API with the key the operator types in."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from fastapi import APIRouter
+from fastapi.responses import RedirectResponse
+from fastapi.staticfiles import StaticFiles
+
+WEB = Path(__file__).resolve().parent.parent / "web"
+
+
+def router() -> APIRouter:
+    api = APIRouter(include_in_schema=False)
+
+    @api.get("/")
+    def home() -> RedirectResponse:
+        return RedirectResponse("/ui/calls.html")
+
+    return api
+
+
+def static() -> StaticFiles:
+    return StaticFiles(directory=WEB)

@@ -1,0 +1,160 @@
+"""One call's record: written to the store as the call goes, and counted in
+the metrics. Every write goes through the store's writer thread, so a
+server killed mid-call leaves every completed turn behind."""
+
+from __future__ import annotations
+
+import logging
+from datetime import UTC, datetime
+
+from mediaserver.clock import now
+from mediaserver.events import (
+    AgentSpoke,
+    CallEvent,
+    Dtmf,
+    Hangup,
+    Interrupted,
+    Transcript,
+    Transfer,
+)
+from mediaserver.metrics import Metrics
+from mediaserver.store import Store
+from mediaserver.store.writer import StoreWriter
+
+log = logging.getLogger(__name__)
+
+# stage -> (model, the stage it is measured from)
+MODEL_STAGES = {
+    "stt_done": ("stt", "speech_end"),
+    "first_token": ("llm", "stt_done"),
+    "first_tts_audio": ("tts", "first_token"),
+}
+
+
+class Records:
+    """Where calls are recorded: the store, its writer thread, the metrics."""
+
+    def __init__(self, store: Store, metrics: Metrics) -> None:
+        self.store = store
+        self.metrics = metrics
+        self.writer = StoreWriter()
+
+    def open(
+        self,
+        *,
+        transport: str,
+        direction: str,
+        agent: str,
+        agent_version: int = 0,
+        from_uri: str = "",
+        to_uri: str = "",
+        trunk: str = "",
+    ) -> CallLog:
+        call = CallLog(self, transport, agent)
+        self.writer.submit(
+            lambda: self.store.call_created(
+                call_id=call.id,
+                transport=transport,
+                direction=direction,
+                agent=agent,
+                agent_version=agent_version,
+                from_uri=from_uri,
+                to_uri=to_uri,
+                trunk=trunk,
+            )
+        )
+        self.metrics.active_calls.labels(transport).inc()
+        return call
+
+    def close(self) -> None:
+        self.writer.close()
+
+
+class CallLog:
+    def __init__(self, records: Records, transport: str, agent: str) -> None:
+        import uuid
+
+        self.id = str(uuid.uuid4())
+        self.transport = transport
+        self.agent = agent
+        self.hangup_reason: str | None = None  # the agent's reason, if it ended the call
+        self._records = records
+        self._started = now()  # call time 0 (inbound audio position 0 from here)
+        self._ended = False
+
+    def call_time(self, at: float | None = None) -> float:
+        return round((now() if at is None else at) - self._started, 3)
+
+    def _write(self, method: str, *args: object, **kwargs: object) -> None:
+        store, call_id = self._records.store, self.id
+        self._records.writer.submit(lambda: getattr(store, method)(call_id, *args, **kwargs))
+
+    def answered(self) -> None:
+        self._started = now()
+        self._write("update_call", answered_at=datetime.now(UTC))
+
+    def recording(self, path: str) -> None:
+        self._write("update_call", recording_path=path)
+
+    def on_event(self, event: CallEvent, rate: int) -> None:
+        """A session's event: turns and DTMF into the store, latency into the metrics."""
+        match event:
+            case Transcript(text=text, start=start, end=end):
+                self._write(
+                    "add_turn",
+                    "caller",
+                    text,
+                    start_s=round(start / rate, 3),
+                    end_s=round(end / rate, 3),
+                )
+            case AgentSpoke():
+                timings = dict(event.timings_ms)
+                self._write(
+                    "add_turn",
+                    "agent",
+                    event.text,
+                    start_s=self.call_time(event.started),
+                    end_s=self.call_time(event.ended),
+                    interrupted=event.interrupted,
+                    timings_ms=timings or None,
+                )
+                self._observe(timings)
+            case Dtmf(digit=digit):
+                self._write("add_event", self.call_time(), "dtmf", digit)
+            case Interrupted(heard=heard):
+                self._write("add_event", self.call_time(), "interrupted", heard[:256])
+            case Transfer(target=target):
+                self._write("add_event", self.call_time(), "transfer", target)
+                self._write("update_call", transfer_target=target)
+            case Hangup(reason=reason):
+                self.hangup_reason = reason
+
+    def transfer_outcome(self, outcome: str) -> None:
+        self._write("update_call", transfer_outcome=outcome)
+
+    def _observe(self, timings: dict[str, float]) -> None:
+        metrics = self._records.metrics
+        if (v2v := timings.get("first_audio_out")) is not None:
+            metrics.voice_to_voice.observe(v2v / 1000)
+        for stage, ms in timings.items():
+            metrics.stage.labels(stage).observe(ms / 1000)
+            if stage in MODEL_STAGES:
+                model, since = MODEL_STAGES[stage]
+                if since in timings or since == "speech_end":
+                    metrics.model_seconds.labels(model).observe(
+                        max(0.0, ms - timings.get(since, 0.0)) / 1000
+                    )
+
+    def ended(self, reason: str, sip_code: int | None = None) -> None:
+        """The call is over; the first reason given stands."""
+        if self._ended:
+            return
+        self._ended = True
+        reason = self.hangup_reason or reason
+        self._write("call_ended", reason, sip_code)
+        metrics = self._records.metrics
+        metrics.active_calls.labels(self.transport).dec()
+        metrics.calls_ended.labels(self.transport, reason).inc()
+        if sip_code:
+            metrics.sip_responses.labels(str(sip_code)).inc()
+        log.info("call %s ended: %s", self.id, reason)

@@ -1,0 +1,397 @@
+"""Store: every query the server makes, over SQLAlchemy Core.
+
+Methods are synchronous and short; callers on the event loop use them
+through a worker thread (FastAPI's threadpool, or the CallLog writer)."""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+import secrets
+import uuid
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+import sqlalchemy as sa
+from alembic import command
+from alembic.config import Config as AlembicConfig
+from sqlalchemy.engine import Connection, Engine
+
+from mediaserver.store.tables import (
+    agent_versions,
+    agents,
+    api_keys,
+    call_events,
+    calls,
+    settings,
+    turns,
+)
+
+MIGRATIONS = Path(__file__).with_name("migrations")
+ROLES = ("admin", "viewer")
+KEY_PREFIX = "msk"
+
+
+class StoreError(Exception):
+    """The store cannot be opened or does not hold what was asked for."""
+
+
+def utcnow() -> datetime:
+    return datetime.now(UTC)
+
+
+def _utc(value: datetime | None) -> datetime | None:
+    """SQLite hands datetimes back naive: they were written in UTC."""
+    if value is None or value.tzinfo is not None:
+        return value
+    return value.replace(tzinfo=UTC)
+
+
+def engine_for(url: str) -> Engine:
+    """An engine for `url`: sqlite:///path (WAL, foreign keys) or postgresql://..."""
+    if url.startswith("postgresql://") or url.startswith("postgres://"):
+        url = "postgresql+psycopg://" + url.split("://", 1)[1]
+    try:
+        engine = sa.create_engine(url, pool_pre_ping=True)
+    except (sa.exc.ArgumentError, ImportError) as exc:
+        raise StoreError(f"store url {url!r}: {exc}") from None
+    if engine.dialect.name == "sqlite":
+        database = engine.url.database
+        if database and database != ":memory:":
+            Path(database).parent.mkdir(parents=True, exist_ok=True)
+
+        @sa.event.listens_for(engine, "connect")
+        def _pragmas(dbapi_connection: Any, _record: Any) -> None:
+            cursor = dbapi_connection.cursor()
+            cursor.execute("PRAGMA journal_mode=WAL")
+            # WAL + NORMAL: a killed process loses nothing committed; only a power cut can.
+            cursor.execute("PRAGMA synchronous=NORMAL")
+            cursor.execute("PRAGMA foreign_keys=ON")
+            cursor.execute("PRAGMA busy_timeout=5000")
+            cursor.close()
+
+    return engine
+
+
+@dataclass(frozen=True, slots=True)
+class CallFilter:
+    since: datetime | None = None
+    until: datetime | None = None
+    agent: str | None = None
+    direction: str | None = None
+    end_reason: str | None = None
+    text: str | None = None  # in any turn
+    limit: int = 50
+    offset: int = 0
+
+
+class Store:
+    def __init__(self, url: str) -> None:
+        self.url = url
+        self.engine = engine_for(url)
+
+    @classmethod
+    def open(cls, url: str) -> Store:
+        """Connect and bring the schema up to date."""
+        store = cls(url)
+        store.migrate()
+        return store
+
+    def migrate(self) -> None:
+        config = AlembicConfig()
+        config.set_main_option("script_location", str(MIGRATIONS))
+        try:
+            with self.engine.begin() as connection:
+                config.attributes["connection"] = connection
+                command.upgrade(config, "head")
+        except sa.exc.OperationalError as exc:
+            raise StoreError(f"cannot open the store at {self.engine.url!r}: {exc.orig}") from None
+
+    def close(self) -> None:
+        self.engine.dispose()
+
+    def _write(self, work: Callable[[Connection], Any]) -> Any:
+        with self.engine.begin() as connection:
+            return work(connection)
+
+    # -- settings -------------------------------------------------------------
+    def setting(self, key: str, default: Callable[[], str]) -> str:
+        """The stored value of `key`; the first caller stores `default()`."""
+        with self.engine.begin() as c:
+            value = c.scalar(sa.select(settings.c.value).where(settings.c.key == key))
+            if value is not None:
+                return str(value)
+            value = default()
+            c.execute(settings.insert().values(key=key, value=value))
+            return value
+
+    # -- API keys -------------------------------------------------------------
+    def create_key(self, role: str, name: str = "") -> str:
+        """A new API key (shown once; only its hash is stored)."""
+        if role not in ROLES:
+            raise StoreError(f"role must be one of {', '.join(ROLES)}, not {role!r}")
+        key_id = secrets.token_hex(6)
+        secret = secrets.token_urlsafe(24)
+        self._write(
+            lambda c: c.execute(
+                api_keys.insert().values(
+                    id=key_id,
+                    name=name,
+                    role=role,
+                    secret_sha256=hashlib.sha256(secret.encode()).hexdigest(),
+                    created_at=utcnow(),
+                )
+            )
+        )
+        return f"{KEY_PREFIX}_{key_id}_{secret}"
+
+    def key_role(self, key: str) -> tuple[str, str] | None:
+        """(key id, role) of a valid, unrevoked key; None otherwise."""
+        prefix, _, rest = key.partition("_")
+        key_id, _, secret = rest.partition("_")
+        if prefix != KEY_PREFIX or not key_id or not secret:
+            return None
+        with self.engine.connect() as c:
+            row = c.execute(
+                sa.select(api_keys.c.role, api_keys.c.secret_sha256).where(
+                    api_keys.c.id == key_id, api_keys.c.revoked_at.is_(None)
+                )
+            ).first()
+        if row is None:
+            return None
+        digest = hashlib.sha256(secret.encode()).hexdigest()
+        return (key_id, row.role) if hmac.compare_digest(digest, row.secret_sha256) else None
+
+    def revoke_key(self, key_id: str) -> bool:
+        result = self._write(
+            lambda c: c.execute(
+                api_keys.update()
+                .where(api_keys.c.id == key_id, api_keys.c.revoked_at.is_(None))
+                .values(revoked_at=utcnow())
+            )
+        )
+        return bool(result.rowcount)
+
+    def list_keys(self) -> list[dict[str, Any]]:
+        with self.engine.connect() as c:
+            rows = c.execute(
+                sa.select(
+                    api_keys.c.id,
+                    api_keys.c.name,
+                    api_keys.c.role,
+                    api_keys.c.created_at,
+                    api_keys.c.revoked_at,
+                ).order_by(api_keys.c.created_at)
+            )
+            return [_row(r) for r in rows]
+
+    # -- agents ---------------------------------------------------------------
+    def list_agents(self) -> list[dict[str, Any]]:
+        with self.engine.connect() as c:
+            return [_row(r) for r in c.execute(sa.select(agents).order_by(agents.c.name))]
+
+    def get_agent(self, name: str, version: int | None = None) -> dict[str, Any] | None:
+        """The agent's current spec, or the spec it had at `version`."""
+        with self.engine.connect() as c:
+            if version is None:
+                row = c.execute(sa.select(agents).where(agents.c.name == name)).first()
+            else:
+                row = c.execute(
+                    sa.select(agent_versions).where(
+                        agent_versions.c.name == name, agent_versions.c.version == version
+                    )
+                ).first()
+        return None if row is None else _row(row)
+
+    def put_agent(self, name: str, spec: dict[str, Any]) -> dict[str, Any]:
+        """Create the agent or give it a new version; calls keep the version they run."""
+
+        def put(c: Connection) -> dict[str, Any]:
+            now = utcnow()
+            last = c.scalar(
+                sa.select(sa.func.max(agent_versions.c.version)).where(
+                    agent_versions.c.name == name
+                )
+            )
+            version = (last or 0) + 1
+            c.execute(
+                agent_versions.insert().values(
+                    name=name, version=version, spec=spec, created_at=now
+                )
+            )
+            updated = c.execute(
+                agents.update()
+                .where(agents.c.name == name)
+                .values(version=version, spec=spec, updated_at=now)
+            )
+            if not updated.rowcount:
+                c.execute(
+                    agents.insert().values(
+                        name=name, version=version, spec=spec, created_at=now, updated_at=now
+                    )
+                )
+            row = c.execute(sa.select(agents).where(agents.c.name == name)).one()
+            return _row(row)
+
+        result: dict[str, Any] = self._write(put)
+        return result
+
+    def delete_agent(self, name: str) -> bool:
+        """Remove the agent; its versions stay for the calls that used them."""
+        result = self._write(lambda c: c.execute(agents.delete().where(agents.c.name == name)))
+        return bool(result.rowcount)
+
+    # -- calls (written as they happen) ---------------------------------------
+    def call_created(
+        self,
+        *,
+        transport: str,
+        direction: str,
+        agent: str,
+        agent_version: int = 0,
+        from_uri: str = "",
+        to_uri: str = "",
+        trunk: str = "",
+        call_id: str | None = None,
+    ) -> str:
+        call_id = call_id or str(uuid.uuid4())
+        self._write(
+            lambda c: c.execute(
+                calls.insert().values(
+                    id=call_id,
+                    transport=transport,
+                    direction=direction,
+                    from_uri=from_uri,
+                    to_uri=to_uri,
+                    trunk=trunk,
+                    agent=agent,
+                    agent_version=agent_version,
+                    created_at=utcnow(),
+                )
+            )
+        )
+        return call_id
+
+    def update_call(self, call_id: str, **values: Any) -> None:
+        """Set columns of a call: answered_at, recording_path, transfer_*, ..."""
+        self._write(lambda c: c.execute(calls.update().where(calls.c.id == call_id).values(values)))
+
+    def call_ended(self, call_id: str, reason: str, sip_code: int | None = None) -> None:
+        """End the call once; a later end (e.g. BYE after the agent's goodbye) keeps the first."""
+        self._write(
+            lambda c: c.execute(
+                calls.update()
+                .where(calls.c.id == call_id, calls.c.ended_at.is_(None))
+                .values(ended_at=utcnow(), end_reason=reason, sip_code=sip_code)
+            )
+        )
+
+    def add_turn(
+        self,
+        call_id: str,
+        speaker: str,
+        text: str,
+        *,
+        start_s: float | None,
+        end_s: float | None,
+        interrupted: bool = False,
+        timings_ms: dict[str, float] | None = None,
+    ) -> None:
+        self._write(
+            lambda c: c.execute(
+                turns.insert().values(
+                    call_id=call_id,
+                    speaker=speaker,
+                    text=text,
+                    start_s=start_s,
+                    end_s=end_s,
+                    interrupted=interrupted,
+                    timings_ms=timings_ms,
+                )
+            )
+        )
+
+    def add_event(self, call_id: str, at_s: float, kind: str, value: str = "") -> None:
+        self._write(
+            lambda c: c.execute(
+                call_events.insert().values(call_id=call_id, at_s=at_s, kind=kind, value=value)
+            )
+        )
+
+    def close_unclean(self) -> int:
+        """At start-up: calls a killed server left open are ended as `unclean`."""
+        result = self._write(
+            lambda c: c.execute(
+                calls.update()
+                .where(calls.c.ended_at.is_(None))
+                .values(ended_at=utcnow(), end_reason="unclean")
+            )
+        )
+        return int(result.rowcount)
+
+    def list_calls(self, where: CallFilter) -> tuple[int, list[dict[str, Any]]]:
+        """(how many match, one page of them, newest first)."""
+        conditions = []
+        if where.since is not None:
+            conditions.append(calls.c.created_at >= where.since)
+        if where.until is not None:
+            conditions.append(calls.c.created_at < where.until)
+        for column, value in (
+            (calls.c.agent, where.agent),
+            (calls.c.direction, where.direction),
+            (calls.c.end_reason, where.end_reason),
+        ):
+            if value is not None:
+                conditions.append(column == value)
+        if where.text:
+            pattern = "%" + where.text.replace("\\", "\\\\").replace("%", "\\%") + "%"
+            conditions.append(
+                sa.exists().where(
+                    turns.c.call_id == calls.c.id, turns.c.text.ilike(pattern, escape="\\")
+                )
+            )
+        with self.engine.connect() as c:
+            total = c.scalar(sa.select(sa.func.count()).select_from(calls).where(*conditions))
+            rows = c.execute(
+                sa.select(calls)
+                .where(*conditions)
+                .order_by(calls.c.created_at.desc(), calls.c.id)
+                .limit(where.limit)
+                .offset(where.offset)
+            )
+            return int(total or 0), [_row(r) for r in rows]
+
+    def get_call(self, call_id: str) -> dict[str, Any] | None:
+        """The call with its turns and events, in order."""
+        with self.engine.connect() as c:
+            row = c.execute(sa.select(calls).where(calls.c.id == call_id)).first()
+            if row is None:
+                return None
+            call = _row(row)
+            call["turns"] = [
+                _row(r, drop=("call_id",))
+                for r in c.execute(
+                    sa.select(turns).where(turns.c.call_id == call_id).order_by(turns.c.id)
+                )
+            ]
+            call["events"] = [
+                _row(r, drop=("call_id",))
+                for r in c.execute(
+                    sa.select(call_events)
+                    .where(call_events.c.call_id == call_id)
+                    .order_by(call_events.c.id)
+                )
+            ]
+            return call
+
+
+def _row(row: Any, drop: tuple[str, ...] = ()) -> dict[str, Any]:
+    out = {}
+    for key, value in row._mapping.items():
+        if key in drop:
+            continue
+        out[key] = _utc(value) if isinstance(value, datetime) else value
+    return out
