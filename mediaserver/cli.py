@@ -37,7 +37,7 @@ def build_parser() -> argparse.ArgumentParser:
     create_key = key_commands.add_parser("create", help="print a new API key (shown once)")
     create_key.add_argument("--role", choices=("admin", "viewer"), required=True)
     create_key.add_argument("--name", default="", help="a note: who or what uses it")
-    key_commands.add_parser("list", help="the keys (ids and roles, never secrets)")
+    list_keys = key_commands.add_parser("list", help="the keys (ids and roles, never secrets)")
     revoke_key = key_commands.add_parser("revoke", help="revoke a key by its id")
     revoke_key.add_argument("key_id")
     tokens = commands.add_parser("tokens", help="call tokens for the softphone page")
@@ -45,7 +45,7 @@ def build_parser() -> argparse.ArgumentParser:
     create_token = token_commands.add_parser("create", help="print a new call token")
     create_token.add_argument("--agent", help="only for this agent (default: any)")
     create_token.add_argument("--ttl", type=int, help="seconds it stays valid")
-    for sub in (keys, tokens):
+    for sub in (create_key, list_keys, revoke_key, create_token):
         sub.add_argument("--config", type=Path, help="TOML config file")
         sub.add_argument("--data-dir", help="directory of the call store")
     talk = commands.add_parser("talk", help="run a conversation on a WAV of the caller's side")

@@ -4,6 +4,7 @@ pure-Python references alike, by pointing each native front module at one."""
 from __future__ import annotations
 
 import importlib
+from pathlib import Path
 from types import ModuleType
 
 import pytest
@@ -35,3 +36,11 @@ def kernels(request: pytest.FixtureRequest, monkeypatch: pytest.MonkeyPatch) -> 
         name = compiled if request.param == "compiled" else reference
         monkeypatch.setattr(front, "_kernel", importlib.import_module(name))
     return str(request.param)
+
+
+@pytest.fixture
+def artifacts(request: pytest.FixtureRequest) -> Path:
+    """A folder kept after the run (test-artifacts/<test name>): screenshots and such."""
+    folder = Path(__file__).resolve().parent.parent / "test-artifacts" / request.node.name
+    folder.mkdir(parents=True, exist_ok=True)
+    return folder

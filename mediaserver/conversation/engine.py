@@ -326,12 +326,15 @@ class TurnEngine:
         if self._holding or self._reply is None:
             return
         self._holding = True
+        self._reply.held_at = now()
         self.playout.clear()
         for clip in self._reply.clips:
             clip.written = min(clip.written, self.playout.played(clip.utterance))
 
     def _resume(self) -> None:
         self._holding = False
+        if self._reply is not None:
+            self._reply.held_at = None
         self._flush()
 
     def _interrupt(self) -> None:
@@ -358,7 +361,9 @@ class TurnEngine:
             return
         timings = reply.turn.timings_ms if reply.turn is not None else {}
         self.on_event(
-            AgentSpoke(text, reply.started_at, now(), interrupted, tuple(timings.items()))
+            AgentSpoke(
+                text, reply.started_at, reply.held_at or now(), interrupted, tuple(timings.items())
+            )
         )
 
     def _on_utterance(self, event: SpeechEnded) -> None:

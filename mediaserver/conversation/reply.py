@@ -33,6 +33,7 @@ class Reply:
         self.history_entry: dict[str, str] | None = None
         self.task: asyncio.Task[None] | None = None
         self.started_at: float | None = None  # its first frame went out
+        self.held_at: float | None = None  # paused while the caller speaks over it
 
     @property
     def text(self) -> str:

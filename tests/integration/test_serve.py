@@ -163,3 +163,42 @@ def test_no_extensions_switch_selects_the_references() -> None:
     assert out.stdout.strip() == "native._g711_ref"
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert out.stdout.strip() == "native._g711"
+
+
+def cli(*args: str) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [sys.executable, "-m", "mediaserver", *args], capture_output=True, text=True, timeout=60
+    )
+
+
+def test_keys_and_tokens_from_the_command_line(tmp_path: Path) -> None:
+    from mediaserver.store import Store
+    from mediaserver.tokens import verify
+
+    data = ["--data-dir", str(tmp_path / "data")]
+    made = cli("keys", "create", "--role", "viewer", "--name", "grafana", *data)
+    assert made.returncode == 0, made.stderr
+    key = made.stdout.strip()
+    assert key.startswith("msk_")
+    listed = cli("keys", "list", *data)
+    key_id = key.split("_")[1]
+    assert key_id in listed.stdout and "viewer" in listed.stdout and key not in listed.stdout
+    assert cli("keys", "revoke", key_id, *data).returncode == 0
+    assert cli("keys", "revoke", key_id, *data).returncode == 1  # already revoked
+    assert "revoked" in cli("keys", "list", *data).stdout
+    assert cli("keys", "create", "--role", "root", *data).returncode == 2
+    token = cli("tokens", "create", "--agent", "sales", "--ttl", "60", *data).stdout.strip()
+    store = Store.open(f"sqlite:///{tmp_path / 'data' / 'mediaserver.db'}")
+    secret = store.setting("call_token_secret", lambda: "unused")
+    assert verify(secret, token).agent == "sales"
+    assert cli("tokens", "create", "--ttl", "1", *data).returncode == 2
+
+
+def test_a_bad_store_url_is_a_clear_error(tmp_path: Path) -> None:
+    config = tmp_path / "server.toml"
+    config.write_text('[api]\nstore_url = "mysql://nope"\n')
+    result = cli("serve", "--config", str(config))
+    assert result.returncode == 2 and "api.store_url" in result.stderr
+    config.write_text('[api]\nstore_url = "postgresql://nobody@127.0.0.1:1/none"\n')
+    result = cli("keys", "list", "--config", str(config))
+    assert result.returncode == 2 and "cannot open the store" in result.stderr

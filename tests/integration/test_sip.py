@@ -28,6 +28,7 @@ from tests.speech import speak
 
 pytestmark = pytest.mark.integration
 PCAPS = Path("/usr/share/sip-tester")
+MEDIASERVER = (sys.executable, "-m", "mediaserver")
 
 
 def free_port(kind: int = socket.SOCK_STREAM) -> int:
@@ -59,6 +60,24 @@ class Server:
     proc: subprocess.Popen[bytes]
     data: Path
     front_desk_port: int  # where the agent transfers callers who ask for a person
+    key: str  # an admin API key
+
+    def api(self, path: str) -> httpx.Response:
+        return httpx.get(
+            f"http://127.0.0.1:{self.http_port}{path}",
+            headers={"Authorization": f"Bearer {self.key}"},
+            timeout=10,
+        )
+
+    def newest_call(self, ended: bool = True, timeout: float = 20.0) -> dict[str, object]:
+        """The latest call record (once ended, if asked), with its turns."""
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            items = self.api("/calls?limit=1").json()["items"]
+            if items and (items[0]["ended_at"] or not ended):
+                return dict(self.api(f"/calls/{items[0]['id']}").json())
+            time.sleep(0.3)
+        raise AssertionError("no call record")
 
     @property
     def uri(self) -> str:
@@ -83,18 +102,33 @@ class Server:
         )
 
 
-@pytest.fixture(scope="module")
-def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Server]:
-    tmp = tmp_path_factory.mktemp("sip")
+def start_server(tmp: Path, extra_config: str = "") -> Server:
+    """`mediaserver serve` with its own data dir (and store), SIP from loopback only."""
     sip_port, http_port = free_port(socket.SOCK_DGRAM), free_port()
     config = tmp / "server.toml"
     front_desk = port_outside_ephemeral_range()
     config.write_text(
         f'[server]\ndata_dir = "{tmp / "data"}"\n[sip]\nallow = ["127.0.0.1/32"]\n'
-        f'[agent]\ntransfer_target = "sip:frontdesk@127.0.0.1:{front_desk}"\n'
+        f'[agent]\ntransfer_target = "sip:frontdesk@127.0.0.1:{front_desk}"\n{extra_config}'
     )
+    key = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "mediaserver",
+            "keys",
+            "create",
+            "--role",
+            "admin",
+            "--config",
+            str(config),
+        ],
+        capture_output=True,
+        text=True,
+        check=True,
+    ).stdout.strip()
     log = tmp / "server.log"
-    with log.open("wb") as out:
+    with log.open("ab") as out:
         proc = subprocess.Popen(
             [
                 sys.executable,
@@ -111,23 +145,32 @@ def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Server]:
             stdout=out,
             stderr=subprocess.STDOUT,
         )
-    srv = Server(sip_port, http_port, log, proc, tmp / "data", front_desk)
+    srv = Server(sip_port, http_port, log, proc, tmp / "data", front_desk, key)
     deadline = time.monotonic() + 90
     while time.monotonic() < deadline:
         assert proc.poll() is None, log.read_text()
         try:
             if httpx.get(f"http://127.0.0.1:{http_port}/healthz", timeout=1).status_code == 200:
-                break
+                return srv
         except httpx.TransportError:
             time.sleep(0.3)
-    else:
-        raise AssertionError("server did not start")
-    yield srv
-    proc.send_signal(signal.SIGTERM)
+    proc.kill()
+    raise AssertionError("server did not start")
+
+
+def stop_server(srv: Server) -> None:
+    srv.proc.send_signal(signal.SIGTERM)
     try:
-        proc.wait(timeout=20)
+        srv.proc.wait(timeout=20)
     except subprocess.TimeoutExpired:
-        proc.kill()
+        srv.proc.kill()
+
+
+@pytest.fixture(scope="module")
+def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Server]:
+    srv = start_server(tmp_path_factory.mktemp("sip"))
+    yield srv
+    stop_server(srv)
 
 
 def caller(*args: str, timeout: float = 60) -> dict[str, object]:
@@ -194,6 +237,20 @@ def test_a_caller_hears_the_greeting_and_an_answer(
     assert "riverside" in agent_side.lower(), agent_side
     loud = np.flatnonzero(np.abs(stereo[:, 0]) > 2000)
     assert abs(loud[0] / 16000 - 5.5) < 1.0  # the question where the caller played it
+    # and the call record holds the transcript, the latency and the recording
+    record = server.newest_call()
+    assert record["direction"] == "inbound" and record["end_reason"] == "caller_hangup"
+    assert record["recording_path"] == match.group(1)
+    turns = record["turns"]
+    assert isinstance(turns, list)
+    assert turns[0]["speaker"] == "agent" and "Riverside" in turns[0]["text"]  # the greeting
+    asked = [t for t in turns if t["speaker"] == "caller"]
+    assert asked and "saturday" in asked[0]["text"].lower()
+    assert abs(asked[0]["start_s"] - 5.5) < 1.0
+    answers = [t for t in turns if t["speaker"] == "agent" and t["timings_ms"]]
+    assert answers and answers[0]["timings_ms"]["first_audio_out"] > 0
+    wav = server.api(f"/calls/{record['id']}/recording")
+    assert wav.status_code == 200 and wav.content[:4] == b"RIFF"
 
 
 def test_sipp_with_g711a_rtp_and_rfc2833_dtmf(server: Server, tmp_path: Path) -> None:
@@ -485,3 +542,55 @@ def test_a_failed_transfer_is_explained_and_the_call_ends_politely(
     since, _ = ask_for_a_person(server, tmp_path, desk_answers=486)
     server.wait_for(r"transfer failed \(486\)", since=since)
     server.wait_for(r"Hangup\(reason='transfer_failed'\)", since=since)
+
+
+def test_a_server_killed_mid_call_keeps_the_turns_and_marks_the_call_unclean(
+    tmp_path: Path,
+) -> None:
+    from mediaserver.store import Store
+
+    srv = start_server(tmp_path)
+    question = question_wav(tmp_path, "What time do you open on Saturday?")
+    phone = subprocess.Popen(
+        [
+            sys.executable,
+            "-m",
+            "tests.sip_caller",
+            "--to",
+            srv.uri,
+            "--play",
+            str(question),
+            "--play-at",
+            "5.5",
+            "--seconds",
+            "40",
+        ],
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+    store = Store(f"sqlite:///{srv.data / 'mediaserver.db'}")
+    try:
+        call = srv.newest_call(ended=False)
+        deadline = time.monotonic() + 40
+        while time.monotonic() < deadline:  # the greeting and the question, written live
+            record = store.get_call(str(call["id"]))
+            assert record is not None
+            if len(record["turns"]) >= 3:
+                break
+            time.sleep(0.2)
+        srv.proc.kill()  # SIGKILL: no clean-up of any kind
+        srv.proc.wait(10)
+    finally:
+        phone.kill()
+        phone.wait(10)
+    record = store.get_call(str(call["id"]))
+    assert record is not None and record["ended_at"] is None
+    speakers = [t["speaker"] for t in record["turns"]]
+    assert speakers[:3] == ["agent", "caller", "agent"], record["turns"]
+    restarted = start_server(tmp_path)
+    try:
+        after = restarted.api(f"/calls/{call['id']}").json()
+        assert after["end_reason"] == "unclean" and after["ended_at"]
+        assert [t["text"] for t in after["turns"]][:3] == [t["text"] for t in record["turns"][:3]]
+    finally:
+        stop_server(restarted)

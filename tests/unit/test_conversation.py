@@ -7,7 +7,7 @@ from mediaserver.agents import Agent
 from mediaserver.conversation.clauses import ClauseSplitter
 from mediaserver.conversation.engine import TurnConfig
 from mediaserver.conversation.history import History
-from mediaserver.events import AgentText, Hangup, Interrupted, Transfer
+from mediaserver.events import AgentSpoke, AgentText, Hangup, Interrupted, Transfer
 from tests.fake_speech import RATE, WORD_SECONDS, FakeSpeech, Line, agent_audio_at, simulate
 
 GREETING_WORDS = len(Agent().greeting.split())
@@ -93,6 +93,10 @@ def test_the_first_clause_plays_before_the_llm_is_done() -> None:
     assert turn.agent_text == answer
 
 
+def speech_greeting(result: object) -> str:
+    return str(result.engine.agent.greeting)  # type: ignore[attr-defined]
+
+
 def test_speaking_over_the_agent_cuts_it_and_history_keeps_what_was_heard() -> None:
     answer = "Our address is twelve Mill Street, next to the post office, and parking is free."
     question = Line(GREETING_END + 0.5, 1.0, "Where are you?")
@@ -114,6 +118,18 @@ def test_speaking_over_the_agent_cuts_it_and_history_keeps_what_was_heard() -> N
     assert assistant[1] == heard
     assert second.user_text == "Actually what about Saturday?"
     assert second.agent_text == "Saturday we open at nine."
+    # what the call record gets: greeting, the cut reply (heard part), the second reply
+    spoken = [e for e in result.events if isinstance(e, AgentSpoke)]
+    assert [(e.text, e.interrupted) for e in spoken] == [
+        (speech_greeting(result), False),
+        (heard, True),
+        ("Saturday we open at nine.", False),
+    ]
+    cut = spoken[1]
+    call_start = spoken[0].started  # the greeting goes out at once
+    assert cut.started - call_start < barge.at
+    assert 0 < cut.ended - call_start - barge.at <= 0.4  # cut soon after the caller started
+    assert dict(cut.timings_ms)["first_audio_out"] == first.voice_to_voice_ms
 
 
 @pytest.mark.parametrize(("text", "seconds"), [("Okay.", 0.4), ("Mm-hmm", 0.5), ("", 0.15)])
