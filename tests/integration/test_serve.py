@@ -167,7 +167,11 @@ def test_no_extensions_switch_selects_the_references() -> None:
 
 def cli(*args: str) -> subprocess.CompletedProcess[str]:
     return subprocess.run(
-        [sys.executable, "-m", "mediaserver", *args], capture_output=True, text=True, timeout=60
+        [sys.executable, "-m", "mediaserver", *args],
+        check=False,
+        capture_output=True,
+        text=True,
+        timeout=60,
     )
 
 
