@@ -14,7 +14,8 @@ import uvicorn
 from fastapi import FastAPI
 
 from mediaserver import __version__
-from mediaserver.api import agents, calls, health, metrics, pages, tokens
+from mediaserver.api import agents, health, metrics, pages, tokens
+from mediaserver.api import calls as call_records
 from mediaserver.api.auth import Auth, CallTokens, RateLimiter
 from mediaserver.calllog import Records
 from mediaserver.config import Config
@@ -62,7 +63,7 @@ def create_http_app(
     app = FastAPI(title="mediaserver", version=__version__)
     app.include_router(health.router(plane.auth, ready))
     app.include_router(agents.router(plane.store, plane.auth))
-    app.include_router(calls.router(plane.store, plane.auth, plane.data_dir / "recordings"))
+    app.include_router(call_records.router(plane.store, plane.auth, plane.data_dir / "recordings"))
     app.include_router(tokens.router(plane.tokens, plane.auth))
     app.include_router(metrics.router(plane.metrics, plane.auth))
     app.include_router(pages.router())
@@ -73,7 +74,7 @@ def create_http_app(
 async def serve(config: Config, plane: ControlPlane) -> None:
     """Run the server until SIGINT or SIGTERM."""
     from mediaserver.agents import DEFAULT_AGENT, AgentBook, configured
-    from mediaserver.calls import SipCalls
+    from mediaserver.calls import Calls
     from mediaserver.services.factory import local_speech
     from mediaserver.transports.sip import SipServer
 
@@ -91,9 +92,9 @@ async def serve(config: Config, plane: ControlPlane) -> None:
     state = {"models": False, "sip": False}
     await loop.run_in_executor(None, speech.load, agent.system_prompt, agent.greeting)
     state["models"] = True
-    sip_calls = SipCalls(book, speech, config.vad, records=plane.records, data_dir=plane.data_dir)
-    sip = SipServer(config.sip, config.server.host, config.server.sip_port, sip_calls, loop)
-    sip_calls.server = sip
+    calls = Calls(book, speech, config.vad, records=plane.records, data_dir=plane.data_dir)
+    sip = SipServer(config.sip, config.server.host, config.server.sip_port, calls, loop)
+    calls.transports["sip"] = sip
     await sip.start()
     state["sip"] = True
     http = uvicorn.Server(
@@ -117,7 +118,7 @@ async def serve(config: Config, plane: ControlPlane) -> None:
     except SystemExit:  # uvicorn's way of saying that start-up failed
         http.started = False
     finally:
-        await sip_calls.close()
+        await calls.close()
         await sip.stop()
         speech.close()
     if not http.started:

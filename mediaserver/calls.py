@@ -1,4 +1,5 @@
-"""Running calls: a Session per call, fed from its transport's buffers."""
+"""Running calls, SIP and WebRTC alike: a Session, a call record and a task
+per call, fed from the CallMedia buffers its transport fills."""
 
 from __future__ import annotations
 
@@ -16,14 +17,14 @@ from mediaserver.events import CallEvent, Transfer
 from mediaserver.frames import AudioFrame
 from mediaserver.recording import Recorder
 from mediaserver.session import RATE, Session
-from mediaserver.transports.sip import FRAME, CallHandle, CallHandler, SipServer
+from mediaserver.transports.call import FRAME, CallHandle, CallHandler, Transport
+from mediaserver.transports.sip import SipServer
 
 log = logging.getLogger(__name__)
 
 
-class SipCalls(CallHandler):
-    """Answers SIP calls with an agent: one Session, one call record and one
-    task per call."""
+class Calls(CallHandler):
+    """Answers calls with an agent, whatever transport brought them."""
 
     def __init__(
         self,
@@ -41,7 +42,7 @@ class SipCalls(CallHandler):
         self.records = records
         self.recordings = data_dir / "recordings"
         self.default_agent = default_agent
-        self.server: SipServer | None = None
+        self.transports: dict[str, Transport] = {}  # by CallHandle.transport
         self.sessions: dict[CallHandle, Session] = {}
         self.logs: dict[CallHandle, tuple[Agent, CallLog]] = {}
         self.on_outbound_start: Callable[[CallHandle], None] | None = None
@@ -50,7 +51,6 @@ class SipCalls(CallHandler):
 
     def place(self, uri: str, agent: Agent, version: int) -> CallHandle:
         """An outbound call with `agent`: recorded from the first INVITE."""
-        assert self.server is not None
         record = self.records.open(
             transport="sip",
             direction="outbound",
@@ -58,7 +58,9 @@ class SipCalls(CallHandler):
             agent_version=version,
             to_uri=uri,
         )
-        handle = self.server.place(uri)
+        sip = self.transports["sip"]
+        assert isinstance(sip, SipServer)
+        handle = sip.place(uri)
         self.logs[handle] = (agent, record)
         return handle
 
@@ -91,9 +93,9 @@ class SipCalls(CallHandler):
         if (found := self.logs.get(call)) is not None:
             return found
         loop = asyncio.get_running_loop()
-        agent, version = await loop.run_in_executor(None, self._inbound_agent)
+        agent, version = await loop.run_in_executor(None, self._inbound_agent, call.agent)
         record = self.records.open(
-            transport="sip",
+            transport=call.transport,
             direction="inbound",
             agent=agent.name,
             agent_version=version,
@@ -103,8 +105,8 @@ class SipCalls(CallHandler):
         self.logs[call] = (agent, record)
         return agent, record
 
-    def _inbound_agent(self) -> tuple[Agent, int]:
-        return self.agents.get(self.default_agent) or (self.agents.builtin, 0)
+    def _inbound_agent(self, name: str | None) -> tuple[Agent, int]:
+        return self.agents.get(name or self.default_agent) or (self.agents.builtin, 0)
 
     async def _run(self, call: CallHandle) -> None:
         agent, record = await self._agent(call)
@@ -113,14 +115,22 @@ class SipCalls(CallHandler):
         def on_event(event: CallEvent) -> None:
             log.info("call %s: %s", record.id, event)
             record.on_event(event, RATE)
-            if isinstance(event, Transfer) and self.server is not None:
-                self.server.transfer(call, event.target)
+            if call.on_event is not None:
+                call.on_event(event)
+            if isinstance(event, Transfer):
+                self.transports[call.transport].transfer(call, event.target)
 
         session = Session(
             agent, self.speech, self.vad, outbound=call.media.outbound, on_event=on_event
         )
         self.sessions[call] = session
-        log.info("call %s (sip %d) from %s answered", record.id, call.call_id, call.remote_uri)
+        log.info(
+            "call %s (%s %d) from %s answered",
+            record.id,
+            call.transport,
+            call.call_id,
+            call.remote_uri,
+        )
         reason = "caller_hangup"
         try:
             await self._drive(call, session, record, agent)
@@ -158,16 +168,16 @@ class SipCalls(CallHandler):
                     position += FRAME
                     if recorder is not None:  # the agent frame played at about the same tick
                         recorder.add(frame.samples, call.media.played.read())
-                if session.engine.ended.is_set() and self.server is not None:
+                if session.engine.ended.is_set():
                     await asyncio.sleep(0.5)  # let the goodbye's last frames go out
-                    self.server.hangup(call)
+                    self.transports[call.transport].hangup(call)
                     break
         finally:
             await session.close()
             if recorder is not None:
                 await asyncio.get_running_loop().run_in_executor(None, recorder.close)
             if call.media.dropped_in:
-                self.records.metrics.jitter_frames.labels("sip", "dropped").inc(
+                self.records.metrics.jitter_frames.labels(call.transport, "dropped").inc(
                     call.media.dropped_in
                 )
             log.info(
@@ -199,7 +209,7 @@ OUTCOMES = {
 
 
 async def place_call(
-    calls: SipCalls,
+    calls: Calls,
     server: SipServer,
     uri: str,
     *,

@@ -198,7 +198,7 @@ def call(args: argparse.Namespace) -> int:
     import asyncio
 
     from mediaserver.agents import AgentBook
-    from mediaserver.calls import SipCalls, place_call
+    from mediaserver.calls import Calls, place_call
     from mediaserver.transports.sip import SipServer
 
     try:
@@ -223,11 +223,11 @@ def call(args: argparse.Namespace) -> int:
     async def run() -> tuple[str, int, str]:
         loop = asyncio.get_running_loop()
         plane = app.control_plane(config)
-        calls = SipCalls(
+        calls = Calls(
             AgentBook(agent), speech, config.vad, records=plane.records, data_dir=plane.data_dir
         )
         server = SipServer(config.sip, config.server.host, 0, calls, loop)
-        calls.server = server
+        calls.transports["sip"] = server
         await server.start()
         try:
             return await place_call(
