@@ -14,13 +14,15 @@ import uvicorn
 from fastapi import FastAPI
 
 from mediaserver import __version__
-from mediaserver.api import agents, health, metrics, pages, tokens
+from mediaserver.agents import AgentBook
+from mediaserver.api import agents, health, metrics, pages, tokens, webrtc
 from mediaserver.api import calls as call_records
 from mediaserver.api.auth import Auth, CallTokens, RateLimiter
 from mediaserver.calllog import Records
 from mediaserver.config import Config
 from mediaserver.metrics import Metrics
 from mediaserver.store import Store
+from mediaserver.transports.webrtc import WebRtcServer
 
 log = logging.getLogger("mediaserver")
 
@@ -58,14 +60,20 @@ def control_plane(config: Config) -> ControlPlane:
 
 
 def create_http_app(
-    config: Config, plane: ControlPlane, ready: Callable[[], dict[str, bool]]
+    config: Config,
+    plane: ControlPlane,
+    ready: Callable[[], dict[str, bool]],
+    phone: tuple[WebRtcServer, AgentBook] | None = None,
 ) -> FastAPI:
+    """The HTTP side; `phone` (the WebRTC transport and the agents) adds /webrtc."""
     app = FastAPI(title="mediaserver", version=__version__)
     app.include_router(health.router(plane.auth, ready))
     app.include_router(agents.router(plane.store, plane.auth))
     app.include_router(call_records.router(plane.store, plane.auth, plane.data_dir / "recordings"))
     app.include_router(tokens.router(plane.tokens, plane.auth))
     app.include_router(metrics.router(plane.metrics, plane.auth))
+    if phone is not None:
+        app.include_router(webrtc.router(phone[0], plane.tokens, phone[1]))
     app.include_router(pages.router())
     app.mount("/ui", pages.static(), name="ui")
     return app
@@ -73,7 +81,7 @@ def create_http_app(
 
 async def serve(config: Config, plane: ControlPlane) -> None:
     """Run the server until SIGINT or SIGTERM."""
-    from mediaserver.agents import DEFAULT_AGENT, AgentBook, configured
+    from mediaserver.agents import DEFAULT_AGENT, configured
     from mediaserver.calls import Calls
     from mediaserver.services.factory import local_speech
     from mediaserver.transports.sip import SipServer
@@ -95,11 +103,13 @@ async def serve(config: Config, plane: ControlPlane) -> None:
     calls = Calls(book, speech, config.vad, records=plane.records, data_dir=plane.data_dir)
     sip = SipServer(config.sip, config.server.host, config.server.sip_port, calls, loop)
     calls.transports["sip"] = sip
+    browser = WebRtcServer(config.webrtc, config.jitter, calls)
+    calls.transports["webrtc"] = browser
     await sip.start()
     state["sip"] = True
     http = uvicorn.Server(
         uvicorn.Config(
-            create_http_app(config, plane, lambda: dict(state)),
+            create_http_app(config, plane, lambda: dict(state), (browser, book)),
             host=config.server.host,
             port=config.server.http_port,
             log_level="info",
@@ -118,6 +128,7 @@ async def serve(config: Config, plane: ControlPlane) -> None:
     except SystemExit:  # uvicorn's way of saying that start-up failed
         http.started = False
     finally:
+        await browser.stop()
         await calls.close()
         await sip.stop()
         speech.close()

@@ -143,6 +143,8 @@ class Calls(CallHandler):
             if call.transferred:
                 record.transfer_outcome("done")
                 reason = "transferred"
+            elif call.end_reason and reason != "server_shutdown":
+                reason = call.end_reason
             record.ended(reason, 200)
 
     async def _drive(

@@ -144,6 +144,46 @@ class AgentConfig:
 
 
 @dataclass(frozen=True, slots=True)
+class WebRtcConfig:
+    """Browser calls (aiortc). host_addresses: the addresses offered as ICE host
+    candidates (empty: every interface but loopback, aioice's choice; tests
+    and a same-host browser need "127.0.0.1"). ice_servers: stun:/turn: URLs
+    for callers behind NAT, handed to the page too."""
+
+    host_addresses: tuple[str, ...] = ()
+    ice_servers: tuple[str, ...] = ()
+    turn_username: str = ""
+    turn_password: str = ""
+    max_calls: int = 20
+    connect_timeout_seconds: int = 15  # offer answered, no media yet: give up
+    media_timeout_seconds: int = 10  # no packet from the browser this long: the call ended
+    opus_bitrate: int = 24000
+
+    def __post_init__(self) -> None:
+        import ipaddress
+
+        for address in self.host_addresses:
+            try:
+                ipaddress.ip_address(address)
+            except ValueError:
+                raise ConfigError(
+                    f"webrtc.host_addresses: {address!r} is not an IP address"
+                ) from None
+        for url in self.ice_servers:
+            _require(
+                url.startswith(("stun:", "turn:", "turns:")),
+                "webrtc.ice_servers",
+                f"{url!r}: expected a stun:, turn: or turns: URL",
+            )
+        _require(1 <= self.max_calls <= 1000, "webrtc.max_calls", "expected 1..1000")
+        for key in ("connect_timeout_seconds", "media_timeout_seconds"):
+            _require(2 <= getattr(self, key) <= 300, f"webrtc.{key}", "expected 2..300")
+        _require(
+            6000 <= self.opus_bitrate <= 510000, "webrtc.opus_bitrate", "expected 6000..510000"
+        )
+
+
+@dataclass(frozen=True, slots=True)
 class ApiConfig:
     """The control plane: where calls and agents are stored, and API limits."""
 
@@ -182,6 +222,7 @@ class Config:
     vad: VadConfig = field(default_factory=VadConfig)
     jitter: JitterConfig = field(default_factory=JitterConfig)
     api: ApiConfig = field(default_factory=ApiConfig)
+    webrtc: WebRtcConfig = field(default_factory=WebRtcConfig)
 
     @property
     def store_url(self) -> str:

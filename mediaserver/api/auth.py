@@ -14,7 +14,7 @@ from fastapi import Depends, HTTPException
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 
 from mediaserver.store import Store
-from mediaserver.tokens import TokenError, issue, new_secret, verify
+from mediaserver.tokens import CallToken, TokenError, issue, new_secret, verify
 
 bearer = HTTPBearer(auto_error=False, description="An API key: `mediaserver keys create`")
 
@@ -82,6 +82,9 @@ class CallTokens:
 
     def issue(self, agent: str | None = None, ttl_seconds: int | None = None) -> str:
         return issue(self.secret, ttl_seconds or self.ttl_seconds, agent)
+
+    def verify(self, token: str) -> CallToken:
+        return verify(self.secret, token)
 
     def check(self, token: str, agent: str) -> None:
         """Raise TokenError unless `token` is valid and allows `agent`."""

@@ -87,6 +87,7 @@ class CallHandle:
     outbound: bool = False
     started: bool = False  # media up: a session may run
     ended: bool = False
+    end_reason: str = ""  # why, when the transport knows (e.g. media_timeout)
     transferred: bool = False  # a REFER of ours succeeded
     media: CallMedia = field(default_factory=CallMedia)
 

@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import json
 import re
-import signal
 import socket
 import struct
 import subprocess
@@ -13,10 +12,8 @@ import sys
 import time
 import wave
 from collections.abc import Iterator
-from dataclasses import dataclass
 from pathlib import Path
 
-import httpx
 import numpy as np
 import pytest
 
@@ -24,146 +21,11 @@ from mediaserver.harness import read_wav, write_wav
 from models import registry, store
 from models.stt import WhisperSTT
 from native import g711
+from tests.server import Server, free_port, start_server, stop_server
 from tests.speech import speak
 
 pytestmark = pytest.mark.integration
 PCAPS = Path("/usr/share/sip-tester")
-MEDIASERVER = (sys.executable, "-m", "mediaserver")
-
-
-def free_port(kind: int = socket.SOCK_STREAM) -> int:
-    with socket.socket(socket.AF_INET, kind) as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
-
-
-def port_outside_ephemeral_range() -> int:
-    """A free UDP port below Linux's ephemeral range (32768+), for a peer that
-    starts later: no socket bound to port 0 meanwhile can take it."""
-    import random
-
-    for port in random.sample(range(20000, 32000), 200):
-        with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as s:
-            try:
-                s.bind(("127.0.0.1", port))
-            except OSError:
-                continue
-            return port
-    raise AssertionError("no free port")
-
-
-@dataclass
-class Server:
-    sip_port: int
-    http_port: int
-    log: Path
-    proc: subprocess.Popen[bytes]
-    data: Path
-    front_desk_port: int  # where the agent transfers callers who ask for a person
-    key: str  # an admin API key
-
-    def api(self, path: str) -> httpx.Response:
-        return httpx.get(
-            f"http://127.0.0.1:{self.http_port}{path}",
-            headers={"Authorization": f"Bearer {self.key}"},
-            timeout=10,
-        )
-
-    def newest_call(self, ended: bool = True, timeout: float = 20.0) -> dict[str, object]:
-        """The latest call record (once ended, if asked), with its turns."""
-        deadline = time.monotonic() + timeout
-        while time.monotonic() < deadline:
-            items = self.api("/calls?limit=1").json()["items"]
-            if items and (items[0]["ended_at"] or not ended):
-                return dict(self.api(f"/calls/{items[0]['id']}").json())
-            time.sleep(0.3)
-        raise AssertionError("no call record")
-
-    @property
-    def uri(self) -> str:
-        return f"sip:agent@127.0.0.1:{self.sip_port}"
-
-    def mark(self) -> int:
-        """Where the log ends now: wait_for(since=...) looks only past it."""
-        return len(self.log.read_text(errors="replace"))
-
-    def wait_for(self, pattern: str, timeout: float = 20.0, since: int = 0) -> re.Match[str]:
-        deadline = time.monotonic() + timeout
-        while time.monotonic() < deadline:
-            if match := re.search(pattern, self.log.read_text(errors="replace")[since:]):
-                return match
-            time.sleep(0.2)
-        raise AssertionError(f"server never logged {pattern!r}")
-
-    def alive(self) -> bool:
-        return (
-            self.proc.poll() is None
-            and httpx.get(f"http://127.0.0.1:{self.http_port}/healthz").status_code == 200
-        )
-
-
-def start_server(tmp: Path, extra_config: str = "") -> Server:
-    """`mediaserver serve` with its own data dir (and store), SIP from loopback only."""
-    sip_port, http_port = free_port(socket.SOCK_DGRAM), free_port()
-    config = tmp / "server.toml"
-    front_desk = port_outside_ephemeral_range()
-    config.write_text(
-        f'[server]\ndata_dir = "{tmp / "data"}"\n[sip]\nallow = ["127.0.0.1/32"]\n'
-        f'[agent]\ntransfer_target = "sip:frontdesk@127.0.0.1:{front_desk}"\n{extra_config}'
-    )
-    key = subprocess.run(
-        [
-            sys.executable,
-            "-m",
-            "mediaserver",
-            "keys",
-            "create",
-            "--role",
-            "admin",
-            "--config",
-            str(config),
-        ],
-        capture_output=True,
-        text=True,
-        check=True,
-    ).stdout.strip()
-    log = tmp / "server.log"
-    with log.open("ab") as out:
-        proc = subprocess.Popen(
-            [
-                sys.executable,
-                "-m",
-                "mediaserver",
-                "serve",
-                "--config",
-                str(config),
-                "--sip-port",
-                str(sip_port),
-                "--http-port",
-                str(http_port),
-            ],
-            stdout=out,
-            stderr=subprocess.STDOUT,
-        )
-    srv = Server(sip_port, http_port, log, proc, tmp / "data", front_desk, key)
-    deadline = time.monotonic() + 90
-    while time.monotonic() < deadline:
-        assert proc.poll() is None, log.read_text()
-        try:
-            if httpx.get(f"http://127.0.0.1:{http_port}/healthz", timeout=1).status_code == 200:
-                return srv
-        except httpx.TransportError:
-            time.sleep(0.3)
-    proc.kill()
-    raise AssertionError("server did not start")
-
-
-def stop_server(srv: Server) -> None:
-    srv.proc.send_signal(signal.SIGTERM)
-    try:
-        srv.proc.wait(timeout=20)
-    except subprocess.TimeoutExpired:
-        srv.proc.kill()
 
 
 @pytest.fixture(scope="module")

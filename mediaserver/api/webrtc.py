@@ -1,0 +1,87 @@
+"""WebRTC signaling for the softphone page: POST /webrtc/offer with a call token."""
+# No "from __future__ import annotations": FastAPI must see the dependencies
+# defined inside router() when it reads the endpoint signatures.
+
+
+from typing import Annotated, Any, Literal
+
+from fastapi import APIRouter, Depends, HTTPException
+from fastapi.concurrency import run_in_threadpool
+from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
+from pydantic import BaseModel, Field
+
+from mediaserver.agents import AgentBook
+from mediaserver.api.auth import CallTokens
+from mediaserver.tokens import CallToken, TokenError
+from mediaserver.transports.webrtc import Busy, OfferError, WebRtcServer
+
+call_token = HTTPBearer(
+    auto_error=False, scheme_name="CallToken", description="`mediaserver tokens create`"
+)
+AgentName = Annotated[str, Field(pattern=r"^[a-z0-9][a-z0-9_-]{0,63}$")]
+
+
+class Offer(BaseModel):
+    sdp: str = Field(max_length=100_000)
+    type: Literal["offer"]
+    agent: AgentName = "default"
+
+
+class Answer(BaseModel):
+    sdp: str
+    type: Literal["answer"]
+    call_id: int
+
+
+class PhoneConfig(BaseModel):
+    ice_servers: list[dict[str, Any]]
+    agents: list[str]
+
+
+def router(webrtc: WebRtcServer, tokens: CallTokens, book: AgentBook) -> APIRouter:
+    api = APIRouter(prefix="/webrtc", tags=["webrtc"])
+
+    def claims(
+        credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(call_token)],
+    ) -> tuple[str, CallToken]:
+        if credentials is None:
+            raise HTTPException(
+                401, "a call token is needed", headers={"WWW-Authenticate": "Bearer"}
+            )
+        try:
+            return credentials.credentials, tokens.verify(credentials.credentials)
+        except TokenError as exc:
+            raise HTTPException(401, str(exc), headers={"WWW-Authenticate": "Bearer"}) from None
+
+    @api.get("/config", response_model=PhoneConfig)
+    def phone_config(
+        token: Annotated[tuple[str, CallToken], Depends(claims)],
+    ) -> dict[str, Any]:
+        """What the page needs before it calls: ICE servers, the agents it may call."""
+        allowed = token[1].agent
+        names = [allowed] if allowed else book.names()
+        return {"ice_servers": webrtc.ice_servers(), "agents": names}
+
+    @api.post(
+        "/offer",
+        response_model=Answer,
+        responses={400: {"description": "a bad offer"}, 503: {"description": "no call slot"}},
+    )
+    async def offer(
+        offer: Offer, token: Annotated[tuple[str, CallToken], Depends(claims)]
+    ) -> dict[str, Any]:
+        try:
+            tokens.check(token[0], offer.agent)
+        except TokenError as exc:
+            raise HTTPException(401, str(exc)) from None
+        if await run_in_threadpool(book.get, offer.agent) is None:
+            raise HTTPException(404, f"no agent {offer.agent!r}")
+        try:
+            call, sdp = await webrtc.answer(offer.sdp, offer.type, offer.agent)
+        except OfferError as exc:
+            raise HTTPException(400, str(exc)) from None
+        except Busy as exc:
+            raise HTTPException(503, str(exc)) from None
+        return {"sdp": sdp, "type": "answer", "call_id": call.call_id}
+
+    return api

@@ -1,0 +1,180 @@
+// The softphone: a WebRTC call to an agent, its transcript and latency.
+import { el } from "/ui/api.js";
+
+const $ = (id) => document.getElementById(id);
+const phone = { pc: null, channel: null, stream: null, meter: null };
+window.phone = phone; // for the tests: getStats() on the live connection
+
+function showError(message) {
+  $("error").textContent = message;
+  $("error").hidden = !message;
+}
+
+function setState(text, kind = "") {
+  $("state").textContent = text;
+  $("state").className = `state ${kind}`;
+}
+
+function setInCall(inCall) {
+  $("call").disabled = inCall;
+  $("hangup").disabled = !inCall;
+  for (const key of $("keypad").querySelectorAll("button")) key.disabled = !inCall;
+}
+
+function token() {
+  return $("token").value.trim();
+}
+
+async function signaling(path, options = {}) {
+  let response;
+  try {
+    response = await fetch(path, {
+      ...options,
+      headers: { "Content-Type": "application/json", Authorization: `Bearer ${token()}` },
+    });
+  } catch {
+    throw new Error("The server is unreachable. Check your connection and try again.");
+  }
+  if (!response.ok) {
+    let detail = response.statusText;
+    try { detail = (await response.json()).detail ?? detail; } catch { /* not JSON */ }
+    if (typeof detail !== "string") detail = JSON.stringify(detail);
+    if (response.status === 401) detail = `The call token was refused (${detail}).`;
+    throw new Error(detail);
+  }
+  return response.json();
+}
+
+async function loadAgents() {
+  if (!token()) return;
+  try {
+    const config = await signaling("/webrtc/config");
+    $("agent").replaceChildren(...config.agents.map((name) => el("option", { value: name }, name)));
+    showError("");
+    return config;
+  } catch (e) {
+    showError(e.message);
+  }
+}
+
+function addLine(speaker, text, meta = "") {
+  const item = el("li", { class: speaker },
+    el("span", { class: "meta" }, meta ? `${speaker} · ${meta}` : speaker), text);
+  $("transcript").append(item);
+  item.scrollIntoView({ block: "nearest" });
+}
+
+function onMessage(event) {
+  const message = JSON.parse(event.data);
+  if (message.type === "transcript") {
+    const meta = [];
+    if (message.latency_ms != null) meta.push(`answered in ${Math.round(message.latency_ms)} ms`);
+    if (message.interrupted) meta.push("interrupted");
+    addLine(message.speaker, message.text, meta.join(" · "));
+  } else if (message.type === "ended") {
+    setState(`Call ended (${message.reason.replaceAll("_", " ")})`);
+    finish();
+  }
+}
+
+function watchLevel(stream) {
+  const context = new AudioContext();
+  const analyser = context.createAnalyser();
+  analyser.fftSize = 512;
+  context.createMediaStreamSource(stream).connect(analyser);
+  const samples = new Float32Array(analyser.fftSize);
+  const timer = setInterval(() => {
+    analyser.getFloatTimeDomainData(samples);
+    let sum = 0;
+    for (const s of samples) sum += s * s;
+    $("level").value = Math.min(1, Math.sqrt(sum / samples.length) * 4);
+  }, 100);
+  return () => { clearInterval(timer); context.close(); };
+}
+
+function iceComplete(pc, seconds = 5) {
+  if (pc.iceGatheringState === "complete") return Promise.resolve();
+  return new Promise((resolve) => {
+    const done = () => { if (pc.iceGatheringState === "complete") resolve(); };
+    pc.addEventListener("icegatheringstatechange", done);
+    setTimeout(resolve, seconds * 1000); // send what we have
+  });
+}
+
+async function call(event) {
+  event.preventDefault();
+  showError("");
+  $("transcript").replaceChildren();
+  const config = await loadAgents();
+  if (!config) return;
+  try {
+    phone.stream = await navigator.mediaDevices.getUserMedia({ audio: true });
+  } catch (e) {
+    showError(e.name === "NotAllowedError"
+      ? "Microphone access was denied. Allow it in the browser's site settings and call again."
+      : `No microphone could be opened (${e.message}).`);
+    return;
+  }
+  phone.meter = watchLevel(phone.stream);
+  const pc = new RTCPeerConnection({ iceServers: config.ice_servers });
+  phone.pc = pc;
+  for (const track of phone.stream.getTracks()) pc.addTrack(track, phone.stream);
+  pc.addEventListener("track", (e) => { $("remote").srcObject = e.streams[0] ?? new MediaStream([e.track]); });
+  pc.addEventListener("connectionstatechange", () => {
+    const state = pc.connectionState;
+    if (state === "connected") setState("Connected", "connected");
+    else if (state === "failed") { setState("Connection failed", "failed"); finish(); }
+    else if (state !== "closed") setState(state[0].toUpperCase() + state.slice(1));
+  });
+  phone.channel = pc.createDataChannel("control");
+  phone.channel.addEventListener("message", onMessage);
+  setInCall(true);
+  setState("Calling…");
+  try {
+    await pc.setLocalDescription(await pc.createOffer());
+    await iceComplete(pc);
+    const answer = await signaling("/webrtc/offer", {
+      method: "POST",
+      body: JSON.stringify({ sdp: pc.localDescription.sdp, type: "offer", agent: $("agent").value }),
+    });
+    await pc.setRemoteDescription(answer);
+  } catch (e) {
+    showError(e.message);
+    setState("Not connected");
+    finish();
+  }
+}
+
+function hangUp() {
+  if (phone.channel?.readyState === "open") phone.channel.send(JSON.stringify({ type: "hangup" }));
+  setState("Call ended");
+  setTimeout(finish, 200); // let the hang-up message leave first
+}
+
+function finish() {
+  phone.meter?.();
+  phone.meter = null;
+  phone.stream?.getTracks().forEach((track) => track.stop());
+  phone.pc?.close();
+  phone.pc = phone.channel = phone.stream = null;
+  $("level").value = 0;
+  setInCall(false);
+}
+
+$("call-form").addEventListener("submit", call);
+$("hangup").addEventListener("click", hangUp);
+$("keypad").addEventListener("click", (event) => {
+  const digit = event.target.dataset?.digit;
+  if (digit && phone.channel?.readyState === "open") {
+    phone.channel.send(JSON.stringify({ type: "dtmf", digits: digit }));
+    addLine("caller", `(pressed ${digit})`);
+  }
+});
+$("token").addEventListener("change", loadAgents);
+const fromHash = new URLSearchParams(location.hash.slice(1)).get("token");
+if (fromHash) {
+  $("token").value = fromHash;
+  history.replaceState(null, "", location.pathname);
+  loadAgents();
+}
+setInCall(false);
