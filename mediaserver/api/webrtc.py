@@ -2,7 +2,6 @@
 # No "from __future__ import annotations": FastAPI must see the dependencies
 # defined inside router() when it reads the endpoint signatures.
 
-
 from typing import Annotated, Any, Literal
 
 from fastapi import APIRouter, Depends, HTTPException
