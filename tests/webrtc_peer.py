@@ -17,7 +17,7 @@ import numpy as np
 from aiortc import MediaStreamTrack, RTCPeerConnection, RTCSessionDescription
 from aiortc.mediastreams import MediaStreamError
 
-from mediaserver.transports.webrtc import gather_on
+from mediaserver.transports.webrtc import use_host_addresses
 
 RATE = 48000
 FRAME = 960
@@ -102,6 +102,7 @@ class Peer:
         try:
             while True:
                 frame = await track.recv()
+                assert isinstance(frame, av.AudioFrame)
                 pcm = frame.to_ndarray().reshape(-1, len(frame.layout.channels))
                 self.heard.chunks.append(pcm.mean(axis=1).astype(np.int16))
                 self.heard.arrivals.append(time.monotonic())
@@ -109,10 +110,7 @@ class Peer:
             pass
 
     async def offer(self) -> dict[str, str]:
-        for transceiver in self.pc.getTransceivers():
-            gather_on(transceiver.sender.transport.transport.iceGatherer._connection, ["127.0.0.1"])
-        if self.pc.sctp is not None:
-            gather_on(self.pc.sctp.transport.transport.iceGatherer._connection, ["127.0.0.1"])
+        use_host_addresses(self.pc, ["127.0.0.1"])
         await self.pc.setLocalDescription(await self.pc.createOffer())
         return {"sdp": self.pc.localDescription.sdp, "type": "offer"}
 

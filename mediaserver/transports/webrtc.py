@@ -377,7 +377,7 @@ class WebRtcServer:
         # our jitter buffer in place of aiortc's, at the receiver
         transceiver.receiver._handle_rtp_packet = call.on_rtp  # type: ignore[method-assign]
         if self.config.host_addresses:
-            self._use_host_addresses(pc, list(self.config.host_addresses))
+            use_host_addresses(pc, list(self.config.host_addresses))
         try:
             await pc.setLocalDescription(await pc.createAnswer())
         except ValueError as exc:  # e.g. no codec in common
@@ -389,15 +389,6 @@ class WebRtcServer:
         if "a=candidate" not in answer:
             raise OfferError("no ICE candidate could be gathered")
         return answer
-
-    @staticmethod
-    def _use_host_addresses(pc: RTCPeerConnection, addresses: list[str]) -> None:
-        """aioice offers every interface but loopback; use the configured ones."""
-        dtls = [t.receiver.transport for t in pc.getTransceivers()]
-        if pc.sctp is not None:
-            dtls.append(pc.sctp.transport)
-        for transport in dtls:
-            gather_on(transport.transport.iceGatherer._connection, addresses)
 
     def forget(self, call: WebRtcCall) -> None:
         self.calls.pop(call.handle, None)
@@ -417,7 +408,17 @@ class WebRtcServer:
         await asyncio.sleep(0)
 
 
-def gather_on(connection: Any, addresses: list[str]) -> None:
+def use_host_addresses(pc: RTCPeerConnection, addresses: list[str]) -> None:
+    """ICE host candidates on `addresses` only (aioice offers every interface
+    but loopback): before setLocalDescription, which gathers them."""
+    dtls = [t.receiver.transport for t in pc.getTransceivers()]
+    if pc.sctp is not None:
+        dtls.append(pc.sctp.transport)
+    for transport in dtls:
+        _gather_on(transport.transport.iceGatherer._connection, addresses)
+
+
+def _gather_on(connection: Any, addresses: list[str]) -> None:
     """Make an aioice Connection gather host candidates on `addresses` only."""
     original: Callable[..., Any] = connection.get_component_candidates
 
