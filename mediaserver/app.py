@@ -15,11 +15,12 @@ from fastapi import FastAPI
 
 from mediaserver import __version__
 from mediaserver.agents import AgentBook
-from mediaserver.api import agents, health, metrics, pages, tokens, webrtc
+from mediaserver.api import agents, health, metrics, outbound, pages, tokens, webrtc
 from mediaserver.api import calls as call_records
 from mediaserver.api.auth import Auth, CallTokens, RateLimiter
 from mediaserver.calllog import Records
 from mediaserver.config import Config
+from mediaserver.dialer import Dialer
 from mediaserver.metrics import Metrics
 from mediaserver.store import Store
 from mediaserver.transports.webrtc import WebRtcServer
@@ -64,11 +65,15 @@ def create_http_app(
     plane: ControlPlane,
     ready: Callable[[], dict[str, bool]],
     phone: tuple[WebRtcServer, AgentBook] | None = None,
+    dialer: Dialer | None = None,
 ) -> FastAPI:
-    """The HTTP side; `phone` (the WebRTC transport and the agents) adds /webrtc."""
+    """The HTTP side; `phone` (the WebRTC transport and the agents) adds /webrtc,
+    `dialer` adds POST /calls."""
     app = FastAPI(title="mediaserver", version=__version__)
     app.include_router(health.router(plane.auth, ready))
     app.include_router(agents.router(plane.store, plane.auth))
+    if dialer is not None:  # before /calls/{id}
+        app.include_router(outbound.router(dialer, plane.auth))
     app.include_router(call_records.router(plane.store, plane.auth, plane.data_dir / "recordings"))
     app.include_router(tokens.router(plane.tokens, plane.auth))
     app.include_router(metrics.router(plane.metrics, plane.auth))
@@ -105,11 +110,20 @@ async def serve(config: Config, plane: ControlPlane) -> None:
     calls.transports["sip"] = sip
     browser = WebRtcServer(config.webrtc, config.jitter, calls)
     calls.transports["webrtc"] = browser
+    dialer = Dialer(
+        calls,
+        book,
+        plane.metrics,
+        trunk_host=config.sip.trunk_host,
+        per_trunk=config.sip.outbound_per_trunk,
+        retries=config.sip.outbound_retries,
+        retry_seconds=config.sip.outbound_retry_seconds,
+    )
     await sip.start()
     state["sip"] = True
     http = uvicorn.Server(
         uvicorn.Config(
-            create_http_app(config, plane, lambda: dict(state), (browser, book)),
+            create_http_app(config, plane, lambda: dict(state), (browser, book), dialer),
             host=config.server.host,
             port=config.server.http_port,
             log_level="info",
@@ -128,6 +142,7 @@ async def serve(config: Config, plane: ControlPlane) -> None:
     except SystemExit:  # uvicorn's way of saying that start-up failed
         http.started = False
     finally:
+        await dialer.close()
         await browser.stop()
         await calls.close()
         await sip.stop()

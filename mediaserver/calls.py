@@ -5,10 +5,11 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import Callable
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from mediaserver import logs
 from mediaserver.agents import Agent, AgentBook
 from mediaserver.calllog import CallLog, Records
 from mediaserver.config import VadConfig
@@ -45,11 +46,31 @@ class Calls(CallHandler):
         self.transports: dict[str, Transport] = {}  # by CallHandle.transport
         self.sessions: dict[CallHandle, Session] = {}
         self.logs: dict[CallHandle, tuple[Agent, CallLog]] = {}
-        self.on_outbound_start: Callable[[CallHandle], None] | None = None
-        self.on_outbound_end: Callable[[CallHandle, int, str], None] | None = None
+        self._dialing: dict[CallHandle, _Dialing] = {}
         self._tasks: set[asyncio.Task[None]] = set()
 
-    def place(self, uri: str, agent: Agent, version: int) -> CallHandle:
+    async def dial(
+        self, uri: str, agent: Agent, version: int = 0, ring_seconds: float = 30.0
+    ) -> tuple[str, int, str, str]:
+        """Call `uri` with the agent; once the call is over: (outcome, SIP code,
+        reason, call record id). outcome: "answered", "busy", "no answer",
+        "rejected" or "failed"."""
+        handle, record = self._place(uri, agent, version)
+        dialing = self._dialing[handle] = _Dialing(
+            asyncio.Event(), asyncio.get_running_loop().create_future()
+        )
+        ringing = asyncio.ensure_future(dialing.answered.wait())
+        waiting: set[asyncio.Future[Any]] = {dialing.done, ringing}
+        await asyncio.wait(waiting, timeout=ring_seconds, return_when=asyncio.FIRST_COMPLETED)
+        ringing.cancel()
+        if not (dialing.done.done() or dialing.answered.is_set()):
+            self.transports["sip"].hangup(handle, 487)  # nobody answered: cancel the INVITE
+        code, reason = await dialing.done
+        self._dialing.pop(handle, None)
+        outcome = "answered" if handle.started else OUTCOMES.get(code, "failed")
+        return outcome, code, reason, record.id
+
+    def _place(self, uri: str, agent: Agent, version: int) -> tuple[CallHandle, CallLog]:
         """An outbound call with `agent`: recorded from the first INVITE."""
         record = self.records.open(
             transport="sip",
@@ -62,11 +83,11 @@ class Calls(CallHandler):
         assert isinstance(sip, SipServer)
         handle = sip.place(uri)
         self.logs[handle] = (agent, record)
-        return handle
+        return handle, record
 
     def started(self, call: CallHandle) -> None:
-        if call.outbound and self.on_outbound_start is not None:
-            self.on_outbound_start(call)
+        if (dialing := self._dialing.get(call)) is not None:
+            dialing.answered.set()
         task = asyncio.create_task(self._run(call))
         self._tasks.add(task)
         task.add_done_callback(self._tasks.discard)
@@ -86,8 +107,8 @@ class Calls(CallHandler):
         log.info("call %d ended: %d %s", call.call_id, code, reason)
         if not call.started and (found := self.logs.pop(call, None)) is not None:
             found[1].ended(OUTCOMES.get(code, "failed").replace(" ", "_"), code)
-        if call.outbound and self.on_outbound_end is not None:
-            self.on_outbound_end(call, code, reason)
+        if (dialing := self._dialing.get(call)) is not None and not dialing.done.done():
+            dialing.done.set_result((code, reason))
 
     async def _agent(self, call: CallHandle) -> tuple[Agent, CallLog]:
         if (found := self.logs.get(call)) is not None:
@@ -110,6 +131,7 @@ class Calls(CallHandler):
 
     async def _run(self, call: CallHandle) -> None:
         agent, record = await self._agent(call)
+        logs.call_id.set(record.id)  # on every log line of this call's tasks
         record.answered()
 
         def on_event(event: CallEvent) -> None:
@@ -178,10 +200,16 @@ class Calls(CallHandler):
             await session.close()
             if recorder is not None:
                 await asyncio.get_running_loop().run_in_executor(None, recorder.close)
-            if call.media.dropped_in:
-                self.records.metrics.jitter_frames.labels(call.transport, "dropped").inc(
-                    call.media.dropped_in
-                )
+            media = call.media
+            frames = self.records.metrics.jitter_frames
+            for outcome, count in (
+                ("dropped", media.dropped_in),
+                ("lost", media.lost),
+                ("late", media.late),
+                ("concealed", media.concealed),
+            ):
+                if count:
+                    frames.labels(call.transport, outcome).inc(count)
             log.info(
                 "call %s media: received %.2f s, sound %.2f s, speech %.2f s, dropped %d frames",
                 record.id,
@@ -198,6 +226,12 @@ class Calls(CallHandler):
         await asyncio.gather(*self._tasks, return_exceptions=True)
 
 
+@dataclass(slots=True)
+class _Dialing:
+    answered: asyncio.Event
+    done: asyncio.Future[tuple[int, str]]
+
+
 OUTCOMES = {
     486: "busy",
     600: "busy",
@@ -208,37 +242,3 @@ OUTCOMES = {
     603: "rejected",
     404: "rejected",
 }
-
-
-async def place_call(
-    calls: Calls,
-    server: SipServer,
-    uri: str,
-    *,
-    agent: Agent,
-    version: int = 0,
-    ring_seconds: float = 30.0,
-) -> tuple[str, int, str]:
-    """Call `uri` with the agent; when the call is over: (outcome, SIP code, reason).
-
-    outcome: "answered", "busy", "no answer", "rejected" or "failed"."""
-    done: asyncio.Future[tuple[CallHandle, int, str]] = asyncio.get_running_loop().create_future()
-
-    def finished(call: CallHandle, code: int, reason: str) -> None:
-        if not done.done():
-            done.set_result((call, code, reason))
-
-    calls.on_outbound_end = finished
-    answered = asyncio.Event()
-    calls.on_outbound_start = lambda call: answered.set()
-    handle = calls.place(uri, agent, version)
-    ringing = asyncio.ensure_future(answered.wait())
-    waiting: set[asyncio.Future[Any]] = {done, ringing}
-    await asyncio.wait(waiting, timeout=ring_seconds, return_when=asyncio.FIRST_COMPLETED)
-    ringing.cancel()
-    if not (done.done() or answered.is_set()):
-        server.hangup(handle, 487)  # nobody answered: cancel the INVITE
-    call, code, reason = await done
-    if call.started:
-        return "answered", code, reason
-    return OUTCOMES.get(code, "failed"), code, reason

@@ -3,12 +3,11 @@
 from __future__ import annotations
 
 import argparse
-import logging
 import sys
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from mediaserver import __version__, app
+from mediaserver import __version__, app, logs
 from mediaserver.config import Config, ConfigError, load
 from mediaserver.store import Store, StoreError
 
@@ -62,9 +61,7 @@ def build_parser() -> argparse.ArgumentParser:
 
 def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
-    logging.basicConfig(
-        level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s"
-    )
+    logs.configure(json_lines=False)  # `serve` switches to its configured format
     if args.command == "talk":
         return talk(args)
     if args.command == "call":
@@ -91,6 +88,7 @@ def serve(args: argparse.Namespace) -> int:
     except ConfigError as exc:
         print(f"mediaserver: config error: {exc}", file=sys.stderr)
         return 2
+    logs.configure(json_lines=config.server.log_format == "json")
     from mediaserver.services.factory import local_speech
     from models.store import ModelError
 
@@ -198,7 +196,7 @@ def call(args: argparse.Namespace) -> int:
     import asyncio
 
     from mediaserver.agents import AgentBook
-    from mediaserver.calls import Calls, place_call
+    from mediaserver.calls import Calls
     from mediaserver.transports.sip import SipServer
 
     try:
@@ -230,9 +228,10 @@ def call(args: argparse.Namespace) -> int:
         calls.transports["sip"] = server
         await server.start()
         try:
-            return await place_call(
-                calls, server, target, agent=agent, ring_seconds=args.ring_seconds
+            outcome, code, reason, _ = await calls.dial(
+                target, agent, ring_seconds=args.ring_seconds
             )
+            return outcome, code, reason
         finally:
             await calls.close()
             await server.stop()

@@ -24,9 +24,13 @@ class ServerConfig:
     http_port: int = 8080
     sip_port: int = 5060
     data_dir: str = "data"
+    log_format: str = "json"  # one JSON object per line, or "text"
 
     def __post_init__(self) -> None:
         _require(bool(self.host), "server.host", "must not be empty")
+        _require(
+            self.log_format in ("json", "text"), "server.log_format", 'expected "json" or "text"'
+        )
         for key in ("http_port", "sip_port"):
             port = getattr(self, key)
             _require(0 <= port <= 65535, f"server.{key}", f"expected 0..65535, got {port}")
@@ -88,6 +92,9 @@ class SipConfig:
     trunk_host: str = ""  # outbound: a bare number N is called as sip:N@trunk_host
     log_level: int = 1  # PJSIP's own log (0-6) on stderr
     rtp_port: int = 0  # first RTP port (each call takes the next free pair); 0: any free port
+    outbound_per_trunk: int = 2  # POST /calls: at most this many at once per trunk
+    outbound_retries: int = 2  # busy or no answer: call again this many times
+    outbound_retry_seconds: int = 60
 
     def __post_init__(self) -> None:
         import ipaddress
@@ -100,6 +107,13 @@ class SipConfig:
         _require(bool(self.codecs), "sip.codecs", "name at least one codec")
         _require(1 <= self.max_calls <= 4, "sip.max_calls", "expected 1..4 (PJSUA_MAX_CALLS is 4)")
         _require(0 <= self.rtp_port <= 65000, "sip.rtp_port", "expected 0..65000")
+        _require(1 <= self.outbound_per_trunk <= 4, "sip.outbound_per_trunk", "expected 1..4")
+        _require(0 <= self.outbound_retries <= 10, "sip.outbound_retries", "expected 0..10")
+        _require(
+            1 <= self.outbound_retry_seconds <= 86400,
+            "sip.outbound_retry_seconds",
+            "expected 1..86400",
+        )
 
 
 @dataclass(frozen=True, slots=True)

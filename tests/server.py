@@ -113,6 +113,7 @@ def start_server(tmp: Path, extra_config: str = "") -> Server:
     front_desk = port_outside_ephemeral_range()
     config.write_text(
         f'[server]\ndata_dir = "{tmp / "data"}"\n[sip]\nallow = ["127.0.0.1/32"]\n'
+        "outbound_retries = 1\noutbound_retry_seconds = 1\n"
         f'[agent]\ntransfer_target = "sip:frontdesk@127.0.0.1:{front_desk}"\n{extra_config}'
     )
     key = subprocess.run(

@@ -25,9 +25,12 @@ class Callee(pj.Account):  # type: ignore[misc]
         super().__init__()
         self.respond = respond
         self.call: Call | None = None
+        self.invites = 0
+        self.refused: list[Call] = []  # every pj.Call stays referenced until libDestroy
 
     def onIncomingCall(self, prm: Any) -> None:
         try:
+            self.invites += 1
             call = Call(self, prm.callId)
             op = pj.CallOpParam()
             op.statusCode = 180
@@ -37,6 +40,7 @@ class Callee(pj.Account):  # type: ignore[misc]
                 call.answer(op)
             else:
                 call.hangup(op)
+                self.refused.append(call)
             self.call = call
         except Exception:
             traceback.print_exc(file=sys.stdout)
@@ -133,7 +137,8 @@ def main() -> int:
         call.makeCall(args.to, pj.CallOpParam(True))
     player = recorder = None
     played = sent = False
-    while time.monotonic() - start < args.seconds and not call.disconnected:
+    refusing = args.listen is not None and args.respond != 200  # every INVITE, for a while
+    while time.monotonic() - start < args.seconds and (refusing or not call.disconnected):
         ep.libHandleEvents(10)
         if call.media is not None and recorder is None and args.record:
             recorder = pj.AudioMediaRecorder()
@@ -157,6 +162,8 @@ def main() -> int:
             if call.disconnected:
                 break
     result = {"connected": connected, "status": call.status, "reason": call.reason}
+    if isinstance(account, Callee):
+        result["invites"] = account.invites
     ep.hangupAllCalls()  # a call a REFER made too; then let PJSIP finish them
     for _ in range(50):
         ep.libHandleEvents(10)
@@ -165,6 +172,7 @@ def main() -> int:
     call = None
     if isinstance(account, Callee):
         account.call = None  # no pj.Call may outlive libDestroy
+        account.refused.clear()
     account.shutdown()
     ep.libDestroy()
     print(json.dumps(result))

@@ -13,6 +13,7 @@ from mediaserver.api.auth import Auth
 from mediaserver.store import Store
 
 AgentName = Annotated[str, Path(pattern=r"^[a-z0-9][a-z0-9_-]{0,63}$")]
+Version = Annotated[int, Path(ge=1, le=2**31 - 1)]
 
 
 class MenuOption(BaseModel):
@@ -97,7 +98,9 @@ def router(store: Store, auth: Auth) -> APIRouter:
         response_model=AgentOut,
         dependencies=[Depends(auth.viewer)],
     )
-    def get_version(name: AgentName, version: Annotated[int, Path(ge=1)]) -> dict[str, Any]:
+    def get_version(
+        name: AgentName, version: Annotated[int, Path(ge=1, le=2**31 - 1)]
+    ) -> dict[str, Any]:
         return found(store.get_agent(name, version), f"{name} version {version}")
 
     @api.put("/{name}", response_model=AgentOut, dependencies=[Depends(auth.admin)])

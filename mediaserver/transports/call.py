@@ -68,6 +68,10 @@ class CallMedia:
         default_factory=lambda: playout.playout_buffer(RATE, seconds=2)
     )
     dropped_in: int = 0  # caller frames refused because the session fell behind
+    # the jitter buffer's account, where the transport keeps one (WebRTC)
+    lost: int = 0
+    late: int = 0
+    concealed: int = 0
     pacing: MediaPacing = field(default_factory=MediaPacing)
 
 

@@ -225,6 +225,12 @@ class WebRtcCall:
             return
         self._closing = True
         handle = self.handle
+        media = handle.media
+        media.lost, media.late, media.concealed = (
+            self.jitter.lost,
+            self.jitter.late,
+            self.stats.concealed,
+        )
         handle.end_reason = handle.end_reason or reason
         log.info(
             "webrtc call %d ended (%s): %d packets, %d concealed, %d skipped, jitter %s",

@@ -456,3 +456,46 @@ def test_a_server_killed_mid_call_keeps_the_turns_and_marks_the_call_unclean(
         assert [t["text"] for t in after["turns"]][:3] == [t["text"] for t in record["turns"][:3]]
     finally:
         stop_server(restarted)
+
+
+def test_an_api_call_to_a_busy_number_is_retried_and_every_attempt_recorded(
+    server: Server,
+) -> None:
+    callee = subprocess.Popen(
+        [
+            sys.executable,
+            "-m",
+            "tests.sip_caller",
+            "--listen",
+            "0",
+            "--respond",
+            "486",
+            "--seconds",
+            "10",
+        ],
+        stdout=subprocess.PIPE,
+        text=True,
+    )
+    port = wait_listening(callee)
+    placed = server.post("/calls", {"to": f"sip:callee@127.0.0.1:{port}", "agent": "default"})
+    assert placed.status_code == 202, placed.text
+    job = placed.json()
+    deadline = time.monotonic() + 40
+    while job["state"] != "done" and time.monotonic() < deadline:
+        time.sleep(0.5)
+        job = server.api(f"/outbound/{job['id']}").json()
+    assert job["state"] == "done" and job["outcome"] == "busy" and job["sip_code"] == 486
+    assert job["attempts"] == 2 and len(job["call_ids"]) == 2  # one retry ([sip] outbound_retries)
+    for call_id in job["call_ids"]:
+        record = server.api(f"/calls/{call_id}").json()
+        assert (record["direction"], record["end_reason"], record["sip_code"]) == (
+            "outbound",
+            "busy",
+            486,
+        )
+    said = json.loads(callee.communicate(timeout=30)[0].strip().splitlines()[-1])
+    assert said["invites"] == 2
+    bad = server.post("/calls", {"to": "not a number"})
+    assert bad.status_code == 422 and "neither a number" in bad.json()["detail"]
+    viewer = server.cli("keys", "create", "--role", "viewer")
+    assert server.post("/calls", {"to": "sip:x@127.0.0.1"}, token=viewer).status_code == 403

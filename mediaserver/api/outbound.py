@@ -1,0 +1,57 @@
+"""POST /calls places an outbound call through the dialer's queue; GET /outbound/{id}."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Annotated, Any
+
+from fastapi import APIRouter, Depends, HTTPException
+from fastapi import Path as PathParam
+from pydantic import BaseModel, Field
+
+from mediaserver.api.auth import Auth
+from mediaserver.dialer import Dialer, DialError
+
+
+class CallRequest(BaseModel):
+    to: str = Field(min_length=3, max_length=256, description="a number or a sip: URI")
+    agent: str = Field("default", pattern=r"^[a-z0-9][a-z0-9_-]{0,63}$")
+    trunk: str = Field("default", pattern=r"^[a-z0-9][a-z0-9_-]{0,63}$")
+
+
+class JobOut(BaseModel):
+    id: int
+    to: str
+    agent: str
+    trunk: str
+    state: str
+    outcome: str | None
+    sip_code: int | None
+    attempts: int
+    call_ids: list[str]
+    created_at: datetime
+
+
+def router(dialer: Dialer, auth: Auth) -> APIRouter:
+    api = APIRouter(tags=["outbound"])
+
+    @api.post("/calls", response_model=JobOut, status_code=202, dependencies=[Depends(auth.admin)])
+    async def place_call(request: CallRequest) -> dict[str, Any]:
+        """Queue an outbound call; follow it at /outbound/{id}."""
+        try:
+            return dialer.submit(request.to, request.agent, request.trunk).as_dict()
+        except DialError as exc:
+            raise HTTPException(422, str(exc)) from None
+
+    @api.get("/outbound", response_model=list[JobOut], dependencies=[Depends(auth.viewer)])
+    async def list_jobs() -> list[dict[str, Any]]:
+        return [job.as_dict() for job in reversed(dialer.jobs.values())]
+
+    @api.get("/outbound/{job_id}", response_model=JobOut, dependencies=[Depends(auth.viewer)])
+    async def get_job(job_id: Annotated[int, PathParam(ge=1, le=2**31 - 1)]) -> dict[str, Any]:
+        job = dialer.jobs.get(job_id)
+        if job is None:
+            raise HTTPException(404, f"no outbound job {job_id}")
+        return job.as_dict()
+
+    return api
