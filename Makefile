@@ -8,7 +8,8 @@ export PATH := $(CURDIR)/$(BIN):$(PATH)
 # Debian packages, each checked by a command (or file) it provides.
 # A need with a slash is a file pattern (PostgreSQL's server lives off PATH).
 SYSTEM_NEEDS := gcc:build-essential espeak-ng:espeak-ng sox:sox sipp:sip-tester \
-  chromium:chromium /usr/lib/postgresql/*/bin/initdb:postgresql
+  chromium:chromium kamailio:kamailio /usr/lib/postgresql/*/bin/initdb:postgresql \
+  /usr/lib/*/libopus.so.0:libopus0
 ARGS ?=
 
 .PHONY: run test lint format bench build setup system models clean

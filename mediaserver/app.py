@@ -15,7 +15,7 @@ from fastapi import FastAPI
 
 from mediaserver import __version__
 from mediaserver.agents import AgentBook
-from mediaserver.api import agents, health, metrics, outbound, pages, tokens, webrtc
+from mediaserver.api import agents, health, metrics, outbound, pages, tokens, trunks, webrtc
 from mediaserver.api import calls as call_records
 from mediaserver.api.auth import Auth, CallTokens, RateLimiter
 from mediaserver.calllog import Records
@@ -23,6 +23,7 @@ from mediaserver.config import Config
 from mediaserver.dialer import Dialer
 from mediaserver.metrics import Metrics
 from mediaserver.store import Store
+from mediaserver.transports.sip import SipServer
 from mediaserver.transports.webrtc import WebRtcServer
 
 log = logging.getLogger("mediaserver")
@@ -64,14 +65,18 @@ def create_http_app(
     config: Config,
     plane: ControlPlane,
     ready: Callable[[], dict[str, bool]],
+    *,
     phone: tuple[WebRtcServer, AgentBook] | None = None,
     dialer: Dialer | None = None,
+    sip: SipServer | None = None,
 ) -> FastAPI:
     """The HTTP side; `phone` (the WebRTC transport and the agents) adds /webrtc,
     `dialer` adds POST /calls."""
     app = FastAPI(title="mediaserver", version=__version__)
     app.include_router(health.router(plane.auth, ready))
     app.include_router(agents.router(plane.store, plane.auth))
+    if sip is not None:
+        app.include_router(trunks.router(sip, plane.auth))
     if dialer is not None:  # before /calls/{id}
         app.include_router(outbound.router(dialer, plane.auth))
     app.include_router(call_records.router(plane.store, plane.auth, plane.data_dir / "recordings"))
@@ -89,7 +94,6 @@ async def serve(config: Config, plane: ControlPlane) -> None:
     from mediaserver.agents import DEFAULT_AGENT, configured
     from mediaserver.calls import Calls
     from mediaserver.services.factory import local_speech
-    from mediaserver.transports.sip import SipServer
 
     loop = asyncio.get_running_loop()
     book = AgentBook(configured(DEFAULT_AGENT, config.agent), plane.store)
@@ -115,15 +119,21 @@ async def serve(config: Config, plane: ControlPlane) -> None:
         book,
         plane.metrics,
         trunk_host=config.sip.trunk_host,
+        trunks={trunk.name: trunk.host for trunk in config.sip.trunks},
         per_trunk=config.sip.outbound_per_trunk,
         retries=config.sip.outbound_retries,
         retry_seconds=config.sip.outbound_retry_seconds,
     )
     await sip.start()
     state["sip"] = True
+
+    def ready() -> dict[str, bool]:
+        trunks = {f"trunk {name}": t.registered for name, t in sip.trunks.items()}
+        return {**state, **trunks}
+
     http = uvicorn.Server(
         uvicorn.Config(
-            create_http_app(config, plane, lambda: dict(state), (browser, book), dialer),
+            create_http_app(config, plane, ready, phone=(browser, book), dialer=dialer, sip=sip),
             host=config.server.host,
             port=config.server.http_port,
             log_level="info",

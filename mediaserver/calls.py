@@ -50,12 +50,17 @@ class Calls(CallHandler):
         self._tasks: set[asyncio.Task[None]] = set()
 
     async def dial(
-        self, uri: str, agent: Agent, version: int = 0, ring_seconds: float = 30.0
+        self,
+        uri: str,
+        agent: Agent,
+        version: int = 0,
+        ring_seconds: float = 30.0,
+        trunk: str | None = None,
     ) -> tuple[str, int, str, str]:
         """Call `uri` with the agent; once the call is over: (outcome, SIP code,
         reason, call record id). outcome: "answered", "busy", "no answer",
         "rejected" or "failed"."""
-        handle, record = self._place(uri, agent, version)
+        handle, record = self._place(uri, agent, version, trunk)
         dialing = self._dialing[handle] = _Dialing(
             asyncio.Event(), asyncio.get_running_loop().create_future()
         )
@@ -70,7 +75,9 @@ class Calls(CallHandler):
         outcome = "answered" if handle.started else OUTCOMES.get(code, "failed")
         return outcome, code, reason, record.id
 
-    def _place(self, uri: str, agent: Agent, version: int) -> tuple[CallHandle, CallLog]:
+    def _place(
+        self, uri: str, agent: Agent, version: int, trunk: str | None
+    ) -> tuple[CallHandle, CallLog]:
         """An outbound call with `agent`: recorded from the first INVITE."""
         record = self.records.open(
             transport="sip",
@@ -78,10 +85,11 @@ class Calls(CallHandler):
             agent=agent.name,
             agent_version=version,
             to_uri=uri,
+            trunk=trunk or "",
         )
         sip = self.transports["sip"]
         assert isinstance(sip, SipServer)
-        handle = sip.place(uri)
+        handle = sip.place(uri, trunk)
         self.logs[handle] = (agent, record)
         return handle, record
 

@@ -7,6 +7,7 @@ Every error names the offending key, e.g. "vad.end_ms: expected an int".
 from __future__ import annotations
 
 import dataclasses
+import re
 import tomllib
 import typing
 from dataclasses import dataclass, field
@@ -82,6 +83,42 @@ class JitterConfig:
 
 
 @dataclass(frozen=True, slots=True)
+class TrunkConfig:
+    """A registration trunk: the server registers at `registrar` with digest
+    auth, keeps the registration fresh, and takes (and places) calls through it."""
+
+    name: str = ""
+    registrar: str = ""  # sip:host[:port]
+    username: str = ""
+    password: str = ""
+    domain: str = ""  # the account's domain; default: the registrar's host
+    expires: int = 300  # seconds a registration lasts (re-registered before)
+    retry_seconds: int = 60  # after a failure: never a tight loop
+
+    def __post_init__(self) -> None:
+        _require(
+            bool(re.fullmatch(r"[a-z0-9][a-z0-9_-]{0,63}", self.name)),
+            "sip.trunks.name",
+            f"{self.name!r}: expected lower-case letters, digits, - or _",
+        )
+        _require(
+            self.registrar.startswith(("sip:", "sips:")),
+            f"sip.trunks.{self.name}.registrar",
+            "expected a sip: URI",
+        )
+        _require(bool(self.username), f"sip.trunks.{self.name}.username", "must not be empty")
+        _require(60 <= self.expires <= 86400, f"sip.trunks.{self.name}.expires", "60..86400")
+        _require(
+            10 <= self.retry_seconds <= 3600, f"sip.trunks.{self.name}.retry_seconds", "10..3600"
+        )
+
+    @property
+    def host(self) -> str:
+        """The domain calls to numbers go to: `domain`, or the registrar's host[:port]."""
+        return self.domain or self.registrar.split(":", 1)[1].split(";")[0]
+
+
+@dataclass(frozen=True, slots=True)
 class SipConfig:
     """SIP trunks. INVITEs are answered only from `allow` (IP trunks: addresses
     or CIDRs); others get 403."""
@@ -95,6 +132,7 @@ class SipConfig:
     outbound_per_trunk: int = 2  # POST /calls: at most this many at once per trunk
     outbound_retries: int = 2  # busy or no answer: call again this many times
     outbound_retry_seconds: int = 60
+    trunks: tuple[TrunkConfig, ...] = ()  # registration trunks ([[sip.trunks]] tables)
 
     def __post_init__(self) -> None:
         import ipaddress
@@ -107,6 +145,8 @@ class SipConfig:
         _require(bool(self.codecs), "sip.codecs", "name at least one codec")
         _require(1 <= self.max_calls <= 4, "sip.max_calls", "expected 1..4 (PJSUA_MAX_CALLS is 4)")
         _require(0 <= self.rtp_port <= 65000, "sip.rtp_port", "expected 0..65000")
+        names = [trunk.name for trunk in self.trunks]
+        _require(len(set(names)) == len(names), "sip.trunks", "trunk names must be unique")
         _require(1 <= self.outbound_per_trunk <= 4, "sip.outbound_per_trunk", "expected 1..4")
         _require(0 <= self.outbound_retries <= 10, "sip.outbound_retries", "expected 0..10")
         _require(
@@ -292,6 +332,12 @@ def _build(cls: type[Any], data: object, prefix: str) -> Any:
 
 
 def _coerce(value: object, kind: type, key: str) -> object:
+    args = typing.get_args(kind)
+    if typing.get_origin(kind) is tuple and args and dataclasses.is_dataclass(args[0]):
+        if not isinstance(value, list):
+            raise ConfigError(f"{key}: expected a list of tables ([[{key}]]), got {value!r}")
+        item_type: type[Any] = typing.cast(type, args[0])
+        return tuple(_build(item_type, item, f"{key}.") for item in value)
     if typing.get_origin(kind) is tuple:
         if not isinstance(value, list) or not all(isinstance(v, str) for v in value):
             raise ConfigError(f"{key}: expected a list of strings, got {value!r}")

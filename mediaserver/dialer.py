@@ -49,6 +49,7 @@ class Dialer:
         metrics: Metrics,
         *,
         trunk_host: str,
+        trunks: dict[str, str] | None = None,
         per_trunk: int = 2,
         retries: int = 2,
         retry_seconds: float = 60.0,
@@ -60,6 +61,7 @@ class Dialer:
         self.book = book
         self.metrics = metrics
         self.trunk_host = trunk_host
+        self.trunks = trunks or {}  # registration trunk -> the host numbers are called at
         self.per_trunk = per_trunk
         self.retries = retries
         self.retry_seconds = retry_seconds
@@ -77,6 +79,8 @@ class Dialer:
             return to
         if not to.lstrip("+").replace("-", "").isdigit():
             raise DialError(f"{to!r} is neither a number nor a sip: URI")
+        if trunk in self.trunks:
+            return f"sip:{to}@{self.trunks[trunk]}"
         if trunk != "default" or not self.trunk_host:
             raise DialError(f"no trunk {trunk!r} to call numbers through ([sip] trunk_host)")
         return f"sip:{to}@{self.trunk_host}"
@@ -119,7 +123,11 @@ class Dialer:
                 self._count()
                 try:
                     outcome, code, _, call_id = await self.calls.dial(
-                        job.to, found[0], found[1], self.ring_seconds
+                        job.to,
+                        found[0],
+                        found[1],
+                        self.ring_seconds,
+                        job.trunk if job.trunk in self.trunks else None,
                     )
                 except Exception:
                     log.exception("outbound call %d failed", job.id)

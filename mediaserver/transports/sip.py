@@ -15,15 +15,17 @@ import asyncio
 import collections
 import ipaddress
 import logging
+import socket
 import threading
 import time
 from collections.abc import Callable
+from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
 import pjsua2 as pj
 
-from mediaserver.config import SipConfig
+from mediaserver.config import SipConfig, TrunkConfig
 from mediaserver.transports import pjbuffers
 from mediaserver.transports.call import FRAME, RATE, CallHandle, CallHandler, CallMedia
 
@@ -62,6 +64,10 @@ class SipServer:
         self._error: BaseException | None = None
         self._thread = threading.Thread(target=self._run, name="pjsip", daemon=True)
         self._account: Any = None
+        self._registrations: dict[str, _Registration] = {}
+        self._registrar_addresses: dict[str, set[str]] = {}  # calls from there are the trunk's
+        # registration trunks: written by the pjsip thread, read anywhere
+        self.trunks: dict[str, TrunkStatus] = {t.name: TrunkStatus() for t in config.trunks}
 
     # -- from the event loop ----------------------------------------------------
     async def start(self) -> None:
@@ -134,6 +140,8 @@ class SipServer:
             acfg.mediaConfig.transportConfig.port = self.config.rtp_port
             acfg.mediaConfig.transportConfig.boundAddress = self.host
             account.create(acfg, True)
+            for trunk in self.config.trunks:
+                self._register(trunk)
         except Exception as exc:  # pjsua2 raises pj.Error: report it to start()
             self._error = exc
             self._ready.set()
@@ -152,9 +160,35 @@ class SipServer:
             for call in list(self.calls.values()):
                 call.drop_port()
             self.calls.clear()
+            for registration in self._registrations.values():
+                registration.shutdown()
+            self._registrations.clear()
             account.shutdown()
             del account
             ep.libDestroy()
+
+    def _register(self, trunk: TrunkConfig) -> None:
+        registration = _Registration(self, trunk.name)
+        acfg = pj.AccountConfig()
+        acfg.idUri = f"sip:{trunk.username}@{trunk.host}"
+        acfg.regConfig.registrarUri = trunk.registrar
+        acfg.regConfig.timeoutSec = trunk.expires
+        acfg.regConfig.retryIntervalSec = trunk.retry_seconds
+        acfg.regConfig.firstRetryIntervalSec = trunk.retry_seconds
+        acfg.sipConfig.authCreds.append(
+            pj.AuthCredInfo("digest", "*", trunk.username, 0, trunk.password)
+        )
+        acfg.mediaConfig.transportConfig.port = self.config.rtp_port
+        acfg.mediaConfig.transportConfig.boundAddress = self.host
+        registration.create(acfg, True)
+        self._registrations[trunk.name] = registration
+        host = trunk.registrar.split(":", 1)[1].split(";")[0].rsplit(":", 1)[0].strip("[]")
+        try:
+            self._registrar_addresses[trunk.name] = {
+                str(info[4][0]) for info in socket.getaddrinfo(host, None)
+            }
+        except OSError:
+            log.warning("trunk %s: cannot resolve %s", trunk.name, host)
 
     def _set_codecs(self, ep: Any) -> None:
         wanted = {
@@ -173,7 +207,10 @@ class SipServer:
         source = call.handle.source
         self.calls[prm.callId] = call
         op = pj.CallOpParam()
-        if not _allowed(source, self._networks):
+        trusted = isinstance(account, _Registration) and source.rsplit(":", 1)[0].strip(
+            "[]"
+        ) in self._registrar_addresses.get(account.name, ())
+        if not (trusted or _allowed(source, self._networks)):
             log.warning("INVITE from %s refused: not a trunk address", source)
             op.statusCode = 403
             call.hangup(op)
@@ -181,15 +218,18 @@ class SipServer:
         op.statusCode = 200
         call.answer(op)
 
-    def place(self, uri: str) -> CallHandle:
-        """Call `uri` (from the event loop); the handler hears started/ended."""
+    def place(self, uri: str, trunk: str | None = None) -> CallHandle:
+        """Call `uri` (from the event loop), through a registration trunk if
+        named (its credentials answer the carrier's challenge); the handler
+        hears started/ended."""
         handle = CallHandle(-1, remote_uri=uri, outbound=True)
-        self.submit(lambda: self._place(handle))
+        self.submit(lambda: self._place(handle, trunk))
         return handle
 
-    def _place(self, handle: CallHandle) -> None:
+    def _place(self, handle: CallHandle, trunk: str | None) -> None:
         uri = handle.remote_uri
-        call = SipCall(self, self._account, handle)
+        account = self._registrations.get(trunk or "", self._account)
+        call = SipCall(self, account, handle)
         try:
             call.makeCall(uri, pj.CallOpParam(True))
         except pj.Error as exc:
@@ -244,6 +284,47 @@ class _Port(pj.AudioMediaPort):  # type: ignore[misc]
         except Exception:
             log.exception("outbound frame")
         self.media.pacing.record(start, time.perf_counter_ns())
+
+
+@dataclass(frozen=True, slots=True)
+class TrunkStatus:
+    registered: bool = False
+    code: int = 0  # the registrar's last answer (0: none yet)
+    reason: str = "not registered yet"
+    expires: int = 0  # seconds left, as of `at`
+    at: float = 0.0  # time.time() of the last answer
+
+
+class _Registration(pj.Account):  # type: ignore[misc]
+    """A registration trunk's account: PJSIP re-registers before expiry and
+    retries failures after retry_seconds (never a tight loop)."""
+
+    def __init__(self, server: SipServer, name: str) -> None:
+        super().__init__()
+        self.server = server
+        self.name = name
+
+    def onRegState(self, prm: Any) -> None:
+        try:
+            info = self.getInfo()
+            status = TrunkStatus(
+                registered=bool(info.regIsActive) and 200 <= prm.code < 300,
+                code=int(prm.code),
+                reason=str(prm.reason),
+                expires=int(info.regExpiresSec) if info.regIsActive else 0,
+                at=time.time(),
+            )
+            self.server.trunks[self.name] = status
+            level = logging.INFO if status.registered else logging.WARNING
+            log.log(level, "trunk %s: %d %s", self.name, status.code, status.reason)
+        except Exception:
+            log.exception("registration state")
+
+    def onIncomingCall(self, prm: Any) -> None:
+        try:
+            self.server._incoming(self, prm)
+        except Exception:
+            log.exception("incoming call failed")
 
 
 class SipCall(pj.Call):  # type: ignore[misc]

@@ -283,3 +283,21 @@ def test_the_softphone_page_talks_to_the_agent_in_chromium(
     assert any(t["speaker"] == "caller" and "saturday" in t["text"].lower() for t in turns)
     events = record["events"]
     assert isinstance(events, list) and ("dtmf", "5") in [(e["kind"], e["value"]) for e in events]
+
+
+def test_the_page_says_so_when_the_microphone_is_denied_or_the_token_is_bad(
+    server: Server, token: str
+) -> None:
+    from tests.browser import chromium
+
+    base = f"http://127.0.0.1:{server.http_port}"
+    with chromium() as browser:  # no fake media UI: the permission prompt is dismissed
+        page = browser.new_page()
+        page.goto(f"{base}/ui/phone.html#token={token}")
+        page.wait_for_selector("#agent option[value='default']", state="attached")
+        page.click("#call")
+        page.wait_for_selector("#error:has-text('Microphone')")
+        assert page.is_enabled("#call") and not page.is_enabled("#hangup")
+        page.fill("#token", "not-a-token")
+        page.dispatch_event("#token", "change")
+        page.wait_for_selector("#error:has-text('call token was refused')")
