@@ -7,7 +7,9 @@ from __future__ import annotations
 
 import asyncio
 import random
+import re
 from dataclasses import dataclass
+from typing import Any
 
 
 @dataclass
@@ -24,7 +26,7 @@ def is_rtp(data: bytes) -> bool:
 
 
 class Relay(asyncio.DatagramProtocol):
-    def __init__(self, target: tuple[str, int], impairment: Impairment) -> None:
+    def __init__(self, target: tuple[str, int] | None, impairment: Impairment) -> None:
         self.target = target
         self.impairment = impairment
         self.random = random.Random(impairment.seed)
@@ -34,7 +36,7 @@ class Relay(asyncio.DatagramProtocol):
         self.dropped = 0
 
     @classmethod
-    async def start(cls, target: tuple[str, int], impairment: Impairment) -> Relay:
+    async def start(cls, target: tuple[str, int] | None, impairment: Impairment) -> Relay:
         loop = asyncio.get_running_loop()
         _, relay = await loop.create_datagram_endpoint(
             lambda: cls(target, impairment), local_addr=("127.0.0.1", 0)
@@ -56,6 +58,8 @@ class Relay(asyncio.DatagramProtocol):
                 self.transport.sendto(data, self.caller)
             return
         self.caller = addr
+        if self.target is None:  # not known yet (SipRelay learns it from the answer)
+            return
         if not is_rtp(data):
             self.transport.sendto(data, self.target)
             return
@@ -71,3 +75,88 @@ class Relay(asyncio.DatagramProtocol):
     def close(self) -> None:
         if self.transport is not None:
             self.transport.close()
+
+
+class SipRelay(asyncio.DatagramProtocol):
+    """A tiny SIP ALG for the impairment tests (one call): SIP over UDP passes
+    through, but both SDP bodies get their audio port replaced by an impairing
+    Relay's, so RTP both ways crosses the relay (endpoints that latch on to
+    where RTP comes from keep using it)."""
+
+    def __init__(self, target: tuple[str, int], impairment: Impairment) -> None:
+        self.target = target
+        self.impairment = impairment
+        self.caller: tuple[str, int] | None = None
+        self.transport: asyncio.DatagramTransport | None = None
+        self.media: Relay | None = None
+        self._tasks: set[asyncio.Future[None]] = set()
+
+    @classmethod
+    async def start(cls, target: tuple[str, int], impairment: Impairment) -> SipRelay:
+        loop = asyncio.get_running_loop()
+        _, relay = await loop.create_datagram_endpoint(
+            lambda: cls(target, impairment), local_addr=("127.0.0.1", 0)
+        )
+        return relay
+
+    @property
+    def port(self) -> int:
+        assert self.transport is not None
+        return int(self.transport.get_extra_info("sockname")[1])
+
+    def connection_made(self, transport: asyncio.BaseTransport) -> None:
+        self.transport = transport  # type: ignore[assignment]
+
+    def datagram_received(self, data: bytes, addr: tuple[str, int]) -> None:
+        if addr != self.target:
+            self.caller = addr
+            task = asyncio.ensure_future(self._pass(data, self.target, from_caller=True))
+        elif self.caller is not None:
+            task = asyncio.ensure_future(self._pass(data, self.caller, from_caller=False))
+        else:
+            return
+        self._tasks.add(task)
+        task.add_done_callback(self._tasks.discard)
+
+    async def _pass(self, data: bytes, to: tuple[str, int], from_caller: bool) -> None:
+        assert self.transport is not None
+        head, sep, body = data.partition(b"\r\n\r\n")
+        found = re.search(rb"^m=audio (\d+) ", body, re.MULTILINE)
+        if sep and found:
+            endpoint = ("127.0.0.1", int(found.group(1)))
+            if from_caller and self.media is None:
+                self.media = await Relay.start(None, self.impairment)
+                self.media.caller = endpoint
+            elif not from_caller and self.media is not None:
+                self.media.target = endpoint
+            if self.media is not None:
+                body = body.replace(found.group(0), b"m=audio %d " % self.media.port, 1)
+                head = re.sub(
+                    rb"(?im)^(content-length|l):\s*\d+", b"Content-Length: %d" % len(body), head
+                )
+                data = head + sep + body
+        self.transport.sendto(data, to)
+
+    def close(self) -> None:
+        if self.media is not None:
+            self.media.close()
+        if self.transport is not None:
+            self.transport.close()
+
+
+class Running:
+    """An event loop in a thread, for relays used by synchronous tests."""
+
+    def __init__(self) -> None:
+        import threading
+
+        self.loop = asyncio.new_event_loop()
+        self._thread = threading.Thread(target=self.loop.run_forever, daemon=True)
+        self._thread.start()
+
+    def run(self, coro: Any) -> Any:
+        return asyncio.run_coroutine_threadsafe(coro, self.loop).result(10)
+
+    def stop(self) -> None:
+        self.loop.call_soon_threadsafe(self.loop.stop)
+        self._thread.join(5)

@@ -108,6 +108,9 @@ def main() -> int:
     transport.port = args.listen or 0
     transport.boundAddress = args.bind
     transport_id = ep.transportCreate(pj.PJSIP_TRANSPORT_UDP, transport)
+    tcp = pj.TransportConfig()
+    tcp.boundAddress = args.bind
+    ep.transportCreate(pj.PJSIP_TRANSPORT_TCP, tcp)  # for sip:...;transport=tcp
     ep.audDevManager().setNullDev()
     if args.codec:
         for codec in ep.codecEnum2():

@@ -499,3 +499,53 @@ def test_an_api_call_to_a_busy_number_is_retried_and_every_attempt_recorded(
     assert bad.status_code == 422 and "neither a number" in bad.json()["detail"]
     viewer = server.cli("keys", "create", "--role", "viewer")
     assert server.post("/calls", {"to": "sip:x@127.0.0.1"}, token=viewer).status_code == 403
+
+
+def test_a_call_over_tcp_is_answered(server: Server, stt: WhisperSTT, tmp_path: Path) -> None:
+    result = caller(
+        "--to",
+        f"{server.uri};transport=tcp",
+        "--record",
+        str(tmp_path / "heard.wav"),
+        "--seconds",
+        "7",
+    )
+    assert result["connected"]
+    heard = stt.transcribe(read_wav(tmp_path / "heard.wav", 60)).text
+    assert "riverside" in heard.lower(), heard
+
+
+def test_through_loss_and_jitter_the_call_survives_and_the_question_is_understood(
+    server: Server, tmp_path: Path
+) -> None:
+    """5% of the caller's RTP lost, 40 +- 20 ms of jitter (a userspace relay)."""
+    from tests.relay import Impairment, Running, SipRelay
+
+    running = Running()
+    relay = running.run(
+        SipRelay.start(
+            ("127.0.0.1", server.sip_port), Impairment(loss=0.05, delay_ms=40, jitter_ms=20)
+        )
+    )
+    try:
+        question = question_wav(tmp_path, "What time do you open on Saturday?")
+        result = caller(
+            "--to",
+            f"sip:agent@127.0.0.1:{relay.port}",
+            "--play",
+            str(question),
+            "--play-at",
+            "5.5",
+            "--seconds",
+            "16",
+        )
+    finally:
+        media = relay.media
+        running.loop.call_soon_threadsafe(relay.close)
+        running.stop()
+    assert result["connected"]
+    # the caller sends only while it speaks (PJSIP suppresses silence): ~3.5 s of it
+    assert media is not None and media.dropped >= 3 and media.forwarded >= 100
+    record = server.newest_call()
+    said = " ".join(t["text"] for t in record["turns"] if t["speaker"] == "caller")  # type: ignore[union-attr]
+    assert "saturday" in said.lower(), record["turns"]
