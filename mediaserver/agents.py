@@ -24,6 +24,16 @@ If you don't know, say so and offer a call back."""
 
 
 @dataclass(frozen=True, slots=True)
+class MenuOption:
+    """One choice of an IVR menu played before the conversation."""
+
+    digit: str
+    language: str  # what the caller speaks from then on (STT, and the LLM's replies)
+    greeting: str
+    label: str = ""  # how the prompt names it ("English"); default: the language code
+
+
+@dataclass(frozen=True, slots=True)
 class Agent:
     name: str = "default"
     system_prompt: str = RECEPTIONIST_PROMPT
@@ -52,6 +62,17 @@ class Agent:
         "hours, and we will be glad to help. Goodbye."
     )
 
+    menu: tuple[MenuOption, ...] = ()  # an IVR menu before the conversation (digits)
+    menu_prompt: str = ""  # default: "For English, press 1. ..."
+    menu_timeout_seconds: float = 6.0  # after the prompt, per try
+    menu_retries: int = 2  # no or a wrong digit: play it again; then the first option
+
+    @property
+    def menu_text(self) -> str:
+        return self.menu_prompt or " ".join(
+            f"For {option.label or option.language}, press {option.digit}." for option in self.menu
+        )
+
     def deterministic(self) -> Agent:
         """The same agent at temperature 0 (with the models' fixed seed): for tests."""
         return replace(self, temperature=0.0)
@@ -68,6 +89,8 @@ def configured(agent: Agent, settings: AgentConfig) -> Agent:
         record=settings.record,
         max_call_seconds=settings.max_call_seconds,
         silence_seconds=settings.silence_seconds,
+        menu=tuple(MenuOption(m.digit, m.language, m.greeting, m.label) for m in settings.menu),
+        menu_prompt=settings.menu_prompt,
     )
 
 
@@ -88,6 +111,10 @@ def from_spec(name: str, spec: dict[str, Any], base: Agent = DEFAULT_AGENT) -> A
         record=spec.get("record", base.record),
         silence_seconds=spec.get("silence_seconds", base.silence_seconds),
         max_turns=spec.get("max_turns", base.max_turns),
+        menu=tuple(
+            MenuOption(o["digit"], o["language"], o["greeting"], o.get("label", ""))
+            for o in spec.get("ivr_menu", [])
+        ),
     )
 
 

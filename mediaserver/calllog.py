@@ -14,6 +14,7 @@ from mediaserver.events import (
     Dtmf,
     Hangup,
     Interrupted,
+    MenuChoice,
     Transcript,
     Transfer,
 )
@@ -121,6 +122,8 @@ class CallLog:
                 self._observe(timings)
             case Dtmf(digit=digit):
                 self._write("add_event", self.call_time(), "dtmf", digit)
+            case MenuChoice(digit=digit, language=language):
+                self._write("add_event", self.call_time(), "menu", f"{digit} {language}")
             case Interrupted(heard=heard):
                 self._write("add_event", self.call_time(), "interrupted", heard[:256])
             case Transfer(target=target):

@@ -177,6 +177,29 @@ class ModelsConfig:
 
 
 @dataclass(frozen=True, slots=True)
+class MenuConfig:
+    """[[agent.menu]]: one option of the IVR menu played before the conversation."""
+
+    digit: str = ""
+    language: str = "en"
+    greeting: str = ""
+    label: str = ""
+
+    def __post_init__(self) -> None:
+        _require(
+            len(self.digit) == 1 and self.digit in "0123456789*#",
+            "agent.menu.digit",
+            f"{self.digit!r}: expected one of 0-9 * #",
+        )
+        _require(bool(self.greeting), "agent.menu.greeting", "must not be empty")
+        _require(
+            bool(re.fullmatch(r"[a-z]{2,3}", self.language)),
+            "agent.menu.language",
+            "expected a language code (en, hi, ...)",
+        )
+
+
+@dataclass(frozen=True, slots=True)
 class AgentConfig:
     """Settings of the built-in agent until agents live in the control plane."""
 
@@ -184,8 +207,12 @@ class AgentConfig:
     record: bool = True
     max_call_seconds: int = 900
     silence_seconds: int = 15
+    menu: tuple[MenuConfig, ...] = ()
+    menu_prompt: str = ""
 
     def __post_init__(self) -> None:
+        digits = [m.digit for m in self.menu]
+        _require(len(set(digits)) == len(digits), "agent.menu", "each digit may appear once")
         _require(
             not self.transfer_target or self.transfer_target.startswith(("sip:", "sips:")),
             "agent.transfer_target",

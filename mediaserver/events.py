@@ -65,6 +65,14 @@ class Dtmf:
 
 
 @dataclass(frozen=True, slots=True)
+class MenuChoice:
+    """The caller picked an option of the agent's IVR menu (or got the default)."""
+
+    digit: str
+    language: str
+
+
+@dataclass(frozen=True, slots=True)
 class Transfer:
     """The agent hands the caller to a person at `target` (a SIP URI)."""
 
@@ -84,6 +92,7 @@ CallEvent = (
     | AgentSpoke
     | Interrupted
     | Dtmf
+    | MenuChoice
     | Transfer
     | Hangup
 )

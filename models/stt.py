@@ -46,7 +46,9 @@ class WhisperSTT:
             local_files_only=True,
         )
 
-    def transcribe(self, audio: np.ndarray, prompt: str | None = None) -> Transcription:
+    def transcribe(
+        self, audio: np.ndarray, prompt: str | None = None, language: str | None = None
+    ) -> Transcription:
         """Transcribe int16 or float32 mono audio at 16 kHz. Blocks: call off the loop."""
         if self._model is None:
             self.load()
@@ -56,7 +58,7 @@ class WhisperSTT:
             raise TypeError("audio: expected 1-D int16 or float32 samples at 16 kHz")
         segments, info = self._model.transcribe(
             audio,
-            language=self.language,
+            language=language or self.language,
             beam_size=1,
             vad_filter=False,
             condition_on_previous_text=False,

@@ -54,9 +54,11 @@ class FakeSpeech:
     fail_llm: bool = False
     stall_llm: bool = False
     transcribed: list[str] = field(default_factory=list)
+    languages: list[str | None] = field(default_factory=list)  # asked of each transcription
     prompts: list[list[dict[str, str]]] = field(default_factory=list)
 
-    async def transcribe(self, audio: np.ndarray) -> str:
+    async def transcribe(self, audio: np.ndarray, language: str | None = None) -> str:
+        self.languages.append(language)
         await asyncio.sleep(self.stt_seconds)
         voiced = np.abs(audio[audio != 0]) if audio.size else audio
         level = int(np.median(voiced)) if voiced.size else 0
@@ -105,6 +107,7 @@ def simulate(
     start_ms: int = 100,
     end_ms: int = 600,
     min_ms: int = 250,
+    digits: dict[float, str] | None = None,
 ) -> CallResult:
     """Tick a call every 20 ms: the caller hears one playout frame, then the
     engine gets one inbound frame with the VAD event a real endpointer would
@@ -122,6 +125,7 @@ def simulate(
         t0 = loop.time()
         starts = {round((ln.at * 1000 + start_ms) / 20): ln for ln in speech.lines}
         ends = {round((ln.at * 1000 + ln.seconds * 1000 + end_ms) / 20): ln for ln in speech.lines}
+        presses = {round(at * 50): digit for at, digit in (digits or {}).items()}
         for tick in range(int(seconds * 50)):
             heard.append(buf.read().copy())
             pos = tick * FRAME
@@ -141,6 +145,8 @@ def simulate(
                     too_short=ln.seconds * 1000 < min_ms,
                 )
             engine.on_frame(AudioFrame(samples, RATE, pos), event, voiced)
+            if (digit := presses.get(tick)) is not None:
+                engine.on_dtmf(digit)
             await asyncio.sleep(max(0.0, t0 + (tick + 1) * 0.02 - loop.time()))
             if engine.ended.is_set():
                 break

@@ -25,7 +25,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from mediaserver.agents import Agent
+from mediaserver.agents import Agent, MenuOption
 from mediaserver.clock import now
 from mediaserver.conversation.clauses import ClauseSplitter
 from mediaserver.conversation.history import History
@@ -39,6 +39,7 @@ from mediaserver.events import (
     Dtmf,
     Hangup,
     Interrupted,
+    MenuChoice,
     SpeechEnded,
     SpeechStarted,
     Transcript,
@@ -140,6 +141,12 @@ def normalize(text: str) -> str:
     return re.sub(r"[^a-z' ]+", " ", text.lower()).strip()
 
 
+@dataclass(slots=True)
+class _Menu:
+    tries: int = 0
+    deadline: float | None = None  # the prompt has played: a digit is due by then
+
+
 class TurnEngine:
     def __init__(
         self,
@@ -178,11 +185,47 @@ class TurnEngine:
         self._asked_still_there = False
         self._reprompts = 0  # in a row
         self._transfer_after_reply = False
+        self.language = agent.language
+        self._menu: _Menu | None = None  # the IVR menu is being played
 
     # -- driven by the session ------------------------------------------------
     def start(self) -> None:
-        """Speak the greeting."""
-        self._speak(Reply(None, self.agent.greeting))
+        """Speak the greeting, or the IVR menu first if the agent has one."""
+        if self.agent.menu:
+            self._menu = _Menu()
+            self._speak(Reply(None, self.agent.menu_text, in_history=False))
+        else:
+            self._speak(Reply(None, self.agent.greeting))
+
+    # -- the IVR menu ----------------------------------------------------------------
+    def _menu_digit(self, digit: str) -> None:
+        menu = self.agent.menu
+        if (option := next((o for o in menu if o.digit == digit), None)) is not None:
+            self._choose(option)
+        else:
+            self._menu_again(f"Sorry, {digit} is not an option.")
+
+    def _menu_again(self, apology: str = "") -> None:
+        """No digit in time, or a wrong one: the prompt again, then the first option."""
+        assert self._menu is not None
+        self._menu.tries += 1
+        self._menu.deadline = None
+        if self._menu.tries > self.agent.menu_retries:
+            self._choose(self.agent.menu[0])
+            return
+        text = f"{apology} {self.agent.menu_text}".strip()
+        self._speak(Reply(None, text, in_history=False))
+
+    def _choose(self, option: MenuOption) -> None:
+        self._menu = None
+        self.language = option.language
+        self.on_event(MenuChoice(option.digit, option.language))
+        if option.language != self.agent.language:
+            name = option.label or option.language
+            prompt = f"{self.agent.system_prompt}\nThe caller chose {name}: reply in {name}."
+            self.history = History(prompt, self.agent.history_tokens)
+        self._heard_at = now()
+        self._speak(Reply(None, option.greeting))
 
     def on_frame(
         self, frame: AudioFrame, event: SpeechStarted | SpeechEnded | None, voiced: bool = False
@@ -190,6 +233,10 @@ class TurnEngine:
         """One inbound frame, its endpointing event and its VAD verdict."""
         self._audio.append(frame)
         self._track_playout()
+        if self._menu is not None:  # only digits count until the caller has chosen
+            if self._menu.deadline is not None and now() >= self._menu.deadline:
+                self._menu_again()
+            return
         self._check_limits(event is not None or self._in_speech)
         match event:
             case SpeechStarted():
@@ -251,8 +298,11 @@ class TurnEngine:
         self._speak(Reply(turn, text or self.agent.goodbye, in_history=False))
 
     def on_dtmf(self, digit: str) -> None:
-        """A keypad digit: it reaches the LLM as the caller's input."""
+        """A keypad digit: a menu choice, or the caller's input to the LLM."""
         self.on_event(Dtmf(digit))
+        if self._menu is not None:
+            self._menu_digit(digit)
+            return
         if self._agent_active():
             self._interrupt()
         turn = Turn(user_text=f"(pressed {digit})")
@@ -457,7 +507,7 @@ class TurnEngine:
     async def _transcribe(self, audio: np.ndarray) -> str:
         try:
             async with asyncio.timeout(self.config.stt_timeout_s):
-                return (await self.speech.transcribe(audio)).strip()
+                return (await self.speech.transcribe(audio, self.language)).strip()
         except Exception:  # a failed transcription is an utterance we did not catch
             log.exception("transcription failed")
             return ""
@@ -561,6 +611,8 @@ class TurnEngine:
         if reply.finished(self.playout) and not self._holding:
             self._reply = None
             self._spoke(reply, reply.text, interrupted=False)
+            if self._menu is not None and self._menu.deadline is None:
+                self._menu.deadline = now() + self.agent.menu_timeout_seconds
             self._heard_at = now()
             if self._transfer_after_reply:
                 self._transfer_after_reply = False

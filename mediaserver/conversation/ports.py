@@ -13,8 +13,8 @@ Message = dict[str, str]
 
 
 class Speech(Protocol):
-    async def transcribe(self, audio: np.ndarray) -> str:
-        """Text of int16 audio at the engine's rate."""
+    async def transcribe(self, audio: np.ndarray, language: str | None = None) -> str:
+        """Text of int16 audio at the engine's rate (in `language`, if given)."""
         ...
 
     def reply(

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import functools
 import threading
 from collections.abc import AsyncIterator
 from concurrent.futures import ThreadPoolExecutor
@@ -47,9 +48,11 @@ class LocalSpeech:
         for pool in self._pools.values():
             pool.shutdown(wait=False, cancel_futures=True)
 
-    async def transcribe(self, audio: np.ndarray) -> str:
+    async def transcribe(self, audio: np.ndarray, language: str | None = None) -> str:
         loop = asyncio.get_running_loop()
-        result = await loop.run_in_executor(self._pools["stt"], self.stt.transcribe, audio)
+        result = await loop.run_in_executor(
+            self._pools["stt"], functools.partial(self.stt.transcribe, audio, language=language)
+        )
         return result.text
 
     async def reply(

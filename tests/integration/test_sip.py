@@ -549,3 +549,34 @@ def test_through_loss_and_jitter_the_call_survives_and_the_question_is_understoo
     record = server.newest_call()
     said = " ".join(t["text"] for t in record["turns"] if t["speaker"] == "caller")  # type: ignore[union-attr]
     assert "saturday" in said.lower(), record["turns"]
+
+
+def test_an_ivr_menu_digit_picks_the_language_and_greeting(stt: WhisperSTT, tmp_path: Path) -> None:
+    menu = (
+        '[[agent.menu]]\ndigit = "1"\nlanguage = "en"\nlabel = "English"\n'
+        'greeting = "Hello, Riverside Dental, how can I help?"\n'
+        '[[agent.menu]]\ndigit = "2"\nlanguage = "es"\nlabel = "Spanish"\n'
+        'greeting = "Welcome to the Spanish line of Riverside Dental."\n'
+    )
+    srv = start_server(tmp_path, menu)
+    try:
+        result = caller(
+            "--to",
+            srv.uri,
+            "--dtmf",
+            "2",
+            "--play-at",
+            "5",
+            "--record",
+            str(tmp_path / "heard.wav"),
+            "--seconds",
+            "11",
+        )
+        assert result["connected"]
+        heard = stt.transcribe(read_wav(tmp_path / "heard.wav", 60)).text.lower()
+        assert "press" in heard and "spanish line" in heard, heard
+        record = srv.newest_call()
+        events = [(e["kind"], e["value"]) for e in record["events"]]  # type: ignore[union-attr]
+        assert ("menu", "2 es") in events, events
+    finally:
+        stop_server(srv)

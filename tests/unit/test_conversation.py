@@ -3,11 +3,11 @@
 import numpy as np
 import pytest
 
-from mediaserver.agents import Agent
+from mediaserver.agents import Agent, MenuOption
 from mediaserver.conversation.clauses import ClauseSplitter
 from mediaserver.conversation.engine import TurnConfig
 from mediaserver.conversation.history import History
-from mediaserver.events import AgentSpoke, AgentText, Hangup, Interrupted, Transfer
+from mediaserver.events import AgentSpoke, AgentText, Hangup, Interrupted, MenuChoice, Transfer
 from tests.fake_speech import RATE, WORD_SECONDS, FakeSpeech, Line, agent_audio_at, simulate
 
 GREETING_WORDS = len(Agent().greeting.split())
@@ -305,3 +305,51 @@ def test_without_a_transfer_target_the_caller_is_told_how_and_the_call_ends() ->
     result = simulate(speech, seconds=20, agent=agent)
     assert result.engine.turns[-1].agent_text == agent.no_transfer
     assert result.events[-1] == Hangup("no_transfer_target")
+
+
+MENU = (
+    MenuOption("1", "en", "Hello, Riverside Dental. How can I help?", "English"),
+    MenuOption("2", "hi", "Namaste, Riverside Dental.", "Hindi"),
+)
+PROMPT = "For English, press 1. For Hindi, press 2."
+MENU_PROMPT_SECONDS = 0.05 + len(PROMPT.split()) * WORD_SECONDS
+
+
+def spoken_texts(result: object) -> list[str]:
+    return [e.text for e in result.events if isinstance(e, AgentSpoke)]  # type: ignore[attr-defined]
+
+
+def test_a_menu_digit_picks_the_language_and_greeting_before_the_conversation() -> None:
+    pressed = MENU_PROMPT_SECONDS + 0.5
+    question = Line(pressed + 4.0, 1.0, "Kya aap Saturday ko khule hain?")
+    speech = FakeSpeech(answers=["Haan, nau baje se."], lines=[question])
+    agent = Agent(menu=MENU, menu_timeout_seconds=4.0)
+    result = simulate(speech, seconds=12, agent=agent, digits={pressed: "2"})
+    assert spoken_texts(result)[:2] == [
+        "For English, press 1. For Hindi, press 2.",
+        MENU[1].greeting,
+    ]
+    assert MenuChoice("2", "hi") in result.events
+    assert speech.languages == ["hi"]  # the caller is transcribed in the language chosen
+    assert "reply in Hindi" in speech.prompts[0][0]["content"]
+    (turn,) = result.engine.turns
+    assert turn.agent_text == "Haan, nau baje se."
+
+
+def test_speech_during_the_menu_is_not_a_turn_and_no_digit_means_the_first_option() -> None:
+    talk = Line(0.5, 1.0, "hello?")  # over the prompt: ignored, the menu wants a digit
+    speech = FakeSpeech(answers=[], lines=[talk])
+    agent = Agent(menu=MENU, menu_timeout_seconds=1.0, menu_retries=1)
+    result = simulate(speech, seconds=10, agent=agent)
+    assert spoken_texts(result)[:3] == [PROMPT, PROMPT, MENU[0].greeting]  # one retry
+    assert MenuChoice("1", "en") in result.events
+    assert result.engine.turns == [] and speech.transcribed == []
+
+
+def test_a_wrong_digit_says_so_and_plays_the_menu_again() -> None:
+    agent = Agent(menu=MENU, menu_timeout_seconds=3.0)
+    pressed = MENU_PROMPT_SECONDS + 0.3
+    result = simulate(FakeSpeech(), seconds=8, agent=agent, digits={pressed: "7"})
+    texts = spoken_texts(result)
+    assert texts[1].startswith("Sorry, 7 is not an option. For English, press 1.")
+    assert not any(isinstance(e, MenuChoice) for e in result.events)
