@@ -109,7 +109,14 @@ async def serve(config: Config, plane: ControlPlane) -> None:
     state = {"models": False, "sip": False}
     await loop.run_in_executor(None, speech.load, agent.system_prompt, agent.greeting)
     state["models"] = True
-    calls = Calls(book, speech, config.vad, records=plane.records, data_dir=plane.data_dir)
+    calls = Calls(
+        book,
+        speech,
+        config.vad,
+        records=plane.records,
+        data_dir=plane.data_dir,
+        routes={route.number: route.agent for route in config.sip.routes},
+    )
     sip = SipServer(config.sip, config.server.host, config.server.sip_port, calls, loop)
     calls.transports["sip"] = sip
     browser = WebRtcServer(config.webrtc, config.jitter, calls)

@@ -36,6 +36,7 @@ class Calls(CallHandler):
         records: Records,
         data_dir: Path,
         default_agent: str = "default",
+        routes: dict[str, str] | None = None,
     ) -> None:
         self.agents = agents
         self.speech = speech
@@ -43,6 +44,7 @@ class Calls(CallHandler):
         self.records = records
         self.recordings = data_dir / "recordings"
         self.default_agent = default_agent
+        self.routes = routes or {}  # called number (user part) -> agent name
         self.transports: dict[str, Transport] = {}  # by CallHandle.transport
         self.sessions: dict[CallHandle, Session] = {}
         self.logs: dict[CallHandle, tuple[Agent, CallLog]] = {}
@@ -122,7 +124,8 @@ class Calls(CallHandler):
         if (found := self.logs.get(call)) is not None:
             return found
         loop = asyncio.get_running_loop()
-        agent, version = await loop.run_in_executor(None, self._inbound_agent, call.agent)
+        name = call.agent or self.routes.get(called_number(call.local_uri))
+        agent, version = await loop.run_in_executor(None, self._inbound_agent, name)
         record = self.records.open(
             transport=call.transport,
             direction="inbound",
@@ -232,6 +235,13 @@ class Calls(CallHandler):
         for task in list(self._tasks):
             task.cancel()
         await asyncio.gather(*self._tasks, return_exceptions=True)
+
+
+def called_number(uri: str) -> str:
+    """The user part of a SIP URI or name-addr: "<sip:+4420@host>" -> "+4420"."""
+    inner = uri.split("<", 1)[-1].split(">", 1)[0]
+    user = inner.split(":", 1)[-1].split("@", 1)[0] if "@" in inner else ""
+    return user.split(";", 1)[0]
 
 
 @dataclass(slots=True)

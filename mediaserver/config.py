@@ -119,6 +119,22 @@ class TrunkConfig:
 
 
 @dataclass(frozen=True, slots=True)
+class RouteConfig:
+    """[[sip.routes]]: calls to `number` (the user part of the called URI) go to `agent`."""
+
+    number: str = ""
+    agent: str = ""
+
+    def __post_init__(self) -> None:
+        _require(bool(self.number), "sip.routes.number", "must not be empty")
+        _require(
+            bool(re.fullmatch(r"[a-z0-9][a-z0-9_-]{0,63}", self.agent)),
+            "sip.routes.agent",
+            f"{self.agent!r}: expected an agent name",
+        )
+
+
+@dataclass(frozen=True, slots=True)
 class SipConfig:
     """SIP trunks. INVITEs are answered only from `allow` (IP trunks: addresses
     or CIDRs); others get 403."""
@@ -133,6 +149,7 @@ class SipConfig:
     outbound_retries: int = 2  # busy or no answer: call again this many times
     outbound_retry_seconds: int = 60
     trunks: tuple[TrunkConfig, ...] = ()  # registration trunks ([[sip.trunks]] tables)
+    routes: tuple[RouteConfig, ...] = ()  # called number -> agent; others: the default agent
 
     def __post_init__(self) -> None:
         import ipaddress

@@ -551,8 +551,11 @@ def test_through_loss_and_jitter_the_call_survives_and_the_question_is_understoo
     assert "saturday" in said.lower(), record["turns"]
 
 
-def test_an_ivr_menu_digit_picks_the_language_and_greeting(stt: WhisperSTT, tmp_path: Path) -> None:
+def test_an_ivr_menu_picks_the_language_and_numbers_route_to_agents(
+    stt: WhisperSTT, tmp_path: Path
+) -> None:
     menu = (
+        '[[sip.routes]]\nnumber = "4420"\nagent = "sales"\n'
         '[[agent.menu]]\ndigit = "1"\nlanguage = "en"\nlabel = "English"\n'
         'greeting = "Hello, Riverside Dental, how can I help?"\n'
         '[[agent.menu]]\ndigit = "2"\nlanguage = "es"\nlabel = "Spanish"\n'
@@ -578,5 +581,13 @@ def test_an_ivr_menu_digit_picks_the_language_and_greeting(stt: WhisperSTT, tmp_
         record = srv.newest_call()
         events = [(e["kind"], e["value"]) for e in record["events"]]  # type: ignore[union-attr]
         assert ("menu", "2 es") in events, events
+        # a called number routed to an agent from the store, at its current version
+        made = srv.post("/agents", {"name": "sales", "greeting": "Sales desk, Sam speaking."})
+        assert made.status_code == 201, made.text
+        result = caller("--to", f"sip:4420@127.0.0.1:{srv.sip_port}", "--seconds", "4")
+        assert result["connected"]
+        record = srv.newest_call()
+        assert (record["agent"], record["agent_version"]) == ("sales", 1)
+        assert record["turns"] and record["turns"][0]["text"] == "Sales desk, Sam speaking."  # type: ignore[index]
     finally:
         stop_server(srv)
