@@ -183,8 +183,10 @@ def measure(kind: str, calls: int, seconds: float) -> dict[str, Any]:
         assert client.stdout is not None
         assert client.stdout.readline().strip() == "connected"
         cpu0, wall0 = cpu_seconds(server.pid), time.monotonic()
+        client0 = cpu_seconds(client.pid)
         assert client.stdout.readline().strip() == "measured"
         cpu1, wall1 = cpu_seconds(server.pid), time.monotonic()
+        client1 = cpu_seconds(client.pid)
         result = json.loads(client.stdout.readline())
         client.wait(60)
     finally:
@@ -205,6 +207,8 @@ def measure(kind: str, calls: int, seconds: float) -> dict[str, Any]:
         "server": kind,
         "calls": calls,
         "server_cpu_core": round(core, 3),
+        # the peers share the box: near 1.0 the client, not the server, is the limit
+        "client_cpu_core": round((client1 - client0) / (wall1 - wall0), 3),
         "calls_per_core": round(calls / core, 1) if core > 0 else None,
         "frames_lost_pct": round(100 * max(0.0, 1 - frames / expected), 2) if expected else None,
         "echo_delay_ms": round(1000 * statistics.median(early), 1) if early else None,
@@ -236,7 +240,8 @@ def main(argv: list[str] | None = None) -> int:
             rows.append(row)
             if not args.json:
                 print(
-                    f"{kind:12} {calls:3} calls: server {row['server_cpu_core']:.2f} core, "
+                    f"{kind:12} {calls:3} calls: server {row['server_cpu_core']:.2f} core "
+                    f"(clients {row['client_cpu_core']:.2f}), "
                     f"{row['calls_per_core']} calls/core, lost {row['frames_lost_pct']}%, "
                     f"echo delay {row['echo_delay_ms']} ms (growth {row['delay_growth_ms']} ms)",
                     flush=True,
