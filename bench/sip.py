@@ -47,6 +47,14 @@ def first_sound_after(audio: np.ndarray, start_s: float, rate: int = 16000) -> f
     return float(after[0] * 0.02) if after.size else None
 
 
+def log_message(line: str) -> str:
+    """The message of a server log line (JSON lines, or plain text)."""
+    try:
+        return str(json.loads(line)["msg"])
+    except (ValueError, KeyError, TypeError):
+        return line
+
+
 def run(calls: int) -> dict[str, Any]:
     with tempfile.TemporaryDirectory() as tmp_name:
         tmp = Path(tmp_name)
@@ -114,8 +122,12 @@ def run(calls: int) -> dict[str, Any]:
         finally:
             server.send_signal(signal.SIGTERM)
             server.wait(timeout=30)
-        text = log.read_text(errors="replace")
-        pacing = [json.loads(m.replace("'", '"')) for m in re.findall(r"pacing: (\{.*\})", text)]
+        messages = [log_message(line) for line in log.read_text(errors="replace").splitlines()]
+        pacing = [
+            json.loads(m.replace("'", '"'))
+            for message in messages
+            for m in re.findall(r"pacing: (\{.*\})", message)
+        ]
         v2v = []
         for i in range(calls):
             heard = read_wav(tmp / f"heard{i}.wav", 120)
