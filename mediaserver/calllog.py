@@ -40,28 +40,15 @@ class Records:
         self.metrics = metrics
         self.writer = StoreWriter()
 
-    def open(
-        self,
-        *,
-        transport: str,
-        direction: str,
-        agent: str,
-        agent_version: int = 0,
-        from_uri: str = "",
-        to_uri: str = "",
-        trunk: str = "",
-    ) -> CallLog:
+    def open(self, *, transport: str, agent: str, **details: str | int) -> CallLog:
+        """A new call's record; `details` are Store.call_created's (direction, from_uri, ...)."""
         call = CallLog(self, transport, agent)
         self.writer.submit(
             lambda: self.store.call_created(
                 call_id=call.id,
                 transport=transport,
-                direction=direction,
                 agent=agent,
-                agent_version=agent_version,
-                from_uri=from_uri,
-                to_uri=to_uri,
-                trunk=trunk,
+                **details,  # type: ignore[arg-type]
             )
         )
         self.metrics.active_calls.labels(transport).inc()

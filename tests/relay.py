@@ -25,23 +25,19 @@ def is_rtp(data: bytes) -> bool:
     return len(data) >= 12 and 128 <= data[0] <= 191 and not 192 <= data[1] <= 223
 
 
-class Relay(asyncio.DatagramProtocol):
-    def __init__(self, target: tuple[str, int] | None, impairment: Impairment) -> None:
-        self.target = target
-        self.impairment = impairment
-        self.random = random.Random(impairment.seed)
-        self.caller: tuple[str, int] | None = None
-        self.transport: asyncio.DatagramTransport | None = None
-        self.forwarded = 0
-        self.dropped = 0
+class _Endpoint(asyncio.DatagramProtocol):
+    """A UDP socket on a free loopback port, for the relays below."""
+
+    transport: asyncio.DatagramTransport | None = None
 
     @classmethod
-    async def start(cls, target: tuple[str, int] | None, impairment: Impairment) -> Relay:
+    async def start(cls, target: tuple[str, int] | None, impairment: Impairment) -> Any:
         loop = asyncio.get_running_loop()
-        _, relay = await loop.create_datagram_endpoint(
-            lambda: cls(target, impairment), local_addr=("127.0.0.1", 0)
+        _, endpoint = await loop.create_datagram_endpoint(
+            lambda: cls(target, impairment),  # type: ignore[call-arg]
+            local_addr=("127.0.0.1", 0),
         )
-        return relay
+        return endpoint
 
     @property
     def port(self) -> int:
@@ -50,6 +46,16 @@ class Relay(asyncio.DatagramProtocol):
 
     def connection_made(self, transport: asyncio.BaseTransport) -> None:
         self.transport = transport  # type: ignore[assignment]
+
+
+class Relay(_Endpoint):
+    def __init__(self, target: tuple[str, int] | None, impairment: Impairment) -> None:
+        self.target = target
+        self.impairment = impairment
+        self.random = random.Random(impairment.seed)
+        self.caller: tuple[str, int] | None = None
+        self.forwarded = 0
+        self.dropped = 0
 
     def datagram_received(self, data: bytes, addr: tuple[str, int]) -> None:
         assert self.transport is not None
@@ -77,7 +83,7 @@ class Relay(asyncio.DatagramProtocol):
             self.transport.close()
 
 
-class SipRelay(asyncio.DatagramProtocol):
+class SipRelay(_Endpoint):
     """A tiny SIP ALG for the impairment tests (one call): SIP over UDP passes
     through, but both SDP bodies get their audio port replaced by an impairing
     Relay's, so RTP both ways crosses the relay (endpoints that latch on to
@@ -87,25 +93,8 @@ class SipRelay(asyncio.DatagramProtocol):
         self.target = target
         self.impairment = impairment
         self.caller: tuple[str, int] | None = None
-        self.transport: asyncio.DatagramTransport | None = None
         self.media: Relay | None = None
         self._tasks: set[asyncio.Future[None]] = set()
-
-    @classmethod
-    async def start(cls, target: tuple[str, int], impairment: Impairment) -> SipRelay:
-        loop = asyncio.get_running_loop()
-        _, relay = await loop.create_datagram_endpoint(
-            lambda: cls(target, impairment), local_addr=("127.0.0.1", 0)
-        )
-        return relay
-
-    @property
-    def port(self) -> int:
-        assert self.transport is not None
-        return int(self.transport.get_extra_info("sockname")[1])
-
-    def connection_made(self, transport: asyncio.BaseTransport) -> None:
-        self.transport = transport  # type: ignore[assignment]
 
     def datagram_received(self, data: bytes, addr: tuple[str, int]) -> None:
         if addr != self.target:

@@ -4,19 +4,24 @@ export const keyStore = {
   set: (key) => sessionStorage.setItem("mediaserver.key", key),
 };
 
-export async function api(path, options = {}) {
-  const headers = { ...(options.headers || {}), Authorization: `Bearer ${keyStore.get()}` };
+// `credential`: an API key (default: the one typed in), or a call token.
+export async function api(path, options = {}, credential = keyStore.get()) {
+  const headers = {
+    "Content-Type": "application/json",
+    ...(options.headers || {}),
+    Authorization: `Bearer ${credential}`,
+  };
   let response;
   try {
     response = await fetch(path, { ...options, headers });
   } catch {
-    throw new Error("The server is unreachable.");
+    throw new Error("The server is unreachable. Check your connection and try again.");
   }
   if (!response.ok) {
     let detail = response.statusText;
     try { detail = (await response.json()).detail ?? detail; } catch { /* not JSON */ }
     if (typeof detail !== "string") detail = JSON.stringify(detail);
-    throw new Error(`${response.status}: ${detail}`);
+    throw Object.assign(new Error(`${response.status}: ${detail}`), { status: response.status, detail });
   }
   return response;
 }

@@ -1,5 +1,5 @@
 // The softphone: a WebRTC call to an agent, its transcript and latency.
-import { el } from "/ui/api.js";
+import { api, el } from "/ui/api.js";
 
 const $ = (id) => document.getElementById(id);
 const phone = { pc: null, channel: null, stream: null, meter: null };
@@ -26,23 +26,13 @@ function token() {
 }
 
 async function signaling(path, options = {}) {
-  let response;
   try {
-    response = await fetch(path, {
-      ...options,
-      headers: { "Content-Type": "application/json", Authorization: `Bearer ${token()}` },
-    });
-  } catch {
-    throw new Error("The server is unreachable. Check your connection and try again.");
+    return await (await api(path, options, token())).json();
+  } catch (e) {
+    if (e.status === 401) throw new Error(`The call token was refused (${e.detail}).`);
+    if (e.status) throw new Error(e.detail);
+    throw e;
   }
-  if (!response.ok) {
-    let detail = response.statusText;
-    try { detail = (await response.json()).detail ?? detail; } catch { /* not JSON */ }
-    if (typeof detail !== "string") detail = JSON.stringify(detail);
-    if (response.status === 401) detail = `The call token was refused (${detail}).`;
-    throw new Error(detail);
-  }
-  return response.json();
 }
 
 async function loadAgents() {

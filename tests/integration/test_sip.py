@@ -254,6 +254,16 @@ def test_garbage_sip_and_a_burst_of_invites_do_not_hurt_the_server(
     assert result["connected"]
 
 
+def listening_callee(*args: str) -> tuple[subprocess.Popen[str], int]:
+    """A pjsua2 callee on a free port (tests/sip_caller.py --listen 0 ARGS), and that port."""
+    callee = subprocess.Popen(
+        [sys.executable, "-m", "tests.sip_caller", "--listen", "0", *args],
+        stdout=subprocess.PIPE,
+        text=True,
+    )
+    return callee, wait_listening(callee)
+
+
 def wait_listening(callee: subprocess.Popen[str]) -> int:
     """Read the callee's output (pjlib logs first) up to "listening PORT"; the port."""
     assert callee.stdout is not None
@@ -265,22 +275,7 @@ def wait_listening(callee: subprocess.Popen[str]) -> int:
 
 
 def test_an_outbound_call_is_answered_and_the_agent_speaks(stt: WhisperSTT, tmp_path: Path) -> None:
-    callee = subprocess.Popen(
-        [
-            sys.executable,
-            "-m",
-            "tests.sip_caller",
-            "--listen",
-            "0",
-            "--record",
-            str(tmp_path / "callee.wav"),
-            "--seconds",
-            "10",
-        ],
-        stdout=subprocess.PIPE,
-        text=True,
-    )
-    port = wait_listening(callee)
+    callee, port = listening_callee("--record", str(tmp_path / "callee.wav"), "--seconds", "10")
     out = subprocess.run(
         [
             sys.executable,
@@ -307,22 +302,7 @@ def test_an_outbound_call_is_answered_and_the_agent_speaks(stt: WhisperSTT, tmp_
 def test_an_outbound_call_reports_busy_and_rejected_with_the_sip_code(
     code: int, outcome: str
 ) -> None:
-    callee = subprocess.Popen(
-        [
-            sys.executable,
-            "-m",
-            "tests.sip_caller",
-            "--listen",
-            "0",
-            "--respond",
-            str(code),
-            "--seconds",
-            "8",
-        ],
-        stdout=subprocess.PIPE,
-        text=True,
-    )
-    port = wait_listening(callee)
+    callee, port = listening_callee("--respond", str(code), "--seconds", "8")
     out = subprocess.run(
         [sys.executable, "-m", "mediaserver", "call", f"sip:callee@127.0.0.1:{port}"],
         capture_output=True,
@@ -461,22 +441,7 @@ def test_a_server_killed_mid_call_keeps_the_turns_and_marks_the_call_unclean(
 def test_an_api_call_to_a_busy_number_is_retried_and_every_attempt_recorded(
     server: Server,
 ) -> None:
-    callee = subprocess.Popen(
-        [
-            sys.executable,
-            "-m",
-            "tests.sip_caller",
-            "--listen",
-            "0",
-            "--respond",
-            "486",
-            "--seconds",
-            "10",
-        ],
-        stdout=subprocess.PIPE,
-        text=True,
-    )
-    port = wait_listening(callee)
+    callee, port = listening_callee("--respond", "486", "--seconds", "10")
     placed = server.post("/calls", {"to": f"sip:callee@127.0.0.1:{port}", "agent": "default"})
     assert placed.status_code == 202, placed.text
     job = placed.json()
