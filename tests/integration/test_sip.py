@@ -387,11 +387,13 @@ def test_a_failed_transfer_is_explained_and_the_call_ends_politely(
 
 
 def test_a_server_killed_mid_call_keeps_the_turns_and_marks_the_call_unclean(
-    tmp_path: Path,
+    tmp_path: Path, store_url: str
 ) -> None:
+    """On SQLite and on PostgreSQL (the store_url fixture)."""
     from mediaserver.store import Store
 
-    srv = start_server(tmp_path)
+    uses_store = f'[api]\nstore_url = "{store_url}"\n'
+    srv = start_server(tmp_path, uses_store)
     question = question_wav(tmp_path, "What time do you open on Saturday?")
     phone = subprocess.Popen(
         [
@@ -410,7 +412,7 @@ def test_a_server_killed_mid_call_keeps_the_turns_and_marks_the_call_unclean(
         stdout=subprocess.DEVNULL,
         stderr=subprocess.DEVNULL,
     )
-    store = Store(f"sqlite:///{srv.data / 'mediaserver.db'}")
+    store = Store(store_url)
     try:
         call = srv.newest_call(ended=False)
         deadline = time.monotonic() + 40
@@ -429,7 +431,7 @@ def test_a_server_killed_mid_call_keeps_the_turns_and_marks_the_call_unclean(
     assert record is not None and record["ended_at"] is None
     speakers = [t["speaker"] for t in record["turns"]]
     assert speakers[:3] == ["agent", "caller", "agent"], record["turns"]
-    restarted = start_server(tmp_path)
+    restarted = start_server(tmp_path, uses_store)
     try:
         after = restarted.api(f"/calls/{call['id']}").json()
         assert after["end_reason"] == "unclean" and after["ended_at"]
