@@ -11,6 +11,7 @@ transcribed. Recall = key words found / key words said.
 from __future__ import annotations
 
 import argparse
+import itertools
 import json
 import re
 import subprocess
@@ -68,8 +69,8 @@ def run() -> list[dict[str, object]]:
                 )
                 wide = read_wav(path, 60)  # 16 kHz
                 clips.append((keys, wide, phone_line(wide, 16000)))
-        for name in ("whisper-tiny.en", "whisper-base"):
-            stt = WhisperSTT(store.locate(registry.by_name(name)), language="en")
+        for name, beam in itertools.product(("whisper-tiny.en", "whisper-base"), (1, 5)):
+            stt = WhisperSTT(store.locate(registry.by_name(name)), language="en", beam_size=beam)
             stt.load()
             for channel in ("phone-8k-g711", "wideband-16k"):
                 found = said = 0
@@ -85,6 +86,7 @@ def run() -> list[dict[str, object]]:
                 rows.append(
                     {
                         "model": name,
+                        "beam": beam,
                         "channel": channel,
                         "keyword_recall": round(found / said, 3),
                         "found": found,
@@ -105,7 +107,8 @@ def main(argv: list[str] | None = None) -> int:
     else:
         for r in rows:
             print(
-                f"{r['model']:16} {r['channel']:14} recall {r['keyword_recall']:.3f} "
+                f"{r['model']:16} beam {r['beam']} {r['channel']:14} "
+                f"recall {r['keyword_recall']:.3f} "
                 f"({r['found']}/{r['said']})  {r['seconds_per_utterance']} s/utterance"
             )
     return 0

@@ -185,12 +185,14 @@ class ModelsConfig:
     llm: str = "qwen2.5-coder-0.5b-instruct"
     tts: str = "piper-en_US-joe-medium"
     llm_threads: int = 0  # 0: every core
+    stt_beam_size: int = 5  # 1: greedy (bench.stt_accuracy compares them)
 
     def __post_init__(self) -> None:
         _require(self.device in ("cpu", "cuda"), "models.device", 'expected "cpu" or "cuda"')
         for key in ("stt", "llm", "tts"):
             _require(bool(getattr(self, key)), f"models.{key}", "must name a model or a path")
         _require(0 <= self.llm_threads <= 256, "models.llm_threads", "expected 0..256")
+        _require(1 <= self.stt_beam_size <= 10, "models.stt_beam_size", "expected 1..10")
 
 
 @dataclass(frozen=True, slots=True)
