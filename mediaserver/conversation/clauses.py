@@ -7,6 +7,7 @@ import re
 _ABBREVIATIONS = {"dr", "mr", "mrs", "ms", "st", "e.g", "i.e", "etc", "vs", "no", "approx"}
 _SENTENCE_END = re.compile(r"[.!?…]+[\"')\]]*\s")
 _CLAUSE_END = re.compile(r"[,;:—]\s")
+_WHOLE_WORD = re.compile(r"\s*\S+\s")  # a word with the space after it: it is complete
 
 
 class ClauseSplitter:
@@ -15,12 +16,17 @@ class ClauseSplitter:
     A clause ends at a sentence end, or at a comma/semicolon once it holds
     `min_chars` (`first_min_chars` for the first: it decides how soon the
     caller hears anything; later ones only need to keep ahead of playout).
-    Abbreviations like "Dr." and numbers like "3.5" do not end one.
+    Abbreviations like "Dr." and numbers like "3.5" do not end one. A first
+    clause with no punctuation yet is cut after `first_max_words` whole words:
+    the caller hears the start of the answer while the LLM writes the rest.
     """
 
-    def __init__(self, min_chars: int = 24, first_min_chars: int = 12) -> None:
+    def __init__(
+        self, min_chars: int = 24, first_min_chars: int = 12, first_max_words: int = 6
+    ) -> None:
         self.min_chars = min_chars
         self.first_min_chars = first_min_chars  # the first clause sets the latency
+        self.first_max_words = first_max_words
         self._text = ""
         self._first = True
 
@@ -48,4 +54,8 @@ class ClauseSplitter:
         for match in _CLAUSE_END.finditer(self._text):
             if match.start() >= min_chars:
                 return match.end()
+        if self._first and self.first_max_words:
+            words = _WHOLE_WORD.findall(self._text)
+            if len(words) >= self.first_max_words:
+                return sum(len(w) for w in words[: self.first_max_words])
         return None

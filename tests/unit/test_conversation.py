@@ -233,11 +233,21 @@ def test_history_is_bounded_by_tokens_and_starts_on_a_user_turn() -> None:
     ],
 )
 def test_clause_splitter(pieces: list[str], clauses: list[str]) -> None:
-    splitter = ClauseSplitter()
+    splitter = ClauseSplitter(first_max_words=0)
     out = [c for p in pieces for c in splitter.feed(p)]
     if rest := splitter.flush():
         out.append(rest)
     assert out == clauses
+
+
+def test_a_first_clause_without_punctuation_is_cut_after_a_few_whole_words() -> None:
+    splitter = ClauseSplitter(first_max_words=6)
+    assert splitter.feed("Saturday we open at nine") == []  # "nine" may go on ("nineteen")
+    assert splitter.feed(" am and close") == ["Saturday we open at nine am"]
+    assert splitter.feed(" at one pm, see you") == []  # later clauses wait for punctuation
+    assert splitter.flush() == "and close at one pm, see you"
+    short = ClauseSplitter(first_max_words=6)
+    assert short.feed("Yes, of course. ") == ["Yes, of course."]
 
 
 def test_a_silent_caller_is_asked_once_then_the_call_ends() -> None:
