@@ -5,7 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass, replace
 from typing import TYPE_CHECKING, Any
 
-from mediaserver.config import AgentConfig
+from mediaserver.config import AgentConfig, ModelsConfig
 
 if TYPE_CHECKING:
     from mediaserver.store import Store
@@ -81,8 +81,10 @@ class Agent:
 DEFAULT_AGENT = Agent()
 
 
-def configured(agent: Agent, settings: AgentConfig) -> Agent:
-    """`agent` with what the config's [agent] table sets."""
+def configured(agent: Agent, settings: AgentConfig, models: ModelsConfig | None = None) -> Agent:
+    """`agent` with what the config's [agent] table sets, on the [models] it names."""
+    if models is not None:
+        agent = replace(agent, stt_model=models.stt, llm_model=models.llm, voice=models.tts)
     return replace(
         agent,
         transfer_target=settings.transfer_target,
@@ -103,9 +105,9 @@ def from_spec(name: str, spec: dict[str, Any], base: Agent = DEFAULT_AGENT) -> A
         system_prompt=spec.get("system_prompt", base.system_prompt),
         greeting=spec.get("greeting", base.greeting),
         language=(spec.get("languages") or [base.language])[0],
-        voice=spec.get("tts_voice", base.voice),
-        stt_model=spec.get("stt_model", base.stt_model),
-        llm_model=spec.get("llm_model", base.llm_model),
+        voice=spec.get("tts_voice") or base.voice,  # None: the server's models
+        stt_model=spec.get("stt_model") or base.stt_model,
+        llm_model=spec.get("llm_model") or base.llm_model,
         transfer_target=spec.get("transfer_target", "") if "transfer" in tools else "",
         max_call_seconds=spec.get("max_call_seconds", base.max_call_seconds),
         record=spec.get("record", base.record),

@@ -94,9 +94,10 @@ async def serve(config: Config, plane: ControlPlane) -> None:
     from mediaserver.agents import DEFAULT_AGENT, configured
     from mediaserver.calls import Calls
     from mediaserver.services.factory import local_speech
+    from mediaserver.services.pool import SpeechPool
 
     loop = asyncio.get_running_loop()
-    book = AgentBook(configured(DEFAULT_AGENT, config.agent), plane.store)
+    book = AgentBook(configured(DEFAULT_AGENT, config.agent, config.models), plane.store)
     agent = book.builtin
     speech = local_speech(config.models, agent.language)
     log.info(
@@ -109,9 +110,10 @@ async def serve(config: Config, plane: ControlPlane) -> None:
     state = {"models": False, "sip": False}
     await loop.run_in_executor(None, speech.load, agent.system_prompt, agent.greeting)
     state["models"] = True
+    pool = SpeechPool(config.models, speech)
     calls = Calls(
         book,
-        speech,
+        pool,
         config.vad,
         records=plane.records,
         data_dir=plane.data_dir,
@@ -163,7 +165,7 @@ async def serve(config: Config, plane: ControlPlane) -> None:
         await browser.stop()
         await calls.close()
         await sip.stop()
-        speech.close()
+        pool.close()
     if not http.started:
         raise OSError(f"could not listen on {config.server.host}:{config.server.http_port}")
 

@@ -7,7 +7,7 @@ import asyncio
 import logging
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, Protocol
 
 from mediaserver import logs
 from mediaserver.agents import Agent, AgentBook
@@ -30,7 +30,7 @@ class Calls(CallHandler):
     def __init__(
         self,
         agents: AgentBook,
-        speech: Speech,
+        speech: SpeechSource,
         vad: VadConfig,
         *,
         records: Records,
@@ -153,9 +153,8 @@ class Calls(CallHandler):
             if isinstance(event, Transfer):
                 self.transports[call.transport].transfer(call, event.target)
 
-        session = Session(
-            agent, self.speech, self.vad, outbound=call.media.outbound, on_event=on_event
-        )
+        speech = await self.speech.for_agent(agent)
+        session = Session(agent, speech, self.vad, outbound=call.media.outbound, on_event=on_event)
         self.sessions[call] = session
         log.info(
             "call %s (%s %d) from %s answered",
@@ -242,6 +241,22 @@ def called_number(uri: str) -> str:
     inner = uri.split("<", 1)[-1].split(">", 1)[0]
     user = inner.split(":", 1)[-1].split("@", 1)[0] if "@" in inner else ""
     return user.split(";", 1)[0]
+
+
+class SpeechSource(Protocol):
+    """Where a call gets its agent's models (services/pool.py SpeechPool)."""
+
+    async def for_agent(self, agent: Agent) -> Speech: ...
+
+
+class OneSpeech:
+    """Every agent on the same models (the CLI's single agent, tests)."""
+
+    def __init__(self, speech: Speech) -> None:
+        self.speech = speech
+
+    async def for_agent(self, agent: Agent) -> Speech:
+        return self.speech
 
 
 @dataclass(slots=True)

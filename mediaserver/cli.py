@@ -153,7 +153,7 @@ def _agent_and_speech(args: argparse.Namespace) -> tuple[Config, Agent, LocalSpe
         raise CliError(f"unknown agent {args.agent!r} (known: default)")
     try:
         config = load(args.config)
-        agent = configured(DEFAULT_AGENT, config.agent)
+        agent = configured(DEFAULT_AGENT, config.agent, config.models)
         if getattr(args, "deterministic", False):
             agent = agent.deterministic()
         return config, agent, local_speech(config.models, agent.language)
@@ -196,7 +196,7 @@ def call(args: argparse.Namespace) -> int:
     import asyncio
 
     from mediaserver.agents import AgentBook
-    from mediaserver.calls import Calls
+    from mediaserver.calls import Calls, OneSpeech
     from mediaserver.transports.sip import SipServer
 
     try:
@@ -222,7 +222,11 @@ def call(args: argparse.Namespace) -> int:
         loop = asyncio.get_running_loop()
         plane = app.control_plane(config)
         calls = Calls(
-            AgentBook(agent), speech, config.vad, records=plane.records, data_dir=plane.data_dir
+            AgentBook(agent),
+            OneSpeech(speech),
+            config.vad,
+            records=plane.records,
+            data_dir=plane.data_dir,
         )
         server = SipServer(config.sip, config.server.host, 0, calls, loop)
         calls.transports["sip"] = server

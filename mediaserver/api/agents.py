@@ -32,9 +32,10 @@ class AgentSpec(BaseModel):
     languages: list[Annotated[str, Field(pattern=r"^[a-z]{2,3}(-[A-Za-z]{2,4})?$")]] = Field(
         default_factory=lambda: [DEFAULT_AGENT.language], min_length=1, max_length=10
     )
-    stt_model: str = Field(DEFAULT_AGENT.stt_model, min_length=1, max_length=512)
-    llm_model: str = Field(DEFAULT_AGENT.llm_model, min_length=1, max_length=512)
-    tts_voice: str = Field(DEFAULT_AGENT.voice, min_length=1, max_length=512)
+    # a registry name (models/registry.py) or a path; None: the server's [models]
+    stt_model: str | None = Field(None, min_length=1, max_length=512)
+    llm_model: str | None = Field(None, min_length=1, max_length=512)
+    tts_voice: str | None = Field(None, min_length=1, max_length=512)
     ivr_menu: list[MenuOption] = Field(default_factory=list, max_length=12)
     transfer_target: str = Field("", max_length=256)
     max_call_seconds: int = Field(DEFAULT_AGENT.max_call_seconds, ge=10, le=86400)

@@ -549,12 +549,19 @@ def test_an_ivr_menu_picks_the_language_and_numbers_route_to_agents(
         events = [(e["kind"], e["value"]) for e in record["events"]]  # type: ignore[union-attr]
         assert ("menu", "2 es") in events, events
         # a called number routed to an agent from the store, at its current version
-        made = srv.post("/agents", {"name": "sales", "greeting": "Sales desk, Sam speaking."})
+        # ... on the models it names (loaded on its first call, beside the server's)
+        sales = {
+            "name": "sales",
+            "greeting": "Sales desk, Sam speaking.",
+            "llm_model": "smollm2-135m-instruct",
+        }
+        made = srv.post("/agents", sales)
         assert made.status_code == 201, made.text
-        result = caller("--to", f"sip:4420@127.0.0.1:{srv.sip_port}", "--seconds", "4")
+        result = caller("--to", f"sip:4420@127.0.0.1:{srv.sip_port}", "--seconds", "7")
         assert result["connected"]
         record = srv.newest_call()
         assert (record["agent"], record["agent_version"]) == ("sales", 1)
         assert record["turns"] and record["turns"][0]["text"] == "Sales desk, Sam speaking."  # type: ignore[index]
+        srv.wait_for(r"agent sales: loading models whisper-tiny.en, smollm2-135m-instruct")
     finally:
         stop_server(srv)
