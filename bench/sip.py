@@ -14,8 +14,6 @@ from __future__ import annotations
 import argparse
 import json
 import re
-import signal
-import socket
 import statistics
 import subprocess
 import sys
@@ -24,19 +22,13 @@ import time
 from pathlib import Path
 from typing import Any
 
-import httpx
 import numpy as np
 
 from mediaserver.harness import read_wav, write_wav
+from tests.server import start_server, stop_server
 
 PLAY_AT = 6.0
 SECONDS = 18.0
-
-
-def free_port(kind: int = socket.SOCK_STREAM) -> int:
-    with socket.socket(socket.AF_INET, kind) as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
 
 
 def first_sound_after(audio: np.ndarray, start_s: float, rate: int = 16000) -> float | None:
@@ -58,35 +50,9 @@ def log_message(line: str) -> str:
 def run(calls: int) -> dict[str, Any]:
     with tempfile.TemporaryDirectory() as tmp_name:
         tmp = Path(tmp_name)
-        sip_port, http_port = free_port(socket.SOCK_DGRAM), free_port()
-        log = tmp / "server.log"
-        with log.open("wb") as out:
-            server = subprocess.Popen(
-                [
-                    sys.executable,
-                    "-m",
-                    "mediaserver",
-                    "serve",
-                    "--sip-port",
-                    str(sip_port),
-                    "--http-port",
-                    str(http_port),
-                    "--data-dir",
-                    str(tmp / "data"),
-                ],
-                stdout=out,
-                stderr=subprocess.STDOUT,
-            )
+        server = start_server(tmp)  # as the integration tests start it
+        log, sip_port = server.log, server.sip_port
         try:
-            for _ in range(300):
-                try:
-                    if (
-                        httpx.get(f"http://127.0.0.1:{http_port}/healthz", timeout=1).status_code
-                        == 200
-                    ):
-                        break
-                except httpx.TransportError:
-                    time.sleep(0.3)
             subprocess.run(
                 ["espeak-ng", "-w", str(tmp / "q.wav"), "What time do you open on Saturday?"],
                 check=True,
@@ -120,8 +86,7 @@ def run(calls: int) -> dict[str, Any]:
                 c.communicate(timeout=SECONDS + 60)
             time.sleep(2)
         finally:
-            server.send_signal(signal.SIGTERM)
-            server.wait(timeout=30)
+            stop_server(server)
         messages = [log_message(line) for line in log.read_text(errors="replace").splitlines()]
         pacing = [
             json.loads(m.replace("'", '"'))
