@@ -7,9 +7,11 @@ BIN := $(VENV)/bin
 export PATH := $(CURDIR)/$(BIN):$(PATH)
 # Debian packages, each checked by a command (or file) it provides.
 # A need with a slash is a file pattern (PostgreSQL's server lives off PATH).
-SYSTEM_NEEDS := gcc:build-essential espeak-ng:espeak-ng sox:sox sipp:sip-tester \
-  chromium:chromium kamailio:kamailio /usr/lib/postgresql/*/bin/initdb:postgresql \
-  /usr/lib/*/libopus.so.0:libopus0
+RUN_NEEDS := gcc:build-essential espeak-ng:espeak-ng sox:sox /usr/lib/*/libopus.so.0:libopus0
+# the suite's real peers: sipp, headless Chromium, a Kamailio registrar, PostgreSQL
+TEST_NEEDS := sipp:sip-tester chromium:chromium kamailio:kamailio \
+  /usr/lib/postgresql/*/bin/initdb:postgresql
+SYSTEM_NEEDS := $(RUN_NEEDS) $(if $(filter test,$(MAKECMDGOALS)),$(TEST_NEEDS))
 ARGS ?=
 
 .PHONY: run test lint format bench build setup system models clean
