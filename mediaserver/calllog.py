@@ -5,6 +5,7 @@ server killed mid-call leaves every completed turn behind."""
 from __future__ import annotations
 
 import logging
+import uuid
 from datetime import UTC, datetime
 
 from mediaserver.clock import now
@@ -60,8 +61,6 @@ class Records:
 
 class CallLog:
     def __init__(self, records: Records, transport: str, agent: str) -> None:
-        import uuid
-
         self.id = str(uuid.uuid4())
         self.transport = transport
         self.agent = agent
