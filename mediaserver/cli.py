@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import faulthandler
 import sys
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -89,6 +90,7 @@ def serve(args: argparse.Namespace) -> int:
         print(f"mediaserver: config error: {exc}", file=sys.stderr)
         return 2
     logs.configure(json_lines=config.server.log_format == "json")
+    faulthandler.enable()  # a crash in native code (PJSIP, a model) leaves its stack in the log
     from mediaserver.services.factory import local_speech
     from models.store import ModelError
 

@@ -99,6 +99,10 @@ class Server:
             time.sleep(0.2)
         raise AssertionError(f"server never logged {pattern!r}")
 
+    def tail(self, lines: int = 40) -> str:
+        """The end of the server's log, for an assertion message."""
+        return "\n".join(self.log.read_text(errors="replace").splitlines()[-lines:])
+
     def alive(self) -> bool:
         return (
             self.proc.poll() is None

@@ -32,6 +32,7 @@ from mediaserver.transports.call import FRAME, RATE, CallHandle, CallHandler, Ca
 log = logging.getLogger(__name__)
 
 _COMMANDS = 256  # pending pjsua2 commands from the event loop
+_PORT_GRACE_SECONDS = 2.0  # how long a disconnected call's port outlives it
 
 
 def _allowed(source: str, networks: list[Any]) -> bool:
@@ -65,6 +66,7 @@ class SipServer:
         self._thread = threading.Thread(target=self._run, name="pjsip", daemon=True)
         self._account: Any = None
         self._registrations: dict[str, _Registration] = {}
+        self._retired: collections.deque[tuple[float, _Port]] = collections.deque()
         self._registrar_addresses: dict[str, set[str]] = {}  # calls from there are the trunk's
         # registration trunks: written by the pjsip thread, read anywhere
         self.trunks: dict[str, TrunkStatus] = {t.name: TrunkStatus() for t in config.trunks}
@@ -109,39 +111,19 @@ class SipServer:
     def forget(self, call_id: int) -> None:
         self.calls.pop(call_id, None)
 
+    def retire(self, port: _Port) -> None:
+        """Keep a disconnected call's port alive until the bridge is surely done with it."""
+        self._retired.append((time.monotonic() + _PORT_GRACE_SECONDS, port))
+
+    def _destroy_retired(self, now: float) -> None:
+        while self._retired and self._retired[0][0] <= now:
+            self._retired.popleft()
+
     # -- the pjsip thread ---------------------------------------------------------
     def _run(self) -> None:
         ep = pj.Endpoint()
         try:
-            ep.libCreate()
-            cfg = pj.EpConfig()
-            cfg.uaConfig.threadCnt = 0
-            cfg.uaConfig.mainThreadOnly = False
-            cfg.uaConfig.maxCalls = self.config.max_calls
-            cfg.uaConfig.userAgent = "mediaserver"
-            cfg.logConfig.level = self.config.log_level
-            cfg.logConfig.consoleLevel = self.config.log_level
-            cfg.medConfig.clockRate = RATE
-            cfg.medConfig.sndClockRate = RATE
-            cfg.medConfig.channelCount = 1
-            ep.libInit(cfg)
-            transport = pj.TransportConfig()
-            transport.port = self.port
-            transport.boundAddress = self.host
-            ep.transportCreate(pj.PJSIP_TRANSPORT_UDP, transport)
-            ep.transportCreate(pj.PJSIP_TRANSPORT_TCP, transport)
-            ep.audDevManager().setNullDev()
-            self._set_codecs(ep)
-            ep.libStart()
-            account = self._account = _Account(self)
-            acfg = pj.AccountConfig()
-            acfg.idUri = f"sip:agent@{self.host}:{self.port}"
-            # RTP ports: any free one unless configured, so several processes can share a box
-            acfg.mediaConfig.transportConfig.port = self.config.rtp_port
-            acfg.mediaConfig.transportConfig.boundAddress = self.host
-            account.create(acfg, True)
-            for trunk in self.config.trunks:
-                self._register(trunk)
+            self._start(ep)
         except Exception as exc:  # pjsua2 raises pj.Error: report it to start()
             self._error = exc
             self._ready.set()
@@ -153,19 +135,56 @@ class SipServer:
                 ep.libHandleEvents(10)
                 while self._commands:
                     self._commands.popleft()()
+                self._destroy_retired(time.monotonic())
         finally:
-            ep.hangupAllCalls()
-            for _ in range(50):
-                ep.libHandleEvents(10)
-            for call in list(self.calls.values()):
-                call.drop_port()
-            self.calls.clear()
-            for registration in self._registrations.values():
-                registration.shutdown()
-            self._registrations.clear()
-            account.shutdown()
-            del account
-            ep.libDestroy()
+            self._shutdown(ep)
+
+    def _start(self, ep: Any) -> None:
+        ep.libCreate()
+        cfg = pj.EpConfig()
+        cfg.uaConfig.threadCnt = 0
+        cfg.uaConfig.mainThreadOnly = False
+        cfg.uaConfig.maxCalls = self.config.max_calls
+        cfg.uaConfig.userAgent = "mediaserver"
+        cfg.logConfig.level = self.config.log_level
+        cfg.logConfig.consoleLevel = self.config.log_level
+        cfg.medConfig.clockRate = RATE
+        cfg.medConfig.sndClockRate = RATE
+        cfg.medConfig.channelCount = 1
+        ep.libInit(cfg)
+        transport = pj.TransportConfig()
+        transport.port = self.port
+        transport.boundAddress = self.host
+        ep.transportCreate(pj.PJSIP_TRANSPORT_UDP, transport)
+        ep.transportCreate(pj.PJSIP_TRANSPORT_TCP, transport)
+        ep.audDevManager().setNullDev()
+        self._set_codecs(ep)
+        ep.libStart()
+        self._account = _Account(self)
+        acfg = pj.AccountConfig()
+        acfg.idUri = f"sip:agent@{self.host}:{self.port}"
+        # RTP ports: any free one unless configured, so several processes can share a box
+        acfg.mediaConfig.transportConfig.port = self.config.rtp_port
+        acfg.mediaConfig.transportConfig.boundAddress = self.host
+        self._account.create(acfg, True)
+        for trunk in self.config.trunks:
+            self._register(trunk)
+
+    def _shutdown(self, ep: Any) -> None:
+        """Calls, ports and accounts go before libDestroy (a live one asserts in PJSIP)."""
+        ep.hangupAllCalls()
+        for _ in range(50):
+            ep.libHandleEvents(10)
+        for call in list(self.calls.values()):
+            call.drop_port()
+        self.calls.clear()
+        self._destroy_retired(float("inf"))
+        for registration in self._registrations.values():
+            registration.shutdown()
+        self._registrations.clear()
+        self._account.shutdown()
+        self._account = None
+        ep.libDestroy()
 
     def _register(self, trunk: TrunkConfig) -> None:
         registration = _Registration(self, trunk.name)
@@ -262,10 +281,11 @@ class _Port(pj.AudioMediaPort):  # type: ignore[misc]
         super().__init__()
         self.media = media
         self.buf = np.zeros(FRAME, dtype=np.int16)  # once per call
+        self.live = True  # False once retired: the bridge may still fire a last callback
 
     def onFrameReceived(self, frame: Any) -> None:
         try:
-            if frame.type != pj.PJMEDIA_FRAME_TYPE_AUDIO:
+            if not self.live or frame.type != pj.PJMEDIA_FRAME_TYPE_AUDIO:
                 return  # PJSIP sends ~50 non-audio frames at call start
             n = pjbuffers.read_into(frame.buf, self.buf)
             if self.media.inbound.write(self.buf[:n]) < n:
@@ -274,6 +294,8 @@ class _Port(pj.AudioMediaPort):  # type: ignore[misc]
             log.exception("inbound frame")
 
     def onFrameRequested(self, frame: Any) -> None:
+        if not self.live:
+            return
         start = time.perf_counter_ns()
         try:
             pcm = self.media.outbound.read()
@@ -409,5 +431,12 @@ class SipCall(pj.Call):  # type: ignore[misc]
             log.warning("hangup: %s", exc.info())
 
     def drop_port(self) -> None:
-        """Destroy the port at disconnect: a stale port keeps firing."""
+        """Retire the port at disconnect (a stale port keeps firing). The server
+        destroys it a little later: the conference bridge's clock thread may be
+        inside one of its callbacks right now, and tearing the Python object
+        down under it crashes the process."""
+        if (port := self.port) is None:
+            return
         self.port = None
+        port.live = False
+        self.server.retire(port)
