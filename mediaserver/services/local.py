@@ -29,11 +29,19 @@ class LocalSpeech:
         }
 
     def load(self, system_prompt: str | None = None, greeting: str | None = None) -> None:
-        """Load every model (blocking), and prime the LLM with how every call
-        starts (system prompt, greeting) so the first answer does not pay for
-        reading it: llama.cpp reuses the longest cached prefix."""
-        self.stt.load()
-        self.tts.load()
+        """Load every model (blocking; the three at once, each in its own
+        worker), and prime the LLM with how every call starts (system prompt,
+        greeting) so the first answer does not pay for reading it: llama.cpp
+        reuses the longest cached prefix."""
+        loads = [
+            self._pools["stt"].submit(self.stt.load),
+            self._pools["tts"].submit(self._load_tts),
+            self._pools["llm"].submit(self._load_llm, system_prompt, greeting),
+        ]
+        for future in loads:
+            future.result()
+
+    def _load_llm(self, system_prompt: str | None, greeting: str | None) -> None:
         self.llm.load()
         if system_prompt:
             prefix = [{"role": "system", "content": system_prompt}]
@@ -41,6 +49,9 @@ class LocalSpeech:
                 prefix.append({"role": "assistant", "content": greeting})
             for _ in self.llm.stream([*prefix, {"role": "user", "content": "Hello"}], max_tokens=1):
                 pass
+
+    def _load_tts(self) -> None:
+        self.tts.load()
         for _ in self.tts.synthesize("Hello."):  # onnxruntime's first run is slow
             pass
 

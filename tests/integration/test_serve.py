@@ -32,7 +32,7 @@ def start(*args: str) -> subprocess.Popen[str]:
     )
 
 
-def wait_healthy(url: str, proc: subprocess.Popen[str], timeout: float = 20.0) -> httpx.Response:
+def wait_healthy(url: str, proc: subprocess.Popen[str], timeout: float = 90.0) -> httpx.Response:
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
         if proc.poll() is not None:
@@ -43,7 +43,7 @@ def wait_healthy(url: str, proc: subprocess.Popen[str], timeout: float = 20.0) -
             return httpx.get(url, timeout=1.0)
         except httpx.TransportError:
             time.sleep(0.1)
-    raise AssertionError("server did not come up")
+    raise AssertionError(f"server did not come up within {timeout:.0f} s")
 
 
 @pytest.fixture
