@@ -5,7 +5,8 @@
 Synthetic callers (espeak-ng, several voices and speeds) say sentences a
 receptionist hears; each is sent through an 8 kHz G.711 phone line (as a SIP
 call delivers it) and through a wideband path (as WebRTC does), then
-transcribed. Recall = key words found / key words said.
+transcribed, by each model with greedy and beam search, in Whisper's 30 s
+window and in a 10 s one. Recall = key words found / key words said.
 """
 
 from __future__ import annotations
@@ -69,8 +70,15 @@ def run() -> list[dict[str, object]]:
                 )
                 wide = read_wav(path, 60)  # 16 kHz
                 clips.append((keys, wide, phone_line(wide, 16000)))
-        for name, beam in itertools.product(("whisper-tiny.en", "whisper-base"), (1, 5)):
-            stt = WhisperSTT(store.locate(registry.by_name(name)), language="en", beam_size=beam)
+        for name, beam, window in itertools.product(
+            ("whisper-tiny.en", "whisper-base"), (1, 5), (30, 10)
+        ):
+            stt = WhisperSTT(
+                store.locate(registry.by_name(name)),
+                language="en",
+                beam_size=beam,
+                window_seconds=window,
+            )
             stt.load()
             for channel in ("phone-8k-g711", "wideband-16k"):
                 found = said = 0
@@ -87,6 +95,7 @@ def run() -> list[dict[str, object]]:
                     {
                         "model": name,
                         "beam": beam,
+                        "window_s": window,
                         "channel": channel,
                         "keyword_recall": round(found / said, 3),
                         "found": found,
@@ -107,7 +116,8 @@ def main(argv: list[str] | None = None) -> int:
     else:
         for r in rows:
             print(
-                f"{r['model']:16} beam {r['beam']} {r['channel']:14} "
+                f"{r['model']:16} beam {r['beam']} window {r['window_s']:2} s "
+                f"{r['channel']:14} "
                 f"recall {r['keyword_recall']:.3f} "
                 f"({r['found']}/{r['said']})  {r['seconds_per_utterance']} s/utterance"
             )

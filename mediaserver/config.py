@@ -186,6 +186,7 @@ class ModelsConfig:
     tts: str = "piper-en_US-joe-medium"
     llm_threads: int = 0  # 0: every core
     stt_beam_size: int = 5  # 1: greedy (bench.stt_accuracy compares them)
+    stt_window_seconds: int = 10  # encoder window for an utterance shorter than it; 30: Whisper's
 
     def __post_init__(self) -> None:
         _require(self.device in ("cpu", "cuda"), "models.device", 'expected "cpu" or "cuda"')
@@ -193,6 +194,7 @@ class ModelsConfig:
             _require(bool(getattr(self, key)), f"models.{key}", "must name a model or a path")
         _require(0 <= self.llm_threads <= 256, "models.llm_threads", "expected 0..256")
         _require(1 <= self.stt_beam_size <= 10, "models.stt_beam_size", "expected 1..10")
+        _require(1 <= self.stt_window_seconds <= 30, "models.stt_window_seconds", "expected 1..30")
 
 
 @dataclass(frozen=True, slots=True)

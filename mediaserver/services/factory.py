@@ -36,7 +36,13 @@ def local_speech(config: ModelsConfig, language: str = "en", rate: int = 16000) 
     tts_dir = model_path(config.tts, config)
     stt_language = "en" if config.stt.endswith(".en") else language
     return LocalSpeech(
-        WhisperSTT(stt_dir, device, language=stt_language, beam_size=config.stt_beam_size),
+        WhisperSTT(
+            stt_dir,
+            device,
+            language=stt_language,
+            beam_size=config.stt_beam_size,
+            window_seconds=config.stt_window_seconds,
+        ),
         LlamaLLM(llm_path, device, threads=config.llm_threads or None),
         PiperTTS(tts_dir, device),
         rate,

@@ -1,0 +1,61 @@
+"""The bundled Whisper on real espeak-ng speech: the short encoder window
+hears what Whisper's own 30 s window hears, and long audio still works."""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from mediaserver.config import ConfigError, ModelsConfig
+from mediaserver.harness import read_wav
+from models import registry, store
+from models.stt import WhisperSTT
+from tests.speech import speak
+
+pytestmark = pytest.mark.integration
+
+
+def words(text: str) -> set[str]:
+    return set(re.findall(r"[a-z]+", text.lower()))
+
+
+@pytest.fixture(scope="module")
+def path() -> Path:
+    return store.locate(registry.by_name("whisper-tiny.en"))
+
+
+@pytest.fixture
+def question(tmp_path: Path) -> np.ndarray:
+    speak("What time do you open on Saturday?", tmp_path / "q.wav")
+    return read_wav(tmp_path / "q.wav", 60)
+
+
+@pytest.mark.parametrize("window", [30, 10, 4])
+def test_a_question_is_heard_in_any_window(path: Path, question: np.ndarray, window: int) -> None:
+    stt = WhisperSTT(path, beam_size=1, window_seconds=window)
+    heard = words(stt.transcribe(question).text)
+    assert {"open", "saturday"} <= heard, heard
+
+
+def test_audio_longer_than_the_window_is_heard_whole(path: Path, question: np.ndarray) -> None:
+    gap = np.zeros(16000 * 2, np.int16)
+    long = np.concatenate([question, gap, question, gap, question])  # about 9 s
+    stt = WhisperSTT(path, beam_size=1, window_seconds=3)
+    text = stt.transcribe(long).text.lower()
+    assert text.count("saturday") == 3, text
+
+
+def test_a_prompt_is_accepted_in_the_short_window(path: Path, question: np.ndarray) -> None:
+    stt = WhisperSTT(path, beam_size=1, window_seconds=10)
+    heard = words(stt.transcribe(question, prompt="Riverside Dental, opening hours.").text)
+    assert "saturday" in heard, heard
+
+
+def test_a_window_out_of_range_is_refused(path: Path) -> None:
+    with pytest.raises(ValueError, match="window_seconds"):
+        WhisperSTT(path, window_seconds=0)
+    with pytest.raises(ConfigError, match="stt_window_seconds"):
+        ModelsConfig(stt_window_seconds=31)
