@@ -289,6 +289,13 @@ class TurnEngine:
         return self._reply is not None or bool(self._tasks)
 
     async def close(self) -> None:
+        """The call is over. A reply cut by the hang-up is recorded as far as it was heard."""
+        reply, self._reply = self._reply, None
+        if reply is not None and not reply.finished(self.playout):
+            self._spoke(reply, reply.heard(self.playout), interrupted=True)
+            if reply.turn is not None:
+                reply.turn.interrupted = True
+                reply.turn.agent_text = reply.heard(self.playout)
         for task in list(self._tasks):
             task.cancel()
         for task in list(self._tasks):

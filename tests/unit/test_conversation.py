@@ -132,6 +132,19 @@ def test_speaking_over_the_agent_cuts_it_and_history_keeps_what_was_heard() -> N
     assert dict(cut.timings_ms)["first_audio_out"] == first.voice_to_voice_ms
 
 
+def test_a_reply_cut_by_the_hang_up_is_recorded_as_far_as_it_was_heard() -> None:
+    answer = "Our address is twelve Mill Street, next to the post office, and parking is free."
+    question = Line(GREETING_END + 0.5, 1.0, "Where are you?")
+    speech = FakeSpeech(answers=[answer], lines=[question])
+    first_audio = question.at + question.seconds + 0.6 + 0.2 + 0.15 + 0.05
+    result = simulate(speech, seconds=first_audio + 1.5)  # the caller hangs up mid-reply
+    (turn,) = result.engine.turns
+    spoken = [e for e in result.events if isinstance(e, AgentSpoke)]
+    cut = spoken[-1]
+    assert cut.interrupted and cut.text and answer.startswith(cut.text) and cut.text != answer
+    assert turn.interrupted and turn.agent_text == cut.text
+
+
 @pytest.mark.parametrize(("text", "seconds"), [("Okay.", 0.4), ("Mm-hmm", 0.5), ("", 0.15)])
 def test_a_backchannel_or_a_cough_does_not_cut_the_agent(text: str, seconds: float) -> None:
     answer = "We are open from eight to six on weekdays and from nine to one on Saturday mornings."
