@@ -85,6 +85,7 @@ def run(calls: int, config_path: Path | None) -> dict[str, Any]:
                 "user_text": t.user_text,
                 "agent_text": t.agent_text,
                 "voice_to_voice_ms": t.voice_to_voice_ms,
+                "timings_ms": t.timings_ms,
             }
             for t in turns
         ],

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any, Literal
@@ -25,10 +26,22 @@ class PiperTTS:
         self._voice: Any = None
 
     def load(self) -> None:
+        import onnxruntime
         from piper import PiperVoice
+        from piper.config import PiperConfig
 
-        self._voice = PiperVoice.load(
-            self.model, config_path=self.config, use_cuda=self.device == "cuda"
+        options = onnxruntime.SessionOptions()
+        # Idle ONNX threads sleep instead of spinning: they share the cores with
+        # the LLM writing the rest of the reply (the first clause is ~30% faster).
+        options.add_session_config_entry("session.intra_op.allow_spinning", "0")
+        providers: list[Any] = ["CPUExecutionProvider"]
+        if self.device == "cuda":
+            providers.insert(0, ("CUDAExecutionProvider", {"cudnn_conv_algo_search": "HEURISTIC"}))
+        self._voice = PiperVoice(
+            config=PiperConfig.from_dict(json.loads(self.config.read_text(encoding="utf-8"))),
+            session=onnxruntime.InferenceSession(
+                str(self.model), sess_options=options, providers=providers
+            ),
         )
 
     @property
