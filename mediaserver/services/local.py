@@ -34,12 +34,16 @@ class LocalSpeech:
         greeting) so the first answer does not pay for reading it: llama.cpp
         reuses the longest cached prefix."""
         loads = [
-            self._pools["stt"].submit(self.stt.load),
+            self._pools["stt"].submit(self._load_stt),
             self._pools["tts"].submit(self._load_tts),
             self._pools["llm"].submit(self._load_llm, system_prompt, greeting),
         ]
         for future in loads:
             future.result()
+
+    def _load_stt(self) -> None:
+        self.stt.load()
+        self.stt.transcribe(np.zeros(self.rate, np.float32))  # CTranslate2's first run is slow
 
     def _load_llm(self, system_prompt: str | None, greeting: str | None) -> None:
         self.llm.load()
