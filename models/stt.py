@@ -45,8 +45,8 @@ class WhisperSTT:
         # the same time for tiny.en (bench.stt_accuracy); the encoder dominates
         self.beam_size = beam_size
         # Whisper pads every input to a 30 s window. A caller's utterance of a
-        # few seconds encoded in a 10 s window costs a sixth of the time, for
-        # about the same key-word recall (bench.stt_accuracy); 30: Whisper's own.
+        # few seconds encoded in a 10 s window costs a sixth of the time and
+        # catches about as many key words (bench.stt_accuracy); 30: Whisper's own.
         if not 1 <= window_seconds <= WINDOW_SECONDS:
             raise ValueError(f"window_seconds: expected 1..{WINDOW_SECONDS}")
         self.window_seconds = window_seconds
