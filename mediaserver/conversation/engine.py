@@ -32,7 +32,7 @@ from mediaserver.conversation.history import History
 from mediaserver.conversation.inbound import InboundAudio
 from mediaserver.conversation.ports import Playout, Speech
 from mediaserver.conversation.reply import Clip, Reply
-from mediaserver.conversation.turns import Turn
+from mediaserver.conversation.turns import Speculation, Turn
 from mediaserver.events import (
     AgentSpoke,
     AgentText,
@@ -92,20 +92,6 @@ class TurnConfig:
     first_token_timeout_s: float = 10.0
     tts_timeout_s: float = 10.0
     backchannels: frozenset[str] = field(default=BACKCHANNELS)
-
-
-@dataclass(slots=True)
-class Speculation:
-    """A turn begun during the caller's trailing silence. Confirmed by the
-    endpointer's SpeechEnded, or cancelled when the caller speaks again."""
-
-    start: int
-    task: asyncio.Task[None] | None = None
-    confirmed: bool = False
-    cancelled: bool = False
-    turn: Turn | None = None
-    user_entry: dict[str, str] | None = None
-    transcript: Transcript | None = None
 
 
 def normalize(text: str) -> str:

@@ -1,8 +1,12 @@
-"""What a turn records: texts, whether it was cut, and when each stage ended."""
+"""What a turn records (texts, whether it was cut, when each stage ended),
+and a turn begun speculatively."""
 
 from __future__ import annotations
 
+import asyncio
 from dataclasses import dataclass, field
+
+from mediaserver.events import Transcript
 
 STAGES = ("speech_end", "stt_done", "first_token", "first_tts_audio", "first_audio_out")
 
@@ -41,3 +45,17 @@ class Turn:
             "timings_ms": self.timings_ms,
             "voice_to_voice_ms": self.voice_to_voice_ms,
         }
+
+
+@dataclass(slots=True)
+class Speculation:
+    """A turn begun during the caller's trailing silence. Confirmed by the
+    endpointer's SpeechEnded, or cancelled when the caller speaks again."""
+
+    start: int
+    task: asyncio.Task[None] | None = None
+    confirmed: bool = False
+    cancelled: bool = False
+    turn: Turn | None = None
+    user_entry: dict[str, str] | None = None
+    transcript: Transcript | None = None
