@@ -278,10 +278,10 @@ class TurnEngine:
         """The call is over. A reply cut by the hang-up is recorded as far as it was heard."""
         reply, self._reply = self._reply, None
         if reply is not None and not reply.finished(self.playout):
-            self._spoke(reply, reply.heard(self.playout), interrupted=True)
+            heard = reply.heard(self.playout)
+            self._spoke(reply, heard, interrupted=True)
             if reply.turn is not None:
-                reply.turn.interrupted = True
-                reply.turn.agent_text = reply.heard(self.playout)
+                reply.turn.interrupted, reply.turn.agent_text = True, heard
         for task in list(self._tasks):
             task.cancel()
         for task in list(self._tasks):
