@@ -16,10 +16,19 @@ from models.stt import WhisperSTT
 from models.tts import PiperTTS
 from native import resample
 
+# The longest the LLM waits for the voice between two tokens (so a busy voice
+# slows replies down but cannot stall them).
+VOICE_FIRST_MAX_WAIT_S = 1.0
+
 
 class LocalSpeech:
     """The conversation's Speech port over local models, one worker thread each
-    (a model is not safe to call from two threads at once)."""
+    (a model is not safe to call from two threads at once).
+
+    The voice goes first: while Piper synthesises, the LLM waits between
+    tokens. A clause's audio is what the caller is waiting for, and on a small
+    CPU the two models running at once make that clause about twice as slow;
+    the LLM is ahead of playback anyway."""
 
     def __init__(self, stt: WhisperSTT, llm: LlamaLLM, tts: PiperTTS, rate: int = 16000) -> None:
         self.stt, self.llm, self.tts = stt, llm, tts
@@ -27,6 +36,9 @@ class LocalSpeech:
         self._pools = {
             name: ThreadPoolExecutor(1, thread_name_prefix=name) for name in ("stt", "llm", "tts")
         }
+        self._synthesizing = 0  # clauses queued or being synthesised
+        self._voice_idle = threading.Event()
+        self._voice_idle.set()
 
     def load(self, system_prompt: str | None = None, greeting: str | None = None) -> None:
         """Load every model (blocking; the three at once, each in its own
@@ -84,6 +96,7 @@ class LocalSpeech:
                     if stop.is_set():
                         break
                     loop.call_soon_threadsafe(pieces.put_nowait, piece)
+                    self._voice_idle.wait(VOICE_FIRST_MAX_WAIT_S)
                 loop.call_soon_threadsafe(pieces.put_nowait, None)
             except Exception as exc:  # handed to the consumer, who decides
                 loop.call_soon_threadsafe(pieces.put_nowait, exc)
@@ -100,8 +113,14 @@ class LocalSpeech:
 
     async def synthesize(self, text: str) -> np.ndarray:
         loop = asyncio.get_running_loop()
-        audio = await loop.run_in_executor(self._pools["tts"], self._synthesize, text)
-        return audio
+        self._synthesizing += 1
+        self._voice_idle.clear()
+        try:
+            return await loop.run_in_executor(self._pools["tts"], self._synthesize, text)
+        finally:
+            self._synthesizing -= 1
+            if not self._synthesizing:
+                self._voice_idle.set()
 
     def _synthesize(self, text: str) -> np.ndarray:
         chunks = list(self.tts.synthesize(text))

@@ -1,0 +1,68 @@
+"""LocalSpeech's scheduling between the models, with stand-in models in its
+real worker threads: the voice goes first."""
+
+from __future__ import annotations
+
+import asyncio
+import threading
+import time
+from collections.abc import Iterator
+from typing import Any
+
+import numpy as np
+
+from mediaserver.services.local import LocalSpeech
+
+
+class CountingLLM:
+    """Yields a numbered piece every 20 ms; counts what it produced."""
+
+    def __init__(self) -> None:
+        self.produced = 0
+
+    def stream(self, messages: Any, max_tokens: int = 0, temperature: float = 0.0) -> Iterator[str]:
+        for i in range(max_tokens):
+            time.sleep(0.02)
+            self.produced += 1
+            yield f" w{i}"
+
+
+class HeldTTS:
+    """Synthesis blocks until the test lets it go."""
+
+    sample_rate = 16000
+
+    def __init__(self) -> None:
+        self.started = threading.Event()
+        self.release = threading.Event()
+
+    def synthesize(self, text: str) -> Iterator[np.ndarray]:
+        self.started.set()
+        self.release.wait(5)
+        yield np.zeros(160, np.int16)
+
+
+def test_the_llm_waits_between_tokens_while_the_voice_synthesises() -> None:
+    llm, tts = CountingLLM(), HeldTTS()
+    speech = LocalSpeech(None, llm, tts)  # type: ignore[arg-type]
+
+    async def scenario() -> tuple[int, int, int]:
+        pieces = speech.reply([], max_tokens=50, temperature=0.0)
+        await anext(pieces)  # the first clause's worth...
+        speaking = asyncio.create_task(speech.synthesize("Hello there"))
+        await asyncio.to_thread(tts.started.wait, 5)
+        await asyncio.sleep(0.3)
+        during = llm.produced  # ...then nothing while the voice works
+        await asyncio.sleep(0.3)
+        still = llm.produced
+        tts.release.set()
+        await speaking
+        rest = [piece async for piece in pieces]
+        return during, still, 1 + len(rest)
+
+    try:
+        during, still, total = asyncio.run(scenario())
+    finally:
+        speech.close()
+    assert during == still <= 3  # at most the token already under way (30 if it went on)
+    assert total == 50 and llm.produced == 50  # and then the reply goes on to its end
