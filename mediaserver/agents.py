@@ -41,7 +41,7 @@ class Agent:
     language: str = "en"
     voice: str = "piper-en_US-joe-medium"
     stt_model: str = "whisper-tiny.en"
-    llm_model: str = "qwen2.5-coder-0.5b-instruct"
+    llm_model: str = "qwen2.5-coder-0.5b-instruct-q4_0"
     max_turns: int = 40
     max_call_seconds: int = 900
     record: bool = True  # a stereo WAV of every call under <data_dir>/recordings

@@ -182,7 +182,7 @@ class ModelsConfig:
     dir: str = ""  # default: $MEDIASERVER_MODELS or ~/.cache/mediaserver/models
     device: str = "cpu"
     stt: str = "whisper-tiny.en"
-    llm: str = "qwen2.5-coder-0.5b-instruct"
+    llm: str = "qwen2.5-coder-0.5b-instruct-q4_0"
     tts: str = "piper-en_US-joe-medium"
     llm_threads: int = 0  # 0: every core
     stt_beam_size: int = 5  # 1: greedy (bench.stt_accuracy compares them)

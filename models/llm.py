@@ -11,6 +11,26 @@ Device = Literal["cpu", "cuda"]
 Message = dict[str, str]  # {"role": "system" | "user" | "assistant", "content": ...}
 
 
+def requantize(source: Path, target: Path, quantization: str, threads: int = 0) -> None:
+    """Write `source` (a GGUF) to `target` in another llama.cpp quantization ("Q4_0")."""
+    import ctypes
+
+    import llama_cpp
+
+    ftype = getattr(llama_cpp, f"LLAMA_FTYPE_MOSTLY_{quantization.upper()}", None)
+    if not isinstance(ftype, int):
+        raise ValueError(f"{quantization!r}: not a llama.cpp quantization (e.g. Q4_0, Q8_0)")
+    params = llama_cpp.llama_model_quantize_default_params()
+    params.ftype = ftype
+    params.allow_requantize = True
+    params.nthread = threads
+    code = llama_cpp.llama_model_quantize(
+        str(source).encode(), str(target).encode(), ctypes.byref(params)
+    )
+    if code != 0:
+        raise RuntimeError(f"llama.cpp could not quantize {source} to {quantization} ({code})")
+
+
 class LlamaLLM:
     """A GGUF chat model; its own chat template (from the file) formats messages."""
 

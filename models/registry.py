@@ -19,12 +19,24 @@ class Part:
 
 @dataclass(frozen=True, slots=True)
 class ModelFile:
-    """A file of an installed model: its parts, concatenated in order."""
+    """A file of an installed model: its parts, concatenated in order.
+
+    A file made at installation (Model.requantized) has no parts, size 0 and
+    no sha256: its manifest records what was made."""
 
     name: str
     parts: tuple[Part, ...]
     size: int
     sha256: str
+
+
+@dataclass(frozen=True, slots=True)
+class Requantized:
+    """A GGUF made at installation by llama.cpp from another registered model
+    (deterministic: the same llama.cpp makes the same bytes)."""
+
+    source: str  # a registered LLM's name
+    quantization: str  # a llama.cpp file type: "Q4_0"
 
 
 @dataclass(frozen=True, slots=True)
@@ -34,9 +46,12 @@ class Model:
     files: tuple[ModelFile, ...]
     summary: str
     default: bool = False  # installed by `make` set-up
+    requantized: Requantized | None = None
 
     @property
     def packages(self) -> list[tuple[str, str]]:
+        if self.requantized is not None:
+            return by_name(self.requantized.source).packages
         seen: dict[tuple[str, str], None] = {}
         for f in self.files:
             for p in f.parts:
@@ -45,6 +60,9 @@ class Model:
 
     @property
     def size(self) -> int:
+        """Bytes on disk (a requantized model: its source's, an upper bound)."""
+        if self.requantized is not None:
+            return by_name(self.requantized.source).size
         return sum(f.size for f in self.files)
 
 
@@ -172,8 +190,17 @@ MODELS: tuple[Model, ...] = (
                 "1d9614638d18024d0fbb36575a15f1302a3adf044df10345688ec4f6e1c4ff32",
             ),
         ),
-        "Qwen2.5-Coder-0.5B-Instruct GGUF (ChatML): the default LLM",
+        "Qwen2.5-Coder-0.5B-Instruct GGUF (ChatML), as published (Q5_0/Q8_0 tensors)",
         default=True,
+    ),
+    Model(
+        "qwen2.5-coder-0.5b-instruct-q4_0",
+        "llm",
+        (ModelFile("model.gguf", (), 0, ""),),
+        "the same in Q4_0, made at installation: the default LLM (faster on CPU: "
+        "llama.cpp repacks Q4_0 for AVX2/AVX-512; see bench.llm_quant)",
+        default=True,
+        requantized=Requantized("qwen2.5-coder-0.5b-instruct", "Q4_0"),
     ),
     Model(
         "smollm2-135m-instruct",

