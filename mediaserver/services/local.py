@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import functools
 import threading
+from collections import OrderedDict
 from collections.abc import AsyncIterator
 from concurrent.futures import ThreadPoolExecutor
 
@@ -15,6 +16,8 @@ from models.llm import LlamaLLM
 from models.stt import WhisperSTT
 from models.tts import PiperTTS
 from native import resample
+
+SPOKEN_CACHE_SIZE = 64  # phrases kept as audio: greetings, re-prompts, frequent answers
 
 # The longest the LLM waits for the voice between two tokens (so a busy voice
 # slows replies down but cannot stall them).
@@ -36,6 +39,7 @@ class LocalSpeech:
         self._pools = {
             name: ThreadPoolExecutor(1, thread_name_prefix=name) for name in ("stt", "llm", "tts")
         }
+        self._spoken: OrderedDict[str, np.ndarray] = OrderedDict()  # text -> audio, LRU
         self._synthesizing = 0  # clauses queued or being synthesised
         self._voice_idle = threading.Event()
         self._voice_idle.set()
@@ -47,7 +51,7 @@ class LocalSpeech:
         reuses the longest cached prefix."""
         loads = [
             self._pools["stt"].submit(self._load_stt),
-            self._pools["tts"].submit(self._load_tts),
+            self._pools["tts"].submit(self._load_tts, greeting),
             self._pools["llm"].submit(self._load_llm, system_prompt, greeting),
         ]
         for future in loads:
@@ -66,10 +70,9 @@ class LocalSpeech:
             for _ in self.llm.stream([*prefix, {"role": "user", "content": "Hello"}], max_tokens=1):
                 pass
 
-    def _load_tts(self) -> None:
+    def _load_tts(self, greeting: str | None) -> None:
         self.tts.load()
-        for _ in self.tts.synthesize("Hello."):  # onnxruntime's first run is slow
-            pass
+        self._synthesize(greeting or "Hello.")  # onnxruntime's first run is slow
 
     def close(self) -> None:
         for pool in self._pools.values():
@@ -123,8 +126,17 @@ class LocalSpeech:
                 self._voice_idle.set()
 
     def _synthesize(self, text: str) -> np.ndarray:
+        """Piper's audio for `text` at our rate; a phrase said before comes from
+        the cache (every call's greeting plays at once)."""
+        if (audio := self._spoken.get(text)) is not None:
+            self._spoken.move_to_end(text)
+            return audio
         chunks = list(self.tts.synthesize(text))
         audio = np.concatenate(chunks) if chunks else np.zeros(0, np.int16)
-        if self.tts.sample_rate == self.rate or audio.size == 0:
-            return audio
-        return resample.resampler(self.tts.sample_rate, self.rate).process(audio).copy()
+        if self.tts.sample_rate != self.rate and audio.size:
+            audio = resample.resampler(self.tts.sample_rate, self.rate).process(audio).copy()
+        audio.flags.writeable = False  # shared by every call that says it
+        self._spoken[text] = audio
+        if len(self._spoken) > SPOKEN_CACHE_SIZE:
+            self._spoken.popitem(last=False)
+        return audio

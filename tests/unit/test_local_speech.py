@@ -1,5 +1,5 @@
-"""LocalSpeech's scheduling between the models, with stand-in models in its
-real worker threads: the voice goes first."""
+"""LocalSpeech with stand-in models in its real worker threads: the voice
+goes first, and a phrase said before comes from a cache."""
 
 from __future__ import annotations
 
@@ -10,7 +10,9 @@ from collections.abc import Iterator
 from typing import Any
 
 import numpy as np
+import pytest
 
+from mediaserver.services import local
 from mediaserver.services.local import LocalSpeech
 
 
@@ -66,3 +68,33 @@ def test_the_llm_waits_between_tokens_while_the_voice_synthesises() -> None:
         speech.close()
     assert during == still <= 3  # at most the token already under way (30 if it went on)
     assert total == 50 and llm.produced == 50  # and then the reply goes on to its end
+
+
+class CountingTTS:
+    sample_rate = 22050
+
+    def __init__(self) -> None:
+        self.said: list[str] = []
+
+    def synthesize(self, text: str) -> Iterator[np.ndarray]:
+        self.said.append(text)
+        yield np.full(2205 * len(text), len(text), np.int16)
+
+
+def test_a_phrase_said_before_comes_from_the_cache_and_the_cache_is_bounded(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.setattr(local, "SPOKEN_CACHE_SIZE", 2)
+    tts = CountingTTS()
+    speech = LocalSpeech(None, None, tts)  # type: ignore[arg-type]
+
+    async def say(*texts: str) -> list[np.ndarray]:
+        return [await speech.synthesize(text) for text in texts]
+
+    try:
+        hello, hello_again, *_ = asyncio.run(say("hello", "hello", "a", "bb", "hello"))
+    finally:
+        speech.close()
+    assert tts.said == ["hello", "a", "bb", "hello"]  # the second hello was cached; then evicted
+    assert hello is hello_again and hello.size == 1600 * 5  # at the call's 16 kHz
+    assert not hello.flags.writeable  # shared between calls: nobody may change it

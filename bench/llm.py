@@ -1,12 +1,14 @@
-"""The default LLM as published vs re-quantized to Q4_0, in the same run.
+"""The registered LLMs side by side, in the same run.
 
-    python -m bench.llm_quant [--json] [--rounds 2]
+    python -m bench.llm [--json] [--rounds 2]
 
-For each registered variant: the cost of reading the receptionist's whole
-prompt, the first token of an answer when that prompt is cached (what a
-caller waits for), the time per token after it, and each answer's text, so
-the two can be read side by side. Medians over the bench.latency questions,
-the variants interleaved question by question.
+For each installed LLM (the default, Qwen 0.5B re-quantized to Q4_0; the
+same as published; the 1.5B when installed): the cost of reading the
+receptionist's whole prompt, the first token of an answer when that prompt
+is cached (what a caller waits for), the time per token after it, and each
+answer, so they can be read side by side. Medians over the bench.latency
+questions, the models interleaved question by question; ratios are against
+the default.
 """
 
 from __future__ import annotations
@@ -20,10 +22,23 @@ from typing import Any
 
 from bench.latency import QUESTIONS
 from mediaserver.agents import DEFAULT_AGENT
+from mediaserver.config import ModelsConfig
 from models import registry, store
 from models.llm import LlamaLLM
 
-VARIANTS = ("qwen2.5-coder-0.5b-instruct", "qwen2.5-coder-0.5b-instruct-q4_0")
+DEFAULT = ModelsConfig().llm
+KEYS = ("whole_prompt_ms", "first_token_p50_ms", "per_token_p50_ms")
+
+
+def installed_llms() -> dict[str, LlamaLLM]:
+    found = {}
+    for model in registry.MODELS:
+        if model.role == "llm" and model.name != "smollm2-135m-instruct":
+            try:
+                found[model.name] = LlamaLLM(store.locate(model) / "model.gguf")
+            except store.ModelError:
+                continue
+    return found
 
 
 def run(rounds: int) -> dict[str, Any]:
@@ -32,16 +47,14 @@ def run(rounds: int) -> dict[str, Any]:
         {"role": "system", "content": agent.system_prompt},
         {"role": "assistant", "content": agent.greeting},
     ]
-    llms = {
-        name: LlamaLLM(store.locate(registry.by_name(name)) / "model.gguf") for name in VARIANTS
-    }
+    llms = installed_llms()
     rows: dict[str, dict[str, Any]] = {}
     for name, llm in llms.items():
         llm.load()
         start = time.perf_counter()
         for _ in llm.stream([*prefix, {"role": "user", "content": "Hello"}], max_tokens=1):
             pass
-        rows[name] = {"prompt_ms": (time.perf_counter() - start) * 1000, "first": [], "per": []}
+        rows[name] = {"prompt": (time.perf_counter() - start) * 1000, "first": [], "per": []}
         rows[name]["answers"] = {}
     for _ in range(rounds):
         for question in QUESTIONS:
@@ -55,26 +68,23 @@ def run(rounds: int) -> dict[str, Any]:
                 if len(stamps) > 2:
                     rows[name]["per"].append((stamps[-1] - stamps[0]) / (len(stamps) - 1) * 1000)
                 rows[name]["answers"][question] = text.strip()
-    report: dict[str, Any] = {"variants": {}}
+    report: dict[str, Any] = {"default": DEFAULT, "models": {}}
     for name, row in rows.items():
-        size = (store.locate(registry.by_name(name)) / "model.gguf").stat().st_size
-        report["variants"][name] = {
-            "file_mb": round(size / 1e6),
-            "whole_prompt_ms": round(row["prompt_ms"], 1),
+        report["models"][name] = {
+            "file_mb": round(llms[name].path.stat().st_size / 1e6),
+            "whole_prompt_ms": round(row["prompt"], 1),
             "first_token_p50_ms": round(statistics.median(row["first"]), 1),
             "per_token_p50_ms": round(statistics.median(row["per"]), 1),
             "answers": row["answers"],
         }
-    published, q4 = (report["variants"][v] for v in VARIANTS)
-    report["speedup_q4_0"] = {
-        key: round(published[key] / q4[key], 2)
-        for key in ("whole_prompt_ms", "first_token_p50_ms", "per_token_p50_ms")
-    }
+    base = report["models"].get(DEFAULT)
+    for entry in report["models"].values():
+        entry["vs_default"] = {k: round(entry[k] / base[k], 2) for k in KEYS} if base else {}
     return report
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m bench.llm_quant", description=__doc__)
+    parser = argparse.ArgumentParser(prog="python -m bench.llm", description=__doc__)
     parser.add_argument("--json", action="store_true")
     parser.add_argument("--rounds", type=int, default=2)
     args = parser.parse_args(argv)
@@ -82,17 +92,19 @@ def main(argv: list[str] | None = None) -> int:
     if args.json:
         print(json.dumps(report, indent=1))
         return 0
-    for name, v in report["variants"].items():
+    print(f"time relative to the default ({report['default']}) in brackets")
+    for name, m in report["models"].items():
+        ratio = m["vs_default"]
         print(
-            f"{name:34} {v['file_mb']:4} MB  whole prompt {v['whole_prompt_ms']:7.1f} ms  "
-            f"first token p50 {v['first_token_p50_ms']:6.1f} ms  "
-            f"per token p50 {v['per_token_p50_ms']:5.1f} ms"
+            f"{name:34} {m['file_mb']:5} MB  "
+            + "  ".join(
+                f"{k.removesuffix('_ms')} {m[k]:7.1f} ms ({ratio.get(k, '-')}x)" for k in KEYS
+            )
         )
-    print("speed-up of Q4_0:", ", ".join(f"{k} {x}x" for k, x in report["speedup_q4_0"].items()))
     for question in QUESTIONS:
         print(f"\n{question}")
-        for name, v in report["variants"].items():
-            print(f"  {name:34} {v['answers'][question]}")
+        for name, m in report["models"].items():
+            print(f"  {name:34} {m['answers'][question]}")
     return 0
 
 
