@@ -54,8 +54,14 @@ def phone_line(samples: np.ndarray, rate: int) -> np.ndarray:
     return np.concatenate(frames)
 
 
+DIGITS = ["zero", "one", "two", "three", "four", "five", "six", "seven", "eight", "nine"]
+
+
 def words(text: str) -> set[str]:
-    return set(re.findall(r"[a-z]+", text.lower().replace("-", " ")))
+    """The words of a transcript; a number counts as its digits' words
+    ("555" says "five": Whisper writes numbers as digits)."""
+    text = re.sub(r"\d", lambda m: f" {DIGITS[int(m.group())]} ", text.lower())
+    return set(re.findall(r"[a-z]+", text.replace("-", " ")))
 
 
 def run() -> list[dict[str, object]]:
