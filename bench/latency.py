@@ -1,17 +1,21 @@
 """Voice-to-voice latency of the whole pipeline on the bundled models.
 
-    python -m bench.latency [--json] [--calls 8]
+    python -m bench.latency [--json] [--calls 8] [--peer]
 
 Each call is a varied synthetic caller (espeak-ng voice and speed, silence
 around it) asking one question through the offline harness, in real time,
 with the default models on this machine's CPU (or the config's device).
 voice_to_voice = first agent audio out - end of the caller's speech.
+With --peer, each caller also goes through the pipeline as it was before two
+CPU choices (the LLM as published, not re-quantized to Q4_0; the LLM going on
+while Piper speaks), interleaved call by call, and the ratio is printed.
 """
 
 from __future__ import annotations
 
 import argparse
 import asyncio
+import dataclasses
 import json
 import statistics
 import subprocess
@@ -24,6 +28,7 @@ import numpy as np
 
 from mediaserver.agents import DEFAULT_AGENT
 from mediaserver.config import load
+from mediaserver.conversation.turns import Turn
 from mediaserver.harness import read_wav, talk
 from mediaserver.services.factory import local_speech
 
@@ -52,21 +57,49 @@ def caller(text: str, voice: str, speed: int, directory: Path) -> np.ndarray:
     return np.concatenate([pad, audio, pad])
 
 
-def run(calls: int, config_path: Path | None) -> dict[str, Any]:
+PEER_LLM = "qwen2.5-coder-0.5b-instruct"  # the LLM as published
+
+
+def run(calls: int, config_path: Path | None, peer: bool = False) -> dict[str, Any]:
+    """`calls` callers through the configured pipeline; with `peer`, each also
+    through the peer (the published LLM, and the LLM running on while Piper
+    speaks), the two interleaved call by call so both see the same machine."""
     config = load(config_path)
     agent = DEFAULT_AGENT.deterministic()
-    speech = local_speech(config.models, agent.language)
-    speech.load(agent.system_prompt, agent.greeting)
-    turns = []
+    stacks = {"default": local_speech(config.models, agent.language)}
+    if peer:
+        peer_models = dataclasses.replace(config.models, llm=PEER_LLM)
+        stacks["peer"] = local_speech(peer_models, agent.language)
+        stacks["peer"].voice_first = False
+    turns: dict[str, list[Turn]] = {name: [] for name in stacks}
     try:
+        for speech in stacks.values():
+            speech.load(agent.system_prompt, agent.greeting)
         with tempfile.TemporaryDirectory() as tmp:
             for i in range(calls):
                 voice, speed = VOICES[i % len(VOICES)]
                 audio = caller(QUESTIONS[i % len(QUESTIONS)], voice, speed, Path(tmp))
-                result = asyncio.run(talk(audio, agent, speech, config.vad))
-                turns += [t for t in result.turns if t.voice_to_voice_ms is not None]
+                order = list(stacks) if i % 2 == 0 else list(reversed(stacks))
+                for name in order:
+                    result = asyncio.run(talk(audio, agent, stacks[name], config.vad))
+                    turns[name] += [t for t in result.turns if t.voice_to_voice_ms is not None]
     finally:
-        speech.close()
+        for speech in stacks.values():
+            speech.close()
+    report = {
+        "device": config.models.device,
+        "models": {"stt": config.models.stt, "llm": config.models.llm, "tts": config.models.tts},
+        **summary(turns["default"]),
+    }
+    if peer:
+        report["peer"] = {"llm": PEER_LLM, "voice_first": False, **summary(turns["peer"])}
+        report["peer_p50_over_default_p50"] = round(
+            report["peer"]["voice_to_voice_p50_ms"] / report["voice_to_voice_p50_ms"], 2
+        )
+    return report
+
+
+def summary(turns: list[Turn]) -> dict[str, Any]:
     v2v = [t.voice_to_voice_ms for t in turns if t.voice_to_voice_ms is not None]
     stages: dict[str, float] = {}
     names = ("stt_done", "first_token", "first_tts_audio", "first_audio_out")
@@ -74,8 +107,6 @@ def run(calls: int, config_path: Path | None) -> dict[str, Any]:
         values = [t.timings_ms[name] for t in turns if name in t.timings_ms]
         stages[f"{name}_p50_ms"] = round(statistics.median(values), 1) if values else float("nan")
     return {
-        "device": config.models.device,
-        "models": {"stt": config.models.stt, "llm": config.models.llm, "tts": config.models.tts},
         "turns": len(v2v),
         "voice_to_voice_p50_ms": round(percentile(v2v, 50), 1),
         "voice_to_voice_p95_ms": round(percentile(v2v, 95), 1),
@@ -99,20 +130,33 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--json", action="store_true")
     parser.add_argument("--calls", type=int, default=8)
     parser.add_argument("--config", type=Path)
+    parser.add_argument(
+        "--peer",
+        action="store_true",
+        help="also run each caller through the published LLM with the LLM running on "
+        "while Piper speaks, interleaved, and print the ratio",
+    )
     args = parser.parse_args(argv)
-    report = run(args.calls, args.config)
+    report = run(args.calls, args.config, args.peer)
     if args.json:
         print(json.dumps(report, indent=1))
-    else:
-        print(
-            f"{report['turns']} turns on {report['device']}: voice-to-voice p50 "
-            f"{report['voice_to_voice_p50_ms']} ms, p95 {report['voice_to_voice_p95_ms']} ms"
-        )
-        for name, value in report["stages_after_speech_end"].items():
-            print(f"  {name:24} {value} ms")
-        for s in report["samples"]:
-            print(f"  {s['voice_to_voice_ms']:7} ms  {s['user_text']!r} -> {s['agent_text']!r}")
+        return 0
+    print_summary(f"{report['models']['llm']}, voice first", report)
+    if "peer" in report:
+        print_summary(f"peer: {PEER_LLM}, both models at once", report["peer"])
+        print(f"peer p50 / default p50: {report['peer_p50_over_default_p50']}x")
     return 0
+
+
+def print_summary(title: str, report: dict[str, Any]) -> None:
+    print(
+        f"{title}: {report['turns']} turns, voice-to-voice p50 "
+        f"{report['voice_to_voice_p50_ms']} ms, p95 {report['voice_to_voice_p95_ms']} ms"
+    )
+    for name, value in report["stages_after_speech_end"].items():
+        print(f"  {name:24} {value} ms")
+    for s in report["samples"]:
+        print(f"  {s['voice_to_voice_ms']:7} ms  {s['user_text']!r} -> {s['agent_text']!r}")
 
 
 if __name__ == "__main__":

@@ -33,9 +33,18 @@ class LocalSpeech:
     CPU the two models running at once make that clause about twice as slow;
     the LLM is ahead of playback anyway."""
 
-    def __init__(self, stt: WhisperSTT, llm: LlamaLLM, tts: PiperTTS, rate: int = 16000) -> None:
+    def __init__(
+        self,
+        stt: WhisperSTT,
+        llm: LlamaLLM,
+        tts: PiperTTS,
+        rate: int = 16000,
+        *,
+        voice_first: bool = True,  # False: the LLM runs on while Piper works (bench peer)
+    ) -> None:
         self.stt, self.llm, self.tts = stt, llm, tts
         self.rate = rate
+        self.voice_first = voice_first
         self._pools = {
             name: ThreadPoolExecutor(1, thread_name_prefix=name) for name in ("stt", "llm", "tts")
         }
@@ -99,7 +108,8 @@ class LocalSpeech:
                     if stop.is_set():
                         break
                     loop.call_soon_threadsafe(pieces.put_nowait, piece)
-                    self._voice_idle.wait(VOICE_FIRST_MAX_WAIT_S)
+                    if self.voice_first:
+                        self._voice_idle.wait(VOICE_FIRST_MAX_WAIT_S)
                 loop.call_soon_threadsafe(pieces.put_nowait, None)
             except Exception as exc:  # handed to the consumer, who decides
                 loop.call_soon_threadsafe(pieces.put_nowait, exc)
