@@ -493,6 +493,7 @@ def test_through_loss_and_jitter_the_call_survives_and_the_question_is_understoo
     """5% of the caller's RTP lost, 40 +- 20 ms of jitter (a userspace relay)."""
     from tests.relay import Impairment, Running, SipRelay
 
+    since = server.mark()
     running = Running()
     relay = running.run(
         SipRelay.start(
@@ -520,7 +521,9 @@ def test_through_loss_and_jitter_the_call_survives_and_the_question_is_understoo
     assert media is not None and media.dropped >= 3 and media.forwarded >= 100
     record = server.newest_call()
     said = " ".join(t["text"] for t in record["turns"] if t["speaker"] == "caller")  # type: ignore[union-attr]
-    assert "saturday" in said.lower(), record["turns"]
+    # what the server made of the line, should the question be misheard
+    stats = server.wait_for(r"call \S+ media: .*\n.*pacing: .*", since=since).group(0)
+    assert "saturday" in said.lower(), (said, stats, media)
 
 
 def test_an_ivr_menu_picks_the_language_and_numbers_route_to_agents(
