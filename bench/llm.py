@@ -54,8 +54,8 @@ def run(rounds: int) -> dict[str, Any]:
         start = time.perf_counter()
         for _ in llm.stream([*prefix, {"role": "user", "content": "Hello"}], max_tokens=1):
             pass
-        rows[name] = {"prompt": (time.perf_counter() - start) * 1000, "first": [], "per": []}
-        rows[name]["answers"] = {}
+        prompt_ms = (time.perf_counter() - start) * 1000
+        rows[name] = {"prompt": prompt_ms, "first": [], "per": [], "answers": {}}
     for _ in range(rounds):
         for question in QUESTIONS:
             for name, llm in llms.items():

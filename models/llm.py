@@ -11,7 +11,7 @@ Device = Literal["cpu", "cuda"]
 Message = dict[str, str]  # {"role": "system" | "user" | "assistant", "content": ...}
 
 
-def requantize(source: Path, target: Path, quantization: str, threads: int = 0) -> None:
+def requantize(source: Path, target: Path, quantization: str) -> None:
     """Write `source` (a GGUF) to `target` in another llama.cpp quantization ("Q4_0")."""
     import ctypes
 
@@ -23,7 +23,6 @@ def requantize(source: Path, target: Path, quantization: str, threads: int = 0) 
     params = llama_cpp.llama_model_quantize_default_params()
     params.ftype = ftype
     params.allow_requantize = True
-    params.nthread = threads
     code = llama_cpp.llama_model_quantize(
         str(source).encode(), str(target).encode(), ctypes.byref(params)
     )
