@@ -34,6 +34,7 @@ class Session:
         # the agent's audio, drained by the transport (e.g. pjsua2's media thread)
         self.playout = outbound or playout.playout_buffer(RATE, seconds=120)
         self.vad = VoiceActivity(vad, RATE)
+        turns = turns or TurnConfig(speculate_after_ms=vad.speculate_ms)
         self.engine = TurnEngine(agent, speech, self.playout, RATE, config=turns, on_event=on_event)
         self.frames_in = 0  # the caller's 20 ms frames received
         self.voiced_frames = 0  # of which speech

@@ -27,6 +27,7 @@ import numpy as np
 
 from mediaserver.agents import Agent, MenuOption
 from mediaserver.clock import now
+from mediaserver.config import SPECULATE_MS
 from mediaserver.conversation.clauses import ClauseSplitter
 from mediaserver.conversation.history import History
 from mediaserver.conversation.inbound import InboundAudio
@@ -87,7 +88,7 @@ class TurnConfig:
     interrupt_after_ms: int = 800  # speech over the agent this long interrupts at once
     # Start transcribing and answering after this much trailing silence, before
     # the endpointer is sure the caller is done; the answer waits for its word.
-    speculate_after_ms: int = 240  # 0: never
+    speculate_after_ms: int = SPECULATE_MS  # 0: never
     stt_timeout_s: float = 10.0
     first_token_timeout_s: float = 10.0
     tts_timeout_s: float = 10.0

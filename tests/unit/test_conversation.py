@@ -4,10 +4,12 @@ import numpy as np
 import pytest
 
 from mediaserver.agents import Agent, MenuOption
+from mediaserver.config import VadConfig
 from mediaserver.conversation.clauses import ClauseSplitter
 from mediaserver.conversation.engine import TurnConfig
 from mediaserver.conversation.history import History
 from mediaserver.events import AgentSpoke, AgentText, Hangup, Interrupted, MenuChoice, Transfer
+from mediaserver.session import Session
 from tests.fake_speech import RATE, WORD_SECONDS, FakeSpeech, Line, agent_audio_at, simulate
 
 GREETING_WORDS = len(Agent().greeting.split())
@@ -34,9 +36,9 @@ def test_a_question_is_answered_with_timed_stages() -> None:
     assert not turn.interrupted
     t = turn.timings_ms
     assert t["speech_end"] == 0
-    # transcription starts after 240 ms of trailing silence and takes 200 ms;
+    # transcription starts after 160 ms of trailing silence and takes 200 ms;
     # the answer waits for the endpointer (600 ms) before it is heard
-    assert t["stt_done"] == pytest.approx(240 + 200, abs=45)
+    assert t["stt_done"] == pytest.approx(160 + 200, abs=45)
     assert t["first_token"] == pytest.approx(t["stt_done"] + 150, abs=5)
     assert t["first_tts_audio"] > t["first_token"]
     assert turn.voice_to_voice_ms == pytest.approx(t["first_tts_audio"], abs=25)
@@ -376,3 +378,9 @@ def test_a_wrong_digit_says_so_and_plays_the_menu_again() -> None:
     texts = spoken_texts(result)
     assert texts[1].startswith("Sorry, 7 is not an option. For English, press 1.")
     assert not any(isinstance(e, MenuChoice) for e in result.events)
+
+
+@pytest.mark.parametrize("ms", [0, 300])
+def test_the_vad_config_decides_when_an_answer_is_prepared(ms: int) -> None:
+    session = Session(Agent(), FakeSpeech(), VadConfig(speculate_ms=ms))
+    assert session.engine.config.speculate_after_ms == ms

@@ -75,6 +75,8 @@ def test_defaults_then_file_then_overrides(tmp_path: Path) -> None:
         ("[server]\nhttp_port = true\n", "server.http_port: expected int, got bool"),
         ("[vad]\nmode = 7\n", "vad.mode: expected 0..3"),
         ("[vad]\nmin_utterance_ms = 5000\nmax_utterance_ms = 1000\n", "vad.min_utterance_ms"),
+        ("[vad]\nspeculate_ms = 600\n", "vad.speculate_ms: expected 0 .off. up to below"),
+        ("[vad]\nspeculate_ms = -20\n", "vad.speculate_ms"),
         ("[jitter]\nmin_delay_ms = 500\n", "jitter: expected 20 <= min_delay_ms"),
         ("\xff\xfe", "not valid TOML"),
     ],
