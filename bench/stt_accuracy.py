@@ -6,13 +6,16 @@ Synthetic callers (espeak-ng, several voices and speeds) say sentences a
 receptionist hears; each is sent through an 8 kHz G.711 phone line (as a SIP
 call delivers it) and through a wideband path (as WebRTC does), then
 transcribed, by each model with greedy and beam search, in Whisper's 30 s
-window and in a 10 s one. Recall = key words found / key words said.
+window and in a 10 s one, without and with the default agent's vocabulary
+as Whisper's prompt. Recall = key words found / key words said.
+
+The second half of the sentences was written after the vocabulary, to see
+whether it helps with words it was not written for.
 """
 
 from __future__ import annotations
 
 import argparse
-import itertools
 import json
 import re
 import subprocess
@@ -23,6 +26,7 @@ from pathlib import Path
 
 import numpy as np
 
+from mediaserver.agents import DEFAULT_AGENT
 from mediaserver.harness import read_wav
 from models import registry, store
 from models.stt import WhisperSTT
@@ -39,6 +43,25 @@ SENTENCES = [
     ("Can I book a check-up for next Tuesday morning?", {"book", "tuesday", "morning"}),
     ("Is Doctor Patel available this week?", {"doctor", "patel", "week"}),
     ("I have a terrible toothache since yesterday.", {"toothache", "yesterday"}),
+    ("Does Doctor Moreno work on Friday?", {"doctor", "moreno", "friday"}),
+    ("I want to book a cleaning for my daughter.", {"book", "cleaning", "daughter"}),
+    ("Can you move my check-up to Monday afternoon?", {"move", "monday", "afternoon"}),
+    ("Where can I park my car?", {"park", "car"}),
+    ("Is there a fee if I cancel?", {"fee", "cancel"}),
+    ("I am a new patient and I have a broken tooth.", {"new", "patient", "broken", "tooth"}),
+    ("Could someone call me back tomorrow?", {"call", "back", "tomorrow"}),
+]
+# (model, beam, window seconds, with the agent's vocabulary)
+CONFIGURATIONS = [
+    ("whisper-tiny.en", 1, 30, False),
+    ("whisper-tiny.en", 5, 30, False),
+    ("whisper-tiny.en", 1, 10, False),
+    ("whisper-tiny.en", 5, 10, False),
+    ("whisper-tiny.en", 5, 10, True),  # the default
+    ("whisper-tiny.en", 5, 30, True),
+    ("whisper-base", 5, 30, False),
+    ("whisper-base", 5, 10, False),
+    ("whisper-base", 5, 10, True),
 ]
 VOICES = [("en-us", 150), ("en-gb", 170), ("en-us+f3", 140)]
 
@@ -76,9 +99,8 @@ def run() -> list[dict[str, object]]:
                 )
                 wide = read_wav(path, 60)  # 16 kHz
                 clips.append((keys, wide, phone_line(wide, 16000)))
-        for name, beam, window in itertools.product(
-            ("whisper-tiny.en", "whisper-base"), (1, 5), (30, 10)
-        ):
+        for name, beam, window, primed in CONFIGURATIONS:
+            prompt = DEFAULT_AGENT.stt_prompt if primed else None
             stt = WhisperSTT(
                 store.locate(registry.by_name(name)),
                 language="en",
@@ -91,9 +113,8 @@ def run() -> list[dict[str, object]]:
                 seconds = 0.0
                 for keys, wide, phone in clips:
                     start = time.perf_counter()
-                    heard = words(
-                        stt.transcribe(phone if channel.startswith("phone") else wide).text
-                    )
+                    audio = phone if channel.startswith("phone") else wide
+                    heard = words(stt.transcribe(audio, prompt).text)
                     seconds += time.perf_counter() - start
                     found += len(keys & heard)
                     said += len(keys)
@@ -102,6 +123,7 @@ def run() -> list[dict[str, object]]:
                         "model": name,
                         "beam": beam,
                         "window_s": window,
+                        "vocabulary": primed,
                         "channel": channel,
                         "keyword_recall": round(found / said, 3),
                         "found": found,
@@ -123,6 +145,7 @@ def main(argv: list[str] | None = None) -> int:
         for r in rows:
             print(
                 f"{r['model']:16} beam {r['beam']} window {r['window_s']:2} s "
+                f"{'vocabulary' if r['vocabulary'] else 'no prompt ':10} "
                 f"{r['channel']:14} "
                 f"recall {r['keyword_recall']:.3f} "
                 f"({r['found']}/{r['said']})  {r['seconds_per_utterance']} s/utterance"

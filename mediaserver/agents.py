@@ -22,6 +22,14 @@ Dentists: Dr. Patel and Dr. Moreno. New patients welcome.
 Booking: ask for the caller's name and preferred day; a colleague will confirm by phone.
 If you don't know, say so and offer a call back."""
 
+# What Whisper hears before each utterance: the names and words callers will
+# use, so that it writes "Doctor Patel" and "book a check-up" rather than
+# sounds alike (key-word recall +5 to +10 points, bench.stt_accuracy).
+RECEPTIONIST_VOCABULARY = (
+    "A caller talks to the receptionist of Riverside Dental, with Doctor Patel and "
+    "Doctor Moreno: booking a check-up or a cleaning."
+)
+
 
 @dataclass(frozen=True, slots=True)
 class MenuOption:
@@ -38,6 +46,7 @@ class Agent:
     name: str = "default"
     system_prompt: str = RECEPTIONIST_PROMPT
     greeting: str = "Hello, Riverside Dental, this is Sam. How can I help you today?"
+    stt_prompt: str = RECEPTIONIST_VOCABULARY  # in `language`; "": none
     language: str = "en"
     voice: str = "piper-en_US-joe-medium"
     stt_model: str = "whisper-tiny.en"
@@ -104,6 +113,7 @@ def from_spec(name: str, spec: dict[str, Any], base: Agent = DEFAULT_AGENT) -> A
         name=name,
         system_prompt=spec.get("system_prompt", base.system_prompt),
         greeting=spec.get("greeting", base.greeting),
+        stt_prompt=spec.get("stt_prompt", base.stt_prompt),
         language=(spec.get("languages") or [base.language])[0],
         voice=spec.get("tts_voice") or base.voice,  # None: the server's models
         stt_model=spec.get("stt_model") or base.stt_model,

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Literal
@@ -12,6 +13,8 @@ Device = Literal["cpu", "cuda"]
 RATE = 16000
 WINDOW_SECONDS = 30  # Whisper's
 MAX_TOKENS = 200  # far more than a short window's speech
+_SENTENCE = re.compile(r"(?<=[.!?])\s+")
+MAX_WORDS_PER_SECOND = 5.0  # brisk speech is 3-4
 
 
 @dataclass(frozen=True, slots=True)
@@ -19,6 +22,19 @@ class Transcription:
     text: str
     language: str
     seconds: float  # audio length
+
+
+def without_repeats(text: str, seconds: float) -> str:
+    """`text` without a sentence that repeats the one before it, when it holds
+    more words than `seconds` of speech can: a small Whisper primed with a
+    prompt sometimes writes a short question twice."""
+    if len(text.split()) <= MAX_WORDS_PER_SECOND * seconds:
+        return text
+    kept: list[str] = []
+    for sentence in _SENTENCE.split(text):
+        if not kept or sentence.lower() != kept[-1].lower():
+            kept.append(sentence)
+    return " ".join(kept)
 
 
 class WhisperSTT:
@@ -79,7 +95,8 @@ class WhisperSTT:
         language = language or self.language
         seconds = audio.size / RATE
         if self.window_seconds < WINDOW_SECONDS and seconds < self.window_seconds and language:
-            return Transcription(self._decode_window(audio, language, prompt), language, seconds)
+            text = self._decode_window(audio, language, prompt)
+            return Transcription(without_repeats(text, seconds), language, seconds)
         segments, info = self._model.transcribe(
             audio,
             language=language,
@@ -91,7 +108,7 @@ class WhisperSTT:
         )
         # The generator does the decoding: consume it here, in the worker thread.
         text = " ".join(s.text.strip() for s in segments).strip()
-        return Transcription(text, info.language, seconds)
+        return Transcription(without_repeats(text, seconds), info.language, seconds)
 
     def _decode_window(self, audio: np.ndarray, language: str, prompt: str | None) -> str:
         """One utterance, encoded in a window of window_seconds, decoded without timestamps."""

@@ -55,10 +55,14 @@ class FakeSpeech:
     stall_llm: bool = False
     transcribed: list[str] = field(default_factory=list)
     languages: list[str | None] = field(default_factory=list)  # asked of each transcription
+    stt_prompts: list[str | None] = field(default_factory=list)  # and the prompt it was given
     prompts: list[list[dict[str, str]]] = field(default_factory=list)
 
-    async def transcribe(self, audio: np.ndarray, language: str | None = None) -> str:
+    async def transcribe(
+        self, audio: np.ndarray, language: str | None = None, prompt: str | None = None
+    ) -> str:
         self.languages.append(language)
+        self.stt_prompts.append(prompt)
         await asyncio.sleep(self.stt_seconds)
         voiced = np.abs(audio[audio != 0]) if audio.size else audio
         level = int(np.median(voiced)) if voiced.size else 0

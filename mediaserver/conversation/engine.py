@@ -470,9 +470,12 @@ class TurnEngine:
             self._speak(Reply(turn))
 
     async def _transcribe(self, audio: np.ndarray) -> str:
+        # the agent's vocabulary is written in its own language
+        prompt = self.agent.stt_prompt if self.language == self.agent.language else ""
         try:
             async with asyncio.timeout(self.config.stt_timeout_s):
-                return (await self.speech.transcribe(audio, self.language)).strip()
+                text = await self.speech.transcribe(audio, self.language, prompt or None)
+                return text.strip()
         except Exception:  # a failed transcription is an utterance we did not catch
             log.exception("transcription failed")
             return ""

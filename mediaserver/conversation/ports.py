@@ -13,8 +13,11 @@ Message = dict[str, str]
 
 
 class Speech(Protocol):
-    async def transcribe(self, audio: np.ndarray, language: str | None = None) -> str:
-        """Text of int16 audio at the engine's rate (in `language`, if given)."""
+    async def transcribe(
+        self, audio: np.ndarray, language: str | None = None, prompt: str | None = None
+    ) -> str:
+        """Text of int16 audio at the engine's rate (in `language`, if given;
+        `prompt`: text the caller's words are likely to resemble)."""
         ...
 
     def reply(

@@ -87,11 +87,12 @@ class LocalSpeech:
         for pool in self._pools.values():
             pool.shutdown(wait=False, cancel_futures=True)
 
-    async def transcribe(self, audio: np.ndarray, language: str | None = None) -> str:
+    async def transcribe(
+        self, audio: np.ndarray, language: str | None = None, prompt: str | None = None
+    ) -> str:
         loop = asyncio.get_running_loop()
-        result = await loop.run_in_executor(
-            self._pools["stt"], functools.partial(self.stt.transcribe, audio, language=language)
-        )
+        work = functools.partial(self.stt.transcribe, audio, prompt, language)
+        result = await loop.run_in_executor(self._pools["stt"], work)
         return result.text
 
     async def reply(

@@ -196,11 +196,18 @@ def test_agents_crud_keeps_versions_and_names_bad_fields(
     bad = client.put(
         "/agents/sales",
         headers=admin,
-        json={"greeting": "", "transfer_target": "tel:123", "max_call_seconds": 1},
+        json={
+            "greeting": "",
+            "transfer_target": "tel:123",
+            "max_call_seconds": 1,
+            "stt_prompt": "x" * 1001,
+        },
     )
     assert bad.status_code == 422
     fields = {error["loc"][-1] for error in bad.json()["detail"]}
-    assert fields == {"greeting", "transfer_target", "max_call_seconds"}
+    assert fields == {"greeting", "transfer_target", "max_call_seconds", "stt_prompt"}
+    hints = client.put("/agents/sales", headers=admin, json={"stt_prompt": "Dr. Okafor"})
+    assert hints.json()["spec"]["stt_prompt"] == "Dr. Okafor"
     menu = [{"digit": "1", "language": "en", "greeting": "Hi"}] * 2
     bad_menu = client.put("/agents/sales", headers=admin, json={"ivr_menu": menu})
     assert bad_menu.status_code == 422 and "ivr_menu" in str(bad_menu.json()["detail"])

@@ -9,10 +9,12 @@ from pathlib import Path
 import numpy as np
 import pytest
 
+from bench.stt_accuracy import phone_line
+from mediaserver.agents import DEFAULT_AGENT
 from mediaserver.config import ConfigError, ModelsConfig
 from mediaserver.harness import read_wav
 from models import registry, store
-from models.stt import WhisperSTT
+from models.stt import WhisperSTT, without_repeats
 from tests.speech import speak
 
 pytestmark = pytest.mark.integration
@@ -52,6 +54,25 @@ def test_a_prompt_is_accepted_in_the_short_window(path: Path, question: np.ndarr
     stt = WhisperSTT(path, beam_size=1, window_seconds=10)
     heard = words(stt.transcribe(question, prompt="Riverside Dental, opening hours.").text)
     assert "saturday" in heard, heard
+
+
+def test_the_agents_vocabulary_makes_its_words_heard_on_a_phone_line(
+    path: Path, tmp_path: Path
+) -> None:
+    speak("Can you move my check-up to Monday afternoon?", tmp_path / "c.wav")
+    audio = phone_line(read_wav(tmp_path / "c.wav", 60), 16000)
+    stt = WhisperSTT(path, beam_size=5, window_seconds=10)
+    assert "check" not in words(stt.transcribe(audio).text)  # espeak's "check-up" is misheard
+    heard = words(stt.transcribe(audio, prompt=DEFAULT_AGENT.stt_prompt).text)
+    assert {"check", "monday", "afternoon"} <= heard, heard
+
+
+def test_a_sentence_written_twice_in_too_short_a_clip_is_kept_once() -> None:
+    assert without_repeats("Where can I park? Where can I park?", 1.2) == "Where can I park?"
+    assert without_repeats("Where can I park? Where can I park?", 3.0).count("park") == 2  # said
+    assert without_repeats("Hello. hello. Hello. Is it open?", 0.9) == "Hello. Is it open?"
+    assert without_repeats("Five, five, five, five, five.", 0.5) == "Five, five, five, five, five."
+    assert without_repeats("Yes. No. Yes. No. Yes.", 0.5) == "Yes. No. Yes. No. Yes."
 
 
 def test_a_window_out_of_range_is_refused(path: Path) -> None:

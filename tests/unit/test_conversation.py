@@ -44,6 +44,7 @@ def test_a_question_is_answered_with_timed_stages() -> None:
     assert turn.voice_to_voice_ms == pytest.approx(t["first_tts_audio"], abs=25)
     assert speech.prompts[0][0]["role"] == "system"
     assert speech.prompts[0][-1] == {"role": "user", "content": "When do you open?"}
+    assert speech.stt_prompts == [Agent().stt_prompt]  # Whisper hears the agent's vocabulary
 
 
 def test_without_speculation_transcription_waits_for_the_endpointer() -> None:
@@ -356,6 +357,7 @@ def test_a_menu_digit_picks_the_language_and_greeting_before_the_conversation() 
     ]
     assert MenuChoice("2", "hi") in result.events
     assert speech.languages == ["hi"]  # the caller is transcribed in the language chosen
+    assert speech.stt_prompts == [None]  # without the agent's English vocabulary
     assert "reply in Hindi" in speech.prompts[0][0]["content"]
     (turn,) = result.engine.turns
     assert turn.agent_text == "Haan, nau baje se."
