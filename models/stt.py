@@ -14,7 +14,6 @@ RATE = 16000
 WINDOW_SECONDS = 30  # Whisper's
 MAX_TOKENS = 200  # far more than a short window's speech
 _SENTENCE = re.compile(r"(?<=[.!?])\s+")
-MAX_WORDS_PER_SECOND = 5.0  # brisk speech is 3-4
 
 
 @dataclass(frozen=True, slots=True)
@@ -24,12 +23,10 @@ class Transcription:
     seconds: float  # audio length
 
 
-def without_repeats(text: str, seconds: float) -> str:
-    """`text` without a sentence that repeats the one before it, when it holds
-    more words than `seconds` of speech can: a small Whisper primed with a
-    prompt sometimes writes a short question twice."""
-    if len(text.split()) <= MAX_WORDS_PER_SECOND * seconds:
-        return text
+def without_repeats(text: str) -> str:
+    """`text` without a sentence that repeats the one before it. A small
+    Whisper often writes a short clip twice or more ("Okay. Okay."), more so
+    when primed with a prompt; a caller who does say it twice loses nothing."""
     kept: list[str] = []
     for sentence in _SENTENCE.split(text):
         if not kept or sentence.lower() != kept[-1].lower():
@@ -96,7 +93,7 @@ class WhisperSTT:
         seconds = audio.size / RATE
         if self.window_seconds < WINDOW_SECONDS and seconds < self.window_seconds and language:
             text = self._decode_window(audio, language, prompt)
-            return Transcription(without_repeats(text, seconds), language, seconds)
+            return Transcription(without_repeats(text), language, seconds)
         segments, info = self._model.transcribe(
             audio,
             language=language,
@@ -108,7 +105,7 @@ class WhisperSTT:
         )
         # The generator does the decoding: consume it here, in the worker thread.
         text = " ".join(s.text.strip() for s in segments).strip()
-        return Transcription(without_repeats(text, seconds), info.language, seconds)
+        return Transcription(without_repeats(text), info.language, seconds)
 
     def _decode_window(self, audio: np.ndarray, language: str, prompt: str | None) -> str:
         """One utterance, encoded in a window of window_seconds, decoded without timestamps."""

@@ -420,7 +420,7 @@ class TurnEngine:
                 self.on_event(Transcript(text, start, end))
             else:
                 spec.transcript = Transcript(text, start, end)
-        if self._holding and (not text or normalize(text) in self.config.backchannels):
+        if self._holding and (not text or self._is_backchannel(text)):
             self._resume()
             return
         reply = self._reply
@@ -444,6 +444,18 @@ class TurnEngine:
         if spec is not None:
             spec.turn = turn
         self._answer(turn, text, spec)
+
+    def _is_backchannel(self, text: str) -> bool:
+        """Only backchannels ("okay", "yeah yeah", "right, sure"): the caller is listening."""
+        words = normalize(text).split()
+        while words:
+            for n in (2, 1):  # the longest phrase first ("uh huh")
+                if len(words) >= n and " ".join(words[:n]) in self.config.backchannels:
+                    words = words[n:]
+                    break
+            else:
+                return False
+        return True
 
     def _answer(self, turn: Turn, text: str, spec: Speculation | None) -> None:
         """Decide what the agent says to `text`: re-prompt, hand over, goodbye or the LLM."""

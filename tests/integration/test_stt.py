@@ -42,12 +42,17 @@ def test_a_question_is_heard_in_any_window(path: Path, question: np.ndarray, win
     assert {"open", "saturday"} <= heard, heard
 
 
-def test_audio_longer_than_the_window_is_heard_whole(path: Path, question: np.ndarray) -> None:
+def test_audio_longer_than_the_window_is_heard_whole(
+    path: Path, question: np.ndarray, tmp_path: Path
+) -> None:
+    speak("Where are you located?", tmp_path / "w.wav")
+    speak("How much is a cleaning?", tmp_path / "h.wav")
     gap = np.zeros(16000 * 2, np.int16)
-    long = np.concatenate([question, gap, question, gap, question])  # about 9 s
+    where, how = (read_wav(tmp_path / f"{n}.wav", 60) for n in ("w", "h"))
+    long = np.concatenate([question, gap, where, gap, how])  # about 8 s
     stt = WhisperSTT(path, beam_size=1, window_seconds=3)
-    text = stt.transcribe(long).text.lower()
-    assert text.count("saturday") == 3, text
+    heard = words(stt.transcribe(long).text)
+    assert {"saturday", "located", "cleaning"} <= heard, heard
 
 
 def test_a_prompt_is_accepted_in_the_short_window(path: Path, question: np.ndarray) -> None:
@@ -67,12 +72,11 @@ def test_the_agents_vocabulary_makes_its_words_heard_on_a_phone_line(
     assert {"check", "monday", "afternoon"} <= heard, heard
 
 
-def test_a_sentence_written_twice_in_too_short_a_clip_is_kept_once() -> None:
-    assert without_repeats("Where can I park? Where can I park?", 1.2) == "Where can I park?"
-    assert without_repeats("Where can I park? Where can I park?", 3.0).count("park") == 2  # said
-    assert without_repeats("Hello. hello. Hello. Is it open?", 0.9) == "Hello. Is it open?"
-    assert without_repeats("Five, five, five, five, five.", 0.5) == "Five, five, five, five, five."
-    assert without_repeats("Yes. No. Yes. No. Yes.", 0.5) == "Yes. No. Yes. No. Yes."
+def test_a_sentence_written_twice_in_a_row_is_kept_once() -> None:
+    assert without_repeats("Where can I park? Where can I park?") == "Where can I park?"
+    assert without_repeats("Okay. okay. Okay. Is it open?") == "Okay. Is it open?"
+    assert without_repeats("Five, five, five.") == "Five, five, five."
+    assert without_repeats("Yes. No. Yes.") == "Yes. No. Yes."
 
 
 def test_a_window_out_of_range_is_refused(path: Path) -> None:

@@ -148,7 +148,10 @@ def test_a_reply_cut_by_the_hang_up_is_recorded_as_far_as_it_was_heard() -> None
     assert turn.interrupted and turn.agent_text == cut.text
 
 
-@pytest.mark.parametrize(("text", "seconds"), [("Okay.", 0.4), ("Mm-hmm", 0.5), ("", 0.15)])
+@pytest.mark.parametrize(
+    ("text", "seconds"),
+    [("Okay.", 0.4), ("Mm-hmm", 0.5), ("", 0.15), ("Okay. Okay.", 0.5), ("Yeah, uh huh.", 0.6)],
+)
 def test_a_backchannel_or_a_cough_does_not_cut_the_agent(text: str, seconds: float) -> None:
     answer = "We are open from eight to six on weekdays and from nine to one on Saturday mornings."
     question = Line(GREETING_END + 0.5, 1.0, "When are you open?")
@@ -160,6 +163,16 @@ def test_a_backchannel_or_a_cough_does_not_cut_the_agent(text: str, seconds: flo
     total = (GREETING_WORDS + len(answer.split())) * WORD_SECONDS
     assert agent_audio_at(result, 0, 25) == pytest.approx(total, abs=0.05)  # nothing lost
     assert not any(isinstance(e, Interrupted) for e in result.events)
+
+
+def test_a_backchannel_then_a_question_cuts_the_agent() -> None:
+    answer = "We are open from eight to six on weekdays and from nine to one on Saturday mornings."
+    question = Line(GREETING_END + 0.5, 1.0, "When are you open?")
+    follow_up = Line(question.at + 3.5, 0.6, "Okay, and Sunday?")
+    speech = FakeSpeech(answers=[answer, "Closed on Sunday."], lines=[question, follow_up])
+    result = simulate(speech, seconds=20)
+    assert result.engine.turns[0].interrupted
+    assert result.engine.turns[1].user_text == "Okay, and Sunday?"
 
 
 def test_long_speech_over_the_agent_interrupts_before_it_ends() -> None:
