@@ -108,12 +108,16 @@ def configured(agent: Agent, settings: AgentConfig, models: ModelsConfig | None 
 def from_spec(name: str, spec: dict[str, Any], base: Agent = DEFAULT_AGENT) -> Agent:
     """The agent a stored spec (api/agents.py AgentSpec) describes."""
     tools = spec.get("tools", ["transfer"])
+    system_prompt = spec.get("system_prompt", base.system_prompt)
+    stt_prompt = spec.get("stt_prompt")
+    if stt_prompt is None:  # the vocabulary goes with the prompt it was written for
+        stt_prompt = base.stt_prompt if system_prompt == base.system_prompt else ""
     return replace(
         base,
         name=name,
-        system_prompt=spec.get("system_prompt", base.system_prompt),
+        system_prompt=system_prompt,
         greeting=spec.get("greeting", base.greeting),
-        stt_prompt=spec.get("stt_prompt", base.stt_prompt),
+        stt_prompt=stt_prompt,
         language=(spec.get("languages") or [base.language])[0],
         voice=spec.get("tts_voice") or base.voice,  # None: the server's models
         stt_model=spec.get("stt_model") or base.stt_model,

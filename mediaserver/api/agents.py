@@ -29,8 +29,9 @@ class AgentSpec(BaseModel):
     model_config = ConfigDict(extra="forbid")
     system_prompt: str = Field(DEFAULT_AGENT.system_prompt, min_length=1, max_length=20_000)
     greeting: str = Field(DEFAULT_AGENT.greeting, min_length=1, max_length=1000)
-    # names and words callers will say, for the speech recogniser; "": none
-    stt_prompt: str = Field(DEFAULT_AGENT.stt_prompt, max_length=1000)
+    # names and words callers will say, for the speech recogniser; "": none;
+    # None: the built-in agent's, if system_prompt is the built-in one
+    stt_prompt: str | None = Field(None, max_length=1000)
     languages: list[Annotated[str, Field(pattern=r"^[a-z]{2,3}(-[A-Za-z]{2,4})?$")]] = Field(
         default_factory=lambda: [DEFAULT_AGENT.language], min_length=1, max_length=10
     )
