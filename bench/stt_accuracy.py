@@ -2,12 +2,14 @@
 
     python -m bench.stt_accuracy [--json]
 
-Synthetic callers (espeak-ng, several voices and speeds) say sentences a
-receptionist hears; each is sent through an 8 kHz G.711 phone line (as a SIP
-call delivers it) and through a wideband path (as WebRTC does), then
-transcribed, by each model with greedy and beam search, in Whisper's 30 s
-window and in a 10 s one, without and with the default agent's vocabulary
-as Whisper's prompt. Recall = key words found / key words said.
+Synthetic callers say sentences a receptionist hears: espeak-ng (a formant
+synthesizer, three voices and speeds: harsh on Whisper, harsher through a
+phone line) and Piper (a neural voice, three speeds: nearer a person). Each
+clip is sent through an 8 kHz G.711 phone line (as a SIP call delivers it)
+and through a wideband path (as WebRTC does), then transcribed, by each
+model with greedy and beam search, in Whisper's 30 s window and in a 10 s
+one, without and with the default agent's vocabulary as Whisper's prompt.
+Recall = key words found / key words said.
 
 The second half of the sentences was written after the vocabulary, to see
 whether it helps with words it was not written for.
@@ -29,7 +31,8 @@ import numpy as np
 from mediaserver.agents import DEFAULT_AGENT
 from mediaserver.harness import read_wav
 from models import registry, store
-from models.stt import WhisperSTT
+from models.stt import RATE, WhisperSTT
+from models.tts import PiperTTS
 from native import g711, resample
 
 SENTENCES = [
@@ -57,13 +60,16 @@ CONFIGURATIONS = [
     ("whisper-tiny.en", 5, 30, False),
     ("whisper-tiny.en", 1, 10, False),
     ("whisper-tiny.en", 5, 10, False),
+    ("whisper-tiny.en", 1, 10, True),
     ("whisper-tiny.en", 5, 10, True),  # the default
     ("whisper-tiny.en", 5, 30, True),
     ("whisper-base", 5, 30, False),
     ("whisper-base", 5, 10, False),
     ("whisper-base", 5, 10, True),
 ]
-VOICES = [("en-us", 150), ("en-gb", 170), ("en-us+f3", 140)]
+ESPEAK_VOICES = [("en-us", 150), ("en-gb", 170), ("en-us+f3", 140)]
+PIPER_SPEEDS = [0.9, 1.0, 1.15]
+PIPER_VOICE = "piper-en_US-joe-medium"
 
 
 def phone_line(samples: np.ndarray, rate: int) -> np.ndarray:
@@ -87,27 +93,49 @@ def words(text: str) -> set[str]:
     return set(re.findall(r"[a-z]+", text.replace("-", " ")))
 
 
-def run() -> list[dict[str, object]]:
-    rows: list[dict[str, object]] = []
+Clip = tuple[set[str], np.ndarray, np.ndarray]  # key words, wideband, phone line
+
+
+def espeak_clips() -> list[Clip]:
+    clips = []
     with tempfile.TemporaryDirectory() as tmp:
-        clips: list[tuple[set[str], np.ndarray, np.ndarray]] = []
+        path = Path(tmp) / "s.wav"
         for text, keys in SENTENCES:
-            for voice, speed in VOICES:
-                path = Path(tmp) / "s.wav"
+            for voice, speed in ESPEAK_VOICES:
                 subprocess.run(
                     ["espeak-ng", "-v", voice, "-s", str(speed), "-w", str(path), text], check=True
                 )
                 wide = read_wav(path, 60)  # 16 kHz
                 clips.append((keys, wide, phone_line(wide, 16000)))
-        for name, beam, window, primed in CONFIGURATIONS:
-            prompt = DEFAULT_AGENT.stt_prompt if primed else None
-            stt = WhisperSTT(
-                store.locate(registry.by_name(name)),
-                language="en",
-                beam_size=beam,
-                window_seconds=window,
-            )
-            stt.load()
+    return clips
+
+
+def piper_clips() -> list[Clip]:
+    clips = []
+    silence = np.zeros(RATE // 5, np.int16)
+    for speed in PIPER_SPEEDS:
+        tts = PiperTTS(store.locate(registry.by_name(PIPER_VOICE)), speed=speed)
+        to_wide = resample.resampler(tts.sample_rate, RATE)
+        for text, keys in SENTENCES:
+            voiced = np.concatenate(list(tts.synthesize(text)))
+            wide = np.concatenate([silence, to_wide.process(voiced), silence])
+            clips.append((keys, wide, phone_line(wide, RATE)))
+    return clips
+
+
+def run() -> list[dict[str, object]]:
+    rows: list[dict[str, object]] = []
+    callers = {"espeak-ng": espeak_clips(), "piper": piper_clips()}
+    for name, beam, window, primed in CONFIGURATIONS:
+        prompt = DEFAULT_AGENT.stt_prompt if primed else None
+        stt = WhisperSTT(
+            store.locate(registry.by_name(name)),
+            language="en",
+            beam_size=beam,
+            window_seconds=window,
+        )
+        stt.load()
+        for caller, clips in callers.items():
             for channel in ("phone-8k-g711", "wideband-16k"):
                 found = said = 0
                 seconds = 0.0
@@ -124,6 +152,7 @@ def run() -> list[dict[str, object]]:
                         "beam": beam,
                         "window_s": window,
                         "vocabulary": primed,
+                        "caller": caller,
                         "channel": channel,
                         "keyword_recall": round(found / said, 3),
                         "found": found,
@@ -146,7 +175,7 @@ def main(argv: list[str] | None = None) -> int:
             print(
                 f"{r['model']:16} beam {r['beam']} window {r['window_s']:2} s "
                 f"{'vocabulary' if r['vocabulary'] else 'no prompt ':10} "
-                f"{r['channel']:14} "
+                f"{r['caller']:9} {r['channel']:14} "
                 f"recall {r['keyword_recall']:.3f} "
                 f"({r['found']}/{r['said']})  {r['seconds_per_utterance']} s/utterance"
             )
