@@ -1,6 +1,6 @@
 """Voice-to-voice latency of the whole pipeline on the bundled models.
 
-    python -m bench.latency [--json] [--calls 8] [--peer]
+    python -m bench.latency [--json] [--calls 8] [--peer | --against CONFIG]
 
 Each call is a varied synthetic caller (espeak-ng voice and speed, silence
 around it) asking one question through the offline harness, in real time,
@@ -8,7 +8,9 @@ with the default models on this machine's CPU (or the config's device).
 voice_to_voice = first agent audio out - end of the caller's speech.
 With --peer, each caller also goes through the pipeline as it was before two
 CPU choices (the LLM as published, not re-quantized to Q4_0; the LLM going on
-while Piper speaks), interleaved call by call, and the ratio is printed.
+while Piper speaks); with --against, through the pipeline another config file
+describes (its models and [vad]: to try a change before making it the
+default). The two run interleaved call by call, and the ratio is printed.
 """
 
 from __future__ import annotations
@@ -60,20 +62,28 @@ def caller(text: str, voice: str, speed: int, directory: Path) -> np.ndarray:
 PEER_LLM = "qwen2.5-coder-0.5b-instruct"  # the LLM as published
 
 
-def run(calls: int, config_path: Path | None, peer: bool = False) -> dict[str, Any]:
-    """`calls` callers through the configured pipeline; with `peer`, each also
-    through the peer (the published LLM, and the LLM running on while Piper
-    speaks), the two interleaved call by call so both see the same machine."""
+def run(
+    calls: int, config_path: Path | None, peer: bool = False, against: Path | None = None
+) -> dict[str, Any]:
+    """`calls` callers through the configured pipeline; with `peer` or
+    `against`, each also through the peer pipeline, the two interleaved call
+    by call so both see the same machine."""
     config = load(config_path)
     agent = DEFAULT_AGENT.deterministic()
-    stacks = {"default": local_speech(config.models, agent.language)}
+    stacks = {"default": (local_speech(config.models, agent.language), config.vad)}
+    peer_info: dict[str, Any] = {}
     if peer:
         peer_models = dataclasses.replace(config.models, llm=PEER_LLM)
-        stacks["peer"] = local_speech(peer_models, agent.language)
-        stacks["peer"].voice_first = False
+        stacks["peer"] = (local_speech(peer_models, agent.language), config.vad)
+        stacks["peer"][0].voice_first = False
+        peer_info = {"llm": PEER_LLM, "voice_first": False}
+    elif against is not None:
+        other = load(against)
+        stacks["peer"] = (local_speech(other.models, agent.language), other.vad)
+        peer_info = {"config": str(against), "llm": other.models.llm, "stt": other.models.stt}
     turns: dict[str, list[Turn]] = {name: [] for name in stacks}
     try:
-        for speech in stacks.values():
+        for speech, _ in stacks.values():
             speech.load(agent.system_prompt, agent.greeting)
         with tempfile.TemporaryDirectory() as tmp:
             for i in range(calls):
@@ -81,18 +91,19 @@ def run(calls: int, config_path: Path | None, peer: bool = False) -> dict[str, A
                 audio = caller(QUESTIONS[i % len(QUESTIONS)], voice, speed, Path(tmp))
                 order = list(stacks) if i % 2 == 0 else list(reversed(stacks))
                 for name in order:
-                    result = asyncio.run(talk(audio, agent, stacks[name], config.vad))
+                    speech, vad = stacks[name]
+                    result = asyncio.run(talk(audio, agent, speech, vad))
                     turns[name] += [t for t in result.turns if t.voice_to_voice_ms is not None]
     finally:
-        for speech in stacks.values():
+        for speech, _ in stacks.values():
             speech.close()
     report = {
         "device": config.models.device,
         "models": {"stt": config.models.stt, "llm": config.models.llm, "tts": config.models.tts},
         **summary(turns["default"]),
     }
-    if peer:
-        report["peer"] = {"llm": PEER_LLM, "voice_first": False, **summary(turns["peer"])}
+    if "peer" in stacks:
+        report["peer"] = {**peer_info, **summary(turns["peer"])}
         report["peer_p50_over_default_p50"] = round(
             report["peer"]["voice_to_voice_p50_ms"] / report["voice_to_voice_p50_ms"], 2
         )
@@ -130,20 +141,29 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--json", action="store_true")
     parser.add_argument("--calls", type=int, default=8)
     parser.add_argument("--config", type=Path)
-    parser.add_argument(
+    peers = parser.add_mutually_exclusive_group()
+    peers.add_argument(
         "--peer",
         action="store_true",
         help="also run each caller through the published LLM with the LLM running on "
         "while Piper speaks, interleaved, and print the ratio",
     )
+    peers.add_argument(
+        "--against",
+        type=Path,
+        metavar="CONFIG",
+        help="also run each caller through the pipeline of this config file, "
+        "interleaved, and print the ratio",
+    )
     args = parser.parse_args(argv)
-    report = run(args.calls, args.config, args.peer)
+    report = run(args.calls, args.config, args.peer, args.against)
     if args.json:
         print(json.dumps(report, indent=1))
         return 0
     print_summary(f"{report['models']['llm']}, voice first", report)
     if "peer" in report:
-        print_summary(f"peer: {PEER_LLM}, both models at once", report["peer"])
+        title = args.against or f"{PEER_LLM}, both models at once"
+        print_summary(f"peer: {title}", report["peer"])
         print(f"peer p50 / default p50: {report['peer_p50_over_default_p50']}x")
     return 0
 

@@ -11,8 +11,9 @@ Device = Literal["cpu", "cuda"]
 Message = dict[str, str]  # {"role": "system" | "user" | "assistant", "content": ...}
 
 
-def requantize(source: Path, target: Path, quantization: str) -> None:
-    """Write `source` (a GGUF) to `target` in another llama.cpp quantization ("Q4_0")."""
+def requantize(source: Path, target: Path, quantization: str, output: str | None = None) -> None:
+    """Write `source` (a GGUF) to `target` in another llama.cpp quantization
+    ("Q4_0"), its output matrix in `output` (None: llama.cpp's choice)."""
     import ctypes
 
     import llama_cpp
@@ -23,6 +24,11 @@ def requantize(source: Path, target: Path, quantization: str) -> None:
     params = llama_cpp.llama_model_quantize_default_params()
     params.ftype = ftype
     params.allow_requantize = True
+    if output is not None:
+        tensor_type = getattr(llama_cpp, f"GGML_TYPE_{output.upper()}", None)
+        if not isinstance(tensor_type, int):
+            raise ValueError(f"{output!r}: not a llama.cpp tensor type (e.g. Q4_0, Q8_0)")
+        params.output_tensor_type = tensor_type
     code = llama_cpp.llama_model_quantize(
         str(source).encode(), str(target).encode(), ctypes.byref(params)
     )

@@ -93,6 +93,8 @@ def install(model: Model, models_dir: Path, wheels: Path) -> Path:
                 "mtime_ns": stat.st_mtime_ns,
                 "sha256": sha256,
             }
+            if model.requantized is not None:
+                manifest[spec.name]["recipe"] = model.requantized.recipe
     except BaseException:
         shutil.rmtree(staging, ignore_errors=True)
         raise
@@ -108,7 +110,7 @@ def _requantize(model: Model, source: Path, path: Path) -> str:
 
     assert model.requantized is not None
     try:
-        requantize(source, path, model.requantized.quantization)
+        requantize(source, path, model.requantized.quantization, model.requantized.output)
     except (RuntimeError, ValueError, ImportError) as exc:
         raise ModelError(f"{model.name}: {exc}") from None
     return _sha256(path)
@@ -166,6 +168,11 @@ def problems(model: Model, directory: Path) -> list[str]:
         size = entry.get("size") if made_here else spec.size
         if stat.st_size != size or (not made_here and entry.get("sha256") != spec.sha256):
             found.append(f"{path} is {stat.st_size} bytes, expected {size}")
+        elif model.requantized and entry.get("recipe") != model.requantized.recipe:
+            found.append(
+                f"{path} was made as {entry.get('recipe') or 'an older recipe'}, "
+                f"expected {model.requantized.recipe}"
+            )
         elif entry.get("mtime_ns") != stat.st_mtime_ns:
             found.append(f"{path} changed after installation")
     return found

