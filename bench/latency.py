@@ -73,9 +73,9 @@ def run(
     stacks = {"default": (local_speech(config.models, agent.language), config.vad)}
     peer_info: dict[str, Any] = {}
     if peer:
-        peer_models = dataclasses.replace(config.models, llm=PEER_LLM)
-        stacks["peer"] = (local_speech(peer_models, agent.language), config.vad)
-        stacks["peer"][0].voice_first = False
+        published = local_speech(dataclasses.replace(config.models, llm=PEER_LLM), agent.language)
+        published.voice_first = False
+        stacks["peer"] = (published, config.vad)
         peer_info = {"llm": PEER_LLM, "voice_first": False}
     elif against is not None:
         other = load(against)

@@ -105,8 +105,8 @@ def espeak_clips() -> list[Clip]:
                 subprocess.run(
                     ["espeak-ng", "-v", voice, "-s", str(speed), "-w", str(path), text], check=True
                 )
-                wide = read_wav(path, 60)  # 16 kHz
-                clips.append((keys, wide, phone_line(wide, 16000)))
+                wide = read_wav(path, 60)  # at RATE
+                clips.append((keys, wide, phone_line(wide, RATE)))
     return clips
 
 
@@ -115,10 +115,11 @@ def piper_clips() -> list[Clip]:
     silence = np.zeros(RATE // 5, np.int16)
     for speed in PIPER_SPEEDS:
         tts = PiperTTS(store.locate(registry.by_name(PIPER_VOICE)), speed=speed)
-        to_wide = resample.resampler(tts.sample_rate, RATE)
         for text, keys in SENTENCES:
             voiced = np.concatenate(list(tts.synthesize(text)))
-            wide = np.concatenate([silence, to_wide.process(voiced), silence])
+            # a resampler per clip: its filter must not carry the last clip's tail
+            to_wide = resample.resampler(tts.sample_rate, RATE).process(voiced)
+            wide = np.concatenate([silence, to_wide, silence])
             clips.append((keys, wide, phone_line(wide, RATE)))
     return clips
 
