@@ -13,8 +13,9 @@ TEST_NEEDS := sipp:sip-tester chromium:chromium kamailio:kamailio \
   /usr/lib/postgresql/*/bin/initdb:postgresql
 SYSTEM_NEEDS := $(RUN_NEEDS) $(if $(filter test,$(MAKECMDGOALS)),$(TEST_NEEDS))
 ARGS ?=
+PIP_VERSION := 26.3
 
-.PHONY: run test lint format bench build setup system models clean
+.PHONY: run test lint format bench build setup system models lock clean
 
 run: setup
 	$(BIN)/mediaserver serve $(ARGS)
@@ -36,11 +37,17 @@ format: setup
 bench: setup
 	$(BIN)/python -m bench.kernels
 
+# One line per step with its time; tools' own output goes to $(SETUP_LOG).
+SETUP_LOG ?= $(CURDIR)/setup.log
+export SETUP_LOG
+STEP := scripts/step
+PIP := $(BIN)/python -m pip --disable-pip-version-check
+
 setup: system $(VENV)/.installed build models
 
 # The default models (about 0.9 GB) into ~/.cache/mediaserver/models: once per machine.
 models: $(VENV)/.installed
-	$(BIN)/python -m models install
+	@$(BIN)/python -m models --log $(SETUP_LOG) install
 
 # apt-get only what is missing, so a prepared machine needs neither root nor network.
 system:
@@ -59,23 +66,43 @@ system:
 	    || missing="$$missing python3-dev"; \
 	fi; \
 	if [ -n "$$missing" ]; then \
-	  echo "installing Debian packages:$$missing"; \
 	  if [ "$$(id -u)" = 0 ]; then sudo=""; else sudo="sudo"; fi; \
-	  $$sudo apt-get update -qq && DEBIAN_FRONTEND=noninteractive $$sudo apt-get install -y -qq --no-install-recommends $$missing; \
+	  $(STEP) "Debian packages:$$missing" bash -c "$$sudo apt-get update -q && \
+	    DEBIAN_FRONTEND=noninteractive $$sudo apt-get install -y -q --no-install-recommends $$missing"; \
+	else \
+	  echo "Debian packages                              all present"; \
 	fi
 
-$(VENV)/.installed: pyproject.toml setup.py
+# Everything from requirements.lock, hash-checked; llama-cpp-python is the one
+# sdist (compiled in its own isolated build, its build tools pinned by
+# build-constraints.txt); then the project itself, built here without isolation.
+$(VENV)/.installed: requirements.lock build-constraints.txt pyproject.toml setup.py
 	@$(PYTHON) -c 'import sys; sys.exit(sys.version_info[:2] != (3, 11))' \
 	  || { echo "mediaserver needs Python 3.11 (found $$($(PYTHON) --version))"; exit 1; }
-	[ -x $(BIN)/python ] || $(PYTHON) -m venv $(VENV)
-	$(BIN)/python -m pip install -q --upgrade pip setuptools wheel Cython "numpy>=2,<3"
-	$(BIN)/python -m pip install -q --no-build-isolation -e '.[dev]'
-	touch $@
+	@[ -x $(BIN)/python ] || $(STEP) "Python virtual environment ($(VENV))" $(PYTHON) -m venv $(VENV)
+	@$(STEP) "pip $(PIP_VERSION)" $(PIP) install pip==$(PIP_VERSION)
+	@$(BIN)/python -c 'import llama_cpp' 2>/dev/null \
+	  || echo "  (first time: llama-cpp-python compiles from source, about 8 minutes on 2 cores)"
+	@$(STEP) "Python packages (requirements.lock)" $(PIP) install --require-hashes --no-deps \
+	  --build-constraint build-constraints.txt -r requirements.lock
+	@$(STEP) "mediaserver (editable)" $(PIP) install --no-build-isolation --no-deps -e .
+	@$(STEP) "dependencies consistent (pip check)" $(PIP) check
+	@touch $@
 
-build: $(VENV)/.installed
-	$(BIN)/python setup.py -q build_ext --inplace 2>&1 | grep -v -e SetuptoolsDeprecationWarning -e '^ *!!' -e '^ *\*\*\*' || true
+build: native/.built
+
+native/.built: $(VENV)/.installed setup.py $(wildcard native/*.pyx native/*.pxd native/*.h)
+	@$(STEP) "native kernels (Cython)" $(BIN)/python setup.py build_ext --inplace
 	@$(BIN)/python -c 'import native._g711, native._resample, native._jitter, native._playout' \
-	  || { echo "native extensions failed to build"; exit 1; }
+	  || { echo "native extensions failed to build (see $(SETUP_LOG))"; exit 1; }
+	@touch $@
+
+# Regenerate the lock files from pyproject.toml (newest versions its bounds allow).
+LOCK_FLAGS := --generate-hashes --python-version 3.11 --python-platform x86_64-manylinux_2_28 --quiet
+lock: $(VENV)/.installed
+	$(BIN)/uv pip compile pyproject.toml --extra dev --extra build $(LOCK_FLAGS) -o requirements.lock
+	printf 'scikit-build-core[pyproject]>=0.9.2\ncmake>=3.21\nninja>=1.5\n' \
+	  | $(BIN)/uv pip compile - --python-version 3.11 --quiet -o build-constraints.txt
 
 clean:
-	rm -rf build $(VENV) native/*.c native/*.so native/__pycache__ *.egg-info
+	rm -rf build $(VENV) native/*.c native/*.so native/.built native/__pycache__ *.egg-info

@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import signal
+import socket
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
@@ -140,14 +141,15 @@ async def serve(config: Config, plane: ControlPlane) -> None:
         trunks = {f"trunk {name}": t.registered for name, t in sip.trunks.items()}
         return {**state, **trunks}
 
-    http = uvicorn.Server(
+    http = _AnnouncingServer(
+        lambda: _announce(config, plane),
         uvicorn.Config(
             create_http_app(config, plane, ready, phone=(browser, book), dialer=dialer, sip=sip),
             host=config.server.host,
             port=config.server.http_port,
             log_level="info",
             access_log=False,
-        )
+        ),
     )
     log.info(
         "mediaserver %s: http://%s:%d, SIP on port %d",
@@ -168,6 +170,37 @@ async def serve(config: Config, plane: ControlPlane) -> None:
         pool.close()
     if not http.started:
         raise OSError(f"could not listen on {config.server.host}:{config.server.http_port}")
+
+
+class _AnnouncingServer(uvicorn.Server):
+    """uvicorn's server, calling `on_listening` once its sockets are bound."""
+
+    def __init__(self, on_listening: Callable[[], None], config: uvicorn.Config) -> None:
+        super().__init__(config)
+        self.on_listening = on_listening
+
+    async def startup(self, sockets: list[socket.socket] | None = None) -> None:
+        await super().startup(sockets)
+        if self.started:
+            self.on_listening()
+
+
+def _announce(config: Config, plane: ControlPlane) -> None:
+    """Tell the person who started the server what to open."""
+    host = config.server.host
+    if host in ("0.0.0.0", "::", ""):  # noqa: S104 (reading the config, not binding)
+        host = "127.0.0.1"
+    base = f"http://{host}:{config.server.http_port}"
+    token = plane.tokens.issue()
+    print(
+        f"\nmediaserver is ready (SIP on port {config.server.sip_port}).\n"
+        f"  call the agent from this browser: {base}/ui/phone.html#token={token}\n"
+        f"    (the token is valid {plane.tokens.ttl_seconds // 60} minutes; "
+        "`mediaserver tokens create` makes another)\n"
+        f"  see the calls: {base}/ui/calls.html\n"
+        "    (with an API key from `.venv/bin/mediaserver keys create --role admin`)\n",
+        flush=True,
+    )
 
 
 class _Stop(Exception):

