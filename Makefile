@@ -97,10 +97,13 @@ native/.built: $(VENV)/.installed setup.py $(wildcard native/*.pyx native/*.pxd 
 	  || { echo "native extensions failed to build (see $(SETUP_LOG))"; exit 1; }
 	@touch $@
 
-# Regenerate the lock files from pyproject.toml (newest versions its bounds allow).
+# Regenerate the lock files from pyproject.toml (newest versions its bounds allow);
+# requirements-gpu.lock is Dockerfile.gpu's (no dev tools, onnxruntime-gpu).
 LOCK_FLAGS := --generate-hashes --python-version 3.11 --python-platform x86_64-manylinux_2_28 --quiet
 lock: $(VENV)/.installed
 	$(BIN)/uv pip compile pyproject.toml --extra dev --extra build $(LOCK_FLAGS) -o requirements.lock
+	$(BIN)/uv pip compile pyproject.toml --extra gpu --no-emit-package onnxruntime $(LOCK_FLAGS) \
+	  -o requirements-gpu.lock
 	printf 'scikit-build-core[pyproject]>=0.9.2\ncmake>=3.21\nninja>=1.5\n' \
 	  | $(BIN)/uv pip compile - --python-version 3.11 --quiet -o build-constraints.txt
 
