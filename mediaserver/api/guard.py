@@ -24,6 +24,12 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 from mediaserver.api.auth import Auth
 
 LARGE_BODY = 256 * 1024  # /agents (a 20,000-character prompt, escaped) and /webrtc/offer (SDP)
+# what anyone may ask for: no route there reads a body (a POST gets its 405)
+PUBLIC = ("/healthz", "/", "/openapi.json", "/docs", "/docs/oauth2-redirect", "/redoc")
+
+
+def public(path: str) -> bool:
+    return path in PUBLIC or path.startswith("/ui/")
 
 
 def has_body(headers: Headers) -> bool:
@@ -50,7 +56,7 @@ class RequestGuard:
             return
         headers = Headers(scope=scope)
         body = has_body(headers)
-        if body:
+        if body and not public(scope["path"]):
             client = scope.get("client")
             source = client[0] if client else ""
             try:
