@@ -80,7 +80,9 @@ class FailedAuth:
                 del self._windows[next(iter(self._windows))]
             if count + 1 <= self.limit:
                 return 0.0
-            return max(1.0, start + self.window_seconds - now)
+        if count == self.limit:  # once per window, not once per guess
+            log.warning("%s: %d wrong credentials: 429 for the next ones", source, count + 1)
+        return max(1.0, start + self.window_seconds - now)
 
     @property
     def sources(self) -> int:
@@ -105,7 +107,6 @@ class Auth:
     def refuse(self, source: str, detail: str) -> HTTPException:
         """401 for a wrong credential, or 429 once `source` has sent too many."""
         if (wait := self.failures.failed(source)) > 0:
-            log.warning("too many wrong credentials from %s: 429", source)
             return HTTPException(
                 429, "too many failed authentications", headers={"Retry-After": str(round(wait))}
             )
