@@ -34,12 +34,14 @@ def public(path: str) -> bool:
 
 def has_body(headers: Headers) -> bool:
     length = headers.get("content-length", "").strip()
-    return "chunked" in headers.get("transfer-encoding", "").lower() or (length not in ("", "0"))
+    return "chunked" in headers.get("transfer-encoding", "").lower() or length not in ("", "0")
 
 
 def bearer_credential(headers: Headers) -> str | None:
     scheme, _, credential = headers.get("authorization", "").partition(" ")
-    return credential.strip() or None if scheme.lower() == "bearer" else None
+    if scheme.lower() != "bearer":
+        return None
+    return credential.strip() or None
 
 
 class RequestGuard:
