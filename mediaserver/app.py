@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import hashlib
 import logging
 import signal
 import socket
@@ -14,11 +15,12 @@ from types import FrameType
 import uvicorn
 from fastapi import FastAPI
 
-from mediaserver import __version__
+from mediaserver import __version__, numbers
 from mediaserver.agents import AgentBook
 from mediaserver.api import agents, health, metrics, outbound, pages, tokens, trunks, webrtc
 from mediaserver.api import calls as call_records
-from mediaserver.api.auth import Auth, CallTokens, RateLimiter
+from mediaserver.api.auth import Auth, CallTokens, FailedAuth, RateLimiter
+from mediaserver.api.guard import RequestGuard, guarded_protocol
 from mediaserver.calllog import Records
 from mediaserver.config import Config
 from mediaserver.dialer import Dialer
@@ -52,13 +54,22 @@ def control_plane(config: Config) -> ControlPlane:
     if unclean := store.close_unclean():
         log.warning("%d call(s) were not ended cleanly (server stopped mid-call)", unclean)
     metrics = Metrics()
+    api = config.api
+    data_dir = Path(config.server.data_dir).resolve()
+    tokens = CallTokens(store, api.token_ttl_seconds, api.token_secret, data_dir)
+    number_key = hashlib.sha256(b"stored numbers " + tokens.secret.encode()).digest()
     return ControlPlane(
         store=store,
         metrics=metrics,
-        records=Records(store, metrics),
-        auth=Auth(store, RateLimiter(config.api.rate_per_second, config.api.rate_burst)),
-        tokens=CallTokens(store, config.api.token_ttl_seconds, config.api.token_secret),
-        data_dir=Path(config.server.data_dir).resolve(),
+        records=Records(store, metrics, numbers.policy(api.store_numbers, number_key)),
+        auth=Auth(
+            store,
+            RateLimiter(api.rate_per_second, api.rate_burst),
+            FailedAuth(api.auth_failures, api.auth_failure_window_seconds),
+            tokens,
+        ),
+        tokens=tokens,
+        data_dir=data_dir,
     )
 
 
@@ -73,7 +84,10 @@ def create_http_app(
 ) -> FastAPI:
     """The HTTP side; `phone` (the WebRTC transport and the agents) adds /webrtc,
     `dialer` adds POST /calls."""
-    app = FastAPI(title="mediaserver", version=__version__)
+    app = FastAPI(title="mediaserver", version=__version__, max_body_size=config.api.max_body_bytes)
+    app.add_middleware(
+        RequestGuard, auth=plane.auth, timeout=float(config.api.request_timeout_seconds)
+    )
     app.include_router(health.router(plane.auth, ready))
     app.include_router(agents.router(plane.store, plane.auth))
     if sip is not None:
@@ -84,7 +98,7 @@ def create_http_app(
     app.include_router(tokens.router(plane.tokens, plane.auth))
     app.include_router(metrics.router(plane.metrics, plane.auth))
     if phone is not None:
-        app.include_router(webrtc.router(phone[0], plane.tokens, phone[1]))
+        app.include_router(webrtc.router(phone[0], plane.auth, phone[1]))
     app.include_router(pages.router())
     app.mount("/ui", pages.static(), name="ui")
     return app
@@ -149,6 +163,9 @@ async def serve(config: Config, plane: ControlPlane) -> None:
             port=config.server.http_port,
             log_level="info",
             access_log=False,
+            http=guarded_protocol(config.api.request_timeout_seconds),
+            timeout_keep_alive=config.api.keep_alive_seconds,
+            limit_concurrency=config.api.max_connections,
         ),
     )
     log.info(

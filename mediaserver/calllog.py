@@ -5,7 +5,9 @@ server killed mid-call leaves every completed turn behind."""
 from __future__ import annotations
 
 import logging
+import threading
 import uuid
+from collections.abc import Callable
 from datetime import UTC, datetime
 
 from mediaserver.clock import now
@@ -33,17 +35,44 @@ MODEL_STAGES = {
 }
 
 
-class Records:
-    """Where calls are recorded: the store, its writer thread, the metrics."""
+HEARTBEAT_SECONDS = 10.0  # how often a live call's last_seen_at moves on between turns
 
-    def __init__(self, store: Store, metrics: Metrics) -> None:
+
+class Records:
+    """Where calls are recorded: the store, its writer thread, the metrics.
+    `numbers` is what a stored URI goes through (mediaserver.numbers.policy)."""
+
+    def __init__(
+        self,
+        store: Store,
+        metrics: Metrics,
+        numbers: Callable[[str], str] = str,
+        heartbeat_seconds: float = HEARTBEAT_SECONDS,
+    ) -> None:
         self.store = store
         self.metrics = metrics
-        self.writer = StoreWriter()
+        self.numbers = numbers
+        self._live: set[str] = set()
+        self._live_lock = threading.Lock()
+        self.writer = StoreWriter(tick=self._heartbeat, tick_seconds=heartbeat_seconds)
+
+    def _heartbeat(self) -> None:
+        with self._live_lock:
+            live = list(self._live)
+        self.store.touch_calls(live)
+
+    def ended(self, call_id: str) -> None:
+        with self._live_lock:
+            self._live.discard(call_id)
 
     def open(self, *, transport: str, agent: str, **details: str | int) -> CallLog:
         """A new call's record; `details` are Store.call_created's (direction, from_uri, ...)."""
         call = CallLog(self, transport, agent)
+        for uri in ("from_uri", "to_uri"):
+            if isinstance(value := details.get(uri), str):
+                details[uri] = self.numbers(value)
+        with self._live_lock:
+            self._live.add(call.id)
         self.writer.submit(
             lambda: self.store.call_created(
                 call_id=call.id,
@@ -141,6 +170,7 @@ class CallLog:
         self._ended = True
         reason = self.hangup_reason or reason
         self._write("call_ended", reason, sip_code)
+        self._records.ended(self.id)
         metrics = self._records.metrics
         metrics.active_calls.labels(self.transport).dec()
         metrics.calls_ended.labels(self.transport, reason).inc()

@@ -122,7 +122,12 @@ def credentials(args: argparse.Namespace) -> int:
         return 2
     try:
         if args.command == "tokens":
-            tokens = CallTokens(store, config.api.token_ttl_seconds, config.api.token_secret)
+            tokens = CallTokens(
+                store,
+                config.api.token_ttl_seconds,
+                config.api.token_secret,
+                Path(config.server.data_dir).resolve(),
+            )
             if args.ttl is not None and not 10 <= args.ttl <= 86400 * 30:
                 print("mediaserver: --ttl: expected 10..2592000 seconds", file=sys.stderr)
                 return 2

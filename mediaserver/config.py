@@ -307,7 +307,15 @@ class ApiConfig:
     rate_per_second: float = 20.0  # requests per API key, sustained
     rate_burst: int = 60  # and in a burst
     token_ttl_seconds: int = 600  # call tokens for the softphone page
-    token_secret: str = ""  # signs call tokens; default: a random one kept in the store
+    token_secret: str = ""  # signs call tokens; default: <data_dir>/call_token_secret (0600)
+    # what a request may cost before it is authenticated and answered
+    max_body_bytes: int = 16_384  # a request body (413 above); /agents and /webrtc/offer: 256 KiB
+    request_timeout_seconds: int = 10  # a request's headers, then its body, must arrive within this
+    keep_alive_seconds: int = 5  # an idle kept-alive connection is closed after this
+    max_connections: int = 1000  # open connections and requests at once; more get 503
+    auth_failures: int = 20  # wrong keys or tokens from one address in a window; then 429
+    auth_failure_window_seconds: int = 60
+    store_numbers: str = "full"  # phone numbers in stored call records: full | masked | hashed
 
     def __post_init__(self) -> None:
         _require(
@@ -326,6 +334,27 @@ class ApiConfig:
             not self.token_secret or len(self.token_secret) >= 16,
             "api.token_secret",
             "use at least 16 characters",
+        )
+        _require(
+            1024 <= self.max_body_bytes <= 16 * 1024 * 1024,
+            "api.max_body_bytes",
+            "expected 1024..16777216",
+        )
+        for key in ("request_timeout_seconds", "keep_alive_seconds"):
+            _require(1 <= getattr(self, key) <= 600, f"api.{key}", "expected 1..600")
+        _require(
+            10 <= self.max_connections <= 100_000, "api.max_connections", "expected 10..100000"
+        )
+        _require(1 <= self.auth_failures <= 100_000, "api.auth_failures", "expected 1..100000")
+        _require(
+            1 <= self.auth_failure_window_seconds <= 86400,
+            "api.auth_failure_window_seconds",
+            "expected 1..86400",
+        )
+        _require(
+            self.store_numbers in ("full", "masked", "hashed"),
+            "api.store_numbers",
+            'expected "full", "masked" or "hashed"',
         )
 
 

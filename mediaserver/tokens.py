@@ -47,8 +47,11 @@ def issue(secret: str, ttl_seconds: int, agent: str | None = None, now: float | 
 
 
 def verify(secret: str, token: str, now: float | None = None) -> CallToken:
+    # compare_digest takes only ASCII str: any other byte is a malformed token
+    if not token.isascii():
+        raise TokenError("not a valid call token")
     body, dot, signature = token.partition(".")
-    if not dot or not hmac.compare_digest(signature, _sign(secret, body)):
+    if not dot or not hmac.compare_digest(signature.encode(), _sign(secret, body).encode()):
         raise TokenError("not a valid call token")
     try:
         claims = json.loads(_unb64(body))

@@ -10,6 +10,8 @@ from pydantic import BaseModel, ConfigDict, Field, field_validator
 
 from mediaserver.agents import DEFAULT_AGENT
 from mediaserver.api.auth import Auth
+from mediaserver.api.guard import LARGE_BODY
+from mediaserver.api.json_body import TextJsonRoute
 from mediaserver.store import Store
 
 AgentName = Annotated[str, Path(pattern=r"^[a-z0-9][a-z0-9_-]{0,63}$")]
@@ -76,7 +78,7 @@ class AgentOut(BaseModel):
 
 
 def router(store: Store, auth: Auth) -> APIRouter:
-    api = APIRouter(prefix="/agents", tags=["agents"])
+    api = APIRouter(prefix="/agents", tags=["agents"], route_class=TextJsonRoute)
 
     def found(row: dict[str, Any] | None, name: str) -> dict[str, Any]:
         if row is None:
@@ -87,7 +89,13 @@ def router(store: Store, auth: Auth) -> APIRouter:
     def list_agents() -> list[dict[str, Any]]:
         return store.list_agents()
 
-    @api.post("", response_model=AgentOut, status_code=201, dependencies=[Depends(auth.admin)])
+    @api.post(
+        "",
+        response_model=AgentOut,
+        status_code=201,
+        dependencies=[Depends(auth.admin)],
+        max_body_size=LARGE_BODY,
+    )
     def create_agent(agent: NewAgent) -> dict[str, Any]:
         if store.get_agent(agent.name) is not None:
             raise HTTPException(409, f"agent {agent.name!r} exists: PUT /agents/{agent.name}")
@@ -107,7 +115,12 @@ def router(store: Store, auth: Auth) -> APIRouter:
     ) -> dict[str, Any]:
         return found(store.get_agent(name, version), f"{name} version {version}")
 
-    @api.put("/{name}", response_model=AgentOut, dependencies=[Depends(auth.admin)])
+    @api.put(
+        "/{name}",
+        response_model=AgentOut,
+        dependencies=[Depends(auth.admin)],
+        max_body_size=LARGE_BODY,
+    )
     def update_agent(name: AgentName, spec: AgentSpec) -> dict[str, Any]:
         found(store.get_agent(name), name)
         return store.put_agent(name, spec.model_dump())

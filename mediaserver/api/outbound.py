@@ -10,6 +10,7 @@ from fastapi import Path as PathParam
 from pydantic import BaseModel, Field
 
 from mediaserver.api.auth import Auth
+from mediaserver.api.json_body import TextJsonRoute
 from mediaserver.dialer import Dialer, DialError
 
 
@@ -33,7 +34,7 @@ class JobOut(BaseModel):
 
 
 def router(dialer: Dialer, auth: Auth) -> APIRouter:
-    api = APIRouter(tags=["outbound"])
+    api = APIRouter(tags=["outbound"], route_class=TextJsonRoute)
 
     @api.post("/calls", response_model=JobOut, status_code=202, dependencies=[Depends(auth.admin)])
     async def place_call(request: CallRequest) -> dict[str, Any]:

@@ -8,6 +8,7 @@ from fastapi import APIRouter, Depends
 from pydantic import BaseModel, Field
 
 from mediaserver.api.auth import Auth, CallTokens
+from mediaserver.api.json_body import TextJsonRoute
 
 
 class TokenRequest(BaseModel):
@@ -20,7 +21,7 @@ class TokenOut(BaseModel):
 
 
 def router(tokens: CallTokens, auth: Auth) -> APIRouter:
-    api = APIRouter(tags=["tokens"])
+    api = APIRouter(tags=["tokens"], route_class=TextJsonRoute)
 
     @api.post("/tokens", response_model=TokenOut, dependencies=[Depends(auth.admin)])
     def create_token(request: TokenRequest) -> dict[str, str]:

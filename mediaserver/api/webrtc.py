@@ -4,14 +4,16 @@
 
 from typing import Annotated, Any, Literal
 
-from fastapi import APIRouter, Depends, HTTPException
+from fastapi import APIRouter, Depends, HTTPException, Request
 from fastapi.concurrency import run_in_threadpool
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 from pydantic import BaseModel, Field
 
 from mediaserver.agents import AgentBook
-from mediaserver.api.auth import CallTokens
-from mediaserver.tokens import CallToken, TokenError
+from mediaserver.api.auth import Auth, source_of
+from mediaserver.api.guard import LARGE_BODY
+from mediaserver.api.json_body import TextJsonRoute
+from mediaserver.tokens import CallToken
 from mediaserver.transports.webrtc import Busy, OfferError, WebRtcServer
 
 call_token = HTTPBearer(
@@ -37,27 +39,22 @@ class PhoneConfig(BaseModel):
     agents: list[str]
 
 
-def router(webrtc: WebRtcServer, tokens: CallTokens, book: AgentBook) -> APIRouter:
-    api = APIRouter(prefix="/webrtc", tags=["webrtc"])
+def router(webrtc: WebRtcServer, auth: Auth, book: AgentBook) -> APIRouter:
+    api = APIRouter(prefix="/webrtc", tags=["webrtc"], route_class=TextJsonRoute)
 
     def claims(
+        request: Request,
         credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(call_token)],
-    ) -> tuple[str, CallToken]:
-        if credentials is None:
-            raise HTTPException(
-                401, "a call token is needed", headers={"WWW-Authenticate": "Bearer"}
-            )
-        try:
-            return credentials.credentials, tokens.verify(credentials.credentials)
-        except TokenError as exc:
-            raise HTTPException(401, str(exc), headers={"WWW-Authenticate": "Bearer"}) from None
+    ) -> CallToken:
+        credential = credentials.credentials if credentials is not None else None
+        return auth.call_token(credential, source_of(request))
 
     @api.get("/config", response_model=PhoneConfig)
     def phone_config(
-        token: Annotated[tuple[str, CallToken], Depends(claims)],
+        token: Annotated[CallToken, Depends(claims)],
     ) -> dict[str, Any]:
         """What the page needs before it calls: ICE servers, the agents it may call."""
-        allowed = token[1].agent
+        allowed = token.agent
         names = [allowed] if allowed else book.names()
         return {"ice_servers": webrtc.ice_servers(), "agents": names}
 
@@ -65,14 +62,11 @@ def router(webrtc: WebRtcServer, tokens: CallTokens, book: AgentBook) -> APIRout
         "/offer",
         response_model=Answer,
         responses={400: {"description": "a bad offer"}, 503: {"description": "no call slot"}},
+        max_body_size=LARGE_BODY,
     )
-    async def offer(
-        offer: Offer, token: Annotated[tuple[str, CallToken], Depends(claims)]
-    ) -> dict[str, Any]:
-        try:
-            tokens.check(token[0], offer.agent)
-        except TokenError as exc:
-            raise HTTPException(401, str(exc)) from None
+    async def offer(offer: Offer, token: Annotated[CallToken, Depends(claims)]) -> dict[str, Any]:
+        if token.agent is not None and token.agent != offer.agent:
+            raise HTTPException(401, f"the call token is for agent {token.agent!r}")
         if await run_in_threadpool(book.get, offer.agent) is None:
             raise HTTPException(404, f"no agent {offer.agent!r}")
         try:

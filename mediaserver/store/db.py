@@ -29,6 +29,7 @@ from mediaserver.store.tables import (
     settings,
     turns,
 )
+from mediaserver.store.text import fit
 
 MIGRATIONS = Path(__file__).with_name("migrations")
 ROLES = ("admin", "viewer")
@@ -118,6 +119,13 @@ class Store:
             return work(connection)
 
     # -- settings -------------------------------------------------------------
+    def pop_setting(self, key: str) -> str | None:
+        """Remove `key`; its value, if it had one."""
+        with self.engine.begin() as c:
+            value = c.scalar(sa.select(settings.c.value).where(settings.c.key == key))
+            c.execute(settings.delete().where(settings.c.key == key))
+            return None if value is None else str(value)
+
     def setting(self, key: str, default: Callable[[], str]) -> str:
         """The stored value of `key`; the first caller stores `default()`."""
         with self.engine.begin() as c:
@@ -150,6 +158,8 @@ class Store:
 
     def key_role(self, key: str) -> tuple[str, str] | None:
         """(key id, role) of a valid, unrevoked key; None otherwise."""
+        if not key.isascii():
+            return None
         prefix, _, rest = key.partition("_")
         key_id, _, secret = rest.partition("_")
         if prefix != KEY_PREFIX or not key_id or not secret:
@@ -261,15 +271,18 @@ class Store:
         self._write(
             lambda c: c.execute(
                 calls.insert().values(
-                    id=call_id,
-                    transport=transport,
-                    direction=direction,
-                    from_uri=from_uri,
-                    to_uri=to_uri,
-                    trunk=trunk,
-                    agent=agent,
-                    agent_version=agent_version,
-                    created_at=utcnow(),
+                    fit(
+                        calls,
+                        id=call_id,
+                        transport=transport,
+                        direction=direction,
+                        from_uri=from_uri,
+                        to_uri=to_uri,
+                        trunk=trunk,
+                        agent=agent,
+                        agent_version=agent_version,
+                        created_at=utcnow(),
+                    )
                 )
             )
         )
@@ -277,7 +290,13 @@ class Store:
 
     def update_call(self, call_id: str, **values: Any) -> None:
         """Set columns of a call: answered_at, recording_path, transfer_*, ..."""
-        self._write(lambda c: c.execute(calls.update().where(calls.c.id == call_id).values(values)))
+        row = fit(calls, **values)
+        self._write(lambda c: c.execute(calls.update().where(calls.c.id == call_id).values(row)))
+
+    def touch_calls(self, call_ids: list[str]) -> None:
+        """The calls are alive now: an unclean end is dated from the last touch."""
+        if call_ids:
+            self._write(lambda c: _seen(c, call_ids))
 
     def call_ended(self, call_id: str, reason: str, sip_code: int | None = None) -> None:
         """End the call once; a later end (e.g. BYE after the agent's goodbye) keeps the first."""
@@ -300,34 +319,41 @@ class Store:
         interrupted: bool = False,
         timings_ms: dict[str, float] | None = None,
     ) -> None:
-        self._write(
-            lambda c: c.execute(
-                turns.insert().values(
-                    call_id=call_id,
-                    speaker=speaker,
-                    text=text,
-                    start_s=start_s,
-                    end_s=end_s,
-                    interrupted=interrupted,
-                    timings_ms=timings_ms,
-                )
-            )
+        row = fit(
+            turns,
+            call_id=call_id,
+            speaker=speaker,
+            text=text,
+            start_s=start_s,
+            end_s=end_s,
+            interrupted=interrupted,
+            timings_ms=timings_ms,
         )
+
+        def add(c: Connection) -> None:
+            c.execute(turns.insert().values(row))
+            _seen(c, [call_id])
+
+        self._write(add)
 
     def add_event(self, call_id: str, at_s: float, kind: str, value: str = "") -> None:
-        self._write(
-            lambda c: c.execute(
-                call_events.insert().values(call_id=call_id, at_s=at_s, kind=kind, value=value)
-            )
-        )
+        row = fit(call_events, call_id=call_id, at_s=at_s, kind=kind, value=value)
+
+        def add(c: Connection) -> None:
+            c.execute(call_events.insert().values(row))
+            _seen(c, [call_id])
+
+        self._write(add)
 
     def close_unclean(self) -> int:
-        """At start-up: calls a killed server left open are ended as `unclean`."""
+        """At start-up: calls a killed server left open are ended as `unclean`, at
+        the last moment each was known alive (its last turn, event or heartbeat)."""
+        last_alive = sa.func.coalesce(calls.c.last_seen_at, calls.c.answered_at, calls.c.created_at)
         result = self._write(
             lambda c: c.execute(
                 calls.update()
                 .where(calls.c.ended_at.is_(None))
-                .values(ended_at=utcnow(), end_reason="unclean")
+                .values(ended_at=last_alive, end_reason="unclean")
             )
         )
         return int(result.rowcount)
@@ -347,7 +373,8 @@ class Store:
             if value is not None:
                 conditions.append(column == value)
         if where.text:
-            pattern = "%" + where.text.replace("\\", "\\\\").replace("%", "\\%") + "%"
+            literal = where.text.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
+            pattern = f"%{literal}%"
             conditions.append(
                 sa.exists().where(
                     turns.c.call_id == calls.c.id, turns.c.text.ilike(pattern, escape="\\")
@@ -386,6 +413,14 @@ class Store:
                 )
             ]
             return call
+
+
+def _seen(c: Connection, call_ids: list[str]) -> None:
+    c.execute(
+        calls.update()
+        .where(calls.c.id.in_(call_ids), calls.c.ended_at.is_(None))
+        .values(last_seen_at=utcnow())
+    )
 
 
 def _row(row: Any, drop: tuple[str, ...] = ()) -> dict[str, Any]:

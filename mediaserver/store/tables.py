@@ -61,6 +61,8 @@ calls = Table(
     Column("created_at", DateTime(timezone=True), nullable=False),
     Column("answered_at", DateTime(timezone=True)),
     Column("ended_at", DateTime(timezone=True)),
+    # while the call runs: its last turn, event or heartbeat (an unclean end is dated by it)
+    Column("last_seen_at", DateTime(timezone=True)),
     Column("end_reason", String(32)),  # hangup, agent, max_duration, silence, ... unclean
     Column("sip_code", Integer),
     Column("transfer_target", String(256)),

@@ -1,12 +1,15 @@
 """One thread that applies the calls' writes to the store, in order, so the
 event loop never waits on the database. The queue is bounded: when the
-database falls far behind, writes are dropped and counted, never blocking."""
+database falls far behind, writes are dropped and counted, never blocking.
+An optional `tick` runs on the same thread every `tick_seconds` (the live
+calls' heartbeat)."""
 
 from __future__ import annotations
 
 import logging
 import queue
 import threading
+import time
 from collections.abc import Callable
 
 log = logging.getLogger(__name__)
@@ -15,7 +18,14 @@ QUEUE_WRITES = 10_000
 
 
 class StoreWriter:
-    def __init__(self, name: str = "store-writer") -> None:
+    def __init__(
+        self,
+        name: str = "store-writer",
+        tick: Callable[[], object] | None = None,
+        tick_seconds: float = 10.0,
+    ) -> None:
+        self.tick = tick
+        self.tick_seconds = tick_seconds
         self.dropped = 0
         self.failed = 0
         self._queue: queue.Queue[Callable[[], object] | None] = queue.Queue(QUEUE_WRITES)
@@ -45,9 +55,23 @@ class StoreWriter:
         self._thread.join(timeout)
 
     def _run(self) -> None:
-        while (write := self._queue.get()) is not None:
+        next_tick = time.monotonic() + self.tick_seconds
+        while True:
+            if self.tick is not None and time.monotonic() >= next_tick:
+                self._apply(self.tick)
+                next_tick = time.monotonic() + self.tick_seconds
+            wait = None if self.tick is None else max(0.0, next_tick - time.monotonic())
             try:
-                write()
-            except Exception:
-                self.failed += 1
-                log.exception("store write failed")
+                write = self._queue.get(timeout=wait)
+            except queue.Empty:
+                continue
+            if write is None:
+                return
+            self._apply(write)
+
+    def _apply(self, write: Callable[[], object]) -> None:
+        try:
+            write()
+        except Exception:
+            self.failed += 1
+            log.exception("store write failed")

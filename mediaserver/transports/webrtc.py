@@ -310,6 +310,7 @@ class WebRtcServer:
         self.calls: dict[CallHandle, WebRtcCall] = {}
         self.silence = np.zeros(FRAME, dtype=np.int16)
         self._next_id = 1
+        self._negotiating = 0  # offers holding a call slot while they are answered
 
     def ice_servers(self) -> list[dict[str, Any]]:
         """For the page's RTCPeerConnection (and ours)."""
@@ -328,10 +329,18 @@ class WebRtcServer:
         """Answer a browser's (non-trickle) offer: (the call, the answer's SDP)."""
         if kind != "offer":
             raise OfferError(f"expected an offer, got {kind!r}")
-        if len(self.calls) >= self.config.max_calls:
+        check_offer(sdp)
+        # the slot is taken here, before the first await: offers arriving together
+        # cannot all see the same free slot
+        if len(self.calls) + self._negotiating >= self.config.max_calls:
             raise Busy(f"all {self.config.max_calls} WebRTC call slots are taken")
-        if "m=audio" not in sdp:
-            raise OfferError("the offer has no audio")
+        self._negotiating += 1
+        try:
+            return await self._answer(sdp, agent, remote)
+        finally:
+            self._negotiating -= 1
+
+    async def _answer(self, sdp: str, agent: str | None, remote: str) -> tuple[CallHandle, str]:
         pc = RTCPeerConnection(
             RTCConfiguration(iceServers=[RTCIceServer(**server) for server in self.ice_servers()])
         )
@@ -412,6 +421,20 @@ class WebRtcServer:
         for call in list(self.calls.values()):
             call.end("server_shutdown")
         await asyncio.sleep(0)
+
+
+def check_offer(sdp: str) -> None:
+    """Refuse what aiortc would take but cannot make a call of: no audio, audio
+    disabled (port 0), or no DTLS fingerprint (media that nobody authenticates)."""
+    lines = sdp.splitlines()
+    audio = [line for line in lines if line.startswith("m=audio")]
+    if not audio:
+        raise OfferError("the offer has no audio")
+    fields = audio[0].split()
+    if len(fields) < 2 or fields[1].split("/")[0] == "0":
+        raise OfferError("the offer's audio is disabled (m=audio with port 0)")
+    if not any(line.startswith("a=fingerprint:") for line in lines):
+        raise OfferError("the offer has no DTLS fingerprint (a=fingerprint): it cannot be secured")
 
 
 def use_host_addresses(pc: RTCPeerConnection, addresses: list[str]) -> None:

@@ -5,6 +5,7 @@ recordings with Range, /metrics, the OpenAPI schema under schemathesis."""
 from __future__ import annotations
 
 import asyncio
+import time
 import wave
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -79,6 +80,8 @@ def test_calls_are_listed_with_filters_and_pages(store_url: str) -> None:
     assert [c["id"] for c in store.list_calls(CallFilter(end_reason="silence"))[1]] == [ids[0]]
     assert [c["id"] for c in store.list_calls(CallFilter(text="NUMBER 3"))[1]] == [ids[3]]
     assert store.list_calls(CallFilter(text="100%"))[0] == 0  # LIKE wildcards are literal
+    assert store.list_calls(CallFilter(text="_"))[0] == 0  # "_" too, not any one character
+    assert store.list_calls(CallFilter(text="number_3"))[0] == 0
     total, page = store.list_calls(CallFilter(limit=2, offset=2))
     assert total == 5 and len(page) == 2
     every = [c["id"] for c in store.list_calls(CallFilter(limit=10))[1]]
@@ -321,3 +324,120 @@ def test_records_survive_the_writer_thread(plane: ControlPlane) -> None:
         assert call is not None and len(call["turns"]) == 200
 
     asyncio.run(scenario())
+
+
+# -- hostile input reaching the store (issue 21) ---------------------------------
+def test_undecodable_header_bytes_are_stored_escaped_with_the_calls_turns(store_url: str) -> None:
+    """pjsua2 hands a From that is not UTF-8 over as surrogate escapes; PostgreSQL
+    also refuses NUL and an over-long varchar. The call and its turns are kept."""
+    store = Store.open(store_url)
+    from_uri = '"\udced\udca0\udcbd\ud83d" <sip:bob@example.invalid>'
+    call = store.call_created(
+        transport="sip", direction="inbound", agent="default", from_uri=from_uri, to_uri="x" * 300
+    )
+    store.add_turn(call, "caller", "nul\x00 and \udcff", start_s=0.1, end_s=0.5)
+    store.add_event(call, 1.0, "dtmf", "\udcfe")
+    record = store.get_call(call)
+    assert record is not None
+    assert record["from_uri"] == '"\\xed\\xa0\\xbd\\xed\\xa0\\xbd" <sip:bob@example.invalid>'
+    assert record["to_uri"] == "x" * 256
+    assert [t["text"] for t in record["turns"]] == ["nul\\x00 and \\xff"]
+    assert [e["value"] for e in record["events"]] == ["\\xfe"]
+
+
+def test_an_unclean_call_ends_when_it_was_last_known_alive(store_url: str) -> None:
+    store = Store.open(store_url)
+    call = store.call_created(transport="sip", direction="inbound", agent="default")
+    store.update_call(call, answered_at=datetime.now(UTC))
+    store.add_turn(call, "caller", "hello", start_s=0.5, end_s=1.0)
+    alive = datetime.now(UTC)
+    quiet = store.call_created(transport="sip", direction="inbound", agent="default")
+    store.touch_calls([quiet])
+    touched = datetime.now(UTC)
+    time.sleep(0.05)  # the restart comes later than both
+    assert Store.open(store_url).close_unclean() == 2
+    ended = store.get_call(call)["ended_at"]  # type: ignore[index]
+    assert ended <= alive, (ended, alive)
+    assert store.get_call(quiet)["ended_at"] <= touched  # type: ignore[index]
+
+
+def test_the_writer_heartbeat_keeps_live_calls_seen(plane: ControlPlane) -> None:
+    async def scenario() -> None:
+        records = Records(plane.store, Metrics(), heartbeat_seconds=0.05)
+        live = records.open(transport="sip", direction="inbound", agent="default")
+        done = records.open(transport="sip", direction="inbound", agent="default")
+        done.ended("caller_hangup", 200)
+        records.writer.flush()
+        deadline = time.monotonic() + 10
+        while plane.store.get_call(live.id)["last_seen_at"] is None:  # type: ignore[index]
+            assert time.monotonic() < deadline, "no heartbeat reached the live call"
+            await asyncio.sleep(0.05)
+        records.close()
+        assert plane.store.get_call(done.id)["last_seen_at"] is None  # type: ignore[index]
+
+    asyncio.run(scenario())
+
+
+def test_numbers_can_be_stored_masked_or_hashed(plane: ControlPlane) -> None:
+    from mediaserver import numbers
+
+    async def scenario() -> None:
+        for policy, expect in (("masked", "***567"), ("hashed", "#")):
+            records = Records(plane.store, Metrics(), numbers.policy(policy, b"k"))
+            record = records.open(
+                transport="sip",
+                direction="inbound",
+                agent="default",
+                from_uri='"+1 555 123 4567" <sip:+15551234567@trunk>',
+                to_uri="sip:agent@127.0.0.1:5060",
+            )
+            records.close()
+            stored = plane.store.get_call(record.id)
+            assert stored is not None
+            assert "1234567" not in stored["from_uri"] and expect in stored["from_uri"]
+            assert stored["to_uri"] == "sip:agent@127.0.0.1:5060"
+
+    asyncio.run(scenario())
+
+
+def test_the_call_token_secret_lives_in_a_private_file_not_the_store(
+    store_url: str, tmp_path: Path
+) -> None:
+    from mediaserver.api.auth import CallTokens
+    from mediaserver.tokens import verify
+
+    store = Store.open(store_url)
+    old = store.setting("call_token_secret", lambda: "an-older-version-kept-it-here")
+    tokens = CallTokens(store, 600, "", tmp_path / "data")
+    kept = tmp_path / "data" / "call_token_secret"
+    assert tokens.secret == old  # tokens already handed out stay valid
+    assert kept.stat().st_mode & 0o777 == 0o600 and kept.read_text().strip() == old
+    assert store.pop_setting("call_token_secret") is None  # moved, not copied
+    again = CallTokens(store, 600, "", tmp_path / "data")
+    assert verify(again.secret, tokens.issue()).agent is None
+
+
+def test_malformed_credentials_are_401_never_500(client: TestClient, plane: ControlPlane) -> None:
+    for credential in (b"a.\xe9", b"msk_\xe9_\xe9", b"\xff\xfe", b"msk_a_b.\xe9"):
+        for path in ("/calls", "/agents", "/tokens"):
+            headers = {"Authorization": b"Bearer " + credential}
+            reply = client.request("GET" if path != "/tokens" else "POST", path, headers=headers)
+            assert reply.status_code == 401, (path, credential, reply.text)
+
+
+def test_a_lone_surrogate_in_json_is_refused(client: TestClient, plane: ControlPlane) -> None:
+    admin = {**bearer(plane.store.create_key("admin")), "Content-Type": "application/json"}
+    body = b'{"name": "odd", "greeting": "hi \\ud800 there"}'
+    reply = client.post("/agents", headers=admin, content=body)
+    assert reply.status_code == 422 and "surrogate" in reply.text, reply.text
+    paired = b'{"name": "emoji", "greeting": "hi \\ud83d\\ude00"}'  # a pair is text
+    assert client.post("/agents", headers=admin, content=paired).status_code == 201
+
+
+def test_bodies_are_capped_per_route(client: TestClient, plane: ControlPlane) -> None:
+    admin = bearer(plane.store.create_key("admin"))
+    long_prompt = {"name": "big", "system_prompt": "\u00e9" * 20_000}  # escaped: 120 kB
+    assert client.post("/agents", headers=admin, json=long_prompt).status_code == 201
+    huge = {"name": "huge", "system_prompt": "x" * 300_000}
+    assert client.post("/agents", headers=admin, json=huge).status_code == 413
+    assert client.post("/tokens", headers=admin, json={"x": "y" * 20_000}).status_code == 413

@@ -192,9 +192,10 @@ def test_keys_and_tokens_from_the_command_line(tmp_path: Path) -> None:
     assert "revoked" in cli("keys", "list", *data).stdout
     assert cli("keys", "create", "--role", "root", *data).returncode == 2
     token = cli("tokens", "create", "--agent", "sales", "--ttl", "60", *data).stdout.strip()
-    store = Store.open(f"sqlite:///{tmp_path / 'data' / 'mediaserver.db'}")
-    secret = store.setting("call_token_secret", lambda: "unused")
+    secret = (tmp_path / "data" / "call_token_secret").read_text().strip()  # 0600, not the store
     assert verify(secret, token).agent == "sales"
+    store = Store.open(f"sqlite:///{tmp_path / 'data' / 'mediaserver.db'}")
+    assert store.pop_setting("call_token_secret") is None
     assert cli("tokens", "create", "--ttl", "1", *data).returncode == 2
 
 
