@@ -82,7 +82,7 @@ $(VENV)/.installed: requirements.lock build-constraints.txt pyproject.toml setup
 	@[ -x $(BIN)/python ] || $(STEP) "Python virtual environment ($(VENV))" $(PYTHON) -m venv $(VENV)
 	@$(STEP) "pip $(PIP_VERSION)" $(PIP) install pip==$(PIP_VERSION)
 	@$(BIN)/python -c 'import llama_cpp' 2>/dev/null \
-	  || echo "  (first time: llama-cpp-python compiles from source, about 8 minutes on 2 cores)"
+	  || echo "  (first time: llama-cpp-python compiles from source, about 5 minutes on 2 cores)"
 	@$(STEP) "Python packages (requirements.lock)" $(PIP) install --require-hashes --no-deps \
 	  --build-constraint build-constraints.txt -r requirements.lock
 	@$(STEP) "mediaserver (editable)" $(PIP) install --no-build-isolation --no-deps -e .
