@@ -196,9 +196,9 @@ class TwilioCall:
         await asyncio.gather(*self._tasks, return_exceptions=True)
         await self.ws.close()
 
-    async def closed(self, timeout: float = 30) -> tuple[int | None, str]:
+    async def closed(self, seconds: float = 30) -> tuple[int | None, str]:
         """Wait for the server to close the socket: (code, reason)."""
-        await asyncio.wait_for(self.ws.wait_closed(), timeout)
+        await asyncio.wait_for(self.ws.wait_closed(), seconds)
         return self.ws.close_code, self.ws.close_reason or ""
 
     async def _media_clock(self) -> None:

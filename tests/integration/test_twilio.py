@@ -62,8 +62,8 @@ def answer(
     return parse_twiml(reply.text)
 
 
-async def until(check: Callable[[], bool], timeout: float, what: str) -> None:
-    deadline = time.monotonic() + timeout
+async def until(check: Callable[[], bool], seconds: float, what: str) -> None:
+    deadline = time.monotonic() + seconds
     while not check():
         if time.monotonic() > deadline:
             raise AssertionError(f"timed out waiting for {what}")
@@ -238,7 +238,7 @@ def test_bad_streams_are_closed_with_the_right_codes_and_nothing_else_is_hurt(
         stalled = await started("CA" + "0" * 31 + "6")
         for task in stalled._tasks[1:]:  # its media stops: the network went away
             task.cancel()
-        outcomes["stalled"] = await stalled.closed(timeout=15)
+        outcomes["stalled"] = await stalled.closed(seconds=15)
         for call in (bad_json, big, binary, wrong, stalled):
             await call.close()
         assert healthy.ws.close_code is None  # untouched by its neighbours
