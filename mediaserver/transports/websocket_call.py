@@ -34,6 +34,7 @@ log = logging.getLogger(__name__)
 Encoding = Literal["pcm16", "mulaw"]
 BEHIND_FRAMES = 3  # a call this late skips ahead (and counts) instead of bursting
 CATCH_UP_FRAMES = 3  # staged caller audio beyond this is fed two frames a tick
+PAUSE_FRAMES = 3  # no caller audio for this many ticks: silence is fed (a late one is not)
 SEND_QUEUE = 100  # messages (2 s of frames) waiting for a slow peer; more are dropped
 CLOSE_SECONDS = 2.0  # for the close handshake with a peer that does not read
 
@@ -133,6 +134,7 @@ class SocketCall:
         self._last_audio = time.monotonic()
         self._ending: tuple[str, int, str] | None = None
         self._peer_gone = False  # disconnected: nothing more can be sent
+        self._starved = 0  # ticks in a row without a frame of caller audio
         self._receiver: asyncio.Task[None] | None = None
 
     # -- the protocol's part ---------------------------------------------------------
@@ -311,6 +313,12 @@ class SocketCall:
 
     def _tick(self) -> None:
         media = self.handle.media
+        if self.staging.buffered < FRAME:
+            self._starved += 1
+            if self._starved >= PAUSE_FRAMES:  # the peer paused: the call's clock goes on
+                media.inbound.write(self.silence)
+        else:
+            self._starved = 0
         for _ in range(2 if self.staging.buffered > CATCH_UP_FRAMES * FRAME else 1):
             if self.staging.buffered < FRAME:
                 break
