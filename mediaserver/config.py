@@ -308,7 +308,6 @@ class WebSocketConfig:
     start_timeout_seconds: int = 10  # connected, no valid start message this long: closed
     media_timeout_seconds: int = 10  # no audio from the peer this long: the call ended
     max_message_bytes: int = 65536  # a larger message closes the socket with 1009
-    inbound_buffer_ms: int = 1000  # caller audio sent ahead of real time; beyond it, dropped
 
     def __post_init__(self) -> None:
         _require(1 <= self.max_calls <= 1000, "websocket.max_calls", "expected 1..1000")
@@ -318,11 +317,6 @@ class WebSocketConfig:
             4096 <= self.max_message_bytes <= 1 << 20,
             "websocket.max_message_bytes",
             "expected 4096..1048576",
-        )
-        _require(
-            100 <= self.inbound_buffer_ms <= 10_000,
-            "websocket.inbound_buffer_ms",
-            "expected 100..10000",
         )
 
 

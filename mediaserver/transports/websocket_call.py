@@ -1,11 +1,14 @@
 """Calls over a WebSocket (Twilio Media Streams, /ws/audio), the part both share.
 
 One SocketCall per socket. Its receive loop decodes the peer's audio (native
-G.711 and resampler, allocated once per call) into a staging buffer; one
-paced task per call does, every 20 ms:
+G.711 and resampler, allocated once per call) straight into
+CallMedia.inbound, which the session drains every 20 ms (a second hop
+through a paced buffer here cost 10 ms on average: bench.latency
+--transport). One paced task per call does, every 20 ms:
 
-    staging -> CallMedia.inbound      (one frame; two while catching up)
     CallMedia.outbound -> encode -> a bounded send queue -> the socket
+    (and, when the peer has sent nothing for 60 ms, silence into
+    CallMedia.inbound: the call's clock goes on)
 
 A protocol (subclass) says how messages look. Limits: a message over
 max_message_bytes closes with 1009, a malformed one with 1007, one of the
@@ -27,13 +30,12 @@ from starlette.websockets import WebSocket, WebSocketState
 
 from mediaserver.config import WebSocketConfig
 from mediaserver.transports.call import FRAME, RATE, CallHandle, CallHandler
-from native import g711, playout, resample
+from native import g711, resample
 
 log = logging.getLogger(__name__)
 
 Encoding = Literal["pcm16", "mulaw"]
 BEHIND_FRAMES = 3  # a call this late skips ahead (and counts) instead of bursting
-CATCH_UP_FRAMES = 3  # staged caller audio beyond this is fed two frames a tick
 PAUSE_FRAMES = 3  # no caller audio for this many ticks: silence is fed (a late one is not)
 SEND_QUEUE = 100  # messages (2 s of frames) waiting for a slow peer; more are dropped
 CLOSE_SECONDS = 2.0  # for the close handshake with a peer that does not read
@@ -123,7 +125,6 @@ class SocketCall:
         self.websocket = websocket
         self.handle = CallHandle(call_id, remote_uri=remote, transport=self.kind)
         self.wire: WireAudio | None = None  # set by the start message
-        self.staging = playout.playout_buffer(RATE, seconds=self.config.inbound_buffer_ms / 1000)
         self.silence = np.zeros(FRAME, dtype=np.int16)
         self.outbox: asyncio.Queue[str | bytes] = asyncio.Queue(SEND_QUEUE)
         self.sent_dropped = 0  # messages a slow peer did not take in time
@@ -134,7 +135,7 @@ class SocketCall:
         self._last_audio = time.monotonic()
         self._ending: tuple[str, int, str] | None = None
         self._peer_gone = False  # disconnected: nothing more can be sent
-        self._starved = 0  # ticks in a row without a frame of caller audio
+        self._starved = 0  # ticks in a row without caller audio
         self._receiver: asyncio.Task[None] | None = None
 
     # -- the protocol's part ---------------------------------------------------------
@@ -180,8 +181,10 @@ class SocketCall:
             raise ProtocolError(POLICY, "audio before the start message")
         self._last_audio = time.monotonic()
         self.audio_messages += 1
+        self._starved = 0
+        inbound = self.handle.media.inbound
         for pcm in self.wire.decode(payload):
-            if (taken := self.staging.write(pcm)) < pcm.size:
+            if (taken := inbound.write(pcm)) < pcm.size:  # the session fell 2 s behind
                 self.handle.media.dropped_in += -(-(pcm.size - taken) // FRAME)
 
     def dtmf(self, digits: str) -> None:
@@ -313,17 +316,9 @@ class SocketCall:
 
     def _tick(self) -> None:
         media = self.handle.media
-        if self.staging.buffered < FRAME:
-            self._starved += 1
-            if self._starved >= PAUSE_FRAMES:  # the peer paused: the call's clock goes on
-                media.inbound.write(self.silence)
-        else:
-            self._starved = 0
-        for _ in range(2 if self.staging.buffered > CATCH_UP_FRAMES * FRAME else 1):
-            if self.staging.buffered < FRAME:
-                break
-            if media.inbound.write(self.staging.read()) < FRAME:
-                media.dropped_in += 1
+        self._starved += 1
+        if self._starved >= PAUSE_FRAMES:  # the peer paused: the call's clock goes on
+            media.inbound.write(self.silence)
         if media.outbound.buffered == 0 or self.wire is None:
             media.played.write(self.silence)
             return
