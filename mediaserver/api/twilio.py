@@ -30,8 +30,10 @@ MAX_FORM_BYTES = 64 * 1024
 
 
 def signature(auth_token: str, url: str, params: Iterable[tuple[str, str]] = ()) -> str:
-    """X-Twilio-Signature of a request to `url` with POST `params`."""
-    data = url + "".join(key + value for key, value in sorted(params))
+    """X-Twilio-Signature of a request to `url` with POST `params`: a repeated
+    parameter counts each of its distinct values once, in order (as Twilio's
+    helper libraries compute it)."""
+    data = url + "".join(key + value for key, value in sorted(set(params)))
     digest = hmac.new(auth_token.encode(), data.encode(), hashlib.sha1).digest()
     return base64.b64encode(digest).decode()
 
