@@ -8,7 +8,8 @@ any length, sent in real time); JSON {"type": "dtmf", "digits": "1"} and
 
 Out: {"type": "started", "call_id", "encoding", "rate", "frame_ms"}; binary
 20 ms frames of the agent while it speaks (same encoding and rate); JSON
-events: transcript (speaker caller | agent), agent_text, interrupted, dtmf,
+events: transcript (speaker caller | agent, with interrupted and latency_ms,
+the voice-to-voice time of an answer), agent_text, interrupted, dtmf,
 and {"type": "end", "reason"} before the socket closes.
 """
 
@@ -103,6 +104,7 @@ class AppCall(SocketCall):
                         "speaker": "agent",
                         "text": event.text,
                         "interrupted": event.interrupted,
+                        "latency_ms": dict(event.timings_ms).get("first_audio_out"),
                     }
                 )
             case Interrupted(heard=heard):

@@ -77,6 +77,8 @@ def test_the_readme_example_client_talks_to_the_agent(
     assert any(e["speaker"] == "caller" and "saturday" in e["text"].lower() for e in said), said
     agent = [e["text"] for e in said if e["speaker"] == "agent"]
     assert len(agent) >= 2 and "Riverside" in agent[0], said  # the greeting, then an answer
+    answers = [e for e in said if e["speaker"] == "agent"][1:]
+    assert answers[0]["latency_ms"] > 0, answers
     heard = read_wav(answer, 60)
     assert heard.size > 16000 * 3 and np.abs(heard).max() > 3000  # the agent's voice came back
     record = server.newest_call()
