@@ -202,6 +202,9 @@ async def serve(config: Config, plane: ControlPlane) -> None:
             port=config.server.http_port,
             log_level="info",
             access_log=False,
+            # what one WebSocket message may buffer (uvicorn's default: 16 MiB); up to
+            # this, an oversized message is closed with our reason (1009)
+            ws_max_size=4 * config.websocket.max_message_bytes,
         ),
     )
     log.info(

@@ -16,12 +16,12 @@ import json
 from typing import Any
 
 from mediaserver.transports.marked_playout import MarkedPlayout
-from mediaserver.transports.websocket_call import (
+from mediaserver.transports.socket_wire import (
     INVALID,
     UNSUPPORTED,
     ProtocolError,
-    SocketCall,
 )
+from mediaserver.transports.websocket_call import SocketCall
 
 MEDIA_FORMAT = {"encoding": "audio/x-mulaw", "sampleRate": 8000, "channels": 1}
 

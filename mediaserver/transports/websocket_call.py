@@ -23,74 +23,31 @@ import contextlib
 import logging
 import time
 from collections.abc import Awaitable, Callable, MutableMapping
-from typing import Any, Literal
+from typing import Any
 
 import numpy as np
 from starlette.websockets import WebSocket, WebSocketState
 
 from mediaserver.config import WebSocketConfig
-from mediaserver.transports.call import FRAME, RATE, CallHandle, CallHandler
-from native import g711, resample
+from mediaserver.transports.call import FRAME, CallHandle, CallHandler
+from mediaserver.transports.socket_wire import (
+    GOING_AWAY,
+    NORMAL,
+    POLICY,
+    TOO_BIG,
+    TRY_LATER,
+    UNSUPPORTED,
+    Encoding,
+    ProtocolError,
+    WireAudio,
+)
 
 log = logging.getLogger(__name__)
 
-Encoding = Literal["pcm16", "mulaw"]
 BEHIND_FRAMES = 3  # a call this late skips ahead (and counts) instead of bursting
 PAUSE_FRAMES = 3  # no caller audio for this many ticks: silence is fed (a late one is not)
 SEND_QUEUE = 100  # messages (2 s of frames) waiting for a slow peer; more are dropped
 CLOSE_SECONDS = 2.0  # for the close handshake with a peer that does not read
-
-NORMAL, GOING_AWAY, UNSUPPORTED, INVALID, POLICY, TOO_BIG, TRY_LATER = (
-    1000,
-    1001,
-    1003,
-    1007,
-    1008,
-    1009,
-    1013,
-)
-
-
-class ProtocolError(Exception):
-    """The peer broke the protocol: close with `code` and this message as the reason."""
-
-    def __init__(self, code: int, reason: str, end_reason: str = "protocol_error") -> None:
-        super().__init__(reason)
-        self.code = code
-        self.reason = reason[:120]  # a close frame's reason is at most 123 bytes
-        self.end_reason = end_reason
-
-
-class WireAudio:
-    """The peer's audio (µ-law or 16-bit PCM at its rate) to and from the call's 16 kHz."""
-
-    def __init__(self, encoding: Encoding, rate: int) -> None:
-        self.encoding = encoding
-        self.rate = rate
-        self.frame_bytes = rate // 50 * (1 if encoding == "mulaw" else 2)  # 20 ms
-        self._to_call = resample.resampler(rate, RATE)
-        self._to_peer = resample.resampler(RATE, rate)
-        self._decoder = g711.decoder("ulaw", 8192) if encoding == "mulaw" else None
-        self._encoder = g711.encoder("ulaw", rate // 50 + 32) if encoding == "mulaw" else None
-
-    def decode(self, payload: bytes) -> list[np.ndarray]:
-        """The call's 16 kHz samples in `payload` (arrays reused by the next call)."""
-        if self._decoder is None:
-            if len(payload) % 2:
-                raise ProtocolError(INVALID, f"{len(payload)} bytes: not whole 16-bit samples")
-            return [self._to_call.process(np.frombuffer(payload, dtype="<i2"))]
-        step = self._decoder.frame_samples
-        return [
-            self._to_call.process(self._decoder.decode(payload[i : i + step]))
-            for i in range(0, len(payload), step)
-        ]
-
-    def encode(self, frame: np.ndarray) -> bytes:
-        """One 20 ms frame of the call's audio for the peer."""
-        out = self._to_peer.process(frame)
-        if self._encoder is None:
-            return out.astype("<i2", copy=False).tobytes()
-        return self._encoder.encode(out)
 
 
 class Slots:
@@ -280,7 +237,10 @@ class SocketCall:
                 continue
             if message["type"] == "websocket.disconnect":
                 self._peer_gone = True
-                self.end("caller_hangup" if started else "disconnected", NORMAL)
+                if message.get("code") == TOO_BIG:  # past uvicorn's ws_max_size: it closed
+                    self.end("message_too_big", TOO_BIG)
+                else:
+                    self.end("caller_hangup" if started else "disconnected", NORMAL)
                 return
             data = message.get("bytes")
             text = message.get("text")

@@ -20,14 +20,14 @@ from collections.abc import Awaitable, Callable
 from typing import Any
 
 from mediaserver.events import AgentSpoke, AgentText, Dtmf, Interrupted, Transcript
-from mediaserver.transports.websocket_call import (
+from mediaserver.transports.socket_wire import (
     INVALID,
     POLICY,
     UNSUPPORTED,
     Encoding,
     ProtocolError,
-    SocketCall,
 )
+from mediaserver.transports.websocket_call import SocketCall
 
 RATES = (8000, 16000, 24000, 48000)
 ENCODINGS: tuple[Encoding, ...] = ("pcm16", "mulaw")

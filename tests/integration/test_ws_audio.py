@@ -160,7 +160,8 @@ def test_bad_peers_are_closed_with_the_right_codes(server: Server, token: str) -
             "encoding": await after({**pcm16, "encoding": "opus"}, None),
             "json": await after(None, "{nope"),
             "half_sample": await after(pcm16, b"\x00" * 321),
-            "big": await after(pcm16, b"\x00" * (1 << 20)),
+            "big": await after(pcm16, b"\x00" * (1 << 20)),  # past uvicorn's ws_max_size
+            "over_limit": await after(pcm16, b"\x00" * 100_000),  # past max_message_bytes
             "early_audio": await after(None, b"\x00" * 640),
             "unknown": await after(pcm16, json.dumps({"type": "dance"})),
             "agent": await after({**pcm16, "agent": "nobody"}, None),
@@ -179,6 +180,7 @@ def test_bad_peers_are_closed_with_the_right_codes(server: Server, token: str) -
         "json": 1007,
         "half_sample": 1007,
         "big": 1009,
+        "over_limit": 1009,
         "early_audio": 1008,
         "unknown": 1003,
         "agent": 1008,
@@ -188,6 +190,7 @@ def test_bad_peers_are_closed_with_the_right_codes(server: Server, token: str) -
     assert {k: code for k, (code, _) in outcomes.items()} == expected, outcomes
     assert all(reason for _, reason in outcomes.values()), outcomes
     assert "no audio" in outcomes["stalled"][1]
+    assert "at most 65536" in outcomes["over_limit"][1], outcomes
     assert server.alive()
 
 
