@@ -133,7 +133,7 @@ class SocketCall:
         )
 
     def audio_in(self, payload: bytes) -> None:
-        """Peer audio in its encoding: decoded, resampled, staged for the next ticks."""
+        """Peer audio in its encoding: decoded and resampled into CallMedia.inbound."""
         if self.wire is None:
             raise ProtocolError(POLICY, "audio before the start message")
         self._last_audio = time.monotonic()
