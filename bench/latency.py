@@ -1,6 +1,6 @@
 """Voice-to-voice latency of the whole pipeline on the bundled models.
 
-    python -m bench.latency [--json] [--calls 8] [--peer | --against CONFIG]
+    python -m bench.latency [--json] [--calls 8] [--peer | --against CONFIG | --transport T]
 
 Each call is a varied synthetic caller (espeak-ng voice and speed, silence
 around it) asking one question through the offline harness, in real time,
@@ -11,6 +11,10 @@ CPU choices (the LLM as published, not re-quantized to Q4_0; the LLM going on
 while Piper speaks); with --against, through the pipeline another config file
 describes (its models and [vad]: to try a change before making it the
 default). The two run interleaved call by call, and the ratio is printed.
+With --transport twilio|ws, each caller also calls an in-process server over
+Twilio Media Streams or /ws/audio through a local client of that protocol
+(bench/sockets.py), measured where the client hears it; the paired
+difference to the harness is printed.
 """
 
 from __future__ import annotations
@@ -110,6 +114,60 @@ def run(
     return report
 
 
+def run_transport(calls: int, config_path: Path | None, transport: str) -> dict[str, Any]:
+    """Each caller through the talk harness, then over `transport` to an
+    in-process server on the same models, call by call."""
+    from bench.sockets import call_over, in_process_server
+
+    config = load(config_path)
+    agent = DEFAULT_AGENT.deterministic()
+    speech = local_speech(config.models, agent.language)
+    harness: list[Turn] = []
+    pairs: list[tuple[float, float | None, float | None]] = []
+
+    async def interleaved(directory: Path) -> None:
+        async with in_process_server(agent, speech, config.vad) as endpoint:
+            for i in range(calls):
+                voice, speed = VOICES[i % len(VOICES)]
+                audio = caller(QUESTIONS[i % len(QUESTIONS)], voice, speed, directory)
+                # alternate which goes first: the second gets llama.cpp's cached prompt
+                if i % 2:
+                    heard, measured = await call_over(transport, endpoint, audio)
+                result = await talk(audio, agent, speech, config.vad)
+                turns = [t for t in result.turns if t.voice_to_voice_ms is not None]
+                harness.extend(turns)
+                if not i % 2:
+                    heard, measured = await call_over(transport, endpoint, audio)
+                if turns and turns[0].voice_to_voice_ms is not None:
+                    pairs.append((turns[0].voice_to_voice_ms, heard, measured))
+
+    try:
+        speech.load(agent.system_prompt, agent.greeting)
+        with tempfile.TemporaryDirectory() as tmp:
+            asyncio.run(interleaved(Path(tmp)))
+    finally:
+        speech.close()
+    client = [c for _, c, _ in pairs if c is not None]
+    server = [s for _, _, s in pairs if s is not None]
+    differences = [c - h for h, c, _ in pairs if c is not None]
+    overhead = [c - s for _, c, s in pairs if c is not None and s is not None]
+    return {
+        "device": config.models.device,
+        "models": {"stt": config.models.stt, "llm": config.models.llm, "tts": config.models.tts},
+        **summary(harness),
+        "transport": {
+            "name": transport,
+            "turns": len(client),
+            "client_v2v_p50_ms": round(percentile(client, 50), 1),
+            "server_v2v_p50_ms": round(percentile(server, 50), 1),
+            "client_minus_harness_median_ms": round(percentile(differences, 50), 1),
+            # the same call as heard by the client and as measured by the engine
+            "client_minus_server_median_ms": round(percentile(overhead, 50), 1),
+            "pairs_ms": pairs,
+        },
+    }
+
+
 def summary(turns: list[Turn]) -> dict[str, Any]:
     v2v = [t.voice_to_voice_ms for t in turns if t.voice_to_voice_ms is not None]
     stages: dict[str, float] = {}
@@ -149,6 +207,12 @@ def main(argv: list[str] | None = None) -> int:
         "while Piper speaks, interleaved, and print the ratio",
     )
     peers.add_argument(
+        "--transport",
+        choices=("twilio", "ws"),
+        help="also run each caller over this WebSocket transport through a local client, "
+        "interleaved, and print the difference",
+    )
+    peers.add_argument(
         "--against",
         type=Path,
         metavar="CONFIG",
@@ -156,6 +220,21 @@ def main(argv: list[str] | None = None) -> int:
         "interleaved, and print the ratio",
     )
     args = parser.parse_args(argv)
+    if args.transport:
+        report = run_transport(args.calls, args.config, args.transport)
+        if args.json:
+            print(json.dumps(report, indent=1))
+            return 0
+        print_summary(f"{report['models']['llm']}, talk harness", report)
+        over = report["transport"]
+        print(
+            f"over {args.transport} ({over['turns']} answers): voice-to-voice heard by the "
+            f"client p50 {over['client_v2v_p50_ms']} ms, by the server "
+            f"{over['server_v2v_p50_ms']} ms; paired median, client - harness: "
+            f"{over['client_minus_harness_median_ms']} ms; the same calls, client - server: "
+            f"{over['client_minus_server_median_ms']} ms"
+        )
+        return 0
     report = run(args.calls, args.config, args.peer, args.against)
     if args.json:
         print(json.dumps(report, indent=1))

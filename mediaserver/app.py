@@ -17,7 +17,18 @@ from fastapi import FastAPI
 
 from mediaserver import __version__, numbers
 from mediaserver.agents import AgentBook
-from mediaserver.api import agents, health, metrics, outbound, pages, tokens, trunks, webrtc
+from mediaserver.api import (
+    agents,
+    health,
+    metrics,
+    outbound,
+    pages,
+    tokens,
+    trunks,
+    twilio,
+    webrtc,
+    ws_audio,
+)
 from mediaserver.api import calls as call_records
 from mediaserver.api.auth import Auth, CallTokens, FailedAuth, RateLimiter
 from mediaserver.api.guard import RequestGuard, guarded_protocol
@@ -28,6 +39,7 @@ from mediaserver.metrics import Metrics
 from mediaserver.store import Store
 from mediaserver.transports.sip import SipServer
 from mediaserver.transports.webrtc import WebRtcServer
+from mediaserver.transports.websocket_call import SocketServer
 
 log = logging.getLogger("mediaserver")
 
@@ -81,9 +93,10 @@ def create_http_app(
     phone: tuple[WebRtcServer, AgentBook] | None = None,
     dialer: Dialer | None = None,
     sip: SipServer | None = None,
+    sockets: Sockets | None = None,
 ) -> FastAPI:
     """The HTTP side; `phone` (the WebRTC transport and the agents) adds /webrtc,
-    `dialer` adds POST /calls."""
+    `dialer` adds POST /calls, `sockets` adds /ws/audio and (when configured) /twilio."""
     app = FastAPI(title="mediaserver", version=__version__, max_body_size=config.api.max_body_bytes)
     app.add_middleware(
         RequestGuard, auth=plane.auth, timeout=float(config.api.request_timeout_seconds)
@@ -99,9 +112,30 @@ def create_http_app(
     app.include_router(metrics.router(plane.metrics, plane.auth))
     if phone is not None:
         app.include_router(webrtc.router(phone[0], plane.auth, phone[1]))
+    if sockets is not None:
+        app.include_router(ws_audio.router(sockets.apps, plane.auth, sockets.book))
+        if sockets.twilio is not None:
+            app.include_router(
+                twilio.router(config.twilio, sockets.twilio, sockets.book, sockets.routes)
+            )
     app.include_router(pages.router())
     app.mount("/ui", pages.static(), name="ui")
     return app
+
+
+@dataclass
+class Sockets:
+    """The WebSocket transports: /ws/audio for apps, Twilio Media Streams if configured."""
+
+    apps: SocketServer
+    twilio: SocketServer | None
+    book: AgentBook
+    routes: dict[str, str]  # called number -> agent, as for SIP
+
+    async def stop(self) -> None:
+        await self.apps.stop()
+        if self.twilio is not None:
+            await self.twilio.stop()
 
 
 async def serve(config: Config, plane: ControlPlane) -> None:
@@ -138,6 +172,17 @@ async def serve(config: Config, plane: ControlPlane) -> None:
     calls.transports["sip"] = sip
     browser = WebRtcServer(config.webrtc, config.jitter, calls)
     calls.transports["webrtc"] = browser
+    sockets = Sockets(
+        SocketServer(config.websocket, calls, config.websocket.max_calls),
+        SocketServer(config.websocket, calls, config.twilio.max_calls)
+        if config.twilio.enabled
+        else None,
+        book,
+        calls.routes,
+    )
+    calls.transports["websocket"] = sockets.apps
+    if sockets.twilio is not None:
+        calls.transports["twilio"] = sockets.twilio
     dialer = Dialer(
         calls,
         book,
@@ -158,7 +203,15 @@ async def serve(config: Config, plane: ControlPlane) -> None:
     http = _AnnouncingServer(
         lambda: _announce(config, plane),
         uvicorn.Config(
-            create_http_app(config, plane, ready, phone=(browser, book), dialer=dialer, sip=sip),
+            create_http_app(
+                config,
+                plane,
+                ready,
+                phone=(browser, book),
+                dialer=dialer,
+                sip=sip,
+                sockets=sockets,
+            ),
             host=config.server.host,
             port=config.server.http_port,
             log_level="info",
@@ -166,6 +219,9 @@ async def serve(config: Config, plane: ControlPlane) -> None:
             http=guarded_protocol(config.api.request_timeout_seconds),
             timeout_keep_alive=config.api.keep_alive_seconds,
             limit_concurrency=config.api.max_connections,
+            # what one WebSocket message may buffer (uvicorn's default: 16 MiB); up to
+            # this, an oversized message is closed with our reason (1009)
+            ws_max_size=4 * config.websocket.max_message_bytes,
         ),
     )
     log.info(
@@ -182,6 +238,7 @@ async def serve(config: Config, plane: ControlPlane) -> None:
     finally:
         await dialer.close()
         await browser.stop()
+        await sockets.stop()
         await calls.close()
         await sip.stop()
         pool.close()

@@ -133,6 +133,7 @@ class Calls(CallHandler):
             agent_version=version,
             from_uri=call.remote_uri,
             to_uri=call.local_uri,
+            external_id=call.external_id,
         )
         self.logs[call] = (agent, record)
         return agent, record
@@ -184,6 +185,8 @@ class Calls(CallHandler):
     ) -> None:
         """Every 20 ms: hand the session what the media thread received."""
         session.start()
+        for digit in call.digits:  # e.g. the menu choice made before the call reached us
+            session.dtmf(digit)
         position = 0
         recorder = None
         if agent.record:

@@ -300,6 +300,55 @@ class WebRtcConfig:
 
 
 @dataclass(frozen=True, slots=True)
+class WebSocketConfig:
+    """[websocket]: calls over WebSockets, /ws/audio for apps and /twilio/media.
+    Past max_calls a socket is closed with 1013 (try again later)."""
+
+    max_calls: int = 20  # /ws/audio sockets at once ([twilio] max_calls counts Twilio's)
+    start_timeout_seconds: int = 10  # connected, no valid start message this long: closed
+    media_timeout_seconds: int = 10  # no audio from the peer this long: the call ended
+    max_message_bytes: int = 65536  # a larger message closes the socket with 1009
+
+    def __post_init__(self) -> None:
+        _require(1 <= self.max_calls <= 1000, "websocket.max_calls", "expected 1..1000")
+        for key in ("start_timeout_seconds", "media_timeout_seconds"):
+            _require(2 <= getattr(self, key) <= 300, f"websocket.{key}", "expected 2..300")
+        _require(
+            4096 <= self.max_message_bytes <= 1 << 20,
+            "websocket.max_message_bytes",
+            "expected 4096..1048576",
+        )
+
+
+@dataclass(frozen=True, slots=True)
+class TwilioConfig:
+    """[twilio]: calls from a Twilio number as Media Streams. Off until both
+    auth_token (it checks X-Twilio-Signature) and public_url are set."""
+
+    auth_token: str = ""  # the account's Auth Token
+    public_url: str = ""  # https://host[:port][/prefix]: this server as Twilio reaches it
+    max_calls: int = 20  # streams at once; past it: close 1013
+
+    @property
+    def enabled(self) -> bool:
+        return bool(self.auth_token and self.public_url)
+
+    def __post_init__(self) -> None:
+        _require(
+            not self.public_url
+            or bool(re.fullmatch(r"https?://[^/?#\s]+(/[^?#\s]*)?", self.public_url)),
+            "twilio.public_url",
+            f"{self.public_url!r}: expected http(s)://host[:port][/path], no query",
+        )
+        _require(
+            bool(self.auth_token) == bool(self.public_url),
+            "twilio",
+            "set both auth_token and public_url (or neither)",
+        )
+        _require(1 <= self.max_calls <= 1000, "twilio.max_calls", "expected 1..1000")
+
+
+@dataclass(frozen=True, slots=True)
 class ApiConfig:
     """The control plane: where calls and agents are stored, and API limits."""
 
@@ -368,6 +417,8 @@ class Config:
     jitter: JitterConfig = field(default_factory=JitterConfig)
     api: ApiConfig = field(default_factory=ApiConfig)
     webrtc: WebRtcConfig = field(default_factory=WebRtcConfig)
+    websocket: WebSocketConfig = field(default_factory=WebSocketConfig)
+    twilio: TwilioConfig = field(default_factory=TwilioConfig)
 
     @property
     def store_url(self) -> str:

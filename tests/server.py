@@ -111,8 +111,10 @@ class Server:
 
 
 def start_server(tmp: Path, extra_config: str = "") -> Server:
-    """`mediaserver serve` with its own data dir (and store), SIP from loopback only."""
+    """`mediaserver serve` with its own data dir (and store), SIP from loopback only.
+    "{http_port}" in extra_config becomes the HTTP port (e.g. in a public URL)."""
     sip_port, http_port = free_port(socket.SOCK_DGRAM), free_port()
+    extra_config = extra_config.replace("{http_port}", str(http_port))
     config = tmp / "server.toml"
     front_desk = port_outside_ephemeral_range()
     config.write_text(

@@ -51,6 +51,7 @@ class CallOut(BaseModel):
     transfer_target: str | None
     transfer_outcome: str | None
     recording_path: str | None
+    external_id: str = ""  # the carrier's id of the call (Twilio: the CallSid)
 
 
 class CallDetail(CallOut):

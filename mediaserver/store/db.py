@@ -266,6 +266,7 @@ class Store:
         to_uri: str = "",
         trunk: str = "",
         call_id: str | None = None,
+        external_id: str = "",
     ) -> str:
         call_id = call_id or str(uuid.uuid4())
         self._write(
@@ -281,6 +282,7 @@ class Store:
                         trunk=trunk,
                         agent=agent,
                         agent_version=agent_version,
+                        external_id=external_id,
                         created_at=utcnow(),
                     )
                 )

@@ -51,7 +51,7 @@ calls = Table(
     "calls",
     metadata,
     Column("id", String(36), primary_key=True),
-    Column("transport", String(16), nullable=False),  # sip | webrtc
+    Column("transport", String(16), nullable=False),  # sip | webrtc | twilio | websocket
     Column("direction", String(8), nullable=False),  # inbound | outbound
     Column("from_uri", String(256), nullable=False, default=""),
     Column("to_uri", String(256), nullable=False, default=""),
@@ -68,6 +68,7 @@ calls = Table(
     Column("transfer_target", String(256)),
     Column("transfer_outcome", String(16)),  # done | failed
     Column("recording_path", String(512)),
+    Column("external_id", String(64), nullable=False, default=""),  # e.g. Twilio's CallSid
     Index("calls_created_at", "created_at"),
     Index("calls_agent", "agent"),
 )

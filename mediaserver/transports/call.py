@@ -84,8 +84,10 @@ class CallHandle:
     remote_uri: str = ""
     local_uri: str = ""
     source: str = ""  # ip:port the call came from
-    transport: str = "sip"  # sip | webrtc
+    transport: str = "sip"  # sip | webrtc | twilio | websocket
     agent: str | None = None  # the agent asked for (None: the default agent)
+    external_id: str = ""  # the carrier's id of the call (Twilio's CallSid), recorded
+    digits: str = ""  # keys pressed before the media came up (Twilio's <Gather>)
     # what the session says, for transports that show it to the caller (the softphone page)
     on_event: Callable[[object], None] | None = None
     outbound: bool = False

@@ -79,6 +79,12 @@ def test_defaults_then_file_then_overrides(tmp_path: Path) -> None:
         ("[vad]\nspeculate_ms = -20\n", "vad.speculate_ms"),
         ("[jitter]\nmin_delay_ms = 500\n", "jitter: expected 20 <= min_delay_ms"),
         ("\xff\xfe", "not valid TOML"),
+        ('[twilio]\nauth_token = "x"\n', "twilio: set both auth_token and public_url"),
+        ('[twilio]\nauth_token = "x"\npublic_url = "wss://a.example"\n', "twilio.public_url"),
+        ('[twilio]\nauth_token = "x"\npublic_url = "https://a.example/?q=1"\n', "no query"),
+        ("[twilio]\nmax_calls = 0\n", "twilio.max_calls: expected 1..1000"),
+        ("[websocket]\nmedia_timeout_seconds = 1\n", "websocket.media_timeout_seconds"),
+        ("[websocket]\nmax_message_bytes = 10\n", "websocket.max_message_bytes"),
     ],
 )
 def test_bad_config_names_the_key(tmp_path: Path, text: str, message: str) -> None:
