@@ -31,7 +31,7 @@ from fastapi import FastAPI
 
 from mediaserver.agents import Agent, AgentBook
 from mediaserver.api import twilio, ws_audio
-from mediaserver.api.auth import CallTokens
+from mediaserver.api.auth import Auth, CallTokens, FailedAuth, RateLimiter
 from mediaserver.calllog import Records
 from mediaserver.calls import Calls, OneSpeech
 from mediaserver.config import TwilioConfig, VadConfig, WebSocketConfig
@@ -69,10 +69,11 @@ async def in_process_server(
         apps = SocketServer(config, calls, 10)
         phone = SocketServer(config, calls, 10)
         calls.transports.update(websocket=apps, twilio=phone)
-        tokens = CallTokens(store, 3600)
+        tokens = CallTokens(store, 3600, "", Path(tmp))
+        auth = Auth(store, RateLimiter(100.0, 100), FailedAuth(100, 60.0), tokens)
         twilio_config = TwilioConfig(AUTH_TOKEN, f"http://127.0.0.1:{port}")
         app = FastAPI()
-        app.include_router(ws_audio.router(apps, tokens, book))
+        app.include_router(ws_audio.router(apps, auth, book))
         app.include_router(twilio.router(twilio_config, phone, book, {}))
         server = uvicorn.Server(
             uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning")
