@@ -110,13 +110,20 @@ def guarded_protocol(timeout: float) -> type[asyncio.Protocol]:
             self._arm()  # the next request on this connection gets its own deadline
 
         def connection_lost(self, exc: Exception | None) -> None:
-            if self._deadline is not None:
-                self._deadline.cancel()
+            self._disarm()
             super().connection_lost(exc)
 
-        def _arm(self) -> None:
+        def handle_websocket_upgrade(self, *args: Any) -> None:
+            self._disarm()  # the connection is the WebSocket protocol's from here on
+            super().handle_websocket_upgrade(*args)
+
+        def _disarm(self) -> None:
             if self._deadline is not None:
                 self._deadline.cancel()
+                self._deadline = None
+
+        def _arm(self) -> None:
+            self._disarm()
             self._deadline = self.loop.call_later(timeout, self._expired)
 
         def _expired(self) -> None:
