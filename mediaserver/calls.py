@@ -13,11 +13,11 @@ from mediaserver import logs
 from mediaserver.agents import Agent, AgentBook
 from mediaserver.calllog import CallLog, Records
 from mediaserver.config import VadConfig
-from mediaserver.conversation.ports import Speech
 from mediaserver.events import CallEvent, Transfer
 from mediaserver.frames import AudioFrame
 from mediaserver.recording import Recorder
 from mediaserver.session import RATE, Session
+from mediaserver.speech import Speech
 from mediaserver.transports.call import FRAME, CallHandle, CallHandler, Transport
 from mediaserver.transports.sip import SipServer
 

@@ -59,8 +59,10 @@ class FakeSpeech:
     prompts: list[list[dict[str, str]]] = field(default_factory=list)
 
     async def transcribe(
-        self, audio: np.ndarray, language: str | None = None, prompt: str | None = None
+        self, frame: AudioFrame, language: str | None = None, prompt: str | None = None
     ) -> str:
+        assert frame.rate == RATE
+        audio = frame.samples
         self.languages.append(language)
         self.stt_prompts.append(prompt)
         await asyncio.sleep(self.stt_seconds)
@@ -90,9 +92,11 @@ class FakeSpeech:
                 await asyncio.sleep(self.token_seconds)
             yield (" " if i else "") + word
 
-    async def synthesize(self, text: str) -> np.ndarray:
+    async def synthesize(self, text: str, *, first: bool = False) -> AudioFrame:
         await asyncio.sleep(self.tts_seconds)
-        return np.full(int(len(text.split()) * WORD_SECONDS * RATE), AGENT_LEVEL, np.int16)
+        return AudioFrame(
+            np.full(int(len(text.split()) * WORD_SECONDS * RATE), AGENT_LEVEL, np.int16), RATE
+        )
 
 
 @dataclass
