@@ -412,7 +412,8 @@ class TurnEngine:
     ) -> None:
         turn = Turn()
         turn.mark("speech_end", speech_end)
-        text = await self._transcribe(audio)
+        heard = await self._transcribe(audio)
+        models_failed, text = heard is None, heard or ""
         turn.mark("stt_done", now())
         if spec is not None and spec.cancelled:
             return
@@ -444,7 +445,7 @@ class TurnEngine:
         self.turns.append(turn)
         if spec is not None:
             spec.turn = turn
-        self._answer(turn, text, spec)
+        self._answer(turn, text, spec, models_failed)
 
     def _is_backchannel(self, text: str) -> bool:
         """Only backchannels ("okay", "yeah yeah", "right, sure"): the caller is listening."""
@@ -458,8 +459,14 @@ class TurnEngine:
                 return False
         return True
 
-    def _answer(self, turn: Turn, text: str, spec: Speculation | None) -> None:
+    def _answer(
+        self, turn: Turn, text: str, spec: Speculation | None, models_failed: bool = False
+    ) -> None:
         """Decide what the agent says to `text`: re-prompt, hand over, goodbye or the LLM."""
+        if models_failed:  # not the caller's fault: no "didn't catch that"
+            turn.agent_text = self.agent.fallback
+            self._speak(Reply(turn, self.agent.fallback))
+            return
         if not text:
             self._reprompts += 1
             if self._reprompts >= NOT_UNDERSTOOD_LIMIT:
@@ -482,7 +489,8 @@ class TurnEngine:
         else:
             self._speak(Reply(turn))
 
-    async def _transcribe(self, audio: np.ndarray) -> str:
+    async def _transcribe(self, audio: np.ndarray) -> str | None:
+        """The caller's words ("" if none were caught); None if the models failed."""
         # the agent's vocabulary is written in its own language
         prompt = self.agent.stt_prompt if self.language == self.agent.language else ""
         try:
@@ -490,9 +498,9 @@ class TurnEngine:
                 frame = AudioFrame(audio, self.rate)
                 text = await self.speech.transcribe(frame, self.language, prompt or None)
                 return text.strip()
-        except SpeechError as exc:  # said in one line: the models' side logged the rest
-            log.warning("transcription failed: %s", exc)
-            return ""
+        except (SpeechError, TimeoutError) as exc:  # one line: the models' side logs the rest
+            log.warning("transcription failed (%s); saying the fallback phrase", describe(exc))
+            return None
         except Exception:  # a failed transcription is an utterance we did not catch
             log.exception("transcription failed")
             return ""
