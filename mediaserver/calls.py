@@ -95,6 +95,9 @@ class Calls(CallHandler):
         self.logs[handle] = (agent, record)
         return handle, record
 
+    def refusal(self) -> str | None:
+        return self.speech.refusal()
+
     def started(self, call: CallHandle) -> None:
         if (dialing := self._dialing.get(call)) is not None:
             dialing.answered.set()
@@ -248,6 +251,11 @@ class SpeechSource(Protocol):
 
     async def for_agent(self, agent: Agent) -> Speech: ...
 
+    def refusal(self) -> str | None:
+        """Why a new call must be refused now (the models are saturated), or
+        None. Called from transports' threads too."""
+        ...
+
 
 class OneSpeech:
     """Every agent on the same models (the CLI's single agent, tests)."""
@@ -257,6 +265,9 @@ class OneSpeech:
 
     async def for_agent(self, agent: Agent) -> Speech:
         return self.speech
+
+    def refusal(self) -> str | None:
+        return None
 
 
 @dataclass(slots=True)

@@ -27,6 +27,12 @@ def build_parser() -> argparse.ArgumentParser:
     serve.add_argument("--http-port", type=int, help="HTTP port (default 8080)")
     serve.add_argument("--sip-port", type=int, help="SIP port (default 5060)")
     serve.add_argument("--data-dir", help="directory for recordings and the call store")
+    inference = commands.add_parser(
+        "inference", help="serve the models to other processes (OpenAI's API)"
+    )
+    inference.add_argument("--config", type=Path, help="TOML config file ([models], [inference])")
+    inference.add_argument("--host", help="address to listen on (default 127.0.0.1)")
+    inference.add_argument("--port", type=int, help="HTTP port (default 8081)")
     call = commands.add_parser("call", help="call a number or SIP URI with the agent")
     call.add_argument("target", help="sip:user@host, or a number (called through [sip] trunk_host)")
     call.add_argument("--agent", default="default", help="agent name (default: default)")
@@ -69,6 +75,8 @@ def main(argv: list[str] | None = None) -> int:
         return call(args)
     if args.command in ("keys", "tokens"):
         return credentials(args)
+    if args.command == "inference":
+        return inference(args)
     return serve(args)
 
 
@@ -95,13 +103,37 @@ def serve(args: argparse.Namespace) -> int:
     from models.store import ModelError
 
     try:
-        local_speech(config.models)  # every model installed and intact, before listening
+        if config.models.backend == "local":
+            local_speech(config.models)  # every model installed and intact, before listening
     except ModelError as exc:
         print(f"mediaserver: {exc}", file=sys.stderr)
         return 2
     try:
         app.run(config)
     except StoreError as exc:
+        print(f"mediaserver: {exc}", file=sys.stderr)
+        return 2
+    except OSError as exc:
+        print(f"mediaserver: {exc}", file=sys.stderr)
+        return 1
+    return 0
+
+
+def inference(args: argparse.Namespace) -> int:
+    """mediaserver inference: one copy of the models, served over HTTP."""
+    from mediaserver.inference import app as service
+    from models.store import ModelError
+
+    try:
+        config = load(args.config, {"inference": {"host": args.host, "port": args.port}})
+    except ConfigError as exc:
+        print(f"mediaserver: config error: {exc}", file=sys.stderr)
+        return 2
+    logs.configure(json_lines=config.server.log_format == "json")
+    faulthandler.enable()
+    try:
+        service.run(config)
+    except ModelError as exc:
         print(f"mediaserver: {exc}", file=sys.stderr)
         return 2
     except OSError as exc:

@@ -330,6 +330,8 @@ class WebRtcServer:
             raise OfferError(f"expected an offer, got {kind!r}")
         if len(self.calls) >= self.config.max_calls:
             raise Busy(f"all {self.config.max_calls} WebRTC call slots are taken")
+        if (refusal := self.handler.refusal()) is not None:
+            raise Busy(refusal)
         if "m=audio" not in sdp:
             raise OfferError("the offer has no audio")
         pc = RTCPeerConnection(
