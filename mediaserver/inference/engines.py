@@ -117,13 +117,16 @@ class Engines:
         future = self.llm.submit(job)
 
         async def stream() -> AsyncGenerator[str, None]:
+            ended = False  # the model said all it had to (or failed)
             try:
                 while (item := await pieces.get()) is not None:
                     if isinstance(item, BaseException):
+                        ended = True
                         raise item
                     yield item
+                ended = True
             finally:
-                if not future.done():
+                if not ended:
                     job.stop.set()
                     future.cancel()  # not started yet: never starts
                     self.metrics.llm_cancelled.inc()
