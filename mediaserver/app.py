@@ -178,7 +178,7 @@ async def speech_pool(config: Config, agent: Agent) -> SpeechPool | RemotePool:
             "models over HTTP: %s", ", ".join(models.endpoint(r) for r in ("stt", "llm", "tts"))
         )
         remote = RemotePool(models)
-        remote.start(agent)
+        await remote.start(agent)
         return remote
     speech = local_speech(models, agent.language)
     log.info("loading models (%s, %s, %s on %s)", models.stt, models.llm, models.tts, models.device)

@@ -6,7 +6,8 @@ modes of the chat stream: "ok", "malformed" (not JSON), "garbage" (not SSE),
 "500", "503", "stall" (headers, one piece, then nothing), "drop" (a piece,
 then the connection closes without [DONE]);
 modes of speech: "ok", "wrong_rate" (X-Sample-Rate disagrees with the WAV),
-"pcm_no_rate" (raw PCM, rate unsaid), "500"."""
+"pcm_no_rate" (raw PCM, rate unsaid), "500". health "saturated": /healthz
+answers 503."""
 
 from __future__ import annotations
 
@@ -34,6 +35,7 @@ class Script:
     speech: str = "ok"
     answer: str = "We are open nine to five."
     transcript: str = "What are your opening hours?"
+    health: str = "ok"  # "saturated": /healthz answers 503, as a full service does
     requests: list[str] = field(default_factory=list)  # endpoint of each request
     disconnected: int = 0  # streams whose client went away
 
@@ -103,8 +105,8 @@ def create_app(script: Script) -> FastAPI:
         )
 
     @app.get("/healthz")
-    async def healthz() -> dict[str, str]:
-        return {"status": "ok"}
+    async def healthz() -> JSONResponse:
+        return JSONResponse({"status": script.health}, 503 if script.health != "ok" else 200)
 
     return app
 

@@ -40,31 +40,40 @@ class RemotePool:
             limits=httpx.Limits(max_connections=200, max_keepalive_connections=50),
         )
         self._speech: dict[Choice, RemoteSpeech] = {}
-        self._primed: set[tuple[Choice, str]] = set()
+        self._primed: set[tuple[int, str]] = set()  # (id of a RemoteSpeech, phrase)
         self._tasks: set[asyncio.Task[object]] = set()
         self._saturated_until = 0.0
         self._all: tuple[RemoteSpeech, ...] = ()
 
     async def for_agent(self, agent: Agent) -> RemoteSpeech:
+        speech = self._speech_for(agent)
+        self.prime(speech, agent)
+        return speech
+
+    def _speech_for(self, agent: Agent) -> RemoteSpeech:
         choice = (agent.stt_model, agent.llm_model, agent.voice)
         if (speech := self._speech.get(choice)) is None:
             models = dataclasses.replace(self.config, stt=choice[0], llm=choice[1], tts=choice[2])
             speech = self._speech[choice] = RemoteSpeech(models, self.client, self.rate)
             self._all = (*self._all, speech)  # replaced whole: read from SIP's thread
-        self.prime(speech, choice, agent)
         return speech
 
-    def start(self, agent: Agent) -> None:
-        """Prime the default agent's phrases and watch the service (in the background)."""
+    async def start(self, agent: Agent) -> None:
+        """Watch the service; have the default agent's phrases ready as audio
+        (waiting for them up to the request deadline: a service not up yet
+        gets them later, in the background)."""
         self._spawn(self._watch())
-        self._spawn(self.for_agent(agent))
+        if (priming := self.prime(self._speech_for(agent), agent)) is not None:
+            await asyncio.wait({priming}, timeout=self.config.timeout_seconds)
 
-    def prime(self, speech: RemoteSpeech, choice: Choice, agent: Agent) -> None:
+    def prime(self, speech: RemoteSpeech, agent: Agent) -> asyncio.Task[object] | None:
+        """Voice the agent's fixed phrases once (in the background)."""
         phrases = [p for p in (agent.greeting, agent.fallback, agent.reprompt) if p]
-        missing = [p for p in phrases if (choice, p) not in self._primed]
-        if missing:
-            self._primed.update((choice, p) for p in missing)
-            self._spawn(self._prime(speech, missing))
+        missing = [p for p in phrases if (id(speech), p) not in self._primed]
+        if not missing:
+            return None
+        self._primed.update((id(speech), p) for p in missing)
+        return self._spawn(self._prime(speech, missing))
 
     async def _prime(self, speech: RemoteSpeech, phrases: list[str]) -> None:
         while True:
@@ -98,10 +107,11 @@ class RemotePool:
             return "the inference service is saturated"
         return None
 
-    def _spawn(self, coro: Coroutine[Any, Any, object]) -> None:
+    def _spawn(self, coro: Coroutine[Any, Any, object]) -> asyncio.Task[object]:
         task = asyncio.ensure_future(coro)
         self._tasks.add(task)
         task.add_done_callback(self._tasks.discard)
+        return task
 
     async def aclose(self) -> None:
         for task in list(self._tasks):
