@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Literal
@@ -105,7 +106,7 @@ class WhisperSTT:
         return Transcription(without_repeats(text), info.language, seconds)
 
     def transcribe_many(
-        self, requests: list[tuple[np.ndarray, str | None, str | None]]
+        self, requests: Sequence[tuple[np.ndarray, str | None, str | None]]
     ) -> list[Transcription]:
         """Several (audio, prompt, language) at once: the utterances short
         enough for the window are encoded and decoded as one batch (one pass
@@ -135,15 +136,12 @@ class WhisperSTT:
         return self._decode_windows([(audio, language, prompt)])[0]
 
     def _decode_windows(self, items: list[tuple[np.ndarray, str, str | None]]) -> list[str]:
+        """Utterances decoded in batches: CTranslate2 wants the start token at
+        the same place in every item of a batch, so items are grouped by the
+        length of their prompt (the calls of one agent share theirs)."""
         import ctranslate2
         from faster_whisper.audio import pad_or_trim
 
-        features = np.stack(
-            [
-                pad_or_trim(self._model.feature_extractor(audio), self.window_seconds * 100)
-                for audio, _, _ in items  # 100 frames a second
-            ]
-        )
         prompts, tokenizers = [], []
         for _, language, prompt in items:
             tokenizer = self._tokenizer(language)
@@ -156,18 +154,30 @@ class WhisperSTT:
                 ]
             prompts.append(tokens)
             tokenizers.append(tokenizer)
-        results = self._model.model.generate(
-            ctranslate2.StorageView.from_array(np.ascontiguousarray(features)),
-            prompts,
-            beam_size=self.beam_size,
-            max_length=max(len(t) for t in prompts) + MAX_TOKENS,
-            suppress_blank=True,
-            suppress_tokens=self._suppressed,
-        )
-        return [
-            str(tokenizer.decode(result.sequences_ids[0])).strip()
-            for tokenizer, result in zip(tokenizers, results, strict=True)
-        ]
+        groups: dict[int, list[int]] = {}
+        for i, tokens in enumerate(prompts):
+            groups.setdefault(len(tokens), []).append(i)
+        texts = [""] * len(items)
+        for length, members in groups.items():
+            features = np.stack(
+                [
+                    pad_or_trim(
+                        self._model.feature_extractor(items[i][0]), self.window_seconds * 100
+                    )
+                    for i in members  # 100 frames a second
+                ]
+            )
+            results = self._model.model.generate(
+                ctranslate2.StorageView.from_array(np.ascontiguousarray(features)),
+                [prompts[i] for i in members],
+                beam_size=self.beam_size,
+                max_length=length + MAX_TOKENS,
+                suppress_blank=True,
+                suppress_tokens=self._suppressed,
+            )
+            for i, result in zip(members, results, strict=True):
+                texts[i] = str(tokenizers[i].decode(result.sequences_ids[0])).strip()
+        return texts
 
     def _tokenizer(self, language: str) -> Any:
         if (tokenizer := self._tokenizers.get(language)) is None:
