@@ -85,7 +85,7 @@ class InferenceConfig:
     llm_queue: int = 8
     tts_queue: int = 16
     stt_batch: int = 8  # transcriptions decoded together at most
-    stt_batch_window_ms: int = 15  # after the first, wait this long for others to join
+    stt_batch_window_ms: int = 0  # after the first, wait this long for others (GPU: 10-20)
     retry_after_seconds: int = 1  # what a refusal tells the client
 
     def __post_init__(self) -> None:
