@@ -135,6 +135,18 @@ def test_a_cancelled_stream_frees_the_llm_for_the_next_request(service: Service)
     assert generated < 100  # not the 1000 the cancelled one could have had
 
 
+def test_a_client_gone_before_a_whole_completion_frees_the_llm_too(service: Service) -> None:
+    tokens_before = service.metric("inference_llm_tokens_total")
+    cancelled_before = service.metric("inference_llm_cancelled_total")
+    body = {"messages": LONG, "max_tokens": 1000, "temperature": 0.0}
+    with pytest.raises(httpx.ReadTimeout):  # the client gives up and closes
+        httpx.post(f"{service.url}/chat/completions", json=body, timeout=1.0)
+    short = {"messages": [{"role": "user", "content": "Say hi."}], "max_tokens": 5}
+    assert post(service, "/chat/completions", json=short).status_code == 200
+    assert service.metric("inference_llm_cancelled_total") == cancelled_before + 1
+    assert service.metric("inference_llm_tokens_total") - tokens_before < 200
+
+
 def test_a_full_queue_is_refused_at_once_with_retry_after(service: Service) -> None:
     body = {"messages": LONG, "max_tokens": 1000, "temperature": 0.0, "stream": True}
     results: list[int] = []

@@ -3,20 +3,22 @@ OpenAI's chunk format. A client that goes away stops the generation."""
 
 from __future__ import annotations
 
+import asyncio
 import json
 import time
 import uuid
-from collections.abc import AsyncIterator
+from collections.abc import AsyncGenerator, AsyncIterator
 from typing import Literal
 
-from fastapi import APIRouter
-from fastapi.responses import StreamingResponse
+from fastapi import APIRouter, Request
+from fastapi.responses import Response, StreamingResponse
 from pydantic import BaseModel, ConfigDict, Field
 
 from mediaserver.inference.engines import Engines
 from mediaserver.inference.errors import ApiError
 
 DEFAULT_MAX_TOKENS = 256
+DISCONNECT_POLL_S = 0.25
 
 
 class TextPart(BaseModel):
@@ -50,7 +52,9 @@ def router(engines: Engines) -> APIRouter:
     api = APIRouter()
 
     @api.post("/v1/chat/completions", response_model=None)
-    async def completions(request: ChatRequest) -> dict[str, object] | StreamingResponse:
+    async def completions(
+        request: ChatRequest, http: Request
+    ) -> dict[str, object] | StreamingResponse | Response:
         model = engines.names[1]
         if request.model and request.model != model:
             raise ApiError(
@@ -63,10 +67,9 @@ def router(engines: Engines) -> APIRouter:
         created = int(time.time())
         started = time.perf_counter()
         if not request.stream:
-            try:
-                text = "".join([piece async for piece in pieces])
-            finally:
-                await pieces.aclose()
+            text = await _collect(pieces, http)
+            if text is None:  # nobody is waiting for it any more
+                return Response(status_code=499)
             engines.metrics.seconds.labels("chat").observe(time.perf_counter() - started)
             return {
                 "id": completion_id,
@@ -117,3 +120,24 @@ def router(engines: Engines) -> APIRouter:
         )
 
     return api
+
+
+async def _collect(pieces: AsyncGenerator[str, None], http: Request) -> str | None:
+    """A whole completion; None if the client went away first (the model is
+    then stopped at its next token, as a closed stream stops it)."""
+
+    async def join() -> str:
+        return "".join([piece async for piece in pieces])
+
+    task = asyncio.ensure_future(join())
+    try:
+        while True:
+            done, _ = await asyncio.wait({task}, timeout=DISCONNECT_POLL_S)
+            if done:
+                return task.result()
+            if await http.is_disconnected():
+                return None
+    finally:
+        task.cancel()
+        await asyncio.gather(task, return_exceptions=True)
+        await pieces.aclose()

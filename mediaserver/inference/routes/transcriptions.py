@@ -33,7 +33,7 @@ def router(engines: Engines) -> APIRouter:
         if "file" not in fields:
             raise ApiError(400, "file: the audio (a 16-bit PCM WAV) is missing", param="file")
         model = forms.text(fields, "model", "") or ""
-        if model and model != engines.names[0]:
+        if model and model not in (engines.names[0], "whisper-1"):
             raise ApiError(404, f"model {model!r} is not served here", code="model_not_found")
         response_format = forms.text(fields, "response_format", "json")
         if response_format not in FORMATS:
