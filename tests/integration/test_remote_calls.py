@@ -132,20 +132,27 @@ def test_new_calls_are_refused_with_503_while_the_service_is_saturated(
     stub: StubServer, tmp_path: Path
 ) -> None:
     server = start_server(tmp_path, remote_config(stub.url))
+    token = server.cli("tokens", "create")
+    offer = {"sdp": "v=0\r\nm=audio 9 UDP/TLS/RTP/SAVPF 111\r\n", "type": "offer"}
     try:
         silence = tmp_path / "silence.wav"
         write_wav(silence, np.zeros(RATE, np.int16))
         stub.script.health = "saturated"
         time.sleep(2.5)  # the server asks /healthz every second
         refused = outcome(call(server, silence, 3), 3)
+        browser_refused = server.post("/webrtc/offer", {**offer, "agent": "default"}, token=token)
         stub.script.health = "ok"
         time.sleep(2.5)
         taken = outcome(call(server, silence, 3), 3)
+        browser_taken = server.post("/webrtc/offer", {**offer, "agent": "default"}, token=token)
     finally:
         stub.script.health = "ok"
         stop_server(server)
     assert (refused["connected"], refused["status"]) == (False, 503)
     assert taken["connected"]
+    assert browser_refused.status_code == 503, browser_refused.text
+    assert "saturated" in browser_refused.json()["detail"]
+    assert browser_taken.status_code != 503  # this half-offer is then judged on its merits
     assert "refused: the inference service is saturated" in server.log.read_text()
 
 
