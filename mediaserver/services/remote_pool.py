@@ -62,7 +62,9 @@ class RemotePool:
         """Watch the service; have the default agent's phrases ready as audio
         (waiting for them up to the request deadline: a service not up yet
         gets them later, in the background)."""
-        self._spawn(self._watch())
+        roots = {self.config.endpoint(role).removesuffix("/v1") for role in ("stt", "llm", "tts")}
+        for root in sorted(roots):
+            self._spawn(self._watch(f"{root}/healthz"))
         if (priming := self.prime(self._speech_for(agent), agent)) is not None:
             await asyncio.wait({priming}, timeout=self.config.timeout_seconds)
 
@@ -84,10 +86,9 @@ class RemotePool:
                 log.warning("the inference service cannot voice the fixed phrases yet: %s", exc)
                 await asyncio.sleep(PRIME_RETRY_S)
 
-    async def _watch(self) -> None:
-        """Ask the service's /healthz whether a model is saturated (503). An
+    async def _watch(self, url: str) -> None:
+        """Ask a service's /healthz whether a model is saturated (503). An
         engine without one (vLLM, llama-server answer 404) is not watched."""
-        url = self.config.endpoint("llm").removesuffix("/v1") + "/healthz"
         while True:
             try:
                 response = await self.client.get(url, timeout=WATCH_S)
