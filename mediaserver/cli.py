@@ -13,7 +13,10 @@ from mediaserver.config import Config, ConfigError, load
 from mediaserver.store import Store, StoreError
 
 if TYPE_CHECKING:
+    import numpy as np
+
     from mediaserver.agents import Agent
+    from mediaserver.harness import TalkResult
     from mediaserver.services.local import LocalSpeech
 
 
@@ -179,20 +182,30 @@ class CliError(Exception):
 
 def _agent_and_speech(args: argparse.Namespace) -> tuple[Config, Agent, LocalSpeech]:
     """The config, the agent it asks for and its models (checked, not loaded)."""
-    from mediaserver.agents import DEFAULT_AGENT, configured
+    config, agent = _agent(args)
     from mediaserver.services.factory import local_speech
     from models.store import ModelError
+
+    try:
+        return config, agent, local_speech(config.models, agent.language)
+    except ModelError as exc:
+        raise CliError(str(exc)) from None
+
+
+def _agent(args: argparse.Namespace) -> tuple[Config, Agent]:
+    """The config and the agent it asks for."""
+    from mediaserver.agents import DEFAULT_AGENT, configured
 
     if args.agent != DEFAULT_AGENT.name:
         raise CliError(f"unknown agent {args.agent!r} (known: default)")
     try:
         config = load(args.config)
-        agent = configured(DEFAULT_AGENT, config.agent, config.models)
-        if getattr(args, "deterministic", False):
-            agent = agent.deterministic()
-        return config, agent, local_speech(config.models, agent.language)
-    except (ConfigError, ModelError) as exc:
+    except ConfigError as exc:
         raise CliError(str(exc)) from None
+    agent = configured(DEFAULT_AGENT, config.agent, config.models)
+    if getattr(args, "deterministic", False):
+        agent = agent.deterministic()
+    return config, agent
 
 
 def talk(args: argparse.Namespace) -> int:
@@ -203,16 +216,20 @@ def talk(args: argparse.Namespace) -> int:
     from mediaserver import harness
 
     try:
-        config, agent, speech = _agent_and_speech(args)
+        config, agent = _agent(args)
         caller = harness.read_wav(args.wav_in, args.max_seconds)
+        if config.models.backend == "remote":
+            result = asyncio.run(_talk_remote(caller, config, agent, args.at))
+        else:
+            config, agent, speech = _agent_and_speech(args)
+            speech.load(agent.system_prompt, agent.greeting)
+            try:
+                result = asyncio.run(harness.talk(caller, agent, speech, config.vad, at=args.at))
+            finally:
+                speech.close()
     except (CliError, harness.WavError) as exc:
         print(f"mediaserver: {exc}", file=sys.stderr)
         return 2
-    speech.load(agent.system_prompt, agent.greeting)
-    try:
-        result = asyncio.run(harness.talk(caller, agent, speech, config.vad, at=args.at))
-    finally:
-        speech.close()
     if args.wav_out:
         harness.write_wav(args.wav_out, result.agent_audio)
     if args.json:
@@ -223,6 +240,22 @@ def talk(args: argparse.Namespace) -> int:
             print(f"caller: {turn.user_text}")
             print(f"agent:  {turn.agent_text}{cut}  [{turn.voice_to_voice_ms} ms]")
     return 0
+
+
+async def _talk_remote(
+    caller: np.ndarray, config: Config, agent: Agent, at: float | None
+) -> TalkResult:
+    """The harness on [models] backend = "remote": the same engine, models over HTTP."""
+    from mediaserver import harness
+    from mediaserver.services.remote_pool import RemotePool
+
+    pool = RemotePool(config.models)
+    try:
+        await pool.start(agent)
+        speech = await pool.for_agent(agent)
+        return await harness.talk(caller, agent, speech, config.vad, at=at)
+    finally:
+        await pool.aclose()
 
 
 def call(args: argparse.Namespace) -> int:

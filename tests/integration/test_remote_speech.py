@@ -5,18 +5,24 @@ that says whether asking again may help, within the deadline."""
 from __future__ import annotations
 
 import asyncio
+import json
+import subprocess
+import sys
 from collections.abc import Awaitable, Callable, Iterator
+from pathlib import Path
 from typing import TypeVar
 
 import httpx
 import numpy as np
 import pytest
 
+from mediaserver.agents import Agent
 from mediaserver.config import ModelsConfig
 from mediaserver.frames import AudioFrame
 from mediaserver.services.remote import RemoteSpeech
 from mediaserver.speech import BadResponse, SpeechError, TimedOut, Unavailable
 from tests.openai_stub import Script, StubServer
+from tests.speech import speak
 
 T = TypeVar("T")
 
@@ -148,3 +154,32 @@ def test_closing_a_reply_closes_the_stream_at_the_engine(stub: StubServer, scrip
 
     assert run(stub, use, timeout=5.0) == "We"
     assert script.disconnected == before + 1
+
+
+def talk(stub: StubServer, tmp_path: Path) -> list[dict[str, object]]:
+    """`mediaserver talk` on backend = "remote" against the stub: the turns."""
+    config = tmp_path / "remote.toml"
+    config.write_text(f'[models]\nbackend = "remote"\nurl = "{stub.url}"\ntimeout_seconds = 2.0\n')
+    speak("What time do you open today", tmp_path / "q.wav")
+    out = subprocess.run(
+        [
+            *(sys.executable, "-m", "mediaserver", "talk", "--config", str(config)),
+            *("--in", str(tmp_path / "q.wav"), "--json"),
+        ],
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=True,
+    )
+    return list(json.loads(out.stdout)["turns"])
+
+
+def test_the_turn_engine_runs_unchanged_on_the_remote_backend(
+    stub: StubServer, script: Script, tmp_path: Path
+) -> None:
+    (turn,) = talk(stub, tmp_path)
+    assert turn["user_text"] == script.transcript
+    assert turn["agent_text"] == script.answer.strip()
+    script.chat = "malformed"
+    (turn,) = talk(stub, tmp_path)
+    assert turn["agent_text"] == Agent().fallback
