@@ -35,8 +35,8 @@ from mediaserver.api.auth import Auth, CallTokens, FailedAuth, RateLimiter
 from mediaserver.calllog import Records
 from mediaserver.calls import Calls, OneSpeech
 from mediaserver.config import TwilioConfig, VadConfig, WebSocketConfig
-from mediaserver.conversation.ports import Speech
 from mediaserver.metrics import Metrics
+from mediaserver.speech import Speech
 from mediaserver.store import CallFilter, Store
 from mediaserver.transports.websocket_call import SocketServer
 from native import g711, resample

@@ -11,6 +11,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 from types import FrameType
+from typing import TYPE_CHECKING
 
 import uvicorn
 from fastapi import FastAPI
@@ -40,6 +41,11 @@ from mediaserver.store import Store
 from mediaserver.transports.sip import SipServer
 from mediaserver.transports.webrtc import WebRtcServer
 from mediaserver.transports.websocket_call import SocketServer
+
+if TYPE_CHECKING:
+    from mediaserver.agents import Agent
+    from mediaserver.services.pool import SpeechPool
+    from mediaserver.services.remote_pool import RemotePool
 
 log = logging.getLogger("mediaserver")
 
@@ -142,24 +148,13 @@ async def serve(config: Config, plane: ControlPlane) -> None:
     """Run the server until SIGINT or SIGTERM."""
     from mediaserver.agents import DEFAULT_AGENT, configured
     from mediaserver.calls import Calls
-    from mediaserver.services.factory import local_speech
-    from mediaserver.services.pool import SpeechPool
 
     loop = asyncio.get_running_loop()
     book = AgentBook(configured(DEFAULT_AGENT, config.agent, config.models), plane.store)
     agent = book.builtin
-    speech = local_speech(config.models, agent.language)
-    log.info(
-        "loading models (%s, %s, %s on %s)",
-        config.models.stt,
-        config.models.llm,
-        config.models.tts,
-        config.models.device,
-    )
     state = {"models": False, "sip": False}
-    await loop.run_in_executor(None, speech.load, agent.system_prompt, agent.greeting)
+    pool = await speech_pool(config, agent)
     state["models"] = True
-    pool = SpeechPool(config.models, speech)
     calls = Calls(
         book,
         pool,
@@ -241,7 +236,7 @@ async def serve(config: Config, plane: ControlPlane) -> None:
         await sockets.stop()
         await calls.close()
         await sip.stop()
-        pool.close()
+        await pool.aclose()
     if not http.started:
         raise OSError(f"could not listen on {config.server.host}:{config.server.http_port}")
 
@@ -275,6 +270,28 @@ def _announce(config: Config, plane: ControlPlane) -> None:
         "    (with an API key from `.venv/bin/mediaserver keys create --role admin`)\n",
         flush=True,
     )
+
+
+async def speech_pool(config: Config, agent: Agent) -> SpeechPool | RemotePool:
+    """The models: loaded here (backend "local"), or an HTTP client of the
+    inference service (backend "remote")."""
+    from mediaserver.services.factory import local_speech
+    from mediaserver.services.pool import SpeechPool
+    from mediaserver.services.remote_pool import RemotePool
+
+    models = config.models
+    if models.backend == "remote":
+        log.info(
+            "models over HTTP: %s", ", ".join(models.endpoint(r) for r in ("stt", "llm", "tts"))
+        )
+        remote = RemotePool(models)
+        await remote.start(agent)
+        return remote
+    speech = local_speech(models, agent.language)
+    log.info("loading models (%s, %s, %s on %s)", models.stt, models.llm, models.tts, models.device)
+    loop = asyncio.get_running_loop()
+    await loop.run_in_executor(None, speech.load, agent.system_prompt, agent.greeting)
+    return SpeechPool(models, speech)
 
 
 class _Stop(Exception):

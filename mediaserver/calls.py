@@ -13,11 +13,11 @@ from mediaserver import logs
 from mediaserver.agents import Agent, AgentBook
 from mediaserver.calllog import CallLog, Records
 from mediaserver.config import VadConfig
-from mediaserver.conversation.ports import Speech
 from mediaserver.events import CallEvent, Transfer
 from mediaserver.frames import AudioFrame
 from mediaserver.recording import Recorder
 from mediaserver.session import RATE, Session
+from mediaserver.speech import Speech
 from mediaserver.transports.call import FRAME, CallHandle, CallHandler, Transport
 from mediaserver.transports.sip import SipServer
 
@@ -94,6 +94,9 @@ class Calls(CallHandler):
         handle = sip.place(uri, trunk)
         self.logs[handle] = (agent, record)
         return handle, record
+
+    def refusal(self) -> str | None:
+        return self.speech.refusal()
 
     def started(self, call: CallHandle) -> None:
         if (dialing := self._dialing.get(call)) is not None:
@@ -251,6 +254,11 @@ class SpeechSource(Protocol):
 
     async def for_agent(self, agent: Agent) -> Speech: ...
 
+    def refusal(self) -> str | None:
+        """Why a new call must be refused now (the models are saturated), or
+        None. Called from transports' threads too."""
+        ...
+
 
 class OneSpeech:
     """Every agent on the same models (the CLI's single agent, tests)."""
@@ -260,6 +268,9 @@ class OneSpeech:
 
     async def for_agent(self, agent: Agent) -> Speech:
         return self.speech
+
+    def refusal(self) -> str | None:
+        return None
 
 
 @dataclass(slots=True)

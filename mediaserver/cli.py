@@ -13,7 +13,10 @@ from mediaserver.config import Config, ConfigError, load
 from mediaserver.store import Store, StoreError
 
 if TYPE_CHECKING:
+    import numpy as np
+
     from mediaserver.agents import Agent
+    from mediaserver.harness import TalkResult
     from mediaserver.services.local import LocalSpeech
 
 
@@ -27,6 +30,12 @@ def build_parser() -> argparse.ArgumentParser:
     serve.add_argument("--http-port", type=int, help="HTTP port (default 8080)")
     serve.add_argument("--sip-port", type=int, help="SIP port (default 5060)")
     serve.add_argument("--data-dir", help="directory for recordings and the call store")
+    inference = commands.add_parser(
+        "inference", help="serve the models to other processes (OpenAI's API)"
+    )
+    inference.add_argument("--config", type=Path, help="TOML config file ([models], [inference])")
+    inference.add_argument("--host", help="address to listen on (default 127.0.0.1)")
+    inference.add_argument("--port", type=int, help="HTTP port (default 8081)")
     call = commands.add_parser("call", help="call a number or SIP URI with the agent")
     call.add_argument("target", help="sip:user@host, or a number (called through [sip] trunk_host)")
     call.add_argument("--agent", default="default", help="agent name (default: default)")
@@ -69,6 +78,8 @@ def main(argv: list[str] | None = None) -> int:
         return call(args)
     if args.command in ("keys", "tokens"):
         return credentials(args)
+    if args.command == "inference":
+        return inference(args)
     return serve(args)
 
 
@@ -95,13 +106,37 @@ def serve(args: argparse.Namespace) -> int:
     from models.store import ModelError
 
     try:
-        local_speech(config.models)  # every model installed and intact, before listening
+        if config.models.backend == "local":
+            local_speech(config.models)  # every model installed and intact, before listening
     except ModelError as exc:
         print(f"mediaserver: {exc}", file=sys.stderr)
         return 2
     try:
         app.run(config)
     except StoreError as exc:
+        print(f"mediaserver: {exc}", file=sys.stderr)
+        return 2
+    except OSError as exc:
+        print(f"mediaserver: {exc}", file=sys.stderr)
+        return 1
+    return 0
+
+
+def inference(args: argparse.Namespace) -> int:
+    """mediaserver inference: one copy of the models, served over HTTP."""
+    from mediaserver.inference import app as service
+    from models.store import ModelError
+
+    try:
+        config = load(args.config, {"inference": {"host": args.host, "port": args.port}})
+    except ConfigError as exc:
+        print(f"mediaserver: config error: {exc}", file=sys.stderr)
+        return 2
+    logs.configure(json_lines=config.server.log_format == "json")
+    faulthandler.enable()
+    try:
+        service.run(config)
+    except ModelError as exc:
         print(f"mediaserver: {exc}", file=sys.stderr)
         return 2
     except OSError as exc:
@@ -152,20 +187,30 @@ class CliError(Exception):
 
 def _agent_and_speech(args: argparse.Namespace) -> tuple[Config, Agent, LocalSpeech]:
     """The config, the agent it asks for and its models (checked, not loaded)."""
-    from mediaserver.agents import DEFAULT_AGENT, configured
+    config, agent = _agent(args)
     from mediaserver.services.factory import local_speech
     from models.store import ModelError
+
+    try:
+        return config, agent, local_speech(config.models, agent.language)
+    except ModelError as exc:
+        raise CliError(str(exc)) from None
+
+
+def _agent(args: argparse.Namespace) -> tuple[Config, Agent]:
+    """The config and the agent it asks for."""
+    from mediaserver.agents import DEFAULT_AGENT, configured
 
     if args.agent != DEFAULT_AGENT.name:
         raise CliError(f"unknown agent {args.agent!r} (known: default)")
     try:
         config = load(args.config)
-        agent = configured(DEFAULT_AGENT, config.agent, config.models)
-        if getattr(args, "deterministic", False):
-            agent = agent.deterministic()
-        return config, agent, local_speech(config.models, agent.language)
-    except (ConfigError, ModelError) as exc:
+    except ConfigError as exc:
         raise CliError(str(exc)) from None
+    agent = configured(DEFAULT_AGENT, config.agent, config.models)
+    if getattr(args, "deterministic", False):
+        agent = agent.deterministic()
+    return config, agent
 
 
 def talk(args: argparse.Namespace) -> int:
@@ -176,16 +221,20 @@ def talk(args: argparse.Namespace) -> int:
     from mediaserver import harness
 
     try:
-        config, agent, speech = _agent_and_speech(args)
+        config, agent = _agent(args)
         caller = harness.read_wav(args.wav_in, args.max_seconds)
+        if config.models.backend == "remote":
+            result = asyncio.run(_talk_remote(caller, config, agent, args.at))
+        else:
+            config, agent, speech = _agent_and_speech(args)
+            speech.load(agent.system_prompt, agent.greeting)
+            try:
+                result = asyncio.run(harness.talk(caller, agent, speech, config.vad, at=args.at))
+            finally:
+                speech.close()
     except (CliError, harness.WavError) as exc:
         print(f"mediaserver: {exc}", file=sys.stderr)
         return 2
-    speech.load(agent.system_prompt, agent.greeting)
-    try:
-        result = asyncio.run(harness.talk(caller, agent, speech, config.vad, at=args.at))
-    finally:
-        speech.close()
     if args.wav_out:
         harness.write_wav(args.wav_out, result.agent_audio)
     if args.json:
@@ -196,6 +245,22 @@ def talk(args: argparse.Namespace) -> int:
             print(f"caller: {turn.user_text}")
             print(f"agent:  {turn.agent_text}{cut}  [{turn.voice_to_voice_ms} ms]")
     return 0
+
+
+async def _talk_remote(
+    caller: np.ndarray, config: Config, agent: Agent, at: float | None
+) -> TalkResult:
+    """The harness on [models] backend = "remote": the same engine, models over HTTP."""
+    from mediaserver import harness
+    from mediaserver.services.remote_pool import RemotePool
+
+    pool = RemotePool(config.models)
+    try:
+        await pool.start(agent)
+        speech = await pool.for_agent(agent)
+        return await harness.talk(caller, agent, speech, config.vad, at=at)
+    finally:
+        await pool.aclose()
 
 
 def call(args: argparse.Namespace) -> int:

@@ -14,9 +14,10 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from mediaserver.config_base import ConfigError, require
+from mediaserver.config_models import InferenceConfig, ModelsConfig
 
-class ConfigError(ValueError):
-    """The configuration is invalid; the message names the key."""
+__all__ = ["Config", "ConfigError", "InferenceConfig", "ModelsConfig", "load"]
 
 
 @dataclass(frozen=True, slots=True)
@@ -185,30 +186,6 @@ class SipConfig:
             "sip.outbound_retry_seconds",
             "expected 1..86400",
         )
-
-
-@dataclass(frozen=True, slots=True)
-class ModelsConfig:
-    """Which models answer, and where they run. A name is looked up in the
-    registry (models/registry.py) under `dir`; a path is used as it is (a
-    Whisper CTranslate2 directory, a GGUF file, a Piper voice directory)."""
-
-    dir: str = ""  # default: $MEDIASERVER_MODELS or ~/.cache/mediaserver/models
-    device: str = "cpu"
-    stt: str = "whisper-tiny.en"
-    llm: str = "qwen2.5-coder-0.5b-instruct-q4_0"
-    tts: str = "piper-en_US-joe-medium"
-    llm_threads: int = 0  # 0: every core
-    stt_beam_size: int = 5  # 1: greedy (bench.stt_accuracy compares them)
-    stt_window_seconds: int = 10  # encoder window for an utterance shorter than it; 30: Whisper's
-
-    def __post_init__(self) -> None:
-        _require(self.device in ("cpu", "cuda"), "models.device", 'expected "cpu" or "cuda"')
-        for key in ("stt", "llm", "tts"):
-            _require(bool(getattr(self, key)), f"models.{key}", "must name a model or a path")
-        _require(0 <= self.llm_threads <= 256, "models.llm_threads", "expected 0..256")
-        _require(1 <= self.stt_beam_size <= 10, "models.stt_beam_size", "expected 1..10")
-        _require(1 <= self.stt_window_seconds <= 30, "models.stt_window_seconds", "expected 1..30")
 
 
 @dataclass(frozen=True, slots=True)
@@ -419,6 +396,7 @@ class Config:
     webrtc: WebRtcConfig = field(default_factory=WebRtcConfig)
     websocket: WebSocketConfig = field(default_factory=WebSocketConfig)
     twilio: TwilioConfig = field(default_factory=TwilioConfig)
+    inference: InferenceConfig = field(default_factory=InferenceConfig)
 
     @property
     def store_url(self) -> str:
@@ -427,9 +405,7 @@ class Config:
         )
 
 
-def _require(ok: bool, key: str, message: str) -> None:
-    if not ok:
-        raise ConfigError(f"{key}: {message}")
+_require = require
 
 
 def load(path: Path | None = None, overrides: dict[str, dict[str, Any]] | None = None) -> Config:

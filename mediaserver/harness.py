@@ -12,10 +12,10 @@ import numpy as np
 
 from mediaserver.agents import Agent
 from mediaserver.config import VadConfig
-from mediaserver.conversation.ports import Speech
 from mediaserver.conversation.turns import Turn
 from mediaserver.frames import FRAME_MS, AudioFrame
 from mediaserver.session import RATE, Session
+from mediaserver.speech import Speech
 from native import resample
 
 FRAME = RATE * FRAME_MS // 1000

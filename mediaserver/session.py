@@ -11,10 +11,10 @@ import numpy as np
 from mediaserver.agents import Agent
 from mediaserver.config import VadConfig
 from mediaserver.conversation.engine import TurnConfig, TurnEngine
-from mediaserver.conversation.ports import Speech
 from mediaserver.events import CallEvent
 from mediaserver.frames import AudioFrame
 from mediaserver.media.vad import VoiceActivity
+from mediaserver.speech import Speech
 from native import playout
 
 RATE = 16000  # one internal rate per session: what Whisper wants

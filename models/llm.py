@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import os
-from collections.abc import Iterator
+from collections.abc import Generator
 from pathlib import Path
 from typing import Any, Literal
 
@@ -75,7 +75,7 @@ class LlamaLLM:
 
     def stream(
         self, messages: list[Message], max_tokens: int = 120, temperature: float = 0.0
-    ) -> Iterator[str]:
+    ) -> Generator[str, None, None]:
         """Text pieces as the model produces them. Blocks: iterate off the loop.
 
         temperature 0 with the fixed seed is deterministic (for tests)."""

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Literal
@@ -85,10 +86,7 @@ class WhisperSTT:
         """Transcribe int16 or float32 mono audio at 16 kHz. Blocks: call off the loop."""
         if self._model is None:
             self.load()
-        if audio.dtype == np.int16:
-            audio = audio.astype(np.float32) / 32768.0
-        if audio.dtype != np.float32 or audio.ndim != 1:
-            raise TypeError("audio: expected 1-D int16 or float32 samples at 16 kHz")
+        audio = _as_float(audio)
         language = language or self.language
         seconds = audio.size / RATE
         if self.window_seconds < WINDOW_SECONDS and seconds < self.window_seconds and language:
@@ -107,26 +105,79 @@ class WhisperSTT:
         text = " ".join(s.text.strip() for s in segments).strip()
         return Transcription(without_repeats(text), info.language, seconds)
 
+    def transcribe_many(
+        self, requests: Sequence[tuple[np.ndarray, str | None, str | None]]
+    ) -> list[Transcription]:
+        """Several (audio, prompt, language) at once: the utterances short
+        enough for the window are encoded and decoded as one batch (one pass
+        of the encoder over all of them); the others one by one. Blocks."""
+        if self._model is None:
+            self.load()
+        results: list[Transcription | None] = [None] * len(requests)
+        batch: list[tuple[int, np.ndarray, str, str | None]] = []
+        for i, (given, prompt, asked) in enumerate(requests):
+            audio, language = _as_float(given), asked or self.language
+            if (
+                self.window_seconds < WINDOW_SECONDS
+                and audio.size < self.window_seconds * RATE
+                and language
+            ):
+                batch.append((i, audio, language, prompt))
+            else:
+                results[i] = self.transcribe(audio, prompt, language)
+        if batch:
+            texts = self._decode_windows([(a, lang, p) for _, a, lang, p in batch])
+            for (i, audio, language, _), text in zip(batch, texts, strict=True):
+                results[i] = Transcription(without_repeats(text), language, audio.size / RATE)
+        return [r for r in results if r is not None]
+
     def _decode_window(self, audio: np.ndarray, language: str, prompt: str | None) -> str:
         """One utterance, encoded in a window of window_seconds, decoded without timestamps."""
+        return self._decode_windows([(audio, language, prompt)])[0]
+
+    def _decode_windows(self, items: list[tuple[np.ndarray, str, str | None]]) -> list[str]:
+        """Utterances decoded in batches: CTranslate2 wants the start token at
+        the same place in every item of a batch, so items are grouped by the
+        length of their prompt (the calls of one agent share theirs)."""
         import ctranslate2
         from faster_whisper.audio import pad_or_trim
 
-        features = self._model.feature_extractor(audio)
-        features = pad_or_trim(features, self.window_seconds * 100)  # 100 frames a second
-        tokenizer = self._tokenizer(language)
-        tokens = [*tokenizer.sot_sequence, tokenizer.no_timestamps]
-        if prompt:
-            tokens = [tokenizer.sot_prev, *tokenizer.encode(" " + prompt.strip())[-200:], *tokens]
-        result = self._model.model.generate(
-            ctranslate2.StorageView.from_array(np.ascontiguousarray(features[None])),
-            [tokens],
-            beam_size=self.beam_size,
-            max_length=len(tokens) + MAX_TOKENS,
-            suppress_blank=True,
-            suppress_tokens=self._suppressed,
-        )
-        return str(tokenizer.decode(result[0].sequences_ids[0])).strip()
+        prompts, tokenizers = [], []
+        for _, language, prompt in items:
+            tokenizer = self._tokenizer(language)
+            tokens = [*tokenizer.sot_sequence, tokenizer.no_timestamps]
+            if prompt:
+                tokens = [
+                    tokenizer.sot_prev,
+                    *tokenizer.encode(" " + prompt.strip())[-200:],
+                    *tokens,
+                ]
+            prompts.append(tokens)
+            tokenizers.append(tokenizer)
+        groups: dict[int, list[int]] = {}
+        for i, tokens in enumerate(prompts):
+            groups.setdefault(len(tokens), []).append(i)
+        texts = [""] * len(items)
+        for length, members in groups.items():
+            features = np.stack(
+                [
+                    pad_or_trim(
+                        self._model.feature_extractor(items[i][0]), self.window_seconds * 100
+                    )
+                    for i in members  # 100 frames a second
+                ]
+            )
+            results = self._model.model.generate(
+                ctranslate2.StorageView.from_array(np.ascontiguousarray(features)),
+                [prompts[i] for i in members],
+                beam_size=self.beam_size,
+                max_length=length + MAX_TOKENS,
+                suppress_blank=True,
+                suppress_tokens=self._suppressed,
+            )
+            for i, result in zip(members, results, strict=True):
+                texts[i] = str(tokenizers[i].decode(result.sequences_ids[0])).strip()
+        return texts
 
     def _tokenizer(self, language: str) -> Any:
         if (tokenizer := self._tokenizers.get(language)) is None:
@@ -142,3 +193,11 @@ class WhisperSTT:
             self._tokenizers[language] = tokenizer
             self._suppressed = list(get_suppressed_tokens(tokenizer, [-1]))
         return tokenizer
+
+
+def _as_float(audio: np.ndarray) -> np.ndarray:
+    if audio.dtype == np.int16:
+        audio = audio.astype(np.float32) / 32768.0
+    if audio.dtype != np.float32 or audio.ndim != 1:
+        raise TypeError("audio: expected 1-D int16 or float32 samples at 16 kHz")
+    return audio

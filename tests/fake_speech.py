@@ -16,6 +16,7 @@ from mediaserver.agents import Agent
 from mediaserver.conversation.engine import TurnConfig, TurnEngine
 from mediaserver.events import CallEvent, SpeechEnded, SpeechStarted
 from mediaserver.frames import AudioFrame
+from mediaserver.speech import Unavailable
 from native import playout
 
 RATE = 16000
@@ -53,15 +54,21 @@ class FakeSpeech:
     lines: Sequence[Line] = ()
     fail_llm: bool = False
     stall_llm: bool = False
+    fail_stt: bool = False  # the models are unreachable (a remote service gone)
+    wrong_rate: frozenset[str] = frozenset()  # clauses voiced at 8 kHz instead of the call's
     transcribed: list[str] = field(default_factory=list)
     languages: list[str | None] = field(default_factory=list)  # asked of each transcription
     stt_prompts: list[str | None] = field(default_factory=list)  # and the prompt it was given
     prompts: list[list[dict[str, str]]] = field(default_factory=list)
 
     async def transcribe(
-        self, audio: np.ndarray, language: str | None = None, prompt: str | None = None
+        self, frame: AudioFrame, language: str | None = None, prompt: str | None = None
     ) -> str:
+        assert frame.rate == RATE
+        audio = frame.samples
         self.languages.append(language)
+        if self.fail_stt:
+            raise Unavailable("transcription: cannot connect to http://127.0.0.1:9/v1")
         self.stt_prompts.append(prompt)
         await asyncio.sleep(self.stt_seconds)
         voiced = np.abs(audio[audio != 0]) if audio.size else audio
@@ -90,9 +97,12 @@ class FakeSpeech:
                 await asyncio.sleep(self.token_seconds)
             yield (" " if i else "") + word
 
-    async def synthesize(self, text: str) -> np.ndarray:
+    async def synthesize(self, text: str, *, first: bool = False) -> AudioFrame:
         await asyncio.sleep(self.tts_seconds)
-        return np.full(int(len(text.split()) * WORD_SECONDS * RATE), AGENT_LEVEL, np.int16)
+        rate = 8000 if text in self.wrong_rate else RATE
+        return AudioFrame(
+            np.full(int(len(text.split()) * WORD_SECONDS * rate), AGENT_LEVEL, np.int16), rate
+        )
 
 
 @dataclass

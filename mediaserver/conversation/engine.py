@@ -31,7 +31,7 @@ from mediaserver.config import SPECULATE_MS
 from mediaserver.conversation.clauses import ClauseSplitter
 from mediaserver.conversation.history import History
 from mediaserver.conversation.inbound import InboundAudio
-from mediaserver.conversation.ports import Playout, Speech
+from mediaserver.conversation.ports import Playout
 from mediaserver.conversation.reply import Clip, Reply
 from mediaserver.conversation.turns import Speculation, Turn
 from mediaserver.events import (
@@ -48,6 +48,7 @@ from mediaserver.events import (
     Transfer,
 )
 from mediaserver.frames import AudioFrame
+from mediaserver.speech import Speech, SpeechError
 
 log = logging.getLogger(__name__)
 
@@ -411,7 +412,8 @@ class TurnEngine:
     ) -> None:
         turn = Turn()
         turn.mark("speech_end", speech_end)
-        text = await self._transcribe(audio)
+        heard = await self._transcribe(audio)
+        models_failed, text = heard is None, heard or ""
         turn.mark("stt_done", now())
         if spec is not None and spec.cancelled:
             return
@@ -443,7 +445,7 @@ class TurnEngine:
         self.turns.append(turn)
         if spec is not None:
             spec.turn = turn
-        self._answer(turn, text, spec)
+        self._answer(turn, text, spec, models_failed)
 
     def _is_backchannel(self, text: str) -> bool:
         """Only backchannels ("okay", "yeah yeah", "right, sure"): the caller is listening."""
@@ -457,8 +459,14 @@ class TurnEngine:
                 return False
         return True
 
-    def _answer(self, turn: Turn, text: str, spec: Speculation | None) -> None:
+    def _answer(
+        self, turn: Turn, text: str, spec: Speculation | None, models_failed: bool = False
+    ) -> None:
         """Decide what the agent says to `text`: re-prompt, hand over, goodbye or the LLM."""
+        if models_failed:  # not the caller's fault: no "didn't catch that"
+            turn.agent_text = self.agent.fallback
+            self._speak(Reply(turn, self.agent.fallback))
+            return
         if not text:
             self._reprompts += 1
             if self._reprompts >= NOT_UNDERSTOOD_LIMIT:
@@ -481,13 +489,18 @@ class TurnEngine:
         else:
             self._speak(Reply(turn))
 
-    async def _transcribe(self, audio: np.ndarray) -> str:
+    async def _transcribe(self, audio: np.ndarray) -> str | None:
+        """The caller's words ("" if none were caught); None if the models failed."""
         # the agent's vocabulary is written in its own language
         prompt = self.agent.stt_prompt if self.language == self.agent.language else ""
         try:
             async with asyncio.timeout(self.config.stt_timeout_s):
-                text = await self.speech.transcribe(audio, self.language, prompt or None)
+                frame = AudioFrame(audio, self.rate)
+                text = await self.speech.transcribe(frame, self.language, prompt or None)
                 return text.strip()
+        except (SpeechError, TimeoutError) as exc:  # one line: the models' side logs the rest
+            log.warning("transcription failed (%s); saying the fallback phrase", describe(exc))
+            return None
         except Exception:  # a failed transcription is an utterance we did not catch
             log.exception("transcription failed")
             return ""
@@ -513,8 +526,11 @@ class TurnEngine:
                 await self._generate_from_llm(reply)
         except asyncio.CancelledError:
             raise
-        except Exception:
-            log.exception("reply failed; saying the fallback phrase")
+        except Exception as exc:
+            if isinstance(exc, (SpeechError, TimeoutError)):  # expected: one line says it
+                log.warning("reply failed (%s); saying the fallback phrase", describe(exc))
+            else:
+                log.exception("reply failed; saying the fallback phrase")
             if not reply.clips:
                 with contextlib.suppress(Exception):
                     await self._add_clause(reply, self.agent.fallback)
@@ -561,7 +577,10 @@ class TurnEngine:
 
     async def _add_clause(self, reply: Reply, text: str) -> None:
         async with asyncio.timeout(self.config.tts_timeout_s):
-            audio = await self.speech.synthesize(text)
+            frame = await self.speech.synthesize(text, first=not reply.clips)
+        if frame.rate != self.rate:  # an adapter resamples at its edge; never play it wrong
+            raise SpeechError(f"speech came at {frame.rate} Hz, the call runs at {self.rate} Hz")
+        audio = frame.samples
         if reply.turn is not None:
             reply.turn.mark("first_tts_audio", now())
         reply.clips.append(Clip(text, self._next_utterance, audio))
@@ -606,3 +625,11 @@ class TurnEngine:
         self._tasks.add(task)
         task.add_done_callback(self._tasks.discard)
         return task
+
+
+def describe(exc: BaseException) -> str:
+    if isinstance(exc, TimeoutError):
+        return "no answer in time"
+    return f"{type(exc).__name__}: {exc}" + (
+        ", may retry" if getattr(exc, "retryable", False) else ""
+    )

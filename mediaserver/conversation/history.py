@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from mediaserver.conversation.ports import Message
+from mediaserver.speech import Message
 
 
 def estimate_tokens(text: str) -> int:

@@ -2,48 +2,12 @@
 
 from __future__ import annotations
 
-from pathlib import Path
-
 from mediaserver.config import ModelsConfig
+from mediaserver.modelset import model_set
 from mediaserver.services.local import LocalSpeech
-from models import registry, store
-from models.llm import LlamaLLM
-from models.stt import Device, WhisperSTT
-from models.tts import PiperTTS
-
-
-def model_path(name: str, config: ModelsConfig) -> Path:
-    """A registry name -> its installed directory (checked); a path -> itself."""
-    if "/" in name or name.startswith("."):
-        path = Path(name).expanduser()
-        if not path.exists():
-            raise store.ModelError(f"model path {path} does not exist")
-        return path
-    try:
-        model = registry.by_name(name)
-    except KeyError as exc:
-        raise store.ModelError(str(exc.args[0])) from None
-    return store.locate(model, Path(config.dir) if config.dir else None)
 
 
 def local_speech(config: ModelsConfig, language: str = "en", rate: int = 16000) -> LocalSpeech:
     """Models found and checked, not yet loaded (LocalSpeech.load does that)."""
-    device: Device = "cuda" if config.device == "cuda" else "cpu"
-    stt_dir = model_path(config.stt, config)
-    llm_path = model_path(config.llm, config)
-    if llm_path.is_dir():
-        llm_path = llm_path / "model.gguf"
-    tts_dir = model_path(config.tts, config)
-    stt_language = "en" if config.stt.endswith(".en") else language
-    return LocalSpeech(
-        WhisperSTT(
-            stt_dir,
-            device,
-            language=stt_language,
-            beam_size=config.stt_beam_size,
-            window_seconds=config.stt_window_seconds,
-        ),
-        LlamaLLM(llm_path, device, threads=config.llm_threads or None),
-        PiperTTS(tts_dir, device),
-        rate,
-    )
+    models = model_set(config, language)
+    return LocalSpeech(models.stt, models.llm, models.tts, rate)

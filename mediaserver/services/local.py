@@ -11,8 +11,10 @@ from concurrent.futures import ThreadPoolExecutor
 
 import numpy as np
 
-from mediaserver.conversation.ports import Message
+from mediaserver.frames import AudioFrame
+from mediaserver.speech import Message
 from models.llm import LlamaLLM
+from models.stt import RATE as STT_RATE
 from models.stt import WhisperSTT
 from models.tts import PiperTTS
 from native import resample
@@ -88,10 +90,10 @@ class LocalSpeech:
             pool.shutdown(wait=False, cancel_futures=True)
 
     async def transcribe(
-        self, audio: np.ndarray, language: str | None = None, prompt: str | None = None
+        self, audio: AudioFrame, language: str | None = None, prompt: str | None = None
     ) -> str:
         loop = asyncio.get_running_loop()
-        work = functools.partial(self.stt.transcribe, audio, prompt, language)
+        work = functools.partial(self.stt.transcribe, at_rate(audio, STT_RATE), prompt, language)
         result = await loop.run_in_executor(self._pools["stt"], work)
         return result.text
 
@@ -125,12 +127,13 @@ class LocalSpeech:
             stop.set()  # a cancelled reply frees the model at the next token
             worker.cancel()
 
-    async def synthesize(self, text: str) -> np.ndarray:
+    async def synthesize(self, text: str, *, first: bool = False) -> AudioFrame:
         loop = asyncio.get_running_loop()
         self._synthesizing += 1
         self._voice_idle.clear()
         try:
-            return await loop.run_in_executor(self._pools["tts"], self._synthesize, text)
+            audio = await loop.run_in_executor(self._pools["tts"], self._synthesize, text)
+            return AudioFrame(audio, self.rate)
         finally:
             self._synthesizing -= 1
             if not self._synthesizing:
@@ -151,3 +154,10 @@ class LocalSpeech:
         if len(self._spoken) > SPOKEN_CACHE_SIZE:
             self._spoken.popitem(last=False)
         return audio
+
+
+def at_rate(audio: AudioFrame, rate: int) -> np.ndarray:
+    """The frame's samples at `rate` (resampled at this edge if they are not)."""
+    if audio.rate == rate:
+        return audio.samples
+    return resample.resampler(audio.rate, rate).process(audio.samples).copy()

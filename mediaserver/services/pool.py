@@ -52,6 +52,12 @@ class SpeechPool:
             self._speech[choice] = speech
             return speech
 
+    def refusal(self) -> str | None:
+        return None  # in-process models: every call waits its turn
+
     def close(self) -> None:
         for speech in self._speech.values():
             speech.close()
+
+    async def aclose(self) -> None:
+        self.close()

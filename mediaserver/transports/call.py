@@ -109,6 +109,11 @@ class CallHandler:
 
     def transfer_failed(self, call: CallHandle, code: int) -> None: ...
 
+    def refusal(self) -> str | None:
+        """Why a new call must be refused (SIP 503, WebRTC 503), or None.
+        Asked from the transport's thread: must not block."""
+        return None
+
 
 class Transport(Protocol):
     """What the server asks of a transport about one of its calls (from the loop)."""

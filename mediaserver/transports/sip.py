@@ -234,6 +234,12 @@ class SipServer:
             op.statusCode = 403
             call.hangup(op)
             return
+        if (refusal := self.handler.refusal()) is not None:
+            log.warning("INVITE from %s refused: %s", source, refusal)
+            op.statusCode = 503
+            op.reason = "Service Unavailable"
+            call.hangup(op)
+            return
         op.statusCode = 200
         call.answer(op)
 

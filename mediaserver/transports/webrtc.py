@@ -334,6 +334,8 @@ class WebRtcServer:
         # cannot all see the same free slot
         if len(self.calls) + self._negotiating >= self.config.max_calls:
             raise Busy(f"all {self.config.max_calls} WebRTC call slots are taken")
+        if (refusal := self.handler.refusal()) is not None:
+            raise Busy(refusal)
         self._negotiating += 1
         try:
             return await self._answer(sdp, agent, remote)

@@ -45,3 +45,18 @@ def test_bench_json_lists_every_kernel_beside_its_peers() -> None:
     assert 1.5 <= ours[0]["added_delay_ms"] <= 2.0
     assert ours[0]["quality_db"] >= 80
     assert all(r["us_per_frame_median"] > 0 for r in rows)
+
+
+def test_capacity_finds_the_largest_n_within_p95_and_the_compute_bound() -> None:
+    from bench.capacity import report
+
+    rows = [
+        {"n": 1, "backend": "local", "p95_ms": 900, "cpu_per_call_second": 0.4},
+        {"n": 1, "backend": "service", "p95_ms": 800, "cpu_per_call_second": 0.6},
+        {"n": 2, "backend": "local", "p95_ms": 1600, "cpu_per_call_second": 0.4},
+        {"n": 2, "backend": "service", "p95_ms": 1400, "cpu_per_call_second": 0.5},
+        {"n": 3, "backend": "service", "p95_ms": 2100, "cpu_per_call_second": 0.5},
+    ]
+    result = report(rows)
+    assert result["max_n"] == {"local": 1, "service": 2}
+    assert result["compute_bound_n"] == round(result["cores"] / 0.5, 2)  # N=1's mean cost

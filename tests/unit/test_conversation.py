@@ -208,6 +208,31 @@ def test_a_failing_or_stalled_llm_gives_the_fallback_phrase_and_the_call_goes_on
     assert [t.agent_text for t in result.engine.turns] == [Agent().fallback, Agent().fallback]
 
 
+def test_models_out_of_reach_give_the_fallback_phrase_not_a_re_prompt(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    lines = [Line(GREETING_END + 0.5, 1.0, "Hello?")]
+    speech = FakeSpeech(lines=lines, fail_stt=True)
+    result = simulate(speech, seconds=10)
+    (turn,) = result.engine.turns
+    assert turn.agent_text == Agent().fallback and not turn.reprompt
+    failures = [r for r in caplog.records if "transcription failed" in r.getMessage()]
+    assert len(failures) == 1 and failures[0].exc_info is None  # one line, no stack
+    assert "Unavailable" in failures[0].getMessage()
+
+
+def test_a_clause_voiced_at_another_rate_is_never_played_the_fallback_is() -> None:
+    answer = "We open at nine."
+    lines = [Line(GREETING_END + 0.5, 1.0, "When do you open?")]
+    speech = FakeSpeech(answers=[answer], lines=lines, wrong_rate=frozenset({answer}))
+    result = simulate(speech, seconds=10)
+    (turn,) = result.engine.turns
+    assert turn.agent_text == Agent().fallback
+    assert agent_audio_at(result, GREETING_END, 10) == pytest.approx(
+        len(Agent().fallback.split()) * WORD_SECONDS, abs=0.03
+    )
+
+
 def test_max_turns_says_goodbye_and_hangs_up() -> None:
     lines = [Line(GREETING_END + 0.5 + 4 * i, 1.0, f"Question {i}") for i in range(3)]
     speech = FakeSpeech(answers=["Yes."] * 3, lines=lines)

@@ -78,6 +78,19 @@ def test_defaults_then_file_then_overrides(tmp_path: Path) -> None:
         ("[vad]\nspeculate_ms = 600\n", "vad.speculate_ms: expected 0 .off. up to below"),
         ("[vad]\nspeculate_ms = -20\n", "vad.speculate_ms"),
         ("[jitter]\nmin_delay_ms = 500\n", "jitter: expected 20 <= min_delay_ms"),
+        ('[models]\nbackend = "cloud"\n', 'models.backend: expected "local" or "remote"'),
+        ('[models]\nbackend = "remote"\n', "backend .remote. needs models.url or models.stt_url"),
+        (
+            '[models]\nbackend = "remote"\nstt_url = "http://a/v1"\ntts_url = "http://a/v1"\n',
+            "needs models.url or models.llm_url",
+        ),
+        (
+            '[models]\nurl = "127.0.0.1:8081"\n',
+            "models.url: .* expected an http:// or https:// URL",
+        ),
+        ("[models]\ntimeout_seconds = 0\n", "models.timeout_seconds: expected 0.5..600"),
+        ("[inference]\nllm_queue = 0\n", "inference.llm_queue: expected 1..10000"),
+        ("[inference]\nstt_batch = 100\n", "inference.stt_batch: expected 1..64"),
         ("\xff\xfe", "not valid TOML"),
         ('[twilio]\nauth_token = "x"\n', "twilio: set both auth_token and public_url"),
         ('[twilio]\nauth_token = "x"\npublic_url = "wss://a.example"\n', "twilio.public_url"),
@@ -92,6 +105,20 @@ def test_bad_config_names_the_key(tmp_path: Path, text: str, message: str) -> No
     path.write_bytes(text.encode("latin-1"))
     with pytest.raises(ConfigError, match=message):
         load(path)
+
+
+def test_a_remote_backend_asks_each_model_where_it_is(tmp_path: Path) -> None:
+    path = tmp_path / "remote.toml"
+    path.write_text(
+        '[models]\nbackend = "remote"\nurl = "http://127.0.0.1:8081/v1/"\n'
+        'llm_url = "http://gpu:8000/v1"\n'
+    )
+    models = load(path).models
+    assert [models.endpoint(role) for role in ("stt", "llm", "tts")] == [
+        "http://127.0.0.1:8081/v1",
+        "http://gpu:8000/v1",
+        "http://127.0.0.1:8081/v1",
+    ]
 
 
 def test_missing_config_file_is_a_clear_error(tmp_path: Path) -> None:

@@ -89,7 +89,7 @@ def test_a_phrase_said_before_comes_from_the_cache_and_the_cache_is_bounded(
     speech = LocalSpeech(None, None, tts)  # type: ignore[arg-type]
 
     async def say(*texts: str) -> list[np.ndarray]:
-        return [await speech.synthesize(text) for text in texts]
+        return [(await speech.synthesize(text)).samples for text in texts]
 
     try:
         hello, hello_again, *_ = asyncio.run(say("hello", "hello", "a", "bb", "hello"))

@@ -1,0 +1,182 @@
+"""The three loaded models behind their lanes: what the routes call. Models
+never run on the event loop: each lane's own thread runs its model."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import threading
+from collections import OrderedDict
+from collections.abc import AsyncGenerator, Callable
+from dataclasses import dataclass, field
+
+import numpy as np
+
+from mediaserver.config_models import InferenceConfig
+from mediaserver.inference.lanes import Lane
+from mediaserver.inference.metrics import ServiceMetrics
+from mediaserver.modelset import ModelSet
+from mediaserver.speech import Message
+from models.stt import Transcription
+
+SPOKEN_CACHE_SIZE = 64  # phrases kept as audio: greetings, fallbacks, frequent clauses
+
+log = logging.getLogger(__name__)
+
+STT_PRIORITY = 0
+FIRST_CLAUSE, LATER_CLAUSE = 0, 1
+
+Emit = Callable[[str | BaseException | None], None]
+
+
+@dataclass
+class Generation:
+    """One chat completion: its pieces come out of `pieces` (None: the end);
+    setting `stop` ends it at the next token, in the engine."""
+
+    messages: list[Message]
+    max_tokens: int
+    temperature: float
+    emit: Emit
+    stop: threading.Event = field(default_factory=threading.Event)
+    tokens: int = 0
+    finish_reason: str = "stop"
+
+
+class Engines:
+    def __init__(
+        self,
+        models: ModelSet,
+        names: tuple[str, str, str],
+        config: InferenceConfig,
+        metrics: ServiceMetrics,
+    ) -> None:
+        self.models = models
+        self.names = names  # stt, llm, tts as clients name them
+        self.metrics = metrics
+        self.loaded = False
+        self.stt = Lane[tuple[np.ndarray, str | None, str | None], Transcription](
+            "stt",
+            models.stt.transcribe_many,
+            config.stt_queue,
+            max_batch=config.stt_batch,
+            batch_window_s=config.stt_batch_window_ms / 1000,
+            on_batch=metrics.stt_batch.observe,
+        )
+        self.llm = Lane[Generation, None]("llm", self._generate, config.llm_queue)
+        self.tts = Lane[str, np.ndarray]("tts", self._synthesize, config.tts_queue)
+        self._spoken: OrderedDict[str, np.ndarray] = OrderedDict()
+        self._spoken_lock = threading.Lock()
+        metrics.watch((self.stt, self.llm, self.tts))
+
+    @property
+    def lanes(self) -> tuple[Lane[object, object], ...]:
+        return (self.stt, self.llm, self.tts)  # type: ignore[return-value]
+
+    def load(self) -> None:
+        """Load and warm each model (blocking; the first run of each is slow)."""
+        self.models.stt.load()
+        self.models.stt.transcribe(np.zeros(16000, np.float32))
+        self.models.llm.load()
+        for _ in self.models.llm.stream([{"role": "user", "content": "Hello"}], max_tokens=1):
+            pass
+        self.models.tts.load()
+        list(self.models.tts.synthesize("Hello."))
+        self.loaded = True
+
+    def close(self) -> None:
+        for lane in self.lanes:
+            lane.close()
+
+    @property
+    def sample_rate(self) -> int:
+        return self.models.tts.sample_rate
+
+    # -- STT ----------------------------------------------------------------------
+    async def transcribe(
+        self, audio: np.ndarray, prompt: str | None, language: str | None
+    ) -> Transcription:
+        """16 kHz int16 audio -> text, batched with other requests waiting."""
+        return await self.stt.run((audio, prompt, language), STT_PRIORITY)
+
+    # -- LLM ----------------------------------------------------------------------
+    def generate(
+        self, messages: list[Message], max_tokens: int, temperature: float
+    ) -> tuple[Generation, AsyncGenerator[str, None]]:
+        """Start a completion (Saturated at once if the LLM's queue is full):
+        the job, and its pieces as they come. Closing the iterator (the client
+        went away) stops the model at its next token, or drops the job if it
+        has not started."""
+        loop = asyncio.get_running_loop()
+        pieces: asyncio.Queue[str | BaseException | None] = asyncio.Queue(maxsize=max_tokens + 2)
+
+        def emit(item: str | BaseException | None) -> None:
+            loop.call_soon_threadsafe(pieces.put_nowait, item)
+
+        job = Generation(messages, max_tokens, temperature, emit)
+        future = self.llm.submit(job)
+
+        async def stream() -> AsyncGenerator[str, None]:
+            ended = False  # the model said all it had to (or failed)
+            try:
+                while (item := await pieces.get()) is not None:
+                    if isinstance(item, BaseException):
+                        ended = True
+                        raise item
+                    yield item
+                ended = True
+            finally:
+                if not ended:
+                    job.stop.set()
+                    future.cancel()  # not started yet: never starts
+                    self.metrics.llm_cancelled.inc()
+
+        return job, stream()
+
+    def _generate(self, jobs: list[Generation]) -> list[None]:
+        for job in jobs:
+            if job.stop.is_set():
+                continue
+            stream = self.models.llm.stream(job.messages, job.max_tokens, job.temperature)
+            try:
+                for piece in stream:
+                    job.tokens += 1
+                    self.metrics.llm_tokens.inc()
+                    if job.stop.is_set():
+                        job.finish_reason = "cancelled"
+                        break
+                    job.emit(piece)
+                else:
+                    if job.tokens >= job.max_tokens:
+                        job.finish_reason = "length"
+                job.emit(None)
+            except Exception as exc:
+                log.exception("LLM failed")
+                job.emit(exc)
+            finally:
+                stream.close()  # llama.cpp's loop ends here, not at max_tokens
+        return [None] * len(jobs)
+
+    # -- TTS ----------------------------------------------------------------------
+    async def synthesize(self, text: str, priority: int, *, admitted: bool = False) -> np.ndarray:
+        """Audio of one clause at the voice's rate; a phrase said before comes
+        from the cache at once."""
+        with self._spoken_lock:
+            if (audio := self._spoken.get(text)) is not None:
+                self._spoken.move_to_end(text)
+                self.metrics.tts_cached.inc()
+                return audio
+        return await self.tts.run(text, priority, admitted=admitted)
+
+    def _synthesize(self, texts: list[str]) -> list[np.ndarray]:
+        out = []
+        for text in texts:
+            chunks = list(self.models.tts.synthesize(text))
+            audio = np.concatenate(chunks) if chunks else np.zeros(0, np.int16)
+            audio.flags.writeable = False
+            with self._spoken_lock:
+                self._spoken[text] = audio
+                if len(self._spoken) > SPOKEN_CACHE_SIZE:
+                    self._spoken.popitem(last=False)
+            out.append(audio)
+        return out
