@@ -329,13 +329,13 @@ class WebRtcServer:
         """Answer a browser's (non-trickle) offer: (the call, the answer's SDP)."""
         if kind != "offer":
             raise OfferError(f"expected an offer, got {kind!r}")
+        if (refusal := self.handler.refusal()) is not None:  # the models are saturated
+            raise Busy(refusal)
         check_offer(sdp)
         # the slot is taken here, before the first await: offers arriving together
         # cannot all see the same free slot
         if len(self.calls) + self._negotiating >= self.config.max_calls:
             raise Busy(f"all {self.config.max_calls} WebRTC call slots are taken")
-        if (refusal := self.handler.refusal()) is not None:
-            raise Busy(refusal)
         self._negotiating += 1
         try:
             return await self._answer(sdp, agent, remote)
