@@ -157,7 +157,7 @@ class SipConfig:
     codecs: tuple[str, ...] = ("G722/16000", "PCMU/8000", "PCMA/8000")  # in order of preference
     max_calls: int = 4  # what PJSIP builds on the registries allow per process
     trunk_host: str = ""  # outbound: a bare number N is called as sip:N@trunk_host
-    log_level: int = 1  # PJSIP's own log (0-6) on stderr
+    log_level: int = 1  # PJSIP's own log (0-6), masked in the server's log; 5+: whole messages
     rtp_port: int = 0  # first RTP port (each call takes the next free pair); 0: any free port
     outbound_per_trunk: int = 2  # POST /calls: at most this many at once per trunk
     outbound_retries: int = 2  # busy or no answer: call again this many times

@@ -26,13 +26,14 @@ import numpy as np
 import pjsua2 as pj
 
 from mediaserver.config import SipConfig, TrunkConfig
-from mediaserver.transports import pjbuffers
+from mediaserver.transports import pjbuffers, sip_check, sip_log, sip_tcp
 from mediaserver.transports.call import FRAME, RATE, CallHandle, CallHandler, CallMedia
 
 log = logging.getLogger(__name__)
 
 _COMMANDS = 256  # pending pjsua2 commands from the event loop
 _PORT_GRACE_SECONDS = 2.0  # how long a disconnected call's port outlives it
+_TCP_SWEEP_SECONDS = 0.5  # idle SIP/TCP connections are looked for this often
 
 
 def _allowed(source: str, networks: list[Any]) -> bool:
@@ -57,7 +58,10 @@ class SipServer:
         self.host, self.port = host, port
         self.handler = handler
         self.loop = loop
-        self.calls: dict[int, SipCall] = {}
+        self.calls: dict[int, SipCall] = {}  # live calls by their pjsua call index
+        # Disconnected calls, kept until their index is free again: a pj.Call's
+        # destructor hangs up (603) and unhooks whatever call holds its index now.
+        self._ended: list[SipCall] = []
         self._networks = [ipaddress.ip_network(n, strict=False) for n in config.allow]
         self._commands: collections.deque[Callable[[], None]] = collections.deque(maxlen=_COMMANDS)
         self._stop = threading.Event()
@@ -65,6 +69,8 @@ class SipServer:
         self._error: BaseException | None = None
         self._thread = threading.Thread(target=self._run, name="pjsip", daemon=True)
         self._account: Any = None
+        self._log: sip_log.PjsipLog | None = None
+        self._tcp = sip_tcp.TcpGuard(port)
         self._registrations: dict[str, _Registration] = {}
         self._retired: collections.deque[tuple[float, _Port]] = collections.deque()
         self._registrar_addresses: dict[str, set[str]] = {}  # calls from there are the trunk's
@@ -89,27 +95,53 @@ class SipServer:
         self._commands.append(command)
 
     def hangup(self, call: CallHandle, code: int = 200) -> None:
-        self.submit(lambda: self._end(call.call_id, code))
+        self.submit(lambda: self._end(call, code))
 
     def transfer(self, call: CallHandle, target: str) -> None:
         """Blind transfer (REFER); success ends this leg, failure reaches the handler."""
-        self.submit(lambda: self._transfer(call.call_id, target))
+        self.submit(lambda: self._transfer(call, target))
 
-    def _transfer(self, call_id: int, target: str) -> None:
-        if (call := self.calls.get(call_id)) is None:
+    def _live(self, handle: CallHandle) -> SipCall | None:
+        """The call of this handle, if still live: pjsua reuses a call index as
+        soon as a call ends, so an index alone may name a newer call."""
+        call = self.calls.get(handle.call_id)
+        return call if call is not None and call.handle is handle else None
+
+    def _transfer(self, handle: CallHandle, target: str) -> None:
+        if (call := self._live(handle)) is None:
             return
         try:
             call.xfer(target, pj.CallOpParam(True))
         except pj.Error as exc:
-            log.warning("call %d: REFER to %s failed: %s", call_id, target, exc.reason)
+            log.warning("call %d: REFER to %s failed: %s", handle.call_id, target, exc.reason)
             self._notify(self.handler.transfer_failed, call.handle, 0)
 
-    def _end(self, call_id: int, code: int) -> None:
-        if (call := self.calls.get(call_id)) is not None:
+    def _end(self, handle: CallHandle, code: int) -> None:
+        if (call := self._live(handle)) is not None:
             call.end(code)
 
-    def forget(self, call_id: int) -> None:
-        self.calls.pop(call_id, None)
+    def disconnected(self, call: SipCall) -> None:
+        """From the call's own DISCONNECTED callback: out of the live calls, kept until reaped."""
+        if self.calls.get(call.handle.call_id) is call:
+            del self.calls[call.handle.call_id]
+        self._ended.append(call)
+
+    def _track(self, call: SipCall) -> None:
+        if (old := self.calls.get(call.handle.call_id)) is not None and old is not call:
+            self._ended.append(old)  # never dropped while its index is busy
+        self.calls[call.handle.call_id] = call
+
+    def _reap(self) -> None:
+        """Drop ended calls whose pjsua index no call holds now (between
+        libHandleEvents, so no INVITE can take it meanwhile)."""
+        if not self._ended:
+            return
+        kept = []
+        for call in self._ended:
+            index = call.handle.call_id
+            if index in self.calls or (index >= 0 and call.isActive()):
+                kept.append(call)
+        self._ended = kept
 
     def retire(self, port: _Port) -> None:
         """Keep a disconnected call's port alive until the bridge is surely done with it."""
@@ -130,33 +162,46 @@ class SipServer:
             return
         self._ready.set()
         log.info("SIP listening on %s:%d (UDP, TCP)", self.host, self.port)
+        next_sweep = 0.0
         try:
             while not self._stop.is_set():
                 ep.libHandleEvents(10)
                 while self._commands:
                     self._commands.popleft()()
-                self._destroy_retired(time.monotonic())
+                self._reap()
+                now = time.monotonic()
+                self._destroy_retired(now)
+                if now >= next_sweep:
+                    next_sweep = now + _TCP_SWEEP_SECONDS
+                    self._sweep_tcp()
         finally:
             self._shutdown(ep)
 
+    def _sweep_tcp(self) -> None:
+        try:
+            self._tcp.sweep({call.handle.source for call in self.calls.values()})
+        except Exception:  # the guard is a defence: SIP goes on without it
+            log.exception("SIP/TCP idle sweep")
+
     def _start(self, ep: Any) -> None:
-        ep.libCreate()
-        cfg = pj.EpConfig()
-        cfg.uaConfig.threadCnt = 0
-        cfg.uaConfig.mainThreadOnly = False
-        cfg.uaConfig.maxCalls = self.config.max_calls
-        cfg.uaConfig.userAgent = "mediaserver"
-        cfg.logConfig.level = self.config.log_level
-        cfg.logConfig.consoleLevel = self.config.log_level
-        cfg.medConfig.clockRate = RATE
-        cfg.medConfig.sndClockRate = RATE
-        cfg.medConfig.channelCount = 1
-        ep.libInit(cfg)
+        with sip_log.startup_silenced():
+            ep.libCreate()
+            cfg = pj.EpConfig()
+            cfg.uaConfig.threadCnt = 0
+            cfg.uaConfig.mainThreadOnly = False
+            cfg.uaConfig.maxCalls = self.config.max_calls
+            cfg.uaConfig.userAgent = "mediaserver"
+            self._log = sip_log.configure(cfg, self.config.log_level)
+            cfg.medConfig.clockRate = RATE
+            cfg.medConfig.sndClockRate = RATE
+            cfg.medConfig.channelCount = 1
+            ep.libInit(cfg)
         transport = pj.TransportConfig()
         transport.port = self.port
         transport.boundAddress = self.host
         ep.transportCreate(pj.PJSIP_TRANSPORT_UDP, transport)
         ep.transportCreate(pj.PJSIP_TRANSPORT_TCP, transport)
+        self._tcp.raise_backlog()
         ep.audDevManager().setNullDev()
         self._set_codecs(ep)
         ep.libStart()
@@ -178,6 +223,7 @@ class SipServer:
         for call in list(self.calls.values()):
             call.drop_port()
         self.calls.clear()
+        self._ended.clear()
         self._destroy_retired(float("inf"))
         for registration in self._registrations.values():
             registration.shutdown()
@@ -185,6 +231,8 @@ class SipServer:
         self._account.shutdown()
         self._account = None
         ep.libDestroy()
+        if self._log is not None:
+            self._log.close()
 
     def _register(self, trunk: TrunkConfig) -> None:
         registration = _Registration(self, trunk.name)
@@ -224,8 +272,14 @@ class SipServer:
     def _incoming(self, account: Any, prm: Any) -> None:
         call = SipCall(self, account, CallHandle(prm.callId, source=prm.rdata.srcAddress))
         source = call.handle.source
-        self.calls[prm.callId] = call
+        self._track(call)
         op = pj.CallOpParam()
+        if (reason := _malformed(prm.rdata)) is not None:
+            log.warning("INVITE from %s refused: %s", source, reason)
+            op.statusCode = 400
+            op.reason = f"Bad Request: {reason}"
+            call.hangup(op)
+            return
         trusted = isinstance(account, _Registration) and source.rsplit(":", 1)[0].strip(
             "[]"
         ) in self._registrar_addresses.get(account.name, ())
@@ -256,10 +310,20 @@ class SipServer:
             self._notify(self.handler.ended, handle, 0, f"could not call {uri}: {exc.reason}")
             return
         handle.call_id = call.getId()
-        self.calls[handle.call_id] = call
+        if not handle.ended:  # (a call that failed inside makeCall is among the ended already)
+            self._track(call)
 
     def _notify(self, fn: Callable[..., None], *args: Any) -> None:
         self.loop.call_soon_threadsafe(fn, *args)
+
+
+def _malformed(rdata: Any) -> str | None:
+    """Why this INVITE gets a 400 (RFC 3261), or None; PJSIP's parser is lenient."""
+    try:
+        message = str(rdata.wholeMsg)
+    except UnicodeError:  # bytes that are not UTF-8: answered, stored escaped
+        return None
+    return sip_check.problem(message)
 
 
 class _Account(pj.Account):  # type: ignore[misc]
@@ -369,8 +433,7 @@ class SipCall(pj.Call):  # type: ignore[misc]
                 server = self.server
                 if handle.started or handle.outbound:
                     server._notify(server.handler.ended, handle, ci.lastStatusCode, ci.lastReason)
-                # forget it after this callback returns: never delete a call inside its own callback
-                server.submit(lambda: server.forget(handle.call_id))
+                server.disconnected(self)  # never deleted inside its own callback
         except Exception:
             log.exception("call state")
 
