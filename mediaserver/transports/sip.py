@@ -26,7 +26,7 @@ import numpy as np
 import pjsua2 as pj
 
 from mediaserver.config import SipConfig, TrunkConfig
-from mediaserver.transports import pjbuffers, sip_check, sip_log, sip_tcp
+from mediaserver.transports import pjbuffers, sip_budget, sip_check, sip_log, sip_tcp
 from mediaserver.transports.call import FRAME, RATE, CallHandle, CallHandler, CallMedia
 
 log = logging.getLogger(__name__)
@@ -71,6 +71,7 @@ class SipServer:
         self._account: Any = None
         self._log: sip_log.PjsipLog | None = None
         self._tcp = sip_tcp.TcpGuard(port)
+        self._budget = sip_budget.SocketBudget(config.max_calls)
         self._registrations: dict[str, _Registration] = {}
         self._retired: collections.deque[tuple[float, _Port]] = collections.deque()
         self._registrar_addresses: dict[str, set[str]] = {}  # calls from there are the trunk's
@@ -122,6 +123,7 @@ class SipServer:
 
     def disconnected(self, call: SipCall) -> None:
         """From the call's own DISCONNECTED callback: out of the live calls, kept until reaped."""
+        self._budget.released(sip_budget.PER_CALL, time.monotonic())
         if self.calls.get(call.handle.call_id) is call:
             del self.calls[call.handle.call_id]
         self._ended.append(call)
@@ -165,7 +167,11 @@ class SipServer:
         next_sweep = 0.0
         try:
             while not self._stop.is_set():
-                ep.libHandleEvents(10)
+                now = time.monotonic()
+                if self._budget.may_poll(len(self.calls), self._tcp.open, now):
+                    ep.libHandleEvents(10)
+                else:
+                    time.sleep(0.01)  # sockets closed lately: let their keys cool first
                 while self._commands:
                     self._commands.popleft()()
                 self._reap()
@@ -179,7 +185,8 @@ class SipServer:
 
     def _sweep_tcp(self) -> None:
         try:
-            self._tcp.sweep({call.handle.source for call in self.calls.values()})
+            freed = self._tcp.sweep({call.handle.source for call in self.calls.values()})
+            self._budget.released(freed, time.monotonic())
         except Exception:  # the guard is a defence: SIP goes on without it
             log.exception("SIP/TCP idle sweep")
 

@@ -26,7 +26,7 @@ log = logging.getLogger(__name__)
 
 BACKLOG = 128
 IDLE_SECONDS = 30.0  # a connection with no call that received nothing this long is closed
-CROWDED = 40  # of PJSIP's ~62: above this many, the longest-idle are closed at once
+CROWDED = 24  # above this many, the longest-idle are closed at once (see sip_budget)
 _TCP_INFO_LAST_DATA_RECV = 52  # offset of tcpi_last_data_recv (ms) in struct tcp_info
 _ESTABLISHED = 1
 
@@ -46,6 +46,7 @@ class TcpGuard:
         self.idle_ms = int(idle_seconds * 1000)
         self.crowded = crowded
         self.closed = 0  # connections shut down so far
+        self.open = 0  # connections open at the last sweep
 
     def raise_backlog(self) -> None:
         for fd in _socket_fds():
@@ -70,9 +71,13 @@ class TcpGuard:
         return found
 
     def sweep(self, in_calls: Collection[str]) -> int:
-        """Shut down idle connections (none whose peer is a live call's source)."""
+        """Shut down idle connections (none whose peer is a live call's source);
+        how many sockets went away since the last sweep, these included."""
         busy = {_plain(source) for source in in_calls}
-        spare = [c for c in self.connections() if c.peer not in busy]
+        found = self.connections()
+        gone = max(0, self.open - len(found))
+        self.open = len(found)
+        spare = [c for c in found if c.peer not in busy]
         spare.sort(key=lambda c: c.idle_ms, reverse=True)
         excess = max(0, len(spare) - self.crowded)
         doomed = [c for i, c in enumerate(spare) if i < excess or c.idle_ms >= self.idle_ms]
@@ -85,10 +90,9 @@ class TcpGuard:
                         continue
         if doomed:
             self.closed += len(doomed)
-            log.info(
-                "SIP/TCP: closed %d idle connections (%d open)", len(doomed), len(spare) - len(doomed)
-            )
-        return len(doomed)
+            self.open -= len(doomed)
+            log.info("SIP/TCP: closed %d idle connections (%d open)", len(doomed), self.open)
+        return gone + len(doomed)
 
 
 def _socket_fds() -> list[int]:
