@@ -33,7 +33,7 @@ log = logging.getLogger(__name__)
 
 _COMMANDS = 256  # pending pjsua2 commands from the event loop
 _PORT_GRACE_SECONDS = 2.0  # how long a disconnected call's port outlives it
-_TCP_SWEEP_SECONDS = 0.5  # idle SIP/TCP connections are looked for this often
+_TCP_SWEEP_SECONDS = 0.1  # SIP/TCP connections are counted this often
 
 
 def _allowed(source: str, networks: list[Any]) -> bool:
@@ -70,7 +70,7 @@ class SipServer:
         self._thread = threading.Thread(target=self._run, name="pjsip", daemon=True)
         self._account: Any = None
         self._log: sip_log.PjsipLog | None = None
-        self._tcp = sip_tcp.TcpGuard(port)
+        self._tcp = sip_tcp.TcpGuard(port, idle_seconds=config.tcp_idle_seconds)
         self._budget = sip_budget.SocketBudget(config.max_calls)
         self._registrations: dict[str, _Registration] = {}
         self._retired: collections.deque[tuple[float, _Port]] = collections.deque()
@@ -168,7 +168,9 @@ class SipServer:
         try:
             while not self._stop.is_set():
                 now = time.monotonic()
-                if self._budget.may_poll(len(self.calls), self._tcp.open, now):
+                self._budget.expire(now)
+                self._tcp.gate(self._tcp.crowding or self._budget.cooling > 0)
+                if self._budget.may_poll(len(self.calls), self._tcp.open, self._tcp.gated, now):
                     ep.libHandleEvents(10)
                 else:
                     time.sleep(0.01)  # sockets closed lately: let their keys cool first
@@ -185,8 +187,8 @@ class SipServer:
 
     def _sweep_tcp(self) -> None:
         try:
-            freed = self._tcp.sweep({call.handle.source for call in self.calls.values()})
-            self._budget.released(freed, time.monotonic())
+            gone = self._tcp.sweep({call.handle.source for call in self.calls.values()})
+            self._budget.released(gone, time.monotonic())
         except Exception:  # the guard is a defence: SIP goes on without it
             log.exception("SIP/TCP idle sweep")
 
@@ -208,7 +210,6 @@ class SipServer:
         transport.boundAddress = self.host
         ep.transportCreate(pj.PJSIP_TRANSPORT_UDP, transport)
         ep.transportCreate(pj.PJSIP_TRANSPORT_TCP, transport)
-        self._tcp.raise_backlog()
         ep.audDevManager().setNullDev()
         self._set_codecs(ep)
         ep.libStart()

@@ -5,10 +5,11 @@ connections, each call's RTP and RTCP) through one select() ioqueue of 64
 keys, and a closed socket's key is reusable only 500 ms later
 (PJ_IOQUEUE_KEY_FREE_DELAY). Registering a socket while every free key is
 still cooling trips a pj_assert that aborts the whole process: short calls
-at a high rate did (sipp, 200 INVITEs/s, calls of 20 ms). So the pjsip thread
-stops polling while the keys released in the last half second, those in use
-and what one round of polling may take could add up to more than the table:
+at a high rate did (sipp, 200 INVITEs/s, calls of 20 ms). So while keys
+cool, the pjsip thread stops polling if those in use, those cooling and what
+one round of polling may register could add up to more than the table:
 packets wait in the kernel meanwhile (SIP retransmits), nothing is lost.
+(A table full of keys in use is safe: PJSIP then refuses the socket.)
 """
 
 from __future__ import annotations
@@ -19,27 +20,33 @@ KEYS = 64  # PJ_IOQUEUE_MAX_HANDLES: PJSIP's ioqueue, shared by SIP and media
 FREE_DELAY = 0.6  # seconds a closed socket's key cools (500 ms, with a margin)
 FIXED = 2  # the UDP transport and the TCP listener
 PER_CALL = 2  # RTP and RTCP
-ROUND = 8  # TCP connections one round of polling may accept
+ROUND = 6  # TCP connections one round of polling may accept (PJSIP's backlog of 5, +1)
 
 
 class SocketBudget:
     def __init__(self, max_calls: int) -> None:
         self.max_calls = max_calls
         self._released: collections.deque[tuple[float, int]] = collections.deque()
-        self._cooling = 0
+        self.cooling = 0  # keys released less than FREE_DELAY ago
         self.paused = 0  # rounds of polling held back so far
 
     def released(self, keys: int, now: float) -> None:
         self._released.append((now + FREE_DELAY, keys))
-        self._cooling += keys
+        self.cooling += keys
 
-    def may_poll(self, calls: int, connections: int, now: float) -> bool:
-        """Whether a round of polling fits: keys in use, cooling, and what
-        new calls and connections the round may register."""
+    def expire(self, now: float) -> None:
         while self._released and self._released[0][0] <= now:
-            self._cooling -= self._released.popleft()[1]
+            self.cooling -= self._released.popleft()[1]
+
+    def may_poll(self, calls: int, connections: int, gated: bool, now: float) -> bool:
+        """Whether a round of polling fits: keys in use, cooling, and what
+        new calls and connections (none while `gated`) the round may register."""
+        self.expire(now)
+        if self.cooling <= 0:
+            return True
         in_use = FIXED + PER_CALL * calls + connections
-        fits = in_use + self._cooling + PER_CALL * max(0, self.max_calls - calls) + ROUND <= KEYS
+        need = PER_CALL * max(0, self.max_calls - calls) + (0 if gated else ROUND)
+        fits = in_use + self.cooling + need <= KEYS
         if not fits:
             self.paused += 1
         return fits

@@ -1,20 +1,26 @@
-"""Idle SIP-over-TCP connections, timed out from outside PJSIP.
+"""SIP-over-TCP connections, kept in check from outside PJSIP.
 
 The registry builds of PJSIP keep an accepted TCP connection that never
-speaks for 600 s (PJSIP_TRANSPORT_SERVER_IDLE_TIME, compile time), listen with
-a backlog of 5 and poll at most 64 sockets: 62 idle connections lock every
-new TCP caller out. pjsua2 exposes none of these settings, so the guard works
-on PJSIP's own sockets, from the pjsip thread between libHandleEvents:
+speaks for 600 s (PJSIP_TRANSPORT_SERVER_IDLE_TIME, compile time) and poll
+every socket through one table of 64 keys (sip_budget): 62 idle connections
+lock every new TCP caller out, and a socket registered while the table's free
+keys are all cooling aborts the process. pjsua2 exposes none of this, so the
+guard works on PJSIP's own sockets, from the pjsip thread between polls:
 
-- the listening socket's backlog is raised (listen() again on it);
 - a connection that has received nothing for `idle_seconds` and carries no
   live call is shut down (shutdown(), never close(): PJSIP sees the end of
-  the stream, drops its transport and closes its own descriptor);
-- above `crowded` connections, the longest-idle ones are shut down at once.
+  the stream, drops its transport and closes its own descriptor), a few per
+  sweep so that their keys cool a few at a time;
+- from `crowded` connections on, the longest-idle connections go first,
+  until the count is back under `crowded` - GATE_SLACK;
+- meanwhile, and while any of PJSIP's keys cool, the listening socket drops
+  new handshakes (a socket filter; clients retry their SYN a second later):
+  a burst of connections then cannot take the last free keys.
 """
 
 from __future__ import annotations
 
+import ctypes
 import logging
 import os
 import socket
@@ -24,11 +30,14 @@ from dataclasses import dataclass
 
 log = logging.getLogger(__name__)
 
-BACKLOG = 128
 IDLE_SECONDS = 30.0  # a connection with no call that received nothing this long is closed
-CROWDED = 24  # above this many, the longest-idle are closed at once (see sip_budget)
+CROWDED = 24  # from this many connections on, no new ones are accepted
+GATE_SLACK = 8  # accepted again below CROWDED - GATE_SLACK
+PER_SWEEP = 4  # closed per sweep at most (their keys cool 500 ms in PJSIP's table)
 _TCP_INFO_LAST_DATA_RECV = 52  # offset of tcpi_last_data_recv (ms) in struct tcp_info
 _ESTABLISHED = 1
+_SO_ATTACH_FILTER, _SO_DETACH_FILTER = 26, 27
+_DROP_ALL = (ctypes.c_uint8 * 8)(0x06, 0, 0, 0, 0, 0, 0, 0)  # BPF: ret #0 (code, jt, jf, k)
 
 
 @dataclass(frozen=True, slots=True)
@@ -47,40 +56,46 @@ class TcpGuard:
         self.crowded = crowded
         self.closed = 0  # connections shut down so far
         self.open = 0  # connections open at the last sweep
+        self.shut = 0  # connections shut down by the last sweep
+        self.gated = False  # the listener drops new handshakes
+        self.crowding = False  # too many connections: the longest-idle go first
+        self.listener: int | None = None  # PJSIP's listening socket
 
-    def raise_backlog(self) -> None:
-        for fd in _socket_fds():
-            with _borrowed(fd) as sock:
-                if sock is None or not _ours(sock, self.port) or _peer(sock) is not None:
-                    continue
-                sock.listen(BACKLOG)  # on a listening socket: only the backlog changes
-
-    def connections(self) -> list[Connection]:
-        found = []
+    def connections(self) -> tuple[list[Connection], int | None]:
+        """PJSIP's established connections on our port, and its listening socket."""
+        found, listener = [], None
         for fd in _socket_fds():
             with _borrowed(fd) as sock:
                 if sock is None or not _ours(sock, self.port):
                     continue
                 if (peer := _peer(sock)) is None:
+                    listener = fd
                     continue
                 info = sock.getsockopt(socket.IPPROTO_TCP, socket.TCP_INFO, 104)
                 if info[0] != _ESTABLISHED:
                     continue
                 idle = struct.unpack_from("I", info, _TCP_INFO_LAST_DATA_RECV)[0]
                 found.append(Connection(fd, peer, int(idle)))
-        return found
+        return found, listener
 
     def sweep(self, in_calls: Collection[str]) -> int:
         """Shut down idle connections (none whose peer is a live call's source);
-        how many sockets went away since the last sweep, these included."""
+        how many sockets went away since the last sweep, these counted and
+        those the last sweep shut down not."""
         busy = {_plain(source) for source in in_calls}
-        found = self.connections()
-        gone = max(0, self.open - len(found))
+        found, listener = self.connections()
+        gone = max(0, self.open - self.shut - len(found))
         self.open = len(found)
-        spare = [c for c in found if c.peer not in busy]
-        spare.sort(key=lambda c: c.idle_ms, reverse=True)
-        excess = max(0, len(spare) - self.crowded)
+        spare = sorted(
+            (c for c in found if c.peer not in busy), key=lambda c: c.idle_ms, reverse=True
+        )
+        self.listener = listener
+        self.crowding = len(found) >= (
+            self.crowded - GATE_SLACK if self.crowding else self.crowded
+        )
+        excess = max(0, len(found) - (self.crowded - GATE_SLACK)) if self.crowding else 0
         doomed = [c for i, c in enumerate(spare) if i < excess or c.idle_ms >= self.idle_ms]
+        doomed = doomed[:PER_SWEEP]
         for connection in doomed:
             with _borrowed(connection.fd) as sock:
                 if sock is not None and _peer(sock) == connection.peer:
@@ -88,11 +103,32 @@ class TcpGuard:
                         sock.shutdown(socket.SHUT_RDWR)
                     except OSError:
                         continue
+        self.shut = len(doomed)
         if doomed:
             self.closed += len(doomed)
-            self.open -= len(doomed)
             log.info("SIP/TCP: closed %d idle connections (%d open)", len(doomed), self.open)
         return gone + len(doomed)
+
+    def gate(self, closed: bool) -> None:
+        """Drop (or again take) new handshakes at the listening socket."""
+        if closed == self.gated or self.listener is None:
+            return
+        with _borrowed(self.listener) as sock:
+            if sock is None:
+                return
+            if closed:
+                program = struct.pack("HxxxxxxQ", 1, ctypes.addressof(_DROP_ALL))
+                sock.setsockopt(socket.SOL_SOCKET, _SO_ATTACH_FILTER, program)
+            else:
+                sock.setsockopt(socket.SOL_SOCKET, _SO_DETACH_FILTER, 0)
+        self.gated = closed
+        if self.crowding or not closed:
+            log.log(
+                logging.WARNING if self.crowding else logging.DEBUG,
+                "SIP/TCP: %s new connections (%d open)",
+                "refusing" if closed else "accepting",
+                self.open,
+            )
 
 
 def _socket_fds() -> list[int]:
