@@ -21,6 +21,9 @@ FREE_DELAY = 0.6  # seconds a closed socket's key cools (500 ms, with a margin)
 FIXED = 2  # the UDP transport and the TCP listener
 PER_CALL = 2  # RTP and RTCP
 ROUND = 6  # TCP connections one round of polling may accept (PJSIP's backlog of 5, +1)
+# calls one round may start per line: a line can end and start again within a
+# round when the thread lags behind a flood (seen: 2 a line was not enough)
+TURNOVERS = 4
 
 
 class SocketBudget:
@@ -45,7 +48,7 @@ class SocketBudget:
         if self.cooling <= 0:
             return True
         in_use = FIXED + PER_CALL * calls + connections
-        need = PER_CALL * max(0, self.max_calls - calls) + (0 if gated else ROUND)
+        need = PER_CALL * self.max_calls * TURNOVERS + (0 if gated else ROUND)
         fits = in_use + self.cooling + need <= KEYS
         if not fits:
             self.paused += 1
