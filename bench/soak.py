@@ -112,7 +112,9 @@ def records(server: Server) -> list[dict[str, Any]]:
             return items
 
 
-def run(minutes: float, sample_seconds: float, warmup_minutes: float, call_seconds: float) -> dict[str, Any]:
+def run(
+    minutes: float, sample_seconds: float, warmup_minutes: float, call_seconds: float
+) -> dict[str, Any]:
     with tempfile.TemporaryDirectory() as tmp_name:
         tmp = Path(tmp_name)
         subprocess.run(
@@ -120,6 +122,7 @@ def run(minutes: float, sample_seconds: float, warmup_minutes: float, call_secon
             check=True,
         )
         write_wav(tmp / "q16.wav", read_wav(tmp / "q.wav", 60))
+        (tmp / "server").mkdir()
         server = start_server(tmp / "server")
         callers = Callers(server, tmp / "q16.wav", call_seconds)
         samples: list[Sample] = []
@@ -138,10 +141,19 @@ def run(minutes: float, sample_seconds: float, warmup_minutes: float, call_secon
             alive = server.alive()
         finally:
             stop_server(server)
-    return report(samples, callers, stored, alive, minutes, warmup_minutes, call_seconds)
+    return report(
+        samples=samples,
+        callers=callers,
+        stored=stored,
+        alive=alive,
+        minutes=minutes,
+        warmup_minutes=warmup_minutes,
+        call_seconds=call_seconds,
+    )
 
 
 def report(
+    *,
     samples: list[Sample],
     callers: Callers,
     stored: list[dict[str, Any]],
@@ -189,7 +201,9 @@ def report(
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m bench.soak", description=__doc__.split("\n")[0])
+    parser = argparse.ArgumentParser(
+        prog="python -m bench.soak", description=__doc__.split("\n")[0]
+    )
     parser.add_argument("--minutes", type=float, default=30.0)
     parser.add_argument("--sample-seconds", type=float, default=60.0)
     parser.add_argument("--warmup-minutes", type=float, default=5.0)

@@ -39,7 +39,9 @@ class Request:
         return next(v for n, v in self.headers if n.lower() == name.lower())
 
 
-def invite(port: int, local: tuple[str, int], transport: str = "UDP", user: str = "agent") -> Request:
+def invite(
+    port: int, local: tuple[str, int], transport: str = "UDP", user: str = "agent"
+) -> Request:
     """A well-formed INVITE to sip:user@127.0.0.1:port from `local`, with a PCMU offer."""
     host, lport = local
     call_id = uuid.uuid4().hex

@@ -26,42 +26,60 @@ _CSEQ = re.compile(r"(\d{1,10})\s+([!-~]+)")
 _TAG = re.compile(r";\s*tag\s*=\s*[^;\s]+", re.IGNORECASE)
 
 
+class Malformed(ValueError):
+    """A request RFC 3261 answers with 400; the message is the reason."""
+
+
 def problem(message: str, method: str = "INVITE") -> str | None:
     """Why this request is malformed (the reason phrase of a 400), or None."""
+    try:
+        check(message, method)
+    except Malformed as exc:
+        return str(exc)
+    return None
+
+
+def check(message: str, method: str = "INVITE") -> None:
     head, *rest = re.split(r"\r?\n\r?\n", message, maxsplit=1)
     body = rest[0] if rest else ""
     lines = re.split(r"\r?\n", head)
     start = _REQUEST_LINE.fullmatch(lines[0])
     if start is None:
-        return "Malformed Request-Line"
+        raise Malformed("Malformed Request-Line")
     if start.group(1) != method:
-        return "Method names are case-sensitive"
+        raise Malformed("Method names are case-sensitive")
+    headers = _headers(lines[1:])
+    cseq = _CSEQ.fullmatch(headers["CSeq"][0])
+    if cseq is None:
+        raise Malformed("Malformed CSeq")
+    if cseq.group(2) != start.group(1):
+        raise Malformed("CSeq method does not match the request")
+    if not _TAG.search(_params(headers["From"][0])):
+        raise Malformed("From header has no tag")
+    if (length := headers.get("Content-Length")) is not None:
+        if not length[0].isdigit():
+            raise Malformed("Malformed Content-Length")
+        if int(length[0]) > len(body.encode("utf-8", "surrogateescape")):
+            raise Malformed("Content-Length exceeds the body")
+
+
+def _headers(lines: list[str]) -> dict[str, list[str]]:
+    """Values by header name (compact forms under their long names), each
+    single header present once."""
     headers: dict[str, list[str]] = {}
-    for line in _unfold(lines[1:]):
+    for line in _unfold(lines):
         name, colon, value = line.partition(":")
         if not colon:
-            return "Malformed header line"
+            raise Malformed("Malformed header line")
         key = SINGLE.get(name.strip().lower(), name.strip().lower())
         headers.setdefault(key, []).append(value.strip())
     for name in sorted(set(SINGLE.values())):
         if len(headers.get(name, ())) > 1:
-            return f"Duplicate {name} header"
+            raise Malformed(f"Duplicate {name} header")
     for name in ("Call-ID", "CSeq", "From", "To"):
         if not headers.get(name, [""])[0]:
-            return f"Missing {name} header"
-    cseq = _CSEQ.fullmatch(headers["CSeq"][0])
-    if cseq is None:
-        return "Malformed CSeq"
-    if cseq.group(2) != start.group(1):
-        return "CSeq method does not match the request"
-    if not _TAG.search(_params(headers["From"][0])):
-        return "From header has no tag"
-    if (length := headers.get("Content-Length")) is not None:
-        if not length[0].isdigit():
-            return "Malformed Content-Length"
-        if int(length[0]) > len(body.encode("utf-8", "surrogateescape")):
-            return "Content-Length exceeds the body"
-    return None
+            raise Malformed(f"Missing {name} header")
+    return headers
 
 
 def _unfold(lines: list[str]) -> list[str]:

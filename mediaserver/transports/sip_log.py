@@ -39,7 +39,7 @@ def clean(text: str, verbose: bool) -> str:
     if not verbose and ("\n" in text or "\r" in text):
         text = re.split(r"[\r\n]", text, maxsplit=1)[0] + " [rest omitted]"
     text = text.encode("utf-8", "backslashreplace").decode("utf-8")  # lone surrogates
-    return _CONTROL.sub(lambda m: "\\x%02x" % ord(m.group()), text)
+    return _CONTROL.sub(lambda m: f"\\x{ord(m.group()):02x}", text)
 
 
 class PjsipLog(pj.LogWriter):  # type: ignore[misc]

@@ -90,9 +90,7 @@ class TcpGuard:
             (c for c in found if c.peer not in busy), key=lambda c: c.idle_ms, reverse=True
         )
         self.listener = listener
-        self.crowding = len(found) >= (
-            self.crowded - GATE_SLACK if self.crowding else self.crowded
-        )
+        self.crowding = len(found) >= (self.crowded - GATE_SLACK if self.crowding else self.crowded)
         excess = max(0, len(found) - (self.crowded - GATE_SLACK)) if self.crowding else 0
         doomed = [c for i, c in enumerate(spare) if i < excess or c.idle_ms >= self.idle_ms]
         doomed = doomed[:PER_SWEEP]
@@ -179,5 +177,5 @@ def _peer(sock: socket.socket) -> str | None:
 
 
 def _plain(source: str) -> str:
-    """"[::1]:5070" -> "::1:5070", as _peer writes it."""
+    """ "[::1]:5070" -> "::1:5070", as _peer writes it."""
     return source.replace("[", "").replace("]", "")

@@ -149,8 +149,11 @@ def test_pjsip_log_lines_are_masked_json_and_carry_no_packet(server: Server) -> 
     assert not any("forged" in entry["msg"] for entry in pjsip)  # the body is not logged
 
 
-def sipp_calls(server: Server, tmp_path: Path, calls: int, rate: int, pause_ms: int) -> Counter[int]:
-    """sipp's uac scenario at `rate` INVITEs/s (calls of `pause_ms`): the final answers to INVITEs."""
+def sipp_calls(
+    server: Server, tmp_path: Path, calls: int, rate: int, pause_ms: int
+) -> Counter[int]:
+    """sipp's uac scenario at `rate` INVITEs/s, calls of `pause_ms`: the final
+    answers to the INVITEs, by status."""
     messages = tmp_path / f"sipp-{pause_ms}.log"
     subprocess.run(
         [
@@ -257,14 +260,19 @@ def fuzz_case(rng: random.Random, port: int, local: tuple[str, int], transport: 
     if area == "start":
         method = rng.choice(["INVITE", "invite", "OPTIONS", "BYE", "ACK", "FOO", "", "INV ITE"])
         uri = rng.choice(
-            [f"sip:agent@127.0.0.1:{port}", "sip:", "*", "tel:+1555", "sip:%00@x", "sip:" + "a" * 2000]
+            [
+                f"sip:agent@127.0.0.1:{port}",
+                "sip:",
+                "*",
+                "tel:+1555",
+                "sip:%00@x",
+                "sip:" + "a" * 2000,
+            ]
         )
         version = rng.choice(["SIP/2.0", "SIP/3.0", "SIP/2", "HTTP/1.1", ""])
         request.start = rng.choice([f"{method} {uri} {version}", f"{method}  {uri}", method + uri])
         if method and method.upper() not in ("INVITE",):
-            request.headers = [
-                (n, f"1 {method}" if n == "CSeq" else v) for n, v in request.headers
-            ]
+            request.headers = [(n, f"1 {method}" if n == "CSeq" else v) for n, v in request.headers]
     elif area == "headers":
         for _ in range(rng.randint(1, 3)):
             names = [n for n, _ in request.headers]
@@ -282,7 +290,10 @@ def fuzz_case(rng: random.Random, port: int, local: tuple[str, int], transport: 
                         [
                             ("Max-Forwards", "0"),
                             ("Content-Length", rng.choice(["-1", "abc", "99999999"])),
-                            ("CSeq", rng.choice(["-1 INVITE", "1", "x INVITE", "4294967296 INVITE"])),
+                            (
+                                "CSeq",
+                                rng.choice(["-1 INVITE", "1", "x INVITE", "4294967296 INVITE"]),
+                            ),
                             ("Via", "SIP/2.0/UDP"),
                             ("X-Long", "b" * rng.choice([100, 4000])),
                             ("No colon here", ""),
