@@ -138,6 +138,9 @@ def run(
             time.sleep(3)  # the last calls' records and recordings are closed
             samples.append(sample(server.proc.pid, started, callers.connected))
             stored = records(server)
+            for record in stored:  # while the data folder is still there
+                path = record["recording_path"]
+                record["recording_exists"] = bool(path) and Path(path).is_file()
             alive = server.alive()
         finally:
             stop_server(server)
@@ -165,11 +168,7 @@ def report(
     warm = next((s for s in samples if s.at_s >= warmup_minutes * 60), samples[-1])
     last = samples[-1]
     answered = [r for r in stored if r["answered_at"]]
-    unrecorded = [
-        r["id"]
-        for r in answered
-        if not r["ended_at"] or not r["recording_path"] or not Path(r["recording_path"]).is_file()
-    ]
+    unrecorded = [r["id"] for r in answered if not r["ended_at"] or not r["recording_exists"]]
     growth = (last.rss_mb - warm.rss_mb) / warm.rss_mb
     return {
         "minutes": minutes,
