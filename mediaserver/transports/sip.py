@@ -22,12 +22,12 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
-import numpy as np
 import pjsua2 as pj
 
 from mediaserver.config import SipConfig, TrunkConfig
-from mediaserver.transports import pjbuffers, sip_budget, sip_check, sip_log, sip_tcp
-from mediaserver.transports.call import FRAME, RATE, CallHandle, CallHandler, CallMedia
+from mediaserver.transports import sip_budget, sip_check, sip_log, sip_tcp
+from mediaserver.transports.call import RATE, CallHandle, CallHandler
+from mediaserver.transports.sip_call import Port, SipCall
 
 log = logging.getLogger(__name__)
 
@@ -73,7 +73,7 @@ class SipServer:
         self._tcp = sip_tcp.TcpGuard(port, idle_seconds=config.tcp_idle_seconds)
         self._budget = sip_budget.SocketBudget(config.max_calls)
         self._registrations: dict[str, _Registration] = {}
-        self._retired: collections.deque[tuple[float, _Port]] = collections.deque()
+        self._retired: collections.deque[tuple[float, Port]] = collections.deque()
         self._registrar_addresses: dict[str, set[str]] = {}  # calls from there are the trunk's
         # registration trunks: written by the pjsip thread, read anywhere
         self.trunks: dict[str, TrunkStatus] = {t.name: TrunkStatus() for t in config.trunks}
@@ -145,7 +145,7 @@ class SipServer:
                 kept.append(call)
         self._ended = kept
 
-    def retire(self, port: _Port) -> None:
+    def retire(self, port: Port) -> None:
         """Keep a disconnected call's port alive until the bridge is surely done with it."""
         self._retired.append((time.monotonic() + _PORT_GRACE_SECONDS, port))
 
@@ -346,40 +346,6 @@ class _Account(pj.Account):  # type: ignore[misc]
             log.exception("incoming call failed")
 
 
-class _Port(pj.AudioMediaPort):  # type: ignore[misc]
-    """Copies 20 ms frames between PJSIP's bridge and the call's buffers."""
-
-    def __init__(self, media: CallMedia) -> None:
-        super().__init__()
-        self.media = media
-        self.buf = np.zeros(FRAME, dtype=np.int16)  # once per call
-        self.live = True  # False once retired: the bridge may still fire a last callback
-
-    def onFrameReceived(self, frame: Any) -> None:
-        try:
-            if not self.live or frame.type != pj.PJMEDIA_FRAME_TYPE_AUDIO:
-                return  # PJSIP sends ~50 non-audio frames at call start
-            n = pjbuffers.read_into(frame.buf, self.buf)
-            if self.media.inbound.write(self.buf[:n]) < n:
-                self.media.dropped_in += 1
-        except Exception:
-            log.exception("inbound frame")
-
-    def onFrameRequested(self, frame: Any) -> None:
-        if not self.live:
-            return
-        start = time.perf_counter_ns()
-        try:
-            pcm = self.media.outbound.read()
-            self.media.played.write(pcm)
-            pjbuffers.write_from(frame.buf, pcm)
-            frame.size = pcm.nbytes
-            frame.type = pj.PJMEDIA_FRAME_TYPE_AUDIO
-        except Exception:
-            log.exception("outbound frame")
-        self.media.pacing.record(start, time.perf_counter_ns())
-
-
 @dataclass(frozen=True, slots=True)
 class TrunkStatus:
     registered: bool = False
@@ -419,95 +385,3 @@ class _Registration(pj.Account):  # type: ignore[misc]
             self.server._incoming(self, prm)
         except Exception:
             log.exception("incoming call failed")
-
-
-class SipCall(pj.Call):  # type: ignore[misc]
-    """Lives only in the pjsip thread; the rest of the server holds its handle."""
-
-    def __init__(self, server: SipServer, account: Any, handle: CallHandle) -> None:
-        super().__init__(account, handle.call_id if handle.call_id >= 0 else pj.PJSUA_INVALID_ID)
-        self.server = server
-        self.handle = handle
-        self.port: _Port | None = None
-
-    def onCallState(self, prm: Any) -> None:
-        try:
-            ci = self.getInfo()
-            handle = self.handle
-            handle.remote_uri, handle.local_uri = ci.remoteUri, ci.localUri
-            if ci.state == pj.PJSIP_INV_STATE_DISCONNECTED and not handle.ended:
-                handle.ended = True
-                self.drop_port()
-                server = self.server
-                if handle.started or handle.outbound:
-                    server._notify(server.handler.ended, handle, ci.lastStatusCode, ci.lastReason)
-                server.disconnected(self)  # never deleted inside its own callback
-        except Exception:
-            log.exception("call state")
-
-    def onCallMediaState(self, prm: Any) -> None:
-        try:
-            handle = self.handle
-            if self.port is not None or handle.ended:
-                return
-            media = self.getAudioMedia(-1)
-            fmt = pj.MediaFormatAudio()
-            fmt.type = pj.PJMEDIA_TYPE_AUDIO
-            fmt.clockRate = RATE
-            fmt.channelCount = 1
-            fmt.bitsPerSample = 16
-            fmt.frameTimeUsec = 20000
-            port = _Port(handle.media)
-            port.createPort(f"call{handle.call_id}", fmt)
-            media.startTransmit(port)
-            port.startTransmit(media)
-            self.port = port
-            if not handle.started:
-                handle.started = True
-                self.server._notify(self.server.handler.started, handle)
-        except Exception:
-            log.exception("call media")
-
-    def onCallTransferStatus(self, prm: Any) -> None:
-        """NOTIFYs about our REFER: a final 2xx means the caller reached the target."""
-        try:
-            if not prm.finalNotify:
-                return
-            prm.cont = False
-            if 200 <= prm.statusCode < 300:
-                log.info("call %d transferred", self.handle.call_id)
-                self.handle.transferred = True
-                self.end(200)
-            else:
-                self.server._notify(
-                    self.server.handler.transfer_failed, self.handle, prm.statusCode
-                )
-        except Exception:
-            log.exception("transfer status")
-
-    def onDtmfDigit(self, prm: Any) -> None:
-        try:
-            self.server._notify(self.server.handler.dtmf, self.handle, prm.digit)
-        except Exception:
-            log.exception("dtmf")
-
-    def end(self, code: int = 200) -> None:
-        if self.handle.ended:
-            return
-        op = pj.CallOpParam()
-        op.statusCode = code
-        try:
-            self.hangup(op)
-        except pj.Error as exc:
-            log.warning("hangup: %s", exc.info())
-
-    def drop_port(self) -> None:
-        """Retire the port at disconnect (a stale port keeps firing). The server
-        destroys it a little later: the conference bridge's clock thread may be
-        inside one of its callbacks right now, and tearing the Python object
-        down under it crashes the process."""
-        if (port := self.port) is None:
-            return
-        self.port = None
-        port.live = False
-        self.server.retire(port)
