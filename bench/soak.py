@@ -183,6 +183,7 @@ def report(
         "rss_mb_warm": warm.rss_mb,
         "rss_mb_last": last.rss_mb,
         "rss_growth_after_warmup": round(growth, 4),
+        "rss_mb_peak_after_warmup": max(s.rss_mb for s in samples if s.at_s >= warm.at_s),
         "fds_warm": warm.fds,
         "fds_last": last.fds,
         "threads_warm": warm.threads,
