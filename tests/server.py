@@ -110,16 +110,17 @@ class Server:
         )
 
 
-def start_server(tmp: Path, extra_config: str = "") -> Server:
-    """`mediaserver serve` with its own data dir (and store), SIP from loopback only.
-    "{http_port}" in extra_config becomes the HTTP port (e.g. in a public URL)."""
+def start_server(tmp: Path, extra_config: str = "", sip_config: str = "") -> Server:
+    """`mediaserver serve` with its own data dir (and store), SIP from loopback only;
+    `sip_config`: more lines for its [sip] table. "{http_port}" in extra_config
+    becomes the HTTP port (e.g. in a public URL)."""
     sip_port, http_port = free_port(socket.SOCK_DGRAM), free_port()
     extra_config = extra_config.replace("{http_port}", str(http_port))
     config = tmp / "server.toml"
     front_desk = port_outside_ephemeral_range()
     config.write_text(
         f'[server]\ndata_dir = "{tmp / "data"}"\n[sip]\nallow = ["127.0.0.1/32"]\n'
-        "outbound_retries = 1\noutbound_retry_seconds = 1\n"
+        f"outbound_retries = 1\noutbound_retry_seconds = 1\n{sip_config}\n"
         f'[agent]\ntransfer_target = "sip:frontdesk@127.0.0.1:{front_desk}"\n{extra_config}'
     )
     key = subprocess.run(

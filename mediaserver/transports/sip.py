@@ -22,17 +22,18 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
-import numpy as np
 import pjsua2 as pj
 
 from mediaserver.config import SipConfig, TrunkConfig
-from mediaserver.transports import pjbuffers
-from mediaserver.transports.call import FRAME, RATE, CallHandle, CallHandler, CallMedia
+from mediaserver.transports import sip_budget, sip_check, sip_log, sip_tcp
+from mediaserver.transports.call import RATE, CallHandle, CallHandler
+from mediaserver.transports.sip_call import Port, SipCall
 
 log = logging.getLogger(__name__)
 
 _COMMANDS = 256  # pending pjsua2 commands from the event loop
 _PORT_GRACE_SECONDS = 2.0  # how long a disconnected call's port outlives it
+_TCP_SWEEP_SECONDS = 0.1  # SIP/TCP connections are counted this often
 
 
 def _allowed(source: str, networks: list[Any]) -> bool:
@@ -57,7 +58,10 @@ class SipServer:
         self.host, self.port = host, port
         self.handler = handler
         self.loop = loop
-        self.calls: dict[int, SipCall] = {}
+        self.calls: dict[int, SipCall] = {}  # live calls by their pjsua call index
+        # Disconnected calls, kept until their index is free again: a pj.Call's
+        # destructor hangs up (603) and unhooks whatever call holds its index now.
+        self._ended: list[SipCall] = []
         self._networks = [ipaddress.ip_network(n, strict=False) for n in config.allow]
         self._commands: collections.deque[Callable[[], None]] = collections.deque(maxlen=_COMMANDS)
         self._stop = threading.Event()
@@ -65,8 +69,11 @@ class SipServer:
         self._error: BaseException | None = None
         self._thread = threading.Thread(target=self._run, name="pjsip", daemon=True)
         self._account: Any = None
+        self._log: sip_log.PjsipLog | None = None
+        self._tcp = sip_tcp.TcpGuard(port, idle_seconds=config.tcp_idle_seconds)
+        self._budget = sip_budget.SocketBudget(config.max_calls)
         self._registrations: dict[str, _Registration] = {}
-        self._retired: collections.deque[tuple[float, _Port]] = collections.deque()
+        self._retired: collections.deque[tuple[float, Port]] = collections.deque()
         self._registrar_addresses: dict[str, set[str]] = {}  # calls from there are the trunk's
         # registration trunks: written by the pjsip thread, read anywhere
         self.trunks: dict[str, TrunkStatus] = {t.name: TrunkStatus() for t in config.trunks}
@@ -89,29 +96,56 @@ class SipServer:
         self._commands.append(command)
 
     def hangup(self, call: CallHandle, code: int = 200) -> None:
-        self.submit(lambda: self._end(call.call_id, code))
+        self.submit(lambda: self._end(call, code))
 
     def transfer(self, call: CallHandle, target: str) -> None:
         """Blind transfer (REFER); success ends this leg, failure reaches the handler."""
-        self.submit(lambda: self._transfer(call.call_id, target))
+        self.submit(lambda: self._transfer(call, target))
 
-    def _transfer(self, call_id: int, target: str) -> None:
-        if (call := self.calls.get(call_id)) is None:
+    def _live(self, handle: CallHandle) -> SipCall | None:
+        """The call of this handle, if still live: pjsua reuses a call index as
+        soon as a call ends, so an index alone may name a newer call."""
+        call = self.calls.get(handle.call_id)
+        return call if call is not None and call.handle is handle else None
+
+    def _transfer(self, handle: CallHandle, target: str) -> None:
+        if (call := self._live(handle)) is None:
             return
         try:
             call.xfer(target, pj.CallOpParam(True))
         except pj.Error as exc:
-            log.warning("call %d: REFER to %s failed: %s", call_id, target, exc.reason)
+            log.warning("call %d: REFER to %s failed: %s", handle.call_id, target, exc.reason)
             self._notify(self.handler.transfer_failed, call.handle, 0)
 
-    def _end(self, call_id: int, code: int) -> None:
-        if (call := self.calls.get(call_id)) is not None:
+    def _end(self, handle: CallHandle, code: int) -> None:
+        if (call := self._live(handle)) is not None:
             call.end(code)
 
-    def forget(self, call_id: int) -> None:
-        self.calls.pop(call_id, None)
+    def disconnected(self, call: SipCall) -> None:
+        """From the call's own DISCONNECTED callback: out of the live calls, kept until reaped."""
+        self._budget.released(sip_budget.PER_CALL, time.monotonic())
+        if self.calls.get(call.handle.call_id) is call:
+            del self.calls[call.handle.call_id]
+        self._ended.append(call)
 
-    def retire(self, port: _Port) -> None:
+    def _track(self, call: SipCall) -> None:
+        if (old := self.calls.get(call.handle.call_id)) is not None and old is not call:
+            self._ended.append(old)  # never dropped while its index is busy
+        self.calls[call.handle.call_id] = call
+
+    def _reap(self) -> None:
+        """Drop ended calls whose pjsua index no call holds now (between
+        libHandleEvents, so no INVITE can take it meanwhile)."""
+        if not self._ended:
+            return
+        kept = []
+        for call in self._ended:
+            index = call.handle.call_id
+            if index in self.calls or (index >= 0 and call.isActive()):
+                kept.append(call)
+        self._ended = kept
+
+    def retire(self, port: Port) -> None:
         """Keep a disconnected call's port alive until the bridge is surely done with it."""
         self._retired.append((time.monotonic() + _PORT_GRACE_SECONDS, port))
 
@@ -130,28 +164,47 @@ class SipServer:
             return
         self._ready.set()
         log.info("SIP listening on %s:%d (UDP, TCP)", self.host, self.port)
+        next_sweep = 0.0
         try:
             while not self._stop.is_set():
-                ep.libHandleEvents(10)
+                now = time.monotonic()
+                self._budget.expire(now)
+                self._tcp.gate(self._tcp.crowding or self._budget.cooling > 0)
+                if self._budget.may_poll(len(self.calls), self._tcp.open, self._tcp.gated, now):
+                    ep.libHandleEvents(10)
+                else:
+                    time.sleep(0.01)  # sockets closed lately: let their keys cool first
                 while self._commands:
                     self._commands.popleft()()
-                self._destroy_retired(time.monotonic())
+                self._reap()
+                now = time.monotonic()
+                self._destroy_retired(now)
+                if now >= next_sweep:
+                    next_sweep = now + _TCP_SWEEP_SECONDS
+                    self._sweep_tcp()
         finally:
             self._shutdown(ep)
 
+    def _sweep_tcp(self) -> None:
+        try:
+            gone = self._tcp.sweep({call.handle.source for call in self.calls.values()})
+            self._budget.released(gone, time.monotonic())
+        except Exception:  # the guard is a defence: SIP goes on without it
+            log.exception("SIP/TCP idle sweep")
+
     def _start(self, ep: Any) -> None:
-        ep.libCreate()
-        cfg = pj.EpConfig()
-        cfg.uaConfig.threadCnt = 0
-        cfg.uaConfig.mainThreadOnly = False
-        cfg.uaConfig.maxCalls = self.config.max_calls
-        cfg.uaConfig.userAgent = "mediaserver"
-        cfg.logConfig.level = self.config.log_level
-        cfg.logConfig.consoleLevel = self.config.log_level
-        cfg.medConfig.clockRate = RATE
-        cfg.medConfig.sndClockRate = RATE
-        cfg.medConfig.channelCount = 1
-        ep.libInit(cfg)
+        with sip_log.startup_silenced():
+            ep.libCreate()
+            cfg = pj.EpConfig()
+            cfg.uaConfig.threadCnt = 0
+            cfg.uaConfig.mainThreadOnly = False
+            cfg.uaConfig.maxCalls = self.config.max_calls
+            cfg.uaConfig.userAgent = "mediaserver"
+            self._log = sip_log.configure(cfg, self.config.log_level)
+            cfg.medConfig.clockRate = RATE
+            cfg.medConfig.sndClockRate = RATE
+            cfg.medConfig.channelCount = 1
+            ep.libInit(cfg)
         transport = pj.TransportConfig()
         transport.port = self.port
         transport.boundAddress = self.host
@@ -178,6 +231,7 @@ class SipServer:
         for call in list(self.calls.values()):
             call.drop_port()
         self.calls.clear()
+        self._ended.clear()
         self._destroy_retired(float("inf"))
         for registration in self._registrations.values():
             registration.shutdown()
@@ -185,6 +239,8 @@ class SipServer:
         self._account.shutdown()
         self._account = None
         ep.libDestroy()
+        if self._log is not None:
+            self._log.close()
 
     def _register(self, trunk: TrunkConfig) -> None:
         registration = _Registration(self, trunk.name)
@@ -224,8 +280,14 @@ class SipServer:
     def _incoming(self, account: Any, prm: Any) -> None:
         call = SipCall(self, account, CallHandle(prm.callId, source=prm.rdata.srcAddress))
         source = call.handle.source
-        self.calls[prm.callId] = call
+        self._track(call)
         op = pj.CallOpParam()
+        if (reason := _malformed(prm.rdata)) is not None:
+            log.warning("INVITE from %s refused: %s", source, reason)
+            op.statusCode = 400
+            op.reason = f"Bad Request: {reason}"
+            call.hangup(op)
+            return
         trusted = isinstance(account, _Registration) and source.rsplit(":", 1)[0].strip(
             "[]"
         ) in self._registrar_addresses.get(account.name, ())
@@ -262,10 +324,20 @@ class SipServer:
             self._notify(self.handler.ended, handle, 0, f"could not call {uri}: {exc.reason}")
             return
         handle.call_id = call.getId()
-        self.calls[handle.call_id] = call
+        if not handle.ended:  # (a call that failed inside makeCall is among the ended already)
+            self._track(call)
 
     def _notify(self, fn: Callable[..., None], *args: Any) -> None:
         self.loop.call_soon_threadsafe(fn, *args)
+
+
+def _malformed(rdata: Any) -> str | None:
+    """Why this INVITE gets a 400 (RFC 3261), or None; PJSIP's parser is lenient."""
+    try:
+        message = str(rdata.wholeMsg)
+    except UnicodeError:  # bytes that are not UTF-8: answered, stored escaped
+        return None
+    return sip_check.problem(message)
 
 
 class _Account(pj.Account):  # type: ignore[misc]
@@ -278,40 +350,6 @@ class _Account(pj.Account):  # type: ignore[misc]
             self.server._incoming(self, prm)
         except Exception:  # an exception escaping into PJSIP aborts the process
             log.exception("incoming call failed")
-
-
-class _Port(pj.AudioMediaPort):  # type: ignore[misc]
-    """Copies 20 ms frames between PJSIP's bridge and the call's buffers."""
-
-    def __init__(self, media: CallMedia) -> None:
-        super().__init__()
-        self.media = media
-        self.buf = np.zeros(FRAME, dtype=np.int16)  # once per call
-        self.live = True  # False once retired: the bridge may still fire a last callback
-
-    def onFrameReceived(self, frame: Any) -> None:
-        try:
-            if not self.live or frame.type != pj.PJMEDIA_FRAME_TYPE_AUDIO:
-                return  # PJSIP sends ~50 non-audio frames at call start
-            n = pjbuffers.read_into(frame.buf, self.buf)
-            if self.media.inbound.write(self.buf[:n]) < n:
-                self.media.dropped_in += 1
-        except Exception:
-            log.exception("inbound frame")
-
-    def onFrameRequested(self, frame: Any) -> None:
-        if not self.live:
-            return
-        start = time.perf_counter_ns()
-        try:
-            pcm = self.media.outbound.read()
-            self.media.played.write(pcm)
-            pjbuffers.write_from(frame.buf, pcm)
-            frame.size = pcm.nbytes
-            frame.type = pj.PJMEDIA_FRAME_TYPE_AUDIO
-        except Exception:
-            log.exception("outbound frame")
-        self.media.pacing.record(start, time.perf_counter_ns())
 
 
 @dataclass(frozen=True, slots=True)
@@ -353,96 +391,3 @@ class _Registration(pj.Account):  # type: ignore[misc]
             self.server._incoming(self, prm)
         except Exception:
             log.exception("incoming call failed")
-
-
-class SipCall(pj.Call):  # type: ignore[misc]
-    """Lives only in the pjsip thread; the rest of the server holds its handle."""
-
-    def __init__(self, server: SipServer, account: Any, handle: CallHandle) -> None:
-        super().__init__(account, handle.call_id if handle.call_id >= 0 else pj.PJSUA_INVALID_ID)
-        self.server = server
-        self.handle = handle
-        self.port: _Port | None = None
-
-    def onCallState(self, prm: Any) -> None:
-        try:
-            ci = self.getInfo()
-            handle = self.handle
-            handle.remote_uri, handle.local_uri = ci.remoteUri, ci.localUri
-            if ci.state == pj.PJSIP_INV_STATE_DISCONNECTED and not handle.ended:
-                handle.ended = True
-                self.drop_port()
-                server = self.server
-                if handle.started or handle.outbound:
-                    server._notify(server.handler.ended, handle, ci.lastStatusCode, ci.lastReason)
-                # forget it after this callback returns: never delete a call inside its own callback
-                server.submit(lambda: server.forget(handle.call_id))
-        except Exception:
-            log.exception("call state")
-
-    def onCallMediaState(self, prm: Any) -> None:
-        try:
-            handle = self.handle
-            if self.port is not None or handle.ended:
-                return
-            media = self.getAudioMedia(-1)
-            fmt = pj.MediaFormatAudio()
-            fmt.type = pj.PJMEDIA_TYPE_AUDIO
-            fmt.clockRate = RATE
-            fmt.channelCount = 1
-            fmt.bitsPerSample = 16
-            fmt.frameTimeUsec = 20000
-            port = _Port(handle.media)
-            port.createPort(f"call{handle.call_id}", fmt)
-            media.startTransmit(port)
-            port.startTransmit(media)
-            self.port = port
-            if not handle.started:
-                handle.started = True
-                self.server._notify(self.server.handler.started, handle)
-        except Exception:
-            log.exception("call media")
-
-    def onCallTransferStatus(self, prm: Any) -> None:
-        """NOTIFYs about our REFER: a final 2xx means the caller reached the target."""
-        try:
-            if not prm.finalNotify:
-                return
-            prm.cont = False
-            if 200 <= prm.statusCode < 300:
-                log.info("call %d transferred", self.handle.call_id)
-                self.handle.transferred = True
-                self.end(200)
-            else:
-                self.server._notify(
-                    self.server.handler.transfer_failed, self.handle, prm.statusCode
-                )
-        except Exception:
-            log.exception("transfer status")
-
-    def onDtmfDigit(self, prm: Any) -> None:
-        try:
-            self.server._notify(self.server.handler.dtmf, self.handle, prm.digit)
-        except Exception:
-            log.exception("dtmf")
-
-    def end(self, code: int = 200) -> None:
-        if self.handle.ended:
-            return
-        op = pj.CallOpParam()
-        op.statusCode = code
-        try:
-            self.hangup(op)
-        except pj.Error as exc:
-            log.warning("hangup: %s", exc.info())
-
-    def drop_port(self) -> None:
-        """Retire the port at disconnect (a stale port keeps firing). The server
-        destroys it a little later: the conference bridge's clock thread may be
-        inside one of its callbacks right now, and tearing the Python object
-        down under it crashes the process."""
-        if (port := self.port) is None:
-            return
-        self.port = None
-        port.live = False
-        self.server.retire(port)
