@@ -4,8 +4,9 @@ native G.711 codec and resampler, allocated once per call)."""
 
 from __future__ import annotations
 
+import json
 from collections.abc import Iterator
-from typing import Literal
+from typing import Any, Literal
 
 import numpy as np
 
@@ -32,6 +33,17 @@ class ProtocolError(Exception):
         self.code = code
         self.reason = reason[:120]  # a close frame's reason is at most 123 bytes
         self.end_reason = end_reason
+
+
+def json_object(text: str) -> dict[str, Any]:
+    """A text message as the JSON object both protocols send; ProtocolError otherwise."""
+    try:
+        message = json.loads(text)
+    except ValueError:
+        raise ProtocolError(INVALID, "not JSON") from None
+    if not isinstance(message, dict):
+        raise ProtocolError(INVALID, "expected a JSON object")
+    return message
 
 
 class WireAudio:

@@ -20,6 +20,7 @@ from mediaserver.transports.socket_wire import (
     INVALID,
     UNSUPPORTED,
     ProtocolError,
+    json_object,
 )
 from mediaserver.transports.websocket_call import SocketCall
 
@@ -37,12 +38,7 @@ class TwilioCall(SocketCall):
         self.marks_echoed: list[str] = []
 
     def on_text(self, text: str) -> None:
-        try:
-            message = json.loads(text)
-        except ValueError:
-            raise ProtocolError(INVALID, "not JSON") from None
-        if not isinstance(message, dict):
-            raise ProtocolError(INVALID, "expected a JSON object")
+        message = json_object(text)
         match message.get("event"):
             case "connected":
                 pass

@@ -26,6 +26,7 @@ from mediaserver.transports.socket_wire import (
     UNSUPPORTED,
     Encoding,
     ProtocolError,
+    json_object,
 )
 from mediaserver.transports.websocket_call import SocketCall
 
@@ -44,12 +45,7 @@ class AppCall(SocketCall):
         self.handle.on_event = self.on_session_event
 
     def on_text(self, text: str) -> Awaitable[None] | None:
-        try:
-            message = json.loads(text)
-        except ValueError:
-            raise ProtocolError(INVALID, "not JSON") from None
-        if not isinstance(message, dict):
-            raise ProtocolError(INVALID, "expected a JSON object")
+        message = json_object(text)
         match message.get("type"):
             case "start":
                 return self._start(message)
