@@ -67,7 +67,7 @@ def create_http_app(
     plane: ControlPlane,
     ready: Callable[[], dict[str, bool]],
     *,
-    phone: tuple[WebRtcServer, AgentBook] | None = None,
+    phone: tuple[webrtc.Phone, AgentBook] | None = None,
     dialer: Dialer | None = None,
     sip: SipServer | None = None,
 ) -> FastAPI:

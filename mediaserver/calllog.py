@@ -36,9 +36,10 @@ MODEL_STAGES = {
 class Records:
     """Where calls are recorded: the store, its writer thread, the metrics."""
 
-    def __init__(self, store: Store, metrics: Metrics) -> None:
+    def __init__(self, store: Store, metrics: Metrics, worker: str = "") -> None:
         self.store = store
         self.metrics = metrics
+        self.worker = worker  # the cluster's media worker holding these calls ("": one process)
         self.writer = StoreWriter()
 
     def open(self, *, transport: str, agent: str, **details: str | int) -> CallLog:
@@ -49,6 +50,7 @@ class Records:
                 call_id=call.id,
                 transport=transport,
                 agent=agent,
+                worker=self.worker,
                 **details,  # type: ignore[arg-type]
             )
         )

@@ -27,6 +27,11 @@ def build_parser() -> argparse.ArgumentParser:
     serve.add_argument("--http-port", type=int, help="HTTP port (default 8080)")
     serve.add_argument("--sip-port", type=int, help="SIP port (default 5060)")
     serve.add_argument("--data-dir", help="directory for recordings and the call store")
+    serve.add_argument(
+        "--workers",
+        type=int,
+        help="a cluster: N media workers behind a Kamailio SIP edge (default 0: one process)",
+    )
     call = commands.add_parser("call", help="call a number or SIP URI with the agent")
     call.add_argument("target", help="sip:user@host, or a number (called through [sip] trunk_host)")
     call.add_argument("--agent", default="default", help="agent name (default: default)")
@@ -83,7 +88,8 @@ def serve(args: argparse.Namespace) -> int:
                     "http_port": args.http_port,
                     "sip_port": args.sip_port,
                     "data_dir": args.data_dir,
-                }
+                },
+                "cluster": {"workers": args.workers},
             },
         )
     except ConfigError as exc:
@@ -100,7 +106,18 @@ def serve(args: argparse.Namespace) -> int:
         print(f"mediaserver: {exc}", file=sys.stderr)
         return 2
     try:
-        app.run(config)
+        if config.cluster.workers:
+            from mediaserver.cluster import supervisor
+            from mediaserver.cluster.kamailio_cfg import EdgeError
+            from mediaserver.cluster.process import ChildError
+
+            try:
+                supervisor.run(config)
+            except (EdgeError, ChildError) as exc:
+                print(f"mediaserver: {exc}", file=sys.stderr)
+                return 1
+        else:
+            app.run(config)
     except StoreError as exc:
         print(f"mediaserver: {exc}", file=sys.stderr)
         return 2

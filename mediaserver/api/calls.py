@@ -51,6 +51,7 @@ class CallOut(BaseModel):
     transfer_target: str | None
     transfer_outcome: str | None
     recording_path: str | None
+    worker: str = ""  # the cluster media worker that held it ("": one process)
 
 
 class CallDetail(CallOut):

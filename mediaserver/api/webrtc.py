@@ -2,7 +2,7 @@
 # No "from __future__ import annotations": FastAPI must see the dependencies
 # defined inside router() when it reads the endpoint signatures.
 
-from typing import Annotated, Any, Literal
+from typing import Annotated, Any, Literal, Protocol
 
 from fastapi import APIRouter, Depends, HTTPException
 from fastapi.concurrency import run_in_threadpool
@@ -12,7 +12,19 @@ from pydantic import BaseModel, Field
 from mediaserver.agents import AgentBook
 from mediaserver.api.auth import CallTokens
 from mediaserver.tokens import CallToken, TokenError
-from mediaserver.transports.webrtc import Busy, OfferError, WebRtcServer
+from mediaserver.transports.call import CallHandle
+from mediaserver.transports.webrtc import Busy, OfferError
+
+
+class Phone(Protocol):
+    """What answers offers: the WebRTC transport, or a cluster's workers."""
+
+    def ice_servers(self) -> list[dict[str, Any]]: ...
+
+    async def answer(
+        self, sdp: str, kind: str, agent: str | None = None, remote: str = ""
+    ) -> tuple[CallHandle, str]: ...
+
 
 call_token = HTTPBearer(
     auto_error=False, scheme_name="CallToken", description="`mediaserver tokens create`"
@@ -37,7 +49,7 @@ class PhoneConfig(BaseModel):
     agents: list[str]
 
 
-def router(webrtc: WebRtcServer, tokens: CallTokens, book: AgentBook) -> APIRouter:
+def router(webrtc: Phone, tokens: CallTokens, book: AgentBook) -> APIRouter:
     api = APIRouter(prefix="/webrtc", tags=["webrtc"])
 
     def claims(

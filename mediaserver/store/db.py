@@ -256,6 +256,7 @@ class Store:
         to_uri: str = "",
         trunk: str = "",
         call_id: str | None = None,
+        worker: str = "",
     ) -> str:
         call_id = call_id or str(uuid.uuid4())
         self._write(
@@ -270,6 +271,7 @@ class Store:
                     agent=agent,
                     agent_version=agent_version,
                     created_at=utcnow(),
+                    worker=worker,
                 )
             )
         )
@@ -321,12 +323,16 @@ class Store:
             )
         )
 
-    def close_unclean(self) -> int:
-        """At start-up: calls a killed server left open are ended as `unclean`."""
+    def close_unclean(self, worker: str | None = None) -> int:
+        """At start-up: calls a killed server left open are ended as `unclean`;
+        with `worker`: only that cluster worker's (it died, the others go on)."""
+        open_calls = calls.c.ended_at.is_(None)
+        if worker is not None:
+            open_calls = open_calls & (calls.c.worker == worker)
         result = self._write(
             lambda c: c.execute(
                 calls.update()
-                .where(calls.c.ended_at.is_(None))
+                .where(open_calls)
                 .values(ended_at=utcnow(), end_reason="unclean")
             )
         )

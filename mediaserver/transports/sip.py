@@ -70,6 +70,7 @@ class SipServer:
         self._registrar_addresses: dict[str, set[str]] = {}  # calls from there are the trunk's
         # registration trunks: written by the pjsip thread, read anywhere
         self.trunks: dict[str, TrunkStatus] = {t.name: TrunkStatus() for t in config.trunks}
+        self.refusing = False  # draining (a cluster worker): new INVITEs get 503
 
     # -- from the event loop ----------------------------------------------------
     async def start(self) -> None:
@@ -232,6 +233,10 @@ class SipServer:
         if not (trusted or _allowed(source, self._networks)):
             log.warning("INVITE from %s refused: not a trunk address", source)
             op.statusCode = 403
+            call.hangup(op)
+            return
+        if self.refusing:
+            op.statusCode = 503
             call.hangup(op)
             return
         op.statusCode = 200

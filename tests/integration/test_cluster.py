@@ -1,0 +1,166 @@
+"""A cluster on loopback: real Kamailio as the SIP edge, real pjsua2 media
+workers, sipp and pjsua2 callers. The workers answer with the FIXED-ANSWER
+fake speech port (declared in tests/cluster.py): the media plane and the
+edge are under test here, not the models."""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+from collections import Counter
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from tests.cluster import (
+    sipp,
+    sipp_scenario_via_edge,
+    start_cluster,
+    stop_cluster,
+    wait_ready,
+    worker_pid,
+)
+from tests.server import Server
+
+pytestmark = pytest.mark.integration
+
+WORKERS = 3
+CALLS = WORKERS * 4  # every slot of every worker
+
+
+@pytest.fixture(scope="module")
+def cluster(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Server]:
+    srv = start_cluster(
+        tmp_path_factory.mktemp("cluster"),
+        WORKERS,
+        "pike_requests = 40\ninvites_per_second = 20\n",
+    )
+    yield srv
+    stop_cluster(srv)
+
+
+def caller(*args: str, timeout: float = 60) -> dict[str, Any]:
+    out = subprocess.run(
+        [sys.executable, "-m", "tests.sip_caller", *args],
+        capture_output=True,
+        text=True,
+        timeout=timeout,
+        check=True,
+    )
+    return dict(json.loads(out.stdout.strip().splitlines()[-1]))
+
+
+def records(srv: Server, limit: int = 100) -> list[dict[str, Any]]:
+    return list(srv.api(f"/calls?limit={limit}").json()["items"])
+
+
+def wait_calls(srv: Server, count: int, ended: bool, since: set[str], timeout: float = 40) -> list[dict[str, Any]]:
+    """Wait for `count` call records not in `since` (all ended, if asked)."""
+    deadline = time.monotonic() + timeout
+    new: list[dict[str, Any]] = []
+    while time.monotonic() < deadline:
+        new = [r for r in records(srv) if r["id"] not in since]
+        if len(new) >= count and (not ended or all(r["ended_at"] for r in new)):
+            return new
+        time.sleep(0.5)
+    raise AssertionError(f"{len(new)} of {count} calls: {new}\n{srv.tail()}")
+
+
+def test_readyz_and_metrics_cover_every_worker(cluster: Server) -> None:
+    ready = wait_ready(cluster)
+    assert ready["checks"] == {f"worker w{i}": True for i in range(1, WORKERS + 1)}
+    metrics = cluster.api("/metrics").text
+    for i in range(1, WORKERS + 1):
+        assert f'worker="w{i}"' in metrics, metrics[:3000]
+    assert 'worker="control"' in metrics
+    # the edge's config is kept, readable, in the data dir
+    cfg = (cluster.data / "edge" / "kamailio.cfg").read_text()
+    assert 'ds_select_dst("1", "10")' in cfg and "failure_route[NEXT_WORKER]" in cfg
+    assert (cluster.data / "edge" / "dispatcher.list").read_text().count("maxload=4") == WORKERS
+
+
+def test_every_slot_answered_greeted_recorded_and_one_more_gets_503(
+    cluster: Server, tmp_path: Path
+) -> None:
+    before = {r["id"] for r in records(cluster)}
+    scenario = tmp_path / "uac_pcap.xml"
+    scenario.write_text(sipp_scenario_via_edge("uac_pcap"))
+    run = sipp(scenario, cluster.sip_port, "-m", str(CALLS), "-l", str(CALLS), "-r", "6")
+    # every slot taken: the next caller hears 503 from the edge at once
+    wait_calls(cluster, CALLS, ended=False, since=before)
+    start = time.monotonic()
+    refused = caller("--to", cluster.uri, "--seconds", "3")
+    took = time.monotonic() - start
+    out = run.communicate(timeout=120)[0]
+    assert run.returncode == 0, out[-3000:]
+    assert not refused["connected"] and refused["status"] == 503, refused
+    assert took < 3.5  # a caller process's start-up included: the 503 itself is immediate
+    calls = wait_calls(cluster, CALLS, ended=True, since=before)
+    assert Counter(c["worker"] for c in calls) == {f"w{i}": 4 for i in range(1, WORKERS + 1)}
+    for call in calls:
+        assert call["answered_at"] and call["end_reason"] == "caller_hangup", call
+        assert call["recording_path"] and Path(call["recording_path"]).stat().st_size > 44
+        detail = cluster.api(f"/calls/{call['id']}").json()
+        assert detail["turns"][0]["speaker"] == "agent"
+        assert "Riverside" in detail["turns"][0]["text"]  # the greeting
+        # RFC 2833 DTMF (in sipp's pcap) reached the worker through the edge
+        assert [e["value"] for e in detail["events"] if e["kind"] == "dtmf"], detail
+
+
+def test_an_off_trunk_invite_gets_403_at_the_edge(cluster: Server) -> None:
+    since = cluster.mark()
+    result = caller("--to", cluster.uri, "--bind", "127.0.0.2", "--seconds", "4")
+    assert not result["connected"] and result["status"] == 403
+    cluster.wait_for(r"INVITE from 127\.0\.0\.2 refused: not a trunk address", since=since)
+
+
+def test_a_killed_worker_is_restarted_and_only_its_calls_close_unclean(
+    cluster: Server,
+) -> None:
+    before = {r["id"] for r in records(cluster)}
+    holders = [
+        subprocess.Popen(
+            [sys.executable, "-m", "tests.sip_caller", "--to", cluster.uri, "--seconds", "14"],
+            stdout=subprocess.PIPE,
+            text=True,
+        )
+        for _ in range(2)
+    ]
+    calls = wait_calls(cluster, 2, ended=False, since=before)
+    assert len({c["worker"] for c in calls}) == 2  # the least loaded worker takes each call
+    victim, survivor = calls[0], calls[1]
+    since = cluster.mark()
+    os.kill(worker_pid(cluster, victim["worker"]), signal.SIGKILL)
+    cluster.wait_for(rf"{victim['worker']} exited \(-9\): restarting", since=since)
+    cluster.wait_for(rf"{victim['worker']}: 1 call\(s\) closed as unclean", since=since)
+    new_pid = worker_pid(cluster, victim["worker"], since=since)
+    assert new_pid > 0
+    results = [json.loads(p.communicate(timeout=60)[0].strip().splitlines()[-1]) for p in holders]
+    assert all(r["connected"] for r in results)
+    ended = {c["id"]: c for c in wait_calls(cluster, 2, ended=True, since=before)}
+    assert ended[victim["id"]]["end_reason"] == "unclean"
+    assert ended[survivor["id"]]["end_reason"] == "caller_hangup"  # it went on to the end
+    survivor_turns = cluster.api(f"/calls/{survivor['id']}").json()["turns"]
+    assert survivor_turns and "Riverside" in survivor_turns[0]["text"]
+    # the restarted worker takes calls again
+    wait_ready(cluster)
+    assert caller("--to", cluster.uri, "--seconds", "2")["connected"]
+
+
+def test_pike_blocks_a_flood_from_one_source(cluster: Server, tmp_path: Path) -> None:
+    """Last in this module: the flood's calls that got through may linger."""
+    since = cluster.mark()
+    scenario = tmp_path / "options.xml"
+    scenario.write_text(sipp_scenario_via_edge("uac"))
+    flood = sipp(
+        scenario, cluster.sip_port, "-m", "400", "-r", "200", "-l", "400", bind="127.0.0.3", timeout=8
+    )
+    flood.communicate(timeout=60)
+    cluster.wait_for(r"pike: flood from 127\.0\.0\.3", since=since)
+    cluster.wait_for(r"INVITE rate from 127\.0\.0\.3 over 20/s", since=since)
