@@ -109,7 +109,9 @@ route[ACL] {
 
 route[INVITE_RATE] {
     # one counter per source address and second (forgotten after 3 s)
-    $var(count) = $shtinc(invites=>$si:$Ts);
+    $var(key) = $si + "/" + $Ts;
+    if ($sht(invites=>$var(key)) == $null) $sht(invites=>$var(key)) = 0;  # an int, not ""
+    $var(count) = $shtinc(invites=>$var(key));
     if ($var(count) > {invites_per_second}) {
         xlog("L_WARN", "INVITE rate from $si over {invites_per_second}/s\\n");
         sl_send_reply("503", "Too Many Calls");
