@@ -27,6 +27,7 @@ def start_cluster(tmp: Path, workers: int, extra_config: str = "") -> Server:
     config.write_text(
         f'[server]\ndata_dir = "{tmp / "data"}"\nlog_format = "text"\n'
         '[sip]\nallow = ["127.0.0.1/32", "127.0.0.3/32"]\n'
+        '[webrtc]\nhost_addresses = ["127.0.0.1"]\n'
         f"[cluster]\nworkers = {workers}\n{extra_config}"
     )
     key = subprocess.run(

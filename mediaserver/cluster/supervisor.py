@@ -159,7 +159,18 @@ class Supervisor:
             await self.edge.stop()
         if self.store is not None:
             self.store.close()
+        _stop_resource_tracker()
         log.info("cluster stopped")
+
+
+def _stop_resource_tracker() -> None:
+    """multiprocessing's helper process (started with the first spawned child)
+    would outlive us until it reads EOF: stop it with the rest."""
+    from multiprocessing import resource_tracker
+
+    stop = getattr(resource_tracker._resource_tracker, "_stop", None)
+    if stop is not None:
+        stop()
 
 
 def run(config: Config) -> None:

@@ -5,6 +5,7 @@ edge are under test here, not the models."""
 
 from __future__ import annotations
 
+import asyncio
 import json
 import os
 import signal
@@ -16,6 +17,7 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
+import numpy as np
 import pytest
 
 from tests.cluster import (
@@ -26,7 +28,10 @@ from tests.cluster import (
     wait_ready,
     worker_pid,
 )
+from tests.integration.test_sip import listening_callee
+from tests.integration.test_webrtc import offer_over_http
 from tests.server import Server
+from tests.webrtc_peer import RATE, Peer
 
 pytestmark = pytest.mark.integration
 
@@ -151,6 +156,39 @@ def test_a_killed_worker_is_restarted_and_only_its_calls_close_unclean(
     # the restarted worker takes calls again
     wait_ready(cluster)
     assert caller("--to", cluster.uri, "--seconds", "2")["connected"]
+
+
+def test_a_browser_call_lands_on_a_worker_and_its_record_is_complete(cluster: Server) -> None:
+    token = cluster.cli("tokens", "create")
+    before = {r["id"] for r in records(cluster)}
+
+    async def talk() -> None:
+        peer = Peer(np.zeros(RATE * 6, np.int16))
+        await peer.connect(offer_over_http(cluster.http_port, token))
+        await asyncio.sleep(4)
+        await peer.hang_up()
+
+    asyncio.run(talk())
+    [call] = wait_calls(cluster, 1, ended=True, since=before)
+    assert call["transport"] == "webrtc" and call["worker"] in {"w1", "w2", "w3"}, call
+    assert call["answered_at"] and call["end_reason"] and call["end_reason"] != "unclean"
+    detail = cluster.api(f"/calls/{call['id']}").json()
+    assert detail["turns"] and "Riverside" in detail["turns"][0]["text"]
+
+
+def test_an_outbound_call_is_placed_on_a_worker(cluster: Server) -> None:
+    callee, port = listening_callee("--seconds", "6")
+    job = cluster.post("/calls", {"to": f"sip:callee@127.0.0.1:{port}"}).json()
+    deadline = time.monotonic() + 60
+    while time.monotonic() < deadline:
+        job = cluster.api(f"/outbound/{job['id']}").json()
+        if job["state"] == "done":
+            break
+        time.sleep(0.5)
+    callee.communicate(timeout=30)
+    assert job["outcome"] == "answered", job
+    record = cluster.api(f"/calls/{job['call_ids'][0]}").json()
+    assert record["direction"] == "outbound" and record["worker"] in {"w1", "w2", "w3"}
 
 
 def test_pike_blocks_a_flood_from_one_source(cluster: Server, tmp_path: Path) -> None:

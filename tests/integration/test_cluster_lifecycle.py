@@ -1,0 +1,62 @@
+"""The cluster's whole life: it starts, drains on SIGTERM (the call in
+progress finishes, a new one is refused), stops, and leaves no process
+behind (Kamailio's children included). Fixed-answer speech, as in
+test_cluster.py."""
+
+from __future__ import annotations
+
+import json
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+
+from mediaserver.store import CallFilter, Store
+from tests.cluster import alive, descendants, start_cluster, stop_cluster
+
+pytestmark = pytest.mark.integration
+
+
+def test_sigterm_drains_then_stops_everything(tmp_path: Path) -> None:
+    srv = start_cluster(tmp_path, 2, "drain_seconds = 30\n")
+    family = {pid: Path(f"/proc/{pid}/cmdline").read_text() for pid in descendants(srv.proc.pid)}
+    try:
+        assert any(c.startswith("kamailio") for c in family.values()), family
+        assert len(family) >= 4  # two workers, the control process, Kamailio (and its children)
+        holder = subprocess.Popen(
+            [sys.executable, "-m", "tests.sip_caller", "--to", srv.uri, "--seconds", "9"],
+            stdout=subprocess.PIPE,
+            text=True,
+        )
+        srv.wait_for(r"call \S+ recording to", timeout=30)
+        since = srv.mark()
+        srv.proc.send_signal(signal.SIGTERM)
+        srv.wait_for(r"draining: waiting up to 30 s", since=since)
+        time.sleep(1)
+        refused = subprocess.run(
+            [sys.executable, "-m", "tests.sip_caller", "--to", srv.uri, "--seconds", "3"],
+            capture_output=True,
+            text=True,
+            timeout=60,
+            check=True,
+        )
+        status = json.loads(refused.stdout.strip().splitlines()[-1])
+        assert not status["connected"] and status["status"] == 503, status
+        held = json.loads(holder.communicate(timeout=60)[0].strip().splitlines()[-1])
+        assert held["connected"]
+        assert srv.proc.wait(timeout=60) == 0, srv.tail()
+    finally:
+        if srv.proc.poll() is None:
+            stop_cluster(srv)
+    left = [family[pid] for pid in family if alive(pid)]
+    assert not left, left
+    store = Store(f"sqlite:///{srv.data.resolve()}/mediaserver.db")
+    try:
+        calls = store.list_calls(CallFilter())[1]
+    finally:
+        store.close()
+    [call] = [c for c in calls if c["answered_at"]]
+    assert call["end_reason"] == "caller_hangup", call  # finished, not cut by the shutdown
