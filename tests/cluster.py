@@ -31,8 +31,17 @@ def start_cluster(tmp: Path, workers: int, extra_config: str = "") -> Server:
         f"[cluster]\nworkers = {workers}\n{extra_config}"
     )
     key = subprocess.run(
-        [sys.executable, "-m", "mediaserver", "keys", "create", "--role", "admin"]
-        + ["--config", str(config)],
+        [
+            sys.executable,
+            "-m",
+            "mediaserver",
+            "keys",
+            "create",
+            "--role",
+            "admin",
+            "--config",
+            str(config),
+        ],
         capture_output=True,
         text=True,
         check=True,
@@ -41,8 +50,18 @@ def start_cluster(tmp: Path, workers: int, extra_config: str = "") -> Server:
     env = {**os.environ, "MEDIASERVER_FAKE_SPEECH": "1"}
     with log.open("ab") as out:
         proc = subprocess.Popen(
-            [sys.executable, "-m", "mediaserver", "serve", "--config", str(config)]
-            + ["--sip-port", str(sip_port), "--http-port", str(http_port)],
+            [
+                sys.executable,
+                "-m",
+                "mediaserver",
+                "serve",
+                "--config",
+                str(config),
+                "--sip-port",
+                str(sip_port),
+                "--http-port",
+                str(http_port),
+            ],
             stdout=out,
             stderr=subprocess.STDOUT,
             env=env,
@@ -122,7 +141,9 @@ def sipp_scenario_via_edge(name: str) -> str:
     out = subprocess.run(["sipp", "-sd", name], capture_output=True, text=True, check=False).stdout
     assert "<scenario" in out, out
     out = out.replace("pcap/", f"{PCAPS}/")
-    out = re.sub(r'<recv response="200" rtd="true"', '<recv response="200" rtd="true" rrs="true"', out)
+    out = re.sub(
+        r'<recv response="200" rtd="true"', '<recv response="200" rtd="true" rrs="true"', out
+    )
     for method in ("ACK", "BYE"):
         out = out.replace(
             f"{method} sip:[service]@[remote_ip]:[remote_port] SIP/2.0\n",
@@ -137,9 +158,22 @@ def sipp(
 ) -> subprocess.Popen[str]:
     """sipp against the edge at 127.0.0.1:`target` (not waited for)."""
     return subprocess.Popen(
-        ["sipp", "-sf", str(scenario), "-i", bind, "-p", str(free_port(socket.SOCK_DGRAM))]
-        + ["-mp", str(free_port(socket.SOCK_DGRAM)), "-nostdin", "-timeout", str(int(timeout))]
-        + [*args, f"127.0.0.1:{target}"],
+        [
+            "sipp",
+            "-sf",
+            str(scenario),
+            "-i",
+            bind,
+            "-p",
+            str(free_port(socket.SOCK_DGRAM)),
+            "-mp",
+            str(free_port(socket.SOCK_DGRAM)),
+            "-nostdin",
+            "-timeout",
+            str(int(timeout)),
+            *args,
+            f"127.0.0.1:{target}",
+        ],
         stdout=subprocess.PIPE,
         stderr=subprocess.STDOUT,
         text=True,

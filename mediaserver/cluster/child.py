@@ -6,6 +6,7 @@ logger prefixed with the child's name ("w2/mediaserver.calls")."""
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import ctypes
 import faulthandler
 import logging
@@ -36,10 +37,8 @@ class Role(Protocol):
 
 def die_with_parent(sig: int = signal.SIGKILL) -> None:
     """Linux: this process gets `sig` when the supervisor dies (no orphans)."""
-    try:
+    with contextlib.suppress(OSError, AttributeError):
         ctypes.CDLL(None, use_errno=True).prctl(_PR_SET_PDEATHSIG, sig, 0, 0, 0)
-    except (OSError, AttributeError):
-        pass
 
 
 class _Tag(logging.Filter):
@@ -66,10 +65,8 @@ def child_main(conn: Connection) -> None:
         asyncio.run(_serve(init, conn))
     except Exception as exc:
         log.exception("%s failed", name)
-        try:
+        with contextlib.suppress(OSError):
             conn.send(proto.Failed(f"{type(exc).__name__}: {exc}"))
-        except OSError:
-            pass
 
 
 def _build(init: proto.Initialize) -> Role:

@@ -32,6 +32,7 @@ class ControlProcess:
     def __init__(self, init: proto.Initialize) -> None:
         self.config: Config = init.config
         self.workers = Workers(init.workers, init.secret)
+        self.data_dir = Path(self.config.server.data_dir).resolve()
         self.plane: app.ControlPlane | None = None
         self.dialer: Dialer | None = None
         self._http: uvicorn.Server | None = None
@@ -47,7 +48,7 @@ class ControlProcess:
             records=Records(store, metrics),
             auth=Auth(store, RateLimiter(config.api.rate_per_second, config.api.rate_burst)),
             tokens=CallTokens(store, config.api.token_ttl_seconds, config.api.token_secret),
-            data_dir=Path(config.server.data_dir).resolve(),
+            data_dir=self.data_dir,
         )
         logging.getLogger("httpx").setLevel(logging.WARNING)  # a status poll every 0.5 s
         self.workers.start()
@@ -84,9 +85,7 @@ class ControlProcess:
         self._http_task = asyncio.create_task(self._http.serve())
         while not self._http.started:
             if self._http_task.done():
-                raise OSError(
-                    f"could not listen on {config.server.host}:{config.server.http_port}"
-                )
+                raise OSError(f"could not listen on {config.server.host}:{config.server.http_port}")
             await asyncio.sleep(0.05)
         log.info("control: http://%s:%d", config.server.host, config.server.http_port)
 

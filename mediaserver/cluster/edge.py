@@ -5,8 +5,10 @@ stopped with its children (SIGTERM to the group, then SIGKILL)."""
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 import os
+import shutil
 import signal
 import socket
 import subprocess
@@ -50,17 +52,10 @@ class Edge:
         self.host, self.port = host, port
         self.proc: subprocess.Popen[bytes] | None = None
 
-    async def start(self, timeout: float = 15.0) -> None:
-        run = self.files.directory / "run"
-        run.mkdir(exist_ok=True)
-        self.proc = subprocess.Popen(  # noqa: S603 (our own config)
-            ["kamailio", "-f", str(self.files.config), "-DD", "-E", "-m", "64", "-M", "8"]
-            + ["-Y", str(run)],
-            start_new_session=True,  # its own group: stopped with all its children
-            preexec_fn=lambda: die_with_parent(signal.SIGTERM),  # noqa: PLW1509
-        )
+    async def start(self, within: float = 15.0) -> None:
+        self.proc = self._spawn()
         loop = asyncio.get_running_loop()
-        deadline = loop.time() + timeout
+        deadline = loop.time() + within
         while loop.time() < deadline:
             if self.proc.poll() is not None:
                 raise EdgeError(f"kamailio exited ({self.proc.returncode}); see its log above")
@@ -68,7 +63,31 @@ class Edge:
                 log.info("edge: Kamailio on %s:%d (pid %d)", self.host, self.port, self.proc.pid)
                 return
         await self.stop()
-        raise EdgeError(f"kamailio did not answer on {self.host}:{self.port} in {timeout:.0f} s")
+        raise EdgeError(f"kamailio did not answer on {self.host}:{self.port} in {within:.0f} s")
+
+    def _spawn(self) -> subprocess.Popen[bytes]:
+        run = self.files.directory / "run"
+        run.mkdir(exist_ok=True)
+        kamailio = shutil.which("kamailio") or shutil.which("kamailio", path="/usr/sbin:/sbin")
+        if kamailio is None:
+            raise EdgeError("kamailio is not installed (Debian package kamailio)")
+        return subprocess.Popen(  # noqa: S603 (our own config)
+            [
+                kamailio,
+                "-f",
+                str(self.files.config),
+                "-DD",
+                "-E",
+                "-m",
+                "64",
+                "-M",
+                "8",
+                "-Y",
+                str(run),
+            ],
+            start_new_session=True,  # its own group: stopped with all its children
+            preexec_fn=lambda: die_with_parent(signal.SIGTERM),  # noqa: PLW1509
+        )
 
     @property
     def alive(self) -> bool:
@@ -93,10 +112,8 @@ class Edge:
                 await asyncio.get_running_loop().run_in_executor(None, proc.wait, wait)
                 if sig == signal.SIGTERM:
                     # the group's children may still be going down
-                    try:
+                    with contextlib.suppress(ProcessLookupError):
                         os.killpg(proc.pid, signal.SIGKILL)
-                    except ProcessLookupError:
-                        pass
                 break
             except subprocess.TimeoutExpired:
                 continue

@@ -29,9 +29,21 @@ auto_aliases=no
 mpath="{modules}/"
 """
 
-MODULES = (
-    "tm sl rr pv maxfwd textops siputils xlog sanity dispatcher permissions pike htable"
-).split()
+MODULES = [
+    "tm",
+    "sl",
+    "rr",
+    "pv",
+    "maxfwd",
+    "textops",
+    "siputils",
+    "xlog",
+    "sanity",
+    "dispatcher",
+    "permissions",
+    "pike",
+    "htable",
+]
 
 PARAMS = """
 modparam("tm", "fr_timer", 4000)             # no final answer from a worker in 4 s: next one
@@ -217,8 +229,7 @@ def write(config: Config, workers: tuple[WorkerAddress, ...], directory: Path) -
 def dispatcher_list(workers: tuple[WorkerAddress, ...], maxload: int) -> str:
     """setid destination flags priority attrs: one line per worker."""
     lines = ["# setid destination flags priority attrs (generated)"]
-    for w in workers:
-        lines.append(f"1 sip:127.0.0.1:{w.sip_port} 0 0 duid={w.worker};maxload={maxload}")
+    lines += [f"1 sip:{w.host}:{w.sip_port} 0 0 duid={w.worker};maxload={maxload}" for w in workers]
     return "\n".join(lines) + "\n"
 
 

@@ -44,7 +44,9 @@ class ClusterMetrics(Collector):
         yield from families.values()
 
 
-def cluster_registry(own: CollectorRegistry, workers: Callable[[], dict[str, str]]) -> CollectorRegistry:
+def cluster_registry(
+    own: CollectorRegistry, workers: Callable[[], dict[str, str]]
+) -> CollectorRegistry:
     registry = CollectorRegistry(auto_describe=False)
     registry.register(ClusterMetrics(own, workers))
     return registry

@@ -5,6 +5,7 @@ initialize handshake with a timeout, ping/pong liveness (a child silent for
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 import multiprocessing
 import time
@@ -72,13 +73,13 @@ class SupervisedProcess:
         self._last_pong = time.monotonic()
         log.info("%s started (pid %d)", self.name, self.pid)
 
-    async def _receive(self, timeout: float) -> proto.FromChild | None:
+    async def _receive(self, within: float) -> proto.FromChild | None:
         """The next message, or None (timeout, or the child is gone)."""
         conn = self._conn
         if conn is None:
             return None
         loop = asyncio.get_running_loop()
-        deadline = loop.time() + timeout
+        deadline = loop.time() + within
         while loop.time() < deadline:
             if conn.poll():
                 try:
@@ -93,10 +94,8 @@ class SupervisedProcess:
 
     def send(self, message: proto.ToChild) -> None:
         if self._conn is not None:
-            try:
+            with contextlib.suppress(BrokenPipeError, OSError):
                 self._conn.send(message)
-            except (BrokenPipeError, OSError):
-                pass
 
     async def watch(self) -> str:
         """Ping until the child exits or stops answering; the reason it is gone."""
@@ -122,13 +121,11 @@ class SupervisedProcess:
         except (EOFError, OSError):
             pass
 
-    async def stop(self, timeout: float) -> None:
-        """Shutdown, then wait up to `timeout`, then kill."""
+    async def stop(self, grace: float) -> None:
+        """Shutdown, then wait up to `grace` seconds, then kill."""
         self.send(proto.Shutdown())
-        loop = asyncio.get_running_loop()
-        deadline = loop.time() + timeout
-        while self.alive and loop.time() < deadline:
-            await asyncio.sleep(0.1)
+        if self._proc is not None:
+            await asyncio.get_running_loop().run_in_executor(None, self._proc.join, grace)
         await self.kill()
 
     async def kill(self) -> None:

@@ -101,9 +101,9 @@ class Workers:
         return max(usable, key=lambda s: s.room, default=None)
 
     async def post(
-        self, state: WorkerState, path: str, body: dict[str, Any], timeout: float | None
+        self, state: WorkerState, path: str, body: dict[str, Any], seconds: float | None
     ) -> httpx.Response:
-        return await self._client.post(self.url(state, path), json=body, timeout=timeout)
+        return await self._client.post(self.url(state, path), json=body, timeout=seconds)
 
     def metrics_texts(self) -> dict[str, str]:
         """Every live worker's /metrics (blocking: called from the scrape's thread)."""
@@ -171,7 +171,8 @@ class RemoteCalls:
         ring_seconds: float = 30.0,
         trunk: str | None = None,
     ) -> tuple[str, int, str, str]:
-        while (state := self.workers.pick(sip=True)) is None:
+        # room shows up in the workers' polled status: no event to wait on
+        while (state := self.workers.pick(sip=True)) is None:  # noqa: ASYNC110
             await asyncio.sleep(POLL_SECONDS)
         state.placing += 1  # counted until the worker's own status shows the call
         asyncio.get_running_loop().call_later(2.0, state.placed)

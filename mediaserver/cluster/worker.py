@@ -53,6 +53,7 @@ class MediaWorker:
         self.me: proto.WorkerAddress = init.me
         self.secret = init.secret
         self.draining = False
+        self.data_dir = Path(self.config.server.data_dir).resolve()
         self.store: Store | None = None
         self.records: Records | None = None
         self.calls_: Calls | None = None
@@ -75,7 +76,7 @@ class MediaWorker:
             source,
             config.vad,
             records=self.records,
-            data_dir=Path(config.server.data_dir).resolve(),
+            data_dir=self.data_dir,
             routes={route.number: route.agent for route in config.sip.routes},
         )
         # only the edge (and our own box) reaches this port; trunks register at the edge

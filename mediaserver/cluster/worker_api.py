@@ -18,7 +18,7 @@ from mediaserver.transports.webrtc import Busy, OfferError
 if TYPE_CHECKING:
     from mediaserver.cluster.worker import MediaWorker
 
-SECRET_HEADER = "X-Worker-Secret"
+SECRET_HEADER = "X-Worker-Secret"  # noqa: S105 (a header's name)
 
 
 class OfferIn(BaseModel):

@@ -326,14 +326,12 @@ class Store:
     def close_unclean(self, worker: str | None = None) -> int:
         """At start-up: calls a killed server left open are ended as `unclean`;
         with `worker`: only that cluster worker's (it died, the others go on)."""
-        open_calls = calls.c.ended_at.is_(None)
+        open_calls: list[sa.ColumnElement[bool]] = [calls.c.ended_at.is_(None)]
         if worker is not None:
-            open_calls = open_calls & (calls.c.worker == worker)
+            open_calls.append(calls.c.worker == worker)
         result = self._write(
             lambda c: c.execute(
-                calls.update()
-                .where(open_calls)
-                .values(ended_at=utcnow(), end_reason="unclean")
+                calls.update().where(*open_calls).values(ended_at=utcnow(), end_reason="unclean")
             )
         )
         return int(result.rowcount)

@@ -65,7 +65,9 @@ def records(srv: Server, limit: int = 100) -> list[dict[str, Any]]:
     return list(srv.api(f"/calls?limit={limit}").json()["items"])
 
 
-def wait_calls(srv: Server, count: int, ended: bool, since: set[str], timeout: float = 40) -> list[dict[str, Any]]:
+def wait_calls(
+    srv: Server, count: int, ended: bool, since: set[str], timeout: float = 40
+) -> list[dict[str, Any]]:
     """Wait for `count` call records not in `since` (all ended, if asked)."""
     deadline = time.monotonic() + timeout
     new: list[dict[str, Any]] = []
@@ -197,7 +199,16 @@ def test_pike_blocks_a_flood_from_one_source(cluster: Server, tmp_path: Path) ->
     scenario = tmp_path / "options.xml"
     scenario.write_text(sipp_scenario_via_edge("uac"))
     flood = sipp(
-        scenario, cluster.sip_port, "-m", "400", "-r", "200", "-l", "400", bind="127.0.0.3", timeout=8
+        scenario,
+        cluster.sip_port,
+        "-m",
+        "400",
+        "-r",
+        "200",
+        "-l",
+        "400",
+        bind="127.0.0.3",
+        timeout=8,
     )
     flood.communicate(timeout=60)
     cluster.wait_for(r"pike: flood from 127\.0\.0\.3", since=since)
