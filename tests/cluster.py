@@ -21,12 +21,14 @@ from tests.server import Server, free_port
 PCAPS = Path("/usr/share/sip-tester")
 
 
-def start_cluster(tmp: Path, workers: int, extra_config: str = "") -> Server:
+def start_cluster(tmp: Path, workers: int, extra_config: str = "", sip_extra: str = "") -> Server:
+    """`extra_config`: more [cluster] keys; `sip_extra`: tables after [sip] ([[sip.trunks]])."""
     sip_port, http_port = free_port(socket.SOCK_DGRAM), free_port()
     config = tmp / "cluster.toml"
     config.write_text(
         f'[server]\ndata_dir = "{tmp / "data"}"\nlog_format = "text"\n'
         '[sip]\nallow = ["127.0.0.1/32", "127.0.0.3/32"]\n'
+        f"{sip_extra}"
         '[webrtc]\nhost_addresses = ["127.0.0.1"]\n'
         f"[cluster]\nworkers = {workers}\n{extra_config}"
     )

@@ -176,6 +176,22 @@ failure_route[NEXT_WORKER] {
 """
 
 
+# registration trunks ([[sip.trunks]]): registered once, here, by the uac module
+TRUNK_PARAMS = """
+modparam("uac", "reg_db_url", "text://{edge}/db")
+modparam("uac", "reg_contact_addr", "{host}:{port}")
+modparam("uac", "reg_timer_interval", 10)
+modparam("uac", "reg_retry_interval", {retry})
+"""
+
+UACREG_HEADER = (
+    "id(int,auto) l_uuid(string) l_username(string) l_domain(string) r_username(string) "
+    "r_domain(string) realm(string) auth_username(string) auth_password(string) "
+    "auth_ha1(string,null) auth_proxy(string) expires(int) flags(int) reg_delay(int) "
+    "contact_addr(string,null) socket(string,null)"
+)
+
+
 class EdgeError(RuntimeError):
     """The edge cannot be configured (Kamailio's modules missing, a bad file)."""
 
@@ -199,6 +215,9 @@ def write(config: Config, workers: tuple[WorkerAddress, ...], directory: Path) -
     cluster = config.cluster
     host, port = config.server.host, config.server.sip_port
     modules = ["tls"] if cluster.tls_port else []
+    trunks = config.sip.trunks
+    if trunks:
+        modules += ["db_text", "uac"]
     listen = [f"listen=udp:{host}:{port}", f"listen=tcp:{host}:{port}"]
     if cluster.tls_port:
         listen += [f"listen=tls:{host}:{cluster.tls_port}", "enable_tls=yes"]
@@ -218,11 +237,25 @@ def write(config: Config, workers: tuple[WorkerAddress, ...], directory: Path) -
             f"certificate = {Path(cluster.tls_cert).resolve()}\n"
             f"private_key = {Path(cluster.tls_key).resolve()}\n"
         )
-    text += ROUTES.replace("{invites_per_second}", str(cluster.invites_per_second))
+    if trunks:
+        retry = min(t.retry_seconds for t in trunks)
+        text += TRUNK_PARAMS.format(edge=directory, host=host, port=port, retry=retry)
+        write_uacreg(config, directory / "db")
+    routes = ROUTES.replace("{invites_per_second}", str(cluster.invites_per_second))
+    if trunks:  # calls to a trunk's contact (sip:<trunk name>@edge) are that trunk's
+        routes = routes.replace(
+            "    route(INVITE_RATE);\n",
+            "    route(INVITE_RATE);\n"
+            '    if (uac_reg_lookup("$rU", "$ru")) xlog("L_INFO", "INVITE via trunk $rU\\n");\n',
+        )
+    text += routes
     path = directory / "kamailio.cfg"
     path.write_text(text)
     (directory / "dispatcher.list").write_text(dispatcher_list(workers, cluster.calls_per_worker))
-    (directory / "address.list").write_text(address_list(config.sip.allow))
+    registrars = tuple(_addresses(t.registrar) for t in trunks)
+    (directory / "address.list").write_text(
+        address_list(config.sip.allow + tuple(a for found in registrars for a in found))
+    )
     return EdgeFiles(path, directory)
 
 
@@ -240,3 +273,51 @@ def address_list(allow: tuple[str, ...]) -> str:
         net = ipaddress.ip_network(entry, strict=False)
         lines.append(f"1 {net.network_address} {net.prefixlen} 0")
     return "\n".join(lines) + "\n"
+
+
+def _escape(value: str) -> str:
+    """db_text separates columns with ':'."""
+    return value.replace("\\", "\\\\").replace(":", "\\:")
+
+
+def write_uacreg(config: Config, db: Path) -> None:
+    """The uac module's table of registrations (db_text): one row per trunk."""
+    db.mkdir(parents=True, exist_ok=True)
+    (db / "version").write_text("id(int,auto) table_name(string) table_version(int)\n0:uacreg:5\n")
+    rows = [UACREG_HEADER]
+    for i, trunk in enumerate(config.sip.trunks, 1):
+        domain = trunk.host.rsplit(":", 1)[0] if trunk.host.count(":") == 1 else trunk.host
+        values = [
+            str(i),
+            trunk.name,  # l_uuid: the user of the contact registered, sip:<name>@edge
+            trunk.name,
+            config.server.host,
+            trunk.username,
+            trunk.host,
+            domain,  # realm
+            trunk.username,
+            trunk.password,
+            "",
+            trunk.registrar,  # auth_proxy: where REGISTER goes
+            str(trunk.expires),
+            "0",
+            "0",
+            "",
+            "",
+        ]
+        rows.append(":".join(_escape(v) for v in values))
+    (db / "uacreg").write_text("\n".join(rows) + "\n")
+
+
+def _addresses(registrar: str) -> tuple[str, ...]:
+    """The registrar's addresses: calls from there are the trunk's (the ACL lets them in)."""
+    import socket
+
+    host = registrar.split(":", 1)[1].split(";")[0]
+    host = host.rsplit(":", 1)[0] if host.count(":") == 1 else host
+    try:
+        return tuple(
+            sorted({str(info[4][0]) for info in socket.getaddrinfo(host.strip("[]"), None)})
+        )
+    except OSError:
+        return ()

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import json
 import signal
+import socket
 import subprocess
 import sys
 import time
@@ -16,6 +17,8 @@ import pytest
 
 from mediaserver.store import CallFilter, Store
 from tests.cluster import alive, descendants, start_cluster, stop_cluster
+from tests.kamailio import kamailio
+from tests.server import free_port
 
 pytestmark = pytest.mark.integration
 
@@ -60,3 +63,39 @@ def test_sigterm_drains_then_stops_everything(tmp_path: Path) -> None:
         store.close()
     [call] = [c for c in calls if c["answered_at"]]
     assert call["end_reason"] == "caller_hangup", call  # finished, not cut by the shutdown
+
+
+def test_a_registration_trunk_registers_once_at_the_edge_and_takes_a_call(
+    tmp_path: Path,
+) -> None:
+    port = free_port(socket.SOCK_DGRAM)
+    trunk = (
+        f'[[sip.trunks]]\nname = "carrier"\nregistrar = "sip:127.0.0.1:{port}"\n'
+        'username = "alice"\npassword = "s3cret"\n'
+    )
+    (tmp_path / "registrar").mkdir()
+    with kamailio(tmp_path / "registrar", port, "s3cret") as registrar_log:
+        # [[sip.trunks]] belongs to [sip]: the cluster's own section goes after it
+        srv = start_cluster(tmp_path, 2, sip_extra=trunk)
+        try:
+            deadline = time.monotonic() + 30
+            while "REGISTER alice: accepted" not in registrar_log.read_text(errors="replace"):
+                assert time.monotonic() < deadline, registrar_log.read_text()[-3000:]
+                time.sleep(0.3)
+            since = srv.mark()
+            out = subprocess.run(
+                [sys.executable, "-m", "tests.sip_caller", "--to", f"sip:alice@127.0.0.1:{port}"]
+                + ["--seconds", "4"],
+                capture_output=True,
+                text=True,
+                timeout=60,
+                check=True,
+            )
+            result = json.loads(out.stdout.strip().splitlines()[-1])
+            assert result["connected"], (result, srv.tail())
+            srv.wait_for(r"INVITE via trunk carrier", since=since)
+            srv.wait_for(r"w\d/mediaserver\.calls: call \S+ \(sip \d\) .* answered", since=since)
+        finally:
+            stop_cluster(srv)
+        # one registration for the whole cluster, not one per worker
+        assert registrar_log.read_text(errors="replace").count("REGISTER alice: accepted") == 1

@@ -111,3 +111,23 @@ def test_only_the_dead_workers_calls_are_closed_as_unclean(store_url: str) -> No
         assert store.close_unclean() == 2  # at a cluster's start: every open call
     finally:
         store.close()
+
+
+def test_registration_trunks_are_registered_by_the_edge(tmp_path: Path) -> None:
+    config = load(
+        write_toml(
+            tmp_path,
+            '[[sip.trunks]]\nname = "carrier"\nregistrar = "sip:127.0.0.5:5099"\n'
+            'username = "alice"\npassword = "pa:ss"\n[cluster]\nworkers = 2\n',
+        )
+    )
+    files = kamailio_cfg.write(config, WORKERS, tmp_path / "edge")
+    checked = kamailio_check(files.config)
+    assert checked.returncode == 0, checked.stderr[-3000:]
+    row = (tmp_path / "edge" / "db" / "uacreg").read_text().splitlines()[1]
+    assert row == (
+        "1:carrier:carrier:127.0.0.1:alice:127.0.0.5\\:5099:127.0.0.5:alice:pa\\:ss::"
+        "sip\\:127.0.0.5\\:5099:300:0:0::"
+    )
+    # calls from the registrar are the trunk's: the ACL lets its address in
+    assert "1 127.0.0.5 32 0" in (tmp_path / "edge" / "address.list").read_text()
