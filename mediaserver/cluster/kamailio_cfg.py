@@ -313,7 +313,7 @@ def _addresses(registrar: str) -> tuple[str, ...]:
     """The registrar's addresses: calls from there are the trunk's (the ACL lets them in)."""
     import socket
 
-    host = registrar.split(":", 1)[1].split(";")[0]
+    host = registrar.split(":", 1)[1].split(";", maxsplit=1)[0]
     host = host.rsplit(":", 1)[0] if host.count(":") == 1 else host
     try:
         return tuple(

@@ -84,8 +84,15 @@ def test_a_registration_trunk_registers_once_at_the_edge_and_takes_a_call(
                 time.sleep(0.3)
             since = srv.mark()
             out = subprocess.run(
-                [sys.executable, "-m", "tests.sip_caller", "--to", f"sip:alice@127.0.0.1:{port}"]
-                + ["--seconds", "4"],
+                [
+                    sys.executable,
+                    "-m",
+                    "tests.sip_caller",
+                    "--to",
+                    f"sip:alice@127.0.0.1:{port}",
+                    "--seconds",
+                    "4",
+                ],
                 capture_output=True,
                 text=True,
                 timeout=60,
