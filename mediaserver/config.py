@@ -337,6 +337,9 @@ class ClusterConfig:
 
     workers: int = 0
     worker_port: int = 0  # worker i takes SIP port worker_port + i, HTTP worker_port + 100 + i
+    # where workers bind SIP and RTP (carriers send RTP here): default server.host,
+    # or 127.0.0.1 when that is a wildcard
+    media_address: str = ""
     calls_per_worker: int = 4  # PJSUA_MAX_CALLS of the registry builds
     drain_seconds: int = 30  # SIGTERM: calls in progress may finish this long
     pike_requests: int = 200  # requests from one address per 2 s before it is blocked
@@ -353,6 +356,20 @@ class ClusterConfig:
             "expected 0 (any free port) or 1024..65000",
         )
         _require(1 <= self.calls_per_worker <= 4, "cluster.calls_per_worker", "expected 1..4")
+        if self.media_address:
+            import ipaddress
+
+            try:
+                address = ipaddress.ip_address(self.media_address)
+            except ValueError:
+                raise ConfigError(
+                    f"cluster.media_address: {self.media_address!r} is not an IP address"
+                ) from None
+            _require(
+                not address.is_unspecified,
+                "cluster.media_address",
+                "must be an address RTP can reach, not a wildcard",
+            )
         _require(1 <= self.drain_seconds <= 3600, "cluster.drain_seconds", "expected 1..3600")
         _require(10 <= self.pike_requests <= 100_000, "cluster.pike_requests", "10..100000")
         _require(1 <= self.invites_per_second <= 10_000, "cluster.invites_per_second", "1..10000")

@@ -32,7 +32,7 @@ def _free_port(kind: int) -> int:
 
 def worker_addresses(config: Config) -> tuple[proto.WorkerAddress, ...]:
     """Each worker's ports, fixed for the cluster's life (the edge's list names them)."""
-    host = config.server.host
+    host = config.cluster.media_address or config.server.host
     if host in ("0.0.0.0", "::", ""):  # noqa: S104 (a wildcard: workers stay on loopback)
         host = "127.0.0.1"
     base = config.cluster.worker_port

@@ -32,6 +32,8 @@ def write_toml(tmp_path: Path, text: str) -> Path:
         ("[cluster]\nworkers = 2\ncalls_per_worker = 5\n", "cluster.calls_per_worker"),
         ("[cluster]\ntls_port = 5061\n", "cluster.tls_port: SIP over TLS needs"),
         ("[cluster]\nworker_port = 80\n", "cluster.worker_port"),
+        ('[cluster]\nmedia_address = "0.0.0.0"\n', "cluster.media_address: must be"),
+        ('[cluster]\nmedia_address = "box"\n', "cluster.media_address: 'box' is not"),
         ('[cluster]\nworkers = "many"\n', "cluster.workers: expected int"),
     ],
 )
@@ -145,3 +147,8 @@ def test_registration_trunks_are_registered_by_the_edge(tmp_path: Path) -> None:
     )
     # calls from the registrar are the trunk's: the ACL lets its address in
     assert "1 127.0.0.5 32 0" in (tmp_path / "edge" / "address.list").read_text()
+
+
+def test_the_deployment_example_is_a_valid_cluster_config() -> None:
+    config = load(Path(__file__).resolve().parents[2] / "deploy" / "cluster.toml")
+    assert config.cluster.workers == 8 and config.store_url.startswith("postgresql://")
