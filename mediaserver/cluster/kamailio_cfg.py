@@ -55,6 +55,9 @@ modparam("rr", "append_fromtag", 1)
 modparam("dispatcher", "list_file", "{edge}/dispatcher.list")
 modparam("dispatcher", "flags", 2)           # keep the other workers for failover
 modparam("dispatcher", "ds_hash_size", 9)
+# a call's load is forgotten after the longest call (a dead worker's callers may never BYE)
+modparam("dispatcher", "ds_hash_expire", {expire})
+modparam("dispatcher", "ds_hash_initexpire", 60)
 modparam("dispatcher", "ds_ping_interval", 1)
 modparam("dispatcher", "ds_probing_mode", 1)
 modparam("dispatcher", "ds_probing_threshold", 1)
@@ -229,7 +232,12 @@ def write(config: Config, workers: tuple[WorkerAddress, ...], directory: Path) -
         modules=modules_dir(),
     )
     text += "".join(f'loadmodule "{name}.so"\n' for name in MODULES + modules)
-    text += PARAMS.format(edge=directory, host=host, pike=cluster.pike_requests)
+    text += PARAMS.format(
+        edge=directory,
+        host=host,
+        pike=cluster.pike_requests,
+        expire=config.agent.max_call_seconds + 60,
+    )
     if cluster.tls_port:
         text += f'modparam("tls", "config", "{directory}/tls.cfg")\n'
         (directory / "tls.cfg").write_text(
