@@ -44,7 +44,7 @@ def cluster(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Server]:
     srv = start_cluster(
         tmp_path_factory.mktemp("cluster"),
         WORKERS,
-        "pike_requests = 40\ninvites_per_second = 20\n",
+        "pike_requests = 100\ninvites_per_second = 10\n",
     )
     yield srv
     stop_cluster(srv)
@@ -212,4 +212,4 @@ def test_pike_blocks_a_flood_from_one_source(cluster: Server, tmp_path: Path) ->
     )
     flood.communicate(timeout=60)
     cluster.wait_for(r"pike: flood from 127\.0\.0\.3", since=since)
-    cluster.wait_for(r"INVITE rate from 127\.0\.0\.3 over 20/s", since=since)
+    cluster.wait_for(r"INVITE rate from 127\.0\.0\.3 over 10/s", since=since)
