@@ -82,7 +82,7 @@ def step(srv: Any, scenario: Path, calls: int, workers: dict[str, int]) -> dict[
     }
 
 
-def run(steps: list[int], workers: int) -> dict[str, Any]:
+def run(steps: list[int], workers: int, every_step: bool = False) -> dict[str, Any]:
     with tempfile.TemporaryDirectory(prefix="bench-capacity-") as tmp:
         root = Path(tmp)
         srv = start_cluster(root, workers, "invites_per_second = 100\npike_requests = 2000\n")
@@ -99,7 +99,7 @@ def run(steps: list[int], workers: int) -> dict[str, Any]:
                 row = step(srv, scenario, calls, pids)
                 rows.append(row)
                 print(json.dumps(row), file=sys.stderr, flush=True)
-                if not row["holds"]:
+                if not row["holds"] and not every_step:
                     break
         finally:
             stop_cluster(srv)
@@ -119,12 +119,13 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--json", action="store_true")
     parser.add_argument("--steps", default="4,8,12", help="concurrent calls per step")
     parser.add_argument("--workers", type=int, default=0, help="default: enough for the last step")
+    parser.add_argument("--every-step", action="store_true", help="go on past a step that fails")
     args = parser.parse_args(argv)
     if not args.media:
         parser.error("only --media is measured so far")
     steps = [int(s) for s in args.steps.split(",")]
     workers = args.workers or math.ceil(max(steps) / 4)
-    result = run(steps, workers)
+    result = run(steps, workers, args.every_step)
     if args.json:
         print(json.dumps(result))
         return 0

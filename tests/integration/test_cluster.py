@@ -35,8 +35,10 @@ from tests.webrtc_peer import RATE, Peer
 
 pytestmark = pytest.mark.integration
 
-WORKERS = 3
+# 3 workers by default (2 shared cores here); the size: CLUSTER_TEST_WORKERS=10
+WORKERS = int(os.environ.get("CLUSTER_TEST_WORKERS", "3"))
 CALLS = WORKERS * 4  # every slot of every worker
+WORKER_NAMES = {f"w{i}" for i in range(1, WORKERS + 1)}
 
 
 @pytest.fixture(scope="module")
@@ -98,7 +100,8 @@ def test_every_slot_answered_greeted_recorded_and_one_more_gets_503(
     before = {r["id"] for r in records(cluster)}
     scenario = tmp_path / "uac_pcap.xml"
     scenario.write_text(sipp_scenario_via_edge("uac_pcap"))
-    run = sipp(scenario, cluster.sip_port, "-m", str(CALLS), "-l", str(CALLS), "-r", "6")
+    rate = "6" if CALLS <= 12 else "9"  # under the edge's INVITE limit per source (10/s)
+    run = sipp(scenario, cluster.sip_port, "-m", str(CALLS), "-l", str(CALLS), "-r", rate)
     # every slot taken: the next caller hears 503 from the edge at once
     wait_calls(cluster, CALLS, ended=False, since=before)
     start = time.monotonic()
@@ -172,7 +175,7 @@ def test_a_browser_call_lands_on_a_worker_and_its_record_is_complete(cluster: Se
 
     asyncio.run(talk())
     [call] = wait_calls(cluster, 1, ended=True, since=before)
-    assert call["transport"] == "webrtc" and call["worker"] in {"w1", "w2", "w3"}, call
+    assert call["transport"] == "webrtc" and call["worker"] in WORKER_NAMES, call
     assert call["answered_at"] and call["end_reason"] and call["end_reason"] != "unclean"
     detail = cluster.api(f"/calls/{call['id']}").json()
     assert detail["turns"] and "Riverside" in detail["turns"][0]["text"]
@@ -190,7 +193,7 @@ def test_an_outbound_call_is_placed_on_a_worker(cluster: Server) -> None:
     callee.communicate(timeout=30)
     assert job["outcome"] == "answered", job
     record = cluster.api(f"/calls/{job['call_ids'][0]}").json()
-    assert record["direction"] == "outbound" and record["worker"] in {"w1", "w2", "w3"}
+    assert record["direction"] == "outbound" and record["worker"] in WORKER_NAMES
 
 
 def test_pike_blocks_a_flood_from_one_source(cluster: Server, tmp_path: Path) -> None:
