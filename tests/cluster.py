@@ -137,9 +137,10 @@ def stop_cluster(srv: Server, timeout: float = 60.0) -> int:
         raise
 
 
-def sipp_scenario_via_edge(name: str) -> str:
+def sipp_scenario_via_edge(name: str, hold_ms: int = 0) -> str:
     """sipp's built-in scenario, made to follow the edge's Record-Route: the
-    ACK and BYE go to the Contact with the Route set, like a carrier's."""
+    ACK and BYE go to the Contact with the Route set, like a carrier's;
+    `hold_ms`: the call goes on that much longer before the BYE."""
     out = subprocess.run(["sipp", "-sd", name], capture_output=True, text=True, check=False).stdout
     assert "<scenario" in out, out
     out = out.replace("pcap/", f"{PCAPS}/")
@@ -152,6 +153,10 @@ def sipp_scenario_via_edge(name: str) -> str:
             f"{method} [next_url] SIP/2.0\n      [routes]\n",
         )
     assert "[next_url]" in out and 'rrs="true"' in out, out
+    if hold_ms:
+        bye = re.search(r"  <send[^>]*>\s*<!\[CDATA\[\s*BYE ", out)
+        assert bye is not None, out
+        out = f'{out[: bye.start()]}  <pause milliseconds="{hold_ms}"/>\n{out[bye.start() :]}'
     return out
 
 

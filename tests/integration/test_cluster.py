@@ -99,9 +99,9 @@ def test_every_slot_answered_greeted_recorded_and_one_more_gets_503(
 ) -> None:
     before = {r["id"] for r in records(cluster)}
     scenario = tmp_path / "uac_pcap.xml"
-    scenario.write_text(sipp_scenario_via_edge("uac_pcap"))
-    rate = "6" if CALLS <= 12 else "9"  # under the edge's INVITE limit per source (10/s)
-    run = sipp(scenario, cluster.sip_port, "-m", str(CALLS), "-l", str(CALLS), "-r", rate)
+    # every call held long enough for the last to start (6 a second: under the edge's 10/s)
+    scenario.write_text(sipp_scenario_via_edge("uac_pcap", hold_ms=CALLS * 200))
+    run = sipp(scenario, cluster.sip_port, "-m", str(CALLS), "-l", str(CALLS), "-r", "6")
     # every slot taken: the next caller hears 503 from the edge at once
     wait_calls(cluster, CALLS, ended=False, since=before)
     start = time.monotonic()
