@@ -196,6 +196,15 @@ def test_an_outbound_call_is_placed_on_a_worker(cluster: Server) -> None:
     assert record["direction"] == "outbound" and record["worker"] in WORKER_NAMES
 
 
+def test_a_hung_worker_is_killed_and_restarted(cluster: Server) -> None:
+    """A worker that stops answering pings (SIGSTOP: alive, silent) is killed."""
+    since = cluster.mark()
+    os.kill(worker_pid(cluster, "w1"), signal.SIGSTOP)
+    cluster.wait_for(r"w1 unresponsive for 10 s, killed: restarting", since=since, timeout=40)
+    assert worker_pid(cluster, "w1", since=since) > 0
+    wait_ready(cluster)
+
+
 def test_pike_blocks_a_flood_from_one_source(cluster: Server, tmp_path: Path) -> None:
     """Last in this module: the flood's calls that got through may linger."""
     since = cluster.mark()
