@@ -9,6 +9,8 @@ import asyncio
 import json
 import os
 import signal
+import socket
+import ssl
 import subprocess
 import sys
 import time
@@ -30,7 +32,7 @@ from tests.cluster import (
 )
 from tests.integration.test_sip import listening_callee
 from tests.integration.test_webrtc import offer_over_http
-from tests.server import Server
+from tests.server import Server, free_port
 from tests.webrtc_peer import RATE, Peer
 
 pytestmark = pytest.mark.integration
@@ -41,12 +43,38 @@ CALLS = WORKERS * 4  # every slot of every worker
 WORKER_NAMES = {f"w{i}" for i in range(1, WORKERS + 1)}
 
 
+TLS_PORT = free_port()
+
+
 @pytest.fixture(scope="module")
 def cluster(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Server]:
+    tmp = tmp_path_factory.mktemp("cluster")
+    cert, key = tmp / "cert.pem", tmp / "key.pem"
+    subprocess.run(
+        [
+            "openssl",
+            "req",
+            "-x509",
+            "-newkey",
+            "rsa:2048",
+            "-nodes",
+            "-days",
+            "1",
+            "-subj",
+            "/CN=127.0.0.1",
+            "-keyout",
+            str(key),
+            "-out",
+            str(cert),
+        ],
+        capture_output=True,
+        check=True,
+    )
     srv = start_cluster(
-        tmp_path_factory.mktemp("cluster"),
+        tmp,
         WORKERS,
-        "pike_requests = 100\ninvites_per_second = 10\n",
+        "pike_requests = 100\ninvites_per_second = 10\n"
+        f'tls_port = {TLS_PORT}\ntls_cert = "{cert}"\ntls_key = "{key}"\n',
     )
     yield srv
     stop_cluster(srv)
@@ -121,6 +149,29 @@ def test_every_slot_answered_greeted_recorded_and_one_more_gets_503(
         assert "Riverside" in detail["turns"][0]["text"]  # the greeting
         # RFC 2833 DTMF (in sipp's pcap) reached the worker through the edge
         assert [e["value"] for e in detail["events"] if e["kind"] == "dtmf"], detail
+
+
+def test_the_edge_terminates_sip_over_tls(cluster: Server) -> None:
+    """The system OpenSSL at the edge: an OPTIONS over TLS is answered."""
+    context = ssl.create_default_context()
+    context.check_hostname = False
+    context.verify_mode = ssl.CERT_NONE  # the test's self-signed certificate
+    with (
+        socket.create_connection(("127.0.0.1", TLS_PORT), timeout=10) as raw,
+        context.wrap_socket(raw) as tls,
+    ):
+        assert tls.version() in ("TLSv1.2", "TLSv1.3")
+        me = tls.getsockname()
+        tls.sendall(
+            (
+                f"OPTIONS sip:127.0.0.1:{TLS_PORT};transport=tls SIP/2.0\r\n"
+                f"Via: SIP/2.0/TLS {me[0]}:{me[1]};branch=z9hG4bKtls1\r\n"
+                "Max-Forwards: 5\r\nFrom: <sip:probe@127.0.0.1>;tag=t1\r\n"
+                f"To: <sip:127.0.0.1:{TLS_PORT}>\r\nCall-ID: tls-probe-1\r\n"
+                "CSeq: 1 OPTIONS\r\nContent-Length: 0\r\n\r\n"
+            ).encode()
+        )
+        assert tls.recv(4096).startswith(b"SIP/2.0 200"), cluster.tail()
 
 
 def test_an_off_trunk_invite_gets_403_at_the_edge(cluster: Server) -> None:
