@@ -21,14 +21,22 @@ from tests.server import Server, free_port
 PCAPS = Path("/usr/share/sip-tester")
 
 
-def start_cluster(tmp: Path, workers: int, extra_config: str = "", sip_extra: str = "") -> Server:
-    """`extra_config`: more [cluster] keys; `sip_extra`: tables after [sip] ([[sip.trunks]])."""
+def start_cluster(
+    tmp: Path,
+    workers: int,
+    extra_config: str = "",
+    sip_extra: str = "",
+    env: dict[str, str] | None = None,
+    agent_extra: str = "",
+) -> Server:
+    """`extra_config`: more [cluster] keys; `sip_extra`: tables after [sip]
+    ([[sip.trunks]]); `agent_extra`: an [agent] table; `env`: for the cluster."""
     sip_port, http_port = free_port(socket.SOCK_DGRAM), free_port()
     config = tmp / "cluster.toml"
     config.write_text(
         f'[server]\ndata_dir = "{tmp / "data"}"\nlog_format = "text"\n'
         '[sip]\nallow = ["127.0.0.1/32", "127.0.0.3/32"]\n'
-        f"{sip_extra}"
+        f"{sip_extra}{agent_extra}"
         '[webrtc]\nhost_addresses = ["127.0.0.1"]\n'
         f"[cluster]\nworkers = {workers}\n{extra_config}"
     )
@@ -49,7 +57,7 @@ def start_cluster(tmp: Path, workers: int, extra_config: str = "", sip_extra: st
         check=True,
     ).stdout.strip()
     log = tmp / "cluster.log"
-    env = {**os.environ, "MEDIASERVER_FAKE_SPEECH": "1"}
+    env = {**os.environ, "MEDIASERVER_FAKE_SPEECH": "1", **(env or {})}
     with log.open("ab") as out:
         proc = subprocess.Popen(
             [

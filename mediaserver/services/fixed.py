@@ -1,7 +1,8 @@
 """A fixed-answer Speech port, for tests and bench.capacity ONLY: it hears
 "hello", answers "Thank you for calling." and voices each word as a quarter
 second of a 440 Hz tone. It costs next to nothing, so the media plane's own
-limit shows. Selected with MEDIASERVER_FAKE_SPEECH=1 (never in production)."""
+limit shows. Selected with MEDIASERVER_FAKE_SPEECH=1 (never in production);
+MEDIASERVER_FAKE_SPEECH_HEARD: what it hears instead of "hello"."""
 
 from __future__ import annotations
 
@@ -14,6 +15,7 @@ import numpy as np
 from mediaserver.conversation.ports import Message
 
 ENV = "MEDIASERVER_FAKE_SPEECH"
+HEARD_ENV = "MEDIASERVER_FAKE_SPEECH_HEARD"
 ANSWER = "Thank you for calling."
 WORD_SECONDS = 0.25
 LEVEL = 8000
@@ -24,8 +26,9 @@ def wanted() -> bool:
 
 
 class FixedSpeech:
-    def __init__(self, rate: int = 16000) -> None:
+    def __init__(self, rate: int = 16000, heard: str | None = None) -> None:
         self.rate = rate
+        self.heard = heard if heard is not None else os.environ.get(HEARD_ENV, "hello")
         t = np.arange(int(WORD_SECONDS * rate)) / rate
         self._word = (LEVEL * np.sin(2 * np.pi * 440 * t)).astype(np.int16)
 
@@ -33,7 +36,7 @@ class FixedSpeech:
         self, audio: np.ndarray, language: str | None = None, prompt: str | None = None
     ) -> str:
         await asyncio.sleep(0.05)
-        return "hello"
+        return self.heard
 
     async def reply(
         self, messages: list[Message], max_tokens: int, temperature: float

@@ -15,10 +15,12 @@ from pathlib import Path
 
 import pytest
 
+from mediaserver.harness import read_wav, write_wav
 from mediaserver.store import CallFilter, Store
 from tests.cluster import alive, descendants, start_cluster, stop_cluster
 from tests.kamailio import kamailio
-from tests.server import free_port
+from tests.server import free_port, port_outside_ephemeral_range
+from tests.speech import speak
 
 pytestmark = pytest.mark.integration
 
@@ -106,3 +108,63 @@ def test_a_registration_trunk_registers_once_at_the_edge_and_takes_a_call(
             stop_cluster(srv)
         # one registration for the whole cluster, not one per worker
         assert registrar_log.read_text(errors="replace").count("REGISTER alice: accepted") == 1
+
+
+def test_a_refer_transfer_goes_through_the_edge(tmp_path: Path) -> None:
+    """The caller asks for a person (the fake hears it): the worker's REFER
+    reaches the caller through the edge's record-route, and the caller
+    calls the front desk."""
+    desk_port = port_outside_ephemeral_range()
+    srv = start_cluster(
+        tmp_path,
+        1,
+        agent_extra=f'[agent]\ntransfer_target = "sip:frontdesk@127.0.0.1:{desk_port}"\n',
+        env={"MEDIASERVER_FAKE_SPEECH_HEARD": "I want to talk to a real person"},
+    )
+    desk = subprocess.Popen(
+        [
+            sys.executable,
+            "-m",
+            "tests.sip_caller",
+            "--listen",
+            str(desk_port),
+            "--respond",
+            "200",
+            "--seconds",
+            "20",
+        ],
+        stdout=subprocess.PIPE,
+        text=True,
+    )
+    try:
+        since = srv.mark()
+        speak("I would like to talk to a real person.", tmp_path / "ask.wav")
+        write_wav(tmp_path / "ask16k.wav", read_wav(tmp_path / "ask.wav", 60))
+        result = subprocess.run(
+            [
+                sys.executable,
+                "-m",
+                "tests.sip_caller",
+                "--to",
+                srv.uri,
+                "--play",
+                str(tmp_path / "ask16k.wav"),
+                "--play-at",
+                "4",
+                "--seconds",
+                "20",
+            ],
+            capture_output=True,
+            text=True,
+            timeout=90,
+            check=True,
+        )
+        assert json.loads(result.stdout.strip().splitlines()[-1])["connected"]
+        srv.wait_for(r"Transfer\(target='sip:frontdesk", since=since)
+        srv.wait_for(r"call \d+ transferred", since=since)
+        desk_result = json.loads(desk.communicate(timeout=40)[0].strip().splitlines()[-1])
+        assert desk_result["connected"], "the front desk never got the call"
+    finally:
+        desk.kill()
+        desk.wait()
+        stop_cluster(srv)
