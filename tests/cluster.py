@@ -25,6 +25,7 @@ def start_cluster(
     tmp: Path,
     workers: int,
     extra_config: str = "",
+    *,
     sip_extra: str = "",
     env: dict[str, str] | None = None,
     agent_extra: str = "",
