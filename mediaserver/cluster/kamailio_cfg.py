@@ -91,6 +91,10 @@ request_route {
         exit;
     }
     route(ACL);
+    if (is_method("OPTIONS")) {
+        sl_send_reply("200", "OK");          # a trunk's keep-alive
+        exit;
+    }
     if (!is_method("INVITE")) {
         sl_send_reply("405", "Method Not Allowed");
         exit;
