@@ -75,6 +75,7 @@ def cluster(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Server]:
         WORKERS,
         "pike_requests = 100\ninvites_per_second = 10\n"
         f'tls_port = {TLS_PORT}\ntls_cert = "{cert}"\ntls_key = "{key}"\n',
+        sip_extra="outbound_per_trunk = 1\n",  # one call at a time, across all workers
     )
     yield srv
     stop_cluster(srv)
@@ -232,19 +233,26 @@ def test_a_browser_call_lands_on_a_worker_and_its_record_is_complete(cluster: Se
     assert detail["turns"] and "Riverside" in detail["turns"][0]["text"]
 
 
-def test_an_outbound_call_is_placed_on_a_worker(cluster: Server) -> None:
-    callee, port = listening_callee("--seconds", "6")
-    job = cluster.post("/calls", {"to": f"sip:callee@127.0.0.1:{port}"}).json()
-    deadline = time.monotonic() + 60
+def test_outbound_calls_land_on_workers_one_at_a_time_per_trunk(cluster: Server) -> None:
+    """[sip] outbound_per_trunk = 1 holds across the workers: the second call
+    starts only once the first is over, though other workers have room."""
+    callees = [listening_callee("--seconds", "5") for _ in range(2)]
+    jobs = [
+        cluster.post("/calls", {"to": f"sip:callee@127.0.0.1:{port}"}).json() for _, port in callees
+    ]
+    deadline = time.monotonic() + 90
     while time.monotonic() < deadline:
-        job = cluster.api(f"/outbound/{job['id']}").json()
-        if job["state"] == "done":
+        jobs = [cluster.api(f"/outbound/{job['id']}").json() for job in jobs]
+        if all(job["state"] == "done" for job in jobs):
             break
         time.sleep(0.5)
-    callee.communicate(timeout=30)
-    assert job["outcome"] == "answered", job
-    record = cluster.api(f"/calls/{job['call_ids'][0]}").json()
-    assert record["direction"] == "outbound" and record["worker"] in WORKER_NAMES
+    for callee, _ in callees:
+        callee.communicate(timeout=30)
+    assert [job["outcome"] for job in jobs] == ["answered", "answered"], jobs
+    first, second = (cluster.api(f"/calls/{job['call_ids'][0]}").json() for job in jobs)
+    for record in (first, second):
+        assert record["direction"] == "outbound" and record["worker"] in WORKER_NAMES
+    assert second["created_at"] >= first["ended_at"], (first, second)
 
 
 def test_a_hung_worker_is_killed_and_restarted(cluster: Server) -> None:
