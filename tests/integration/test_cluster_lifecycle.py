@@ -6,6 +6,7 @@ test_cluster.py."""
 from __future__ import annotations
 
 import json
+import os
 import signal
 import socket
 import subprocess
@@ -168,3 +169,38 @@ def test_a_refer_transfer_goes_through_the_edge(tmp_path: Path) -> None:
         desk.kill()
         desk.wait()
         stop_cluster(srv)
+
+
+def test_a_taken_sip_port_stops_the_cluster_with_a_clear_error(tmp_path: Path) -> None:
+    with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as taken:
+        taken.bind(("127.0.0.1", 0))
+        port = taken.getsockname()[1]
+        config = tmp_path / "c.toml"
+        config.write_text(f'[server]\ndata_dir = "{tmp_path / "data"}"\n[cluster]\nworkers = 1\n')
+        proc = subprocess.Popen(
+            [
+                sys.executable,
+                "-m",
+                "mediaserver",
+                "serve",
+                "--config",
+                str(config),
+                "--sip-port",
+                str(port),
+                "--http-port",
+                str(free_port()),
+            ],
+            stdout=subprocess.PIPE,
+            stderr=subprocess.STDOUT,
+            text=True,
+            env={**os.environ, "MEDIASERVER_FAKE_SPEECH": "1"},
+        )
+        family: dict[int, str] = {}
+        deadline = time.monotonic() + 120
+        while proc.poll() is None and time.monotonic() < deadline:
+            family |= {p: "" for p in descendants(proc.pid)}
+            time.sleep(0.2)
+        out = proc.communicate(timeout=30)[0]
+    assert proc.returncode == 1, out[-3000:]
+    assert "mediaserver: kamailio exited" in out, out[-3000:]
+    assert not [p for p in family if alive(p)]
