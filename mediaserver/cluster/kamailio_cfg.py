@@ -31,6 +31,7 @@ mpath="{modules}/"
 
 MODULES = [
     "tm",
+    "tmx",
     "sl",
     "rr",
     "pv",
@@ -168,6 +169,7 @@ onreply_route[INVITE_REPLY] {
 
 failure_route[NEXT_WORKER] {
     if (t_is_canceled()) exit;
+    xlog("L_INFO", "INVITE $ci: $T_reply_code from $du\\n");
     ds_load_unset();
     if (t_check_status("486|503|408") || t_branch_timeout() || !t_branch_replied()) {
         if (ds_next_dst()) {

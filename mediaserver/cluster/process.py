@@ -39,6 +39,7 @@ class SupervisedProcess:
         self.ping_interval = ping_interval
         self.ping_timeout = ping_timeout
         self.calls = 0  # as of the last Pong
+        self.counted_at = 0.0  # when the Ping of that Pong was sent (time.monotonic())
         self.pid = 0
         self._proc: BaseProcess | None = None
         self._conn: Connection | None = None
@@ -117,7 +118,7 @@ class SupervisedProcess:
                 message = conn.recv()
                 if isinstance(message, proto.Pong):
                     self._last_pong = time.monotonic()
-                    self.calls = message.calls
+                    self.calls, self.counted_at = message.calls, message.sent
         except (EOFError, OSError):
             pass
 

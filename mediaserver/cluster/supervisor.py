@@ -11,6 +11,7 @@ import logging
 import secrets
 import signal
 import socket
+import time
 from pathlib import Path
 
 from mediaserver.cluster import kamailio_cfg, proto
@@ -130,14 +131,22 @@ class Supervisor:
     async def _drain(self) -> None:
         """No new calls anywhere; wait for the calls in progress, up to drain_seconds."""
         workers = [c for c in self.children.values() if c.init.role == "worker"]
+        drained_at = time.monotonic()
         for child in workers:
             child.send(proto.Drain())
         loop = asyncio.get_running_loop()
         deadline = loop.time() + self.config.cluster.drain_seconds
         log.info("draining: waiting up to %d s for calls", self.config.cluster.drain_seconds)
-        await asyncio.sleep(1.5)  # a Pong or two with the counts as of the Drain
+        last = -1
         while loop.time() < deadline:
-            busy = sum(c.calls for c in workers if c.alive)
+            alive = [c for c in workers if c.alive]
+            if any(c.counted_at < drained_at for c in alive):
+                await asyncio.sleep(0.2)  # a count from before the Drain may be stale
+                continue
+            busy = sum(c.calls for c in alive)
+            if busy != last:
+                log.info("draining: %d call(s) in progress", busy)
+                last = busy
             if not busy:
                 break
             await asyncio.sleep(0.5)

@@ -259,6 +259,10 @@ def test_a_hung_worker_is_killed_and_restarted(cluster: Server) -> None:
     """A worker that stops answering pings (SIGSTOP: alive, silent) is killed."""
     since = cluster.mark()
     os.kill(worker_pid(cluster, "w1"), signal.SIGSTOP)
+    # meanwhile calls go to the other workers: an INVITE w1 leaves unanswered
+    # fails over after 4 s, and OPTIONS probing soon takes w1 out of the set
+    for _ in range(WORKERS):
+        assert caller("--to", cluster.uri, "--seconds", "2")["connected"]
     cluster.wait_for(r"w1 unresponsive for 10 s, killed: restarting", since=since, timeout=40)
     assert worker_pid(cluster, "w1", since=since) > 0
     wait_ready(cluster)
