@@ -170,8 +170,8 @@ onreply_route[INVITE_REPLY] {
 failure_route[NEXT_WORKER] {
     if (t_is_canceled()) exit;
     xlog("L_INFO", "INVITE $ci: $T_reply_code from $du\\n");
-    ds_load_unset();
     if (t_check_status("486|503|408") || t_branch_timeout() || !t_branch_replied()) {
+        # the call's load moves with it (ds_next_dst replaces it: never unset it first)
         if (ds_next_dst()) {
             xlog("L_INFO", "INVITE $ci: next worker $du\\n");
             t_on_failure("NEXT_WORKER");
@@ -179,8 +179,11 @@ failure_route[NEXT_WORKER] {
             t_relay();
             exit;
         }
+        ds_load_unset();
         t_reply("503", "Service Unavailable");
+        exit;
     }
+    ds_load_unset();
 }
 """
 

@@ -51,6 +51,9 @@ def test_sigterm_drains_then_stops_everything(tmp_path: Path) -> None:
         )
         status = json.loads(refused.stdout.strip().splitlines()[-1])
         assert not status["connected"] and status["status"] == 503, status
+        # the first draining worker's 503 sent the INVITE on to the next one (failover)
+        srv.wait_for(r"INVITE \S+: 503 from sip:\S+", since=since)
+        srv.wait_for(r"INVITE \S+: next worker sip:\S+", since=since)
         held = json.loads(holder.communicate(timeout=60)[0].strip().splitlines()[-1])
         assert held["connected"]
         assert srv.proc.wait(timeout=60) == 0, srv.tail()
