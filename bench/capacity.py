@@ -1,190 +1,27 @@
-"""How many conversations at once: the models in process against the
-inference service, same models, same run.
+"""How many calls a box holds, two ways (each module says how it measures):
 
-    python -m bench.capacity --inference [--json] [--sizes 1,2,3] [--questions 2]
-
-N simulated callers talk at once, through the same session and turn engine
-as a live call (mediaserver/harness.py): espeak-ng voices, each question
-after the agent's greeting and then 2-6 s after the agent's likely answer,
-like people. Backends: "local" (LocalSpeech in this process) and "service"
-(`mediaserver inference` in its own process, RemoteSpeech over loopback
-HTTP), interleaved N by N. Per N and backend: voice-to-voice p50/p95 and the
-CPU-seconds a second of call costs (this process plus the service's). The
-largest N whose p95 stays <= 1.5 s, and the compute bound: cores / the
-CPU-seconds a conversation costs per second of call (at N=1).
-
-On a shared 2-core box the figures are contended: compare the backends in
-the same run, not runs with each other.
+python -m bench.capacity --inference [--json] ...  the models: in process vs
+                                                  the inference service
+python -m bench.capacity --media [--json] ...      the media plane: SIP calls
+                                                  through a Kamailio-fronted cluster
 """
 
 from __future__ import annotations
 
-import argparse
-import asyncio
-import json
-import os
-import random
-import subprocess
 import sys
-import tempfile
-import time
-from pathlib import Path
-from typing import Any
 
-import httpx
-import numpy as np
-
-from bench.latency import QUESTIONS, VOICES, caller, percentile
-from mediaserver.agents import DEFAULT_AGENT, Agent
-from mediaserver.config import ModelsConfig, VadConfig
-from mediaserver.harness import talk
-from mediaserver.services.factory import local_speech
-from mediaserver.services.remote import RemoteSpeech
-from mediaserver.speech import Speech
-
-RATE = 16000
-AGENT_SECONDS = 4.0  # a typical answer: the caller waits for it, then 2-6 s more
-P95_LIMIT_MS = 1500.0
-
-
-def conversations(n: int, questions: int, tmp: Path) -> list[np.ndarray]:
-    """Each caller's side: `questions` questions, varied voices, human gaps."""
-    out = []
-    for i in range(n):
-        rng = random.Random(i)
-        parts: list[np.ndarray] = []
-        for k in range(questions):
-            voice, speed = VOICES[(i + k) % len(VOICES)]
-            parts.append(caller(QUESTIONS[(i * 3 + k) % len(QUESTIONS)], voice, speed, tmp))
-            if k < questions - 1:
-                gap = AGENT_SECONDS + rng.uniform(2.0, 6.0)
-                parts.append(np.zeros(int(gap * RATE), np.int16))
-        out.append(np.concatenate(parts))
-    return out
-
-
-def cpu_seconds(pid: int | None) -> float:
-    """CPU time of this process, plus the service's if given."""
-    total = time.process_time()
-    if pid is not None:
-        fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
-        total += (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
-    return total
-
-
-async def run_calls(
-    speech: Speech, audios: list[np.ndarray], agent: Agent, vad: VadConfig
-) -> tuple[list[float], float]:
-    """N conversations at once: (every turn's voice-to-voice ms, seconds of call)."""
-    results = await asyncio.gather(*(talk(a, agent, speech, vad) for a in audios))
-    v2v = [float(t.voice_to_voice_ms) for r in results for t in r.turns if t.voice_to_voice_ms]
-    return v2v, sum(r.agent_audio.size for r in results) / RATE
-
-
-def start_service(port: int) -> subprocess.Popen[bytes]:
-    proc = subprocess.Popen(
-        [sys.executable, "-m", "mediaserver", "inference", "--port", str(port)],
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
-    )
-    deadline = time.monotonic() + 120
-    while time.monotonic() < deadline:
-        try:
-            if httpx.get(f"http://127.0.0.1:{port}/healthz", timeout=1).status_code == 200:
-                return proc
-        except httpx.TransportError:
-            time.sleep(0.3)
-    proc.kill()
-    raise SystemExit("the inference service did not start")
-
-
-def free_port() -> int:
-    import socket
-
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
-
-
-def measure(sizes: list[int], questions: int) -> dict[str, Any]:
-    agent, vad, models = DEFAULT_AGENT.deterministic(), VadConfig(), ModelsConfig()
-    local = local_speech(models, agent.language)
-    local.load(agent.system_prompt, agent.greeting)
-    port = free_port()
-    service = start_service(port)
-    remote = ModelsConfig(backend="remote", url=f"http://127.0.0.1:{port}/v1", timeout_seconds=30)
-    rows: list[dict[str, Any]] = []
-
-    async def through_service(audios: list[np.ndarray]) -> tuple[list[float], float]:
-        async with httpx.AsyncClient(timeout=30) as client:
-            speech = RemoteSpeech(remote, client)
-            await speech.prime([agent.greeting])
-            return await run_calls(speech, audios, agent, vad)
-
-    try:
-        with tempfile.TemporaryDirectory() as tmp:
-            for index, n in enumerate(sizes):
-                audios = conversations(n, questions, Path(tmp))
-                order = ["local", "service"] if index % 2 == 0 else ["service", "local"]
-                for backend in order:
-                    pid = service.pid if backend == "service" else None
-                    before = cpu_seconds(pid)
-                    if backend == "local":
-                        v2v, seconds = asyncio.run(run_calls(local, audios, agent, vad))
-                    else:
-                        v2v, seconds = asyncio.run(through_service(audios))
-                    cpu = cpu_seconds(pid) - before
-                    rows.append(
-                        {
-                            "n": n,
-                            "backend": backend,
-                            "turns": len(v2v),
-                            "p50_ms": round(percentile(v2v, 50)),
-                            "p95_ms": round(percentile(v2v, 95)),
-                            "cpu_per_call_second": round(cpu / seconds, 3),
-                        }
-                    )
-    finally:
-        local.close()
-        service.terminate()
-        service.wait(20)
-    return report(rows)
-
-
-def report(rows: list[dict[str, Any]]) -> dict[str, Any]:
-    max_n = {}
-    for backend in ("local", "service"):
-        ok = [r["n"] for r in rows if r["backend"] == backend and r["p95_ms"] <= P95_LIMIT_MS]
-        max_n[backend] = max(ok, default=0)
-    cores = os.cpu_count() or 1
-    single = [r["cpu_per_call_second"] for r in rows if r["n"] == min(r2["n"] for r2 in rows)]
-    bound = round(cores / (sum(single) / len(single)), 2) if single else float("nan")
-    return {"rows": rows, "max_n": max_n, "compute_bound_n": bound, "cores": cores}
+from bench import capacity_inference, capacity_media
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m bench.capacity", description=__doc__)
-    parser.add_argument("--inference", action="store_true", help="in process vs the service")
-    parser.add_argument("--json", action="store_true")
-    parser.add_argument("--sizes", default="1,2,3", help="conversations at once")
-    parser.add_argument("--questions", type=int, default=2, help="per conversation")
-    args = parser.parse_args(argv)
-    if not args.inference:
-        parser.error("only --inference (in process vs the inference service) is measured yet")
-    result = measure([int(s) for s in args.sizes.split(",")], args.questions)
-    if args.json:
-        print(json.dumps(result))
-        return 0
-    print(f"{'N':>3} {'backend':>8} {'turns':>6} {'p50':>8} {'p95':>8} {'CPU s/call s':>13}")
-    for r in result["rows"]:
-        print(
-            f"{r['n']:>3} {r['backend']:>8} {r['turns']:>6} {r['p50_ms']:>5} ms "
-            f"{r['p95_ms']:>5} ms {r['cpu_per_call_second']:>13}"
-        )
-    print(f"largest N with p95 <= 1.5 s: {result['max_n']}")
-    print(f"compute bound: {result['compute_bound_n']} conversations on {result['cores']} cores")
-    return 0
+    args = sys.argv[1:] if argv is None else argv
+    if "--inference" in args:
+        return capacity_inference.main(args)
+    if "--media" in args:
+        return capacity_media.main(args)
+    print(__doc__, file=sys.stderr)
+    return 2
 
 
 if __name__ == "__main__":
-    raise SystemExit(main())
+    sys.exit(main())

@@ -71,15 +71,22 @@ def control_plane(config: Config) -> ControlPlane:
     store = Store.open(config.store_url)
     if unclean := store.close_unclean():
         log.warning("%d call(s) were not ended cleanly (server stopped mid-call)", unclean)
+    return plane_on(store, config)
+
+
+def plane_on(store: Store, config: Config, worker: str = "") -> ControlPlane:
+    """The control plane on an open store (a cluster's processes share one;
+    `worker`: the media worker whose calls these records are)."""
     metrics = Metrics()
     api = config.api
     data_dir = Path(config.server.data_dir).resolve()
     tokens = CallTokens(store, api.token_ttl_seconds, api.token_secret, data_dir)
     number_key = hashlib.sha256(b"stored numbers " + tokens.secret.encode()).digest()
+    policy = numbers.policy(api.store_numbers, number_key)
     return ControlPlane(
         store=store,
         metrics=metrics,
-        records=Records(store, metrics, numbers.policy(api.store_numbers, number_key)),
+        records=Records(store, metrics, policy, worker=worker),
         auth=Auth(
             store,
             RateLimiter(api.rate_per_second, api.rate_burst),
@@ -96,7 +103,7 @@ def create_http_app(
     plane: ControlPlane,
     ready: Callable[[], dict[str, bool]],
     *,
-    phone: tuple[WebRtcServer, AgentBook] | None = None,
+    phone: tuple[webrtc.Phone, AgentBook] | None = None,
     dialer: Dialer | None = None,
     sip: SipServer | None = None,
     sockets: Sockets | None = None,

@@ -48,10 +48,12 @@ class Records:
         metrics: Metrics,
         numbers: Callable[[str], str] = str,
         heartbeat_seconds: float = HEARTBEAT_SECONDS,
+        worker: str = "",
     ) -> None:
         self.store = store
         self.metrics = metrics
         self.numbers = numbers
+        self.worker = worker  # the cluster's media worker holding these calls ("": one process)
         self._live: set[str] = set()
         self._live_lock = threading.Lock()
         self.writer = StoreWriter(tick=self._heartbeat, tick_seconds=heartbeat_seconds)
@@ -78,6 +80,7 @@ class Records:
                 call_id=call.id,
                 transport=transport,
                 agent=agent,
+                worker=self.worker,
                 **details,  # type: ignore[arg-type]
             )
         )

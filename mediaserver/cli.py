@@ -30,6 +30,11 @@ def build_parser() -> argparse.ArgumentParser:
     serve.add_argument("--http-port", type=int, help="HTTP port (default 8080)")
     serve.add_argument("--sip-port", type=int, help="SIP port (default 5060)")
     serve.add_argument("--data-dir", help="directory for recordings and the call store")
+    serve.add_argument(
+        "--workers",
+        type=int,
+        help="a cluster: N media workers behind a Kamailio SIP edge (default 0: one process)",
+    )
     inference = commands.add_parser(
         "inference", help="serve the models to other processes (OpenAI's API)"
     )
@@ -94,7 +99,8 @@ def serve(args: argparse.Namespace) -> int:
                     "http_port": args.http_port,
                     "sip_port": args.sip_port,
                     "data_dir": args.data_dir,
-                }
+                },
+                "cluster": {"workers": args.workers},
             },
         )
     except ConfigError as exc:
@@ -112,7 +118,18 @@ def serve(args: argparse.Namespace) -> int:
         print(f"mediaserver: {exc}", file=sys.stderr)
         return 2
     try:
-        app.run(config)
+        if config.cluster.workers:
+            from mediaserver.cluster import supervisor
+            from mediaserver.cluster.kamailio_cfg import EdgeError
+            from mediaserver.cluster.process import ChildError
+
+            try:
+                supervisor.run(config)
+            except (EdgeError, ChildError) as exc:
+                print(f"mediaserver: {exc}", file=sys.stderr)
+                return 1
+        else:
+            app.run(config)
     except StoreError as exc:
         print(f"mediaserver: {exc}", file=sys.stderr)
         return 2

@@ -387,6 +387,58 @@ class ApiConfig:
 
 
 @dataclass(frozen=True, slots=True)
+class ClusterConfig:
+    """`serve --workers N`: N media workers behind a Kamailio SIP edge on the
+    public SIP port (0: one process, as before). Workers listen on loopback
+    ports from `worker_port` on (0: any free ones, chosen at start)."""
+
+    workers: int = 0
+    worker_port: int = 0  # worker i takes SIP port worker_port + i, HTTP worker_port + 100 + i
+    # where workers bind SIP and RTP (carriers send RTP here): default server.host,
+    # or 127.0.0.1 when that is a wildcard
+    media_address: str = ""
+    calls_per_worker: int = 4  # PJSUA_MAX_CALLS of the registry builds
+    drain_seconds: int = 30  # SIGTERM: calls in progress may finish this long
+    pike_requests: int = 200  # requests from one address per 2 s before it is blocked
+    invites_per_second: int = 30  # INVITEs from one address per second; more get 503
+    tls_port: int = 0  # SIP over TLS at the edge (0: none); needs tls_cert and tls_key
+    tls_cert: str = ""
+    tls_key: str = ""
+
+    def __post_init__(self) -> None:
+        _require(0 <= self.workers <= 64, "cluster.workers", f"expected 0..64, got {self.workers}")
+        _require(
+            self.worker_port == 0 or 1024 <= self.worker_port <= 65000,
+            "cluster.worker_port",
+            "expected 0 (any free port) or 1024..65000",
+        )
+        _require(1 <= self.calls_per_worker <= 4, "cluster.calls_per_worker", "expected 1..4")
+        if self.media_address:
+            import ipaddress
+
+            try:
+                address = ipaddress.ip_address(self.media_address)
+            except ValueError:
+                raise ConfigError(
+                    f"cluster.media_address: {self.media_address!r} is not an IP address"
+                ) from None
+            _require(
+                not address.is_unspecified,
+                "cluster.media_address",
+                "must be an address RTP can reach, not a wildcard",
+            )
+        _require(1 <= self.drain_seconds <= 3600, "cluster.drain_seconds", "expected 1..3600")
+        _require(10 <= self.pike_requests <= 100_000, "cluster.pike_requests", "10..100000")
+        _require(1 <= self.invites_per_second <= 10_000, "cluster.invites_per_second", "1..10000")
+        _require(0 <= self.tls_port <= 65535, "cluster.tls_port", "expected 0..65535")
+        _require(
+            not self.tls_port or (bool(self.tls_cert) and bool(self.tls_key)),
+            "cluster.tls_port",
+            "SIP over TLS needs cluster.tls_cert and cluster.tls_key (PEM files)",
+        )
+
+
+@dataclass(frozen=True, slots=True)
 class Config:
     server: ServerConfig = field(default_factory=ServerConfig)
     models: ModelsConfig = field(default_factory=ModelsConfig)
@@ -399,6 +451,7 @@ class Config:
     websocket: WebSocketConfig = field(default_factory=WebSocketConfig)
     twilio: TwilioConfig = field(default_factory=TwilioConfig)
     inference: InferenceConfig = field(default_factory=InferenceConfig)
+    cluster: ClusterConfig = field(default_factory=ClusterConfig)
 
     @property
     def store_url(self) -> str:

@@ -9,10 +9,9 @@ import itertools
 import logging
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
-from typing import Any
+from typing import Any, Protocol
 
-from mediaserver.agents import AgentBook
-from mediaserver.calls import Calls
+from mediaserver.agents import Agent, AgentBook
 from mediaserver.metrics import Metrics
 
 log = logging.getLogger(__name__)
@@ -41,10 +40,23 @@ class Job:
         return dict(vars(self))
 
 
+class Dials(Protocol):
+    """Where calls are placed: Calls (one process) or a cluster's workers."""
+
+    async def dial(
+        self,
+        uri: str,
+        agent: Agent,
+        version: int = 0,
+        ring_seconds: float = 30.0,
+        trunk: str | None = None,
+    ) -> tuple[str, int, str, str]: ...
+
+
 class Dialer:
     def __init__(
         self,
-        calls: Calls,
+        calls: Dials,
         book: AgentBook,
         metrics: Metrics,
         *,

@@ -52,6 +52,7 @@ class CallOut(BaseModel):
     transfer_outcome: str | None
     recording_path: str | None
     external_id: str = ""  # the carrier's id of the call (Twilio: the CallSid)
+    worker: str = ""  # the cluster media worker that held it ("": one process)
 
 
 class CallDetail(CallOut):

@@ -2,7 +2,7 @@
 # No "from __future__ import annotations": FastAPI must see the dependencies
 # defined inside router() when it reads the endpoint signatures.
 
-from typing import Annotated, Any, Literal
+from typing import Annotated, Any, Literal, Protocol
 
 from fastapi import APIRouter, Depends, HTTPException, Request
 from fastapi.concurrency import run_in_threadpool
@@ -14,7 +14,19 @@ from mediaserver.api.auth import Auth, source_of
 from mediaserver.api.guard import LARGE_BODY
 from mediaserver.api.json_body import TextJsonRoute
 from mediaserver.tokens import CallToken
-from mediaserver.transports.webrtc import Busy, OfferError, WebRtcServer
+from mediaserver.transports.call import CallHandle
+from mediaserver.transports.webrtc import Busy, OfferError
+
+
+class Phone(Protocol):
+    """What answers offers: the WebRTC transport, or a cluster's workers."""
+
+    def ice_servers(self) -> list[dict[str, Any]]: ...
+
+    async def answer(
+        self, sdp: str, kind: str, agent: str | None = None, remote: str = ""
+    ) -> tuple[CallHandle, str]: ...
+
 
 call_token = HTTPBearer(
     auto_error=False, scheme_name="CallToken", description="`mediaserver tokens create`"
@@ -39,7 +51,7 @@ class PhoneConfig(BaseModel):
     agents: list[str]
 
 
-def router(webrtc: WebRtcServer, auth: Auth, book: AgentBook) -> APIRouter:
+def router(webrtc: Phone, auth: Auth, book: AgentBook) -> APIRouter:
     api = APIRouter(prefix="/webrtc", tags=["webrtc"], route_class=TextJsonRoute)
 
     def claims(

@@ -267,6 +267,7 @@ class Store:
         trunk: str = "",
         call_id: str | None = None,
         external_id: str = "",
+        worker: str = "",
     ) -> str:
         call_id = call_id or str(uuid.uuid4())
         self._write(
@@ -283,6 +284,7 @@ class Store:
                         agent=agent,
                         agent_version=agent_version,
                         external_id=external_id,
+                        worker=worker,
                         created_at=utcnow(),
                     )
                 )
@@ -347,15 +349,17 @@ class Store:
 
         self._write(add)
 
-    def close_unclean(self) -> int:
+    def close_unclean(self, worker: str | None = None) -> int:
         """At start-up: calls a killed server left open are ended as `unclean`, at
-        the last moment each was known alive (its last turn, event or heartbeat)."""
+        the last moment each was known alive (its last turn, event or heartbeat);
+        with `worker`: only that cluster worker's (it died, the others go on)."""
         last_alive = sa.func.coalesce(calls.c.last_seen_at, calls.c.answered_at, calls.c.created_at)
+        open_calls: list[sa.ColumnElement[bool]] = [calls.c.ended_at.is_(None)]
+        if worker is not None:
+            open_calls.append(calls.c.worker == worker)
         result = self._write(
             lambda c: c.execute(
-                calls.update()
-                .where(calls.c.ended_at.is_(None))
-                .values(ended_at=last_alive, end_reason="unclean")
+                calls.update().where(*open_calls).values(ended_at=last_alive, end_reason="unclean")
             )
         )
         return int(result.rowcount)

@@ -69,8 +69,10 @@ calls = Table(
     Column("transfer_outcome", String(16)),  # done | failed
     Column("recording_path", String(512)),
     Column("external_id", String(64), nullable=False, default=""),  # e.g. Twilio's CallSid
+    Column("worker", String(32), nullable=False, default=""),  # cluster media worker ("": none)
     Index("calls_created_at", "created_at"),
     Index("calls_agent", "agent"),
+    Index("calls_worker_open", "worker", "ended_at"),
 )
 
 turns = Table(

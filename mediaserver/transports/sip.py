@@ -77,6 +77,7 @@ class SipServer:
         self._registrar_addresses: dict[str, set[str]] = {}  # calls from there are the trunk's
         # registration trunks: written by the pjsip thread, read anywhere
         self.trunks: dict[str, TrunkStatus] = {t.name: TrunkStatus() for t in config.trunks}
+        self.refusing = False  # draining (a cluster worker): new INVITEs get 503
 
     # -- from the event loop ----------------------------------------------------
     async def start(self) -> None:
@@ -296,7 +297,8 @@ class SipServer:
             op.statusCode = 403
             call.hangup(op)
             return
-        if (refusal := self.handler.refusal()) is not None:
+        refusal = "draining" if self.refusing else self.handler.refusal()
+        if refusal is not None:
             log.warning("INVITE from %s refused: %s", source, refusal)
             op.statusCode = 503
             op.reason = "Service Unavailable"

@@ -48,7 +48,7 @@ def test_bench_json_lists_every_kernel_beside_its_peers() -> None:
 
 
 def test_capacity_finds_the_largest_n_within_p95_and_the_compute_bound() -> None:
-    from bench.capacity import report
+    from bench.capacity_inference import report
 
     rows = [
         {"n": 1, "backend": "local", "p95_ms": 900, "cpu_per_call_second": 0.4},

@@ -1,0 +1,145 @@
+"""How many SIP calls the media plane holds: a cluster on loopback.
+
+    python -m bench.capacity --media [--json] [--steps 4,8,12] [--workers 3]
+
+Starts `mediaserver serve --workers W` (Kamailio edge, W pjsua2 workers)
+with the speech port replaced by the FIXED-ANSWER fake (MEDIASERVER_FAKE_SPEECH:
+declared in the output), so the media plane's own limit shows. For each
+step N: N concurrent sipp calls through the edge, each with G.711 RTP from
+sipp's pcap and RFC 2833 DTMF. A step holds when every call is answered,
+greeted and recorded and every call's frame-gap p99 at the worker (pjsua2's
+media clock asking for our frames) is <= 30 ms. Also: memory per worker
+(RSS, sampled mid-step). The box is shared: read the figures as a floor.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import math
+import re
+import statistics
+import sys
+import tempfile
+import time
+from pathlib import Path
+from typing import Any
+
+from tests.cluster import sipp, sipp_scenario_via_edge, start_cluster, stop_cluster
+
+GAP_P99_LIMIT_MS = 30.0
+SPEECH = "FIXED-ANSWER fake (MEDIASERVER_FAKE_SPEECH=1): no models run"
+
+
+def rss_mb(pid: int) -> float:
+    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+        if line.startswith("VmRSS:"):
+            return int(line.split()[1]) / 1024
+    return 0.0
+
+
+def step(srv: Any, scenario: Path, calls: int, workers: dict[str, int]) -> dict[str, Any]:
+    since = srv.mark()
+    before = {r["id"] for r in srv.api("/calls?limit=200").json()["items"]}
+    run = sipp(scenario, srv.sip_port, "-m", str(calls), "-l", str(calls), "-r", "10")
+    time.sleep(min(6.0, 1.0 + calls / 10))  # every call up, mid-call
+    memory = {name: round(rss_mb(pid), 1) for name, pid in workers.items()}
+    out = run.communicate(timeout=180)[0]
+    deadline = time.monotonic() + 30
+    new: list[dict[str, Any]] = []
+    while time.monotonic() < deadline:
+        new = [r for r in srv.api("/calls?limit=200").json()["items"] if r["id"] not in before]
+        if len(new) >= calls and all(r["ended_at"] for r in new):
+            break
+        time.sleep(0.5)
+    greeted = recorded = 0
+    for record in new:
+        detail = srv.api(f"/calls/{record['id']}").json()
+        turns = detail["turns"]
+        greeted += bool(turns and turns[0]["speaker"] == "agent")
+        path = record["recording_path"]
+        recorded += bool(path and Path(path).exists() and Path(path).stat().st_size > 44)
+    log = srv.log.read_text(errors="replace")[since:]
+    gaps = [float(g) for g in re.findall(r"pacing: \{[^}]*'gap_p99_ms': ([\d.]+)", log)]
+    answered = sum(bool(r["answered_at"]) for r in new)
+    holds = (
+        run.returncode == 0
+        and answered == greeted == recorded == calls
+        and bool(gaps)
+        and max(gaps) <= GAP_P99_LIMIT_MS
+    )
+    return {
+        "calls": calls,
+        "answered": answered,
+        "greeted": greeted,
+        "recorded": recorded,
+        "sipp_ok": run.returncode == 0,
+        "gap_p99_ms_max": max(gaps) if gaps else None,
+        "gap_p99_ms_median": round(statistics.median(gaps), 2) if gaps else None,
+        "worker_rss_mb": memory,
+        "holds": holds,
+        "sipp_tail": "" if run.returncode == 0 else out[-600:],
+    }
+
+
+def run(steps: list[int], workers: int, every_step: bool = False) -> dict[str, Any]:
+    with tempfile.TemporaryDirectory(prefix="bench-capacity-") as tmp:
+        root = Path(tmp)
+        srv = start_cluster(root, workers, "invites_per_second = 100\npike_requests = 2000\n")
+        try:
+            pids = {
+                f"w{i}": int(m.group(1))
+                for i in range(1, workers + 1)
+                if (m := re.search(rf"w{i} started \(pid (\d+)\)", srv.log.read_text()))
+            }
+            scenario = root / "uac_pcap.xml"
+            scenario.write_text(sipp_scenario_via_edge("uac_pcap"))
+            rows = []
+            for calls in steps:
+                row = step(srv, scenario, calls, pids)
+                rows.append(row)
+                print(json.dumps(row), file=sys.stderr, flush=True)
+                if not row["holds"] and not every_step:
+                    break
+        finally:
+            stop_cluster(srv)
+    held = [r["calls"] for r in rows if r["holds"]]
+    return {
+        "speech": SPEECH,
+        "workers": workers,
+        "gap_p99_limit_ms": GAP_P99_LIMIT_MS,
+        "rows": rows,
+        "max_calls": max(held, default=0),
+    }
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m bench.capacity --media", description=__doc__)
+    parser.add_argument("--media", action="store_true", help="SIP calls through the cluster")
+    parser.add_argument("--json", action="store_true")
+    parser.add_argument("--steps", default="4,8,12", help="concurrent calls per step")
+    parser.add_argument("--workers", type=int, default=0, help="default: enough for the last step")
+    parser.add_argument("--every-step", action="store_true", help="go on past a step that fails")
+    args = parser.parse_args(argv)
+    steps = [int(s) for s in args.steps.split(",")]
+    workers = args.workers or math.ceil(max(steps) / 4)
+    result = run(steps, workers, args.every_step)
+    if args.json:
+        print(json.dumps(result))
+        return 0
+    print(f"speech: {result['speech']}")
+    print(f"{workers} workers; a step holds when every call is greeted and recorded")
+    print(f"and each call's frame-gap p99 <= {GAP_P99_LIMIT_MS:.0f} ms\n")
+    print(f"{'calls':>5} {'answered':>8} {'greeted':>7} {'recorded':>8} {'gap p99 max':>11}  holds")
+    for r in result["rows"]:
+        print(
+            f"{r['calls']:>5} {r['answered']:>8} {r['greeted']:>7} {r['recorded']:>8} "
+            f"{r['gap_p99_ms_max'] or 0:>9.1f}ms  {'yes' if r['holds'] else 'NO'}"
+        )
+    last = result["rows"][-1]["worker_rss_mb"] if result["rows"] else {}
+    print(f"\nmax_calls: {result['max_calls']}; worker RSS (MB) mid-call: {last}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,1 @@
+"""`serve --workers N`: a supervisor, the control process, media workers and a Kamailio edge."""
