@@ -70,6 +70,10 @@ def child_main(conn: Connection) -> None:
 
 
 def _build(init: proto.Initialize) -> Role:
+    if init.role == "inference":
+        from mediaserver.cluster.inference_role import InferenceRole
+
+        return InferenceRole(init.config)
     if init.role == "worker":
         from mediaserver.cluster.worker import MediaWorker
 

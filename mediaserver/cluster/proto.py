@@ -30,7 +30,7 @@ class WorkerAddress:
 @dataclass(frozen=True, slots=True)
 class Initialize:
     config: Config
-    role: str  # "control" | "worker"
+    role: str  # "control" | "worker" | "inference"
     secret: str  # the workers' HTTP asks for it (control -> worker requests only)
     workers: tuple[WorkerAddress, ...]  # every worker (the control reaches them all)
     me: WorkerAddress | None = None  # the worker this child is

@@ -1,5 +1,7 @@
 """`mediaserver serve --workers N`: the supervisor. It starts and watches the
-media workers, the control process and Kamailio (the SIP edge); restarts
+inference service (one copy of the models, unless [models] names remote
+engines), the media workers, the control process and Kamailio (the SIP
+edge); restarts
 whichever dies, with backoff, closing only a dead worker's calls as
 unclean; and on SIGTERM or Ctrl-C drains (no new calls, calls in progress
 finish up to cluster.drain_seconds) before it stops everything."""
@@ -12,12 +14,15 @@ import secrets
 import signal
 import socket
 import time
+from dataclasses import replace
 from pathlib import Path
 
 from mediaserver.cluster import kamailio_cfg, proto
 from mediaserver.cluster.edge import Edge, edge_dir
+from mediaserver.cluster.inference_role import workers_config
 from mediaserver.cluster.process import ChildError, SupervisedProcess
 from mediaserver.config import Config
+from mediaserver.services import fixed
 from mediaserver.store import Store
 
 log = logging.getLogger(__name__)
@@ -49,6 +54,12 @@ class Supervisor:
     def __init__(self, config: Config) -> None:
         self.config = config
         self.workers = worker_addresses(config)
+        # [models] backend "local": one copy of the models, in the inference role
+        self.inference = config.models.backend == "local" and not fixed.wanted()
+        if self.inference and not config.inference.port:
+            port = _free_port(socket.SOCK_STREAM)
+            config = self.config = replace(config, inference=replace(config.inference, port=port))
+        self.workers_config = workers_config(config) if self.inference else config
         self.secret = secrets.token_urlsafe(32)
         self.store: Store | None = None
         self.children: dict[str, SupervisedProcess] = {}
@@ -57,7 +68,8 @@ class Supervisor:
         self._tasks: list[asyncio.Task[None]] = []
 
     def _child(self, role: str, me: proto.WorkerAddress | None = None) -> SupervisedProcess:
-        init = proto.Initialize(self.config, role, self.secret, self.workers, me)
+        config = self.config if role == "inference" else self.workers_config
+        init = proto.Initialize(config, role, self.secret, self.workers, me)
         return SupervisedProcess(me.worker if me else role, init)
 
     async def run(self) -> None:
@@ -68,10 +80,15 @@ class Supervisor:
         files = kamailio_cfg.write(config, self.workers, edge_dir(config.server.data_dir))
         log.info("edge config: %s", files.config)
         try:
+            if self.inference:  # first: the workers ask it for their phrases at start
+                self.children["inference"] = self._child("inference")
+                await self.children["inference"].start()
             for me in self.workers:
                 self.children[me.worker] = self._child("worker", me)
             self.children["control"] = self._child("control")
-            await asyncio.gather(*(child.start() for child in self.children.values()))
+            await asyncio.gather(
+                *(c.start() for name, c in self.children.items() if name != "inference")
+            )
             self.edge = Edge(files, config.server.host, config.server.sip_port)
             await self.edge.start()
             self._tasks = [asyncio.create_task(self._keep(c)) for c in self.children.values()]
@@ -158,12 +175,14 @@ class Supervisor:
         for task in self._tasks:
             task.cancel()
         await asyncio.gather(*self._tasks, return_exceptions=True)
-        # the control first (no new offers), then the workers, then the edge
+        # the control first (no new offers), then the workers, their models, the edge
         if (control := self.children.get("control")) is not None:
             await control.stop(10.0)
         await asyncio.gather(
-            *(c.stop(15.0) for name, c in self.children.items() if name != "control")
+            *(c.stop(15.0) for c in self.children.values() if c.init.role == "worker")
         )
+        if (inference := self.children.get("inference")) is not None:
+            await inference.stop(10.0)
         if self.edge is not None:
             await self.edge.stop()
         if self.store is not None:
