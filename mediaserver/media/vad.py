@@ -117,6 +117,18 @@ class Endpointer:
             return self._finish(min(end, self._last_speech_end + c.hangover_ms * self._ms))
         return None
 
+    def end_now(self, end: int) -> SpeechEnded | None:
+        """End the utterance at once, `end` being the newest sample (an end-of-turn
+        model says the caller is done)."""
+        if not self._in_speech:
+            return None
+        return self._finish(min(end, self._last_speech_end + self.config.hangover_ms * self._ms))
+
+    @property
+    def silence_ms(self) -> int:
+        """Trailing silence in the current utterance."""
+        return self._silence_ms if self._in_speech else 0
+
     def _finish(self, stop: int, forced: bool = False) -> SpeechEnded:
         self._in_speech = False
         self._recent.clear()
