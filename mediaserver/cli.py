@@ -103,6 +103,7 @@ def serve(args: argparse.Namespace) -> int:
         return 2
     logs.configure(json_lines=config.server.log_format == "json")
     faulthandler.enable()  # a crash in native code (PJSIP, a model) leaves its stack in the log
+    from mediaserver.media import silero
     from mediaserver.media.end_of_turn import turn_model
     from mediaserver.services.factory import local_speech
     from models.store import ModelError
@@ -111,6 +112,8 @@ def serve(args: argparse.Namespace) -> int:
         if config.models.backend == "local":
             local_speech(config.models)  # every model installed and intact, before listening
         turn_model(config.vad, config.models)  # loaded once, here: a bad file stops the start
+        if config.vad.classifier == "silero":
+            silero.load()
     except ModelError as exc:
         print(f"mediaserver: {exc}", file=sys.stderr)
         return 2

@@ -45,13 +45,16 @@ class ServerConfig:
 # up to 220 ms: 10 of 54 sentences pause 160 ms or more, none 240 ms).
 SPECULATE_MS = 160
 END_OF_TURN = ("off", "smart-turn")
+CLASSIFIERS = ("webrtc", "silero")
 
 
 @dataclass(frozen=True, slots=True)
 class VadConfig:
     """Voice activity: webrtcvad frames behind a noise gate, then endpointing."""
 
+    classifier: str = "webrtc"  # or "silero": a neural VAD for noisy lines (about 0.2 ms a window)
     mode: int = 2  # webrtcvad aggressiveness 0..3
+    silero_threshold: float = 0.5  # P(speech) at or above this is speech
     start_ms: int = 100  # speech needed to declare an utterance started
     end_ms: int = 600  # silence that ends it
     speculate_ms: int = SPECULATE_MS  # silence that starts the answer (0: wait for end_ms)
@@ -72,6 +75,12 @@ class VadConfig:
 
     def __post_init__(self) -> None:
         _require(0 <= self.mode <= 3, "vad.mode", f"expected 0..3, got {self.mode}")
+        _require(
+            self.classifier in CLASSIFIERS,
+            "vad.classifier",
+            f"expected one of {', '.join(CLASSIFIERS)}, got {self.classifier!r}",
+        )
+        _require(0.0 < self.silero_threshold < 1.0, "vad.silero_threshold", "expected 0..1")
         for key in ("start_ms", "end_ms", "min_utterance_ms", "max_utterance_ms"):
             value = getattr(self, key)
             _require(20 <= value <= 600_000, f"vad.{key}", f"expected 20..600000 ms, got {value}")

@@ -40,6 +40,15 @@ class WebRtcClassifier:
         return bool(self._vad.is_speech(frame.samples.tobytes(), self.rate))
 
 
+def make_classifier(config: VadConfig, rate: int) -> FrameClassifier:
+    """The classifier [vad] names."""
+    if config.classifier == "silero":
+        from mediaserver.media.silero import SileroClassifier
+
+        return SileroClassifier(rate, config.silero_threshold)
+    return WebRtcClassifier(rate, config.mode)
+
+
 class NoiseGate:
     """Open when a frame stands `margin_db` above the noise floor.
 
@@ -143,7 +152,7 @@ class VoiceActivity:
     def __init__(
         self, config: VadConfig, rate: int, classifier: FrameClassifier | None = None
     ) -> None:
-        self.classifier = classifier or WebRtcClassifier(rate, config.mode)
+        self.classifier = classifier or make_classifier(config, rate)
         self.gate = NoiseGate(config.gate_margin_db, config.gate_floor_db)
         self.endpointer = Endpointer(config, rate)
 
