@@ -195,11 +195,17 @@ class Speaker:
                 if rest := splitter.flush():
                     await clauses.put(rest)
             finally:
-                await clauses.put(None)
+                # never wait here: a cancelled reply has no one left to drain the queue
+                with contextlib.suppress(asyncio.QueueFull):
+                    clauses.put_nowait(None)  # full: the consumer sees the producer done
+                if (close := getattr(pieces, "aclose", None)) is not None:
+                    await close()  # the model stops generating now, not at max_tokens
 
-        producer = asyncio.create_task(produce())
+        producer = self._spawn(produce())
         try:
-            while (clause := await clauses.get()) is not None:
+            while not (clauses.empty() and producer.done()):
+                if (clause := await clauses.get()) is None:
+                    break
                 await self._add_clause(reply, clause)
             await producer
         finally:
