@@ -155,6 +155,7 @@ async def serve(config: Config, plane: ControlPlane) -> None:
     """Run the server until SIGINT or SIGTERM."""
     from mediaserver.agents import DEFAULT_AGENT, configured
     from mediaserver.calls import Calls
+    from mediaserver.media.end_of_turn import turn_model
 
     loop = asyncio.get_running_loop()
     book = AgentBook(configured(DEFAULT_AGENT, config.agent, config.models), plane.store)
@@ -169,6 +170,7 @@ async def serve(config: Config, plane: ControlPlane) -> None:
         records=plane.records,
         data_dir=plane.data_dir,
         routes={route.number: route.agent for route in config.sip.routes},
+        turn_model=turn_model(config.vad, config.models),
     )
     sip = SipServer(config.sip, config.server.host, config.server.sip_port, calls, loop)
     calls.transports["sip"] = sip

@@ -15,6 +15,7 @@ from mediaserver.calllog import CallLog, Records
 from mediaserver.config import VadConfig
 from mediaserver.events import CallEvent, Transfer
 from mediaserver.frames import AudioFrame
+from mediaserver.media.end_of_turn import TurnModel
 from mediaserver.recording import Recorder
 from mediaserver.session import RATE, Session
 from mediaserver.speech import Speech
@@ -37,8 +38,10 @@ class Calls(CallHandler):
         data_dir: Path,
         default_agent: str = "default",
         routes: dict[str, str] | None = None,
+        turn_model: TurnModel | None = None,
     ) -> None:
         self.agents = agents
+        self.turn_model = turn_model  # [vad] end_of_turn's model, loaded
         self.speech = speech
         self.vad = vad
         self.records = records
@@ -158,7 +161,14 @@ class Calls(CallHandler):
                 self.transports[call.transport].transfer(call, event.target)
 
         speech = await self.speech.for_agent(agent)
-        session = Session(agent, speech, self.vad, outbound=call.media.outbound, on_event=on_event)
+        session = Session(
+            agent,
+            speech,
+            self.vad,
+            outbound=call.media.outbound,
+            on_event=on_event,
+            turn_model=self.turn_model,
+        )
         self.sessions[call] = session
         log.info(
             "call %s (%s %d) from %s answered",

@@ -17,6 +17,7 @@ if TYPE_CHECKING:
 
     from mediaserver.agents import Agent
     from mediaserver.harness import TalkResult
+    from mediaserver.media.end_of_turn import TurnModel
     from mediaserver.services.local import LocalSpeech
 
 
@@ -108,12 +109,17 @@ def serve(args: argparse.Namespace) -> int:
         return 2
     logs.configure(json_lines=config.server.log_format == "json")
     faulthandler.enable()  # a crash in native code (PJSIP, a model) leaves its stack in the log
+    from mediaserver.media import silero
+    from mediaserver.media.end_of_turn import turn_model
     from mediaserver.services.factory import local_speech
     from models.store import ModelError
 
     try:
         if config.models.backend == "local":
             local_speech(config.models)  # every model installed and intact, before listening
+        turn_model(config.vad, config.models)  # loaded once, here: a bad file stops the start
+        if config.vad.classifier == "silero":
+            silero.load()
     except ModelError as exc:
         print(f"mediaserver: {exc}", file=sys.stderr)
         return 2
@@ -205,13 +211,22 @@ class CliError(Exception):
 def _agent_and_speech(args: argparse.Namespace) -> tuple[Config, Agent, LocalSpeech]:
     """The config, the agent it asks for and its models (checked, not loaded)."""
     config, agent = _agent(args)
+    from mediaserver.media.end_of_turn import turn_model
     from mediaserver.services.factory import local_speech
     from models.store import ModelError
 
     try:
+        turn_model(config.vad, config.models)  # loaded once, checked before the call
         return config, agent, local_speech(config.models, agent.language)
     except ModelError as exc:
         raise CliError(str(exc)) from None
+
+
+def _turns(config: Config) -> TurnModel | None:
+    """[vad] end_of_turn's model (loaded once per process)."""
+    from mediaserver.media.end_of_turn import turn_model
+
+    return turn_model(config.vad, config.models)
 
 
 def _agent(args: argparse.Namespace) -> tuple[Config, Agent]:
@@ -246,7 +261,11 @@ def talk(args: argparse.Namespace) -> int:
             config, agent, speech = _agent_and_speech(args)
             speech.load(agent.system_prompt, agent.greeting)
             try:
-                result = asyncio.run(harness.talk(caller, agent, speech, config.vad, at=args.at))
+                result = asyncio.run(
+                    harness.talk(
+                        caller, agent, speech, config.vad, at=args.at, turn_model=_turns(config)
+                    )
+                )
             finally:
                 speech.close()
     except (CliError, harness.WavError) as exc:
@@ -275,7 +294,9 @@ async def _talk_remote(
     try:
         await pool.start(agent)
         speech = await pool.for_agent(agent)
-        return await harness.talk(caller, agent, speech, config.vad, at=at)
+        return await harness.talk(
+            caller, agent, speech, config.vad, at=at, turn_model=_turns(config)
+        )
     finally:
         await pool.aclose()
 
@@ -316,6 +337,7 @@ def call(args: argparse.Namespace) -> int:
             config.vad,
             records=plane.records,
             data_dir=plane.data_dir,
+            turn_model=_turns(config),
         )
         server = SipServer(config.sip, config.server.host, 0, calls, loop)
         calls.transports["sip"] = server

@@ -44,13 +44,17 @@ class ServerConfig:
 # Whisper run per pause this long in mid-sentence (espeak-ng's callers pause
 # up to 220 ms: 10 of 54 sentences pause 160 ms or more, none 240 ms).
 SPECULATE_MS = 160
+END_OF_TURN = ("off", "smart-turn")
+CLASSIFIERS = ("webrtc", "silero")
 
 
 @dataclass(frozen=True, slots=True)
 class VadConfig:
     """Voice activity: webrtcvad frames behind a noise gate, then endpointing."""
 
+    classifier: str = "webrtc"  # or "silero": a neural VAD for noisy lines (about 0.2 ms a window)
     mode: int = 2  # webrtcvad aggressiveness 0..3
+    silero_threshold: float = 0.5  # P(speech) at or above this is speech
     start_ms: int = 100  # speech needed to declare an utterance started
     end_ms: int = 600  # silence that ends it
     speculate_ms: int = SPECULATE_MS  # silence that starts the answer (0: wait for end_ms)
@@ -60,9 +64,23 @@ class VadConfig:
     max_utterance_ms: int = 30000  # longer ones are cut
     gate_margin_db: float = 9.0  # speech must stand this far above the noise floor
     gate_floor_db: float = -50.0  # and above this absolute level (dBFS)
+    # "smart-turn": after end_of_turn_after_ms of silence an end-of-turn model
+    # judges the caller's audio; finished -> the utterance ends at once, else it
+    # ends after end_of_turn_max_ms of silence (end_ms is not used then).
+    end_of_turn: str = "off"
+    end_of_turn_model: str = "smart-turn-v3.2"  # a registry name, or a directory
+    end_of_turn_after_ms: int = 200
+    end_of_turn_threshold: float = 0.5  # P(finished) at or above this ends the turn
+    end_of_turn_max_ms: int = 2000
 
     def __post_init__(self) -> None:
         _require(0 <= self.mode <= 3, "vad.mode", f"expected 0..3, got {self.mode}")
+        _require(
+            self.classifier in CLASSIFIERS,
+            "vad.classifier",
+            f"expected one of {', '.join(CLASSIFIERS)}, got {self.classifier!r}",
+        )
+        _require(0.0 < self.silero_threshold < 1.0, "vad.silero_threshold", "expected 0..1")
         for key in ("start_ms", "end_ms", "min_utterance_ms", "max_utterance_ms"):
             value = getattr(self, key)
             _require(20 <= value <= 600_000, f"vad.{key}", f"expected 20..600000 ms, got {value}")
@@ -80,6 +98,19 @@ class VadConfig:
             f"expected 0 (off) up to below vad.end_ms ({self.end_ms}), got {self.speculate_ms}",
         )
         _require(0 <= self.gate_margin_db <= 60, "vad.gate_margin_db", "expected 0..60 dB")
+        _require(
+            self.end_of_turn in END_OF_TURN,
+            "vad.end_of_turn",
+            f"expected one of {', '.join(END_OF_TURN)}, got {self.end_of_turn!r}",
+        )
+        _require(
+            20 <= self.end_of_turn_after_ms < self.end_of_turn_max_ms <= 600_000,
+            "vad.end_of_turn_after_ms",
+            "expected 20 ms up to below vad.end_of_turn_max_ms (at most 600000)",
+        )
+        _require(
+            0.0 < self.end_of_turn_threshold < 1.0, "vad.end_of_turn_threshold", "expected 0..1"
+        )
         _require(-120 <= self.gate_floor_db <= 0, "vad.gate_floor_db", "expected -120..0 dBFS")
 
 

@@ -4,6 +4,7 @@ every 20 ms; all per-call state lives here."""
 
 from __future__ import annotations
 
+import dataclasses
 from collections.abc import Callable
 
 import numpy as np
@@ -13,6 +14,7 @@ from mediaserver.config import VadConfig
 from mediaserver.conversation.engine import TurnConfig, TurnEngine
 from mediaserver.events import CallEvent
 from mediaserver.frames import AudioFrame
+from mediaserver.media.end_of_turn import EndOfTurn, TurnModel
 from mediaserver.media.vad import VoiceActivity
 from mediaserver.speech import Speech
 from native import playout
@@ -30,9 +32,16 @@ class Session:
         turns: TurnConfig | None = None,
         on_event: Callable[[CallEvent], None] | None = None,
         outbound: playout.PlayoutBuffer | None = None,
+        turn_model: TurnModel | None = None,
     ) -> None:
         # the agent's audio, drained by the transport (e.g. pjsua2's media thread)
         self.playout = outbound or playout.playout_buffer(RATE, seconds=120)
+        self.end_of_turn: EndOfTurn | None = None
+        if vad.end_of_turn != "off":
+            if turn_model is None:
+                raise ValueError(f"vad.end_of_turn = {vad.end_of_turn!r} needs its model")
+            self.end_of_turn = EndOfTurn(vad, RATE, turn_model)
+            vad = dataclasses.replace(vad, end_ms=vad.end_of_turn_max_ms)  # the model ends sooner
         self.vad = VoiceActivity(vad, RATE)
         turns = turns or TurnConfig(speculate_after_ms=vad.speculate_ms)
         self.engine = TurnEngine(agent, speech, self.playout, RATE, config=turns, on_event=on_event)
@@ -56,6 +65,8 @@ class Session:
         self.voiced_frames += voiced
         self.sound_frames += self.vad.gate.last_level_db > -45.0
         event = self.vad.endpointer.update(voiced, inbound.position, inbound.end)
+        if self.end_of_turn is not None:
+            event = self.end_of_turn.update(inbound, event, self.vad.endpointer)
         self.engine.on_frame(inbound, event, voiced)
 
     def transfer_failed(self) -> None:

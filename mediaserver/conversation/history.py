@@ -16,6 +16,11 @@ class History:
         self.budget_tokens = budget_tokens
         self.entries: list[Message] = []
 
+    def restart(self, system_prompt: str) -> None:
+        """A new system prompt and nothing said yet (the caller chose another language)."""
+        self.system_prompt = system_prompt
+        self.entries = []
+
     def add(self, role: str, content: str) -> None:
         self.entries.append({"role": role, "content": content})
 

@@ -40,6 +40,15 @@ class WebRtcClassifier:
         return bool(self._vad.is_speech(frame.samples.tobytes(), self.rate))
 
 
+def make_classifier(config: VadConfig, rate: int) -> FrameClassifier:
+    """The classifier [vad] names."""
+    if config.classifier == "silero":
+        from mediaserver.media.silero import SileroClassifier
+
+        return SileroClassifier(rate, config.silero_threshold)
+    return WebRtcClassifier(rate, config.mode)
+
+
 class NoiseGate:
     """Open when a frame stands `margin_db` above the noise floor.
 
@@ -117,6 +126,18 @@ class Endpointer:
             return self._finish(min(end, self._last_speech_end + c.hangover_ms * self._ms))
         return None
 
+    def end_now(self, end: int) -> SpeechEnded | None:
+        """End the utterance at once, `end` being the newest sample (an end-of-turn
+        model says the caller is done)."""
+        if not self._in_speech:
+            return None
+        return self._finish(min(end, self._last_speech_end + self.config.hangover_ms * self._ms))
+
+    @property
+    def silence_ms(self) -> int:
+        """Trailing silence in the current utterance."""
+        return self._silence_ms if self._in_speech else 0
+
     def _finish(self, stop: int, forced: bool = False) -> SpeechEnded:
         self._in_speech = False
         self._recent.clear()
@@ -131,7 +152,7 @@ class VoiceActivity:
     def __init__(
         self, config: VadConfig, rate: int, classifier: FrameClassifier | None = None
     ) -> None:
-        self.classifier = classifier or WebRtcClassifier(rate, config.mode)
+        self.classifier = classifier or make_classifier(config, rate)
         self.gate = NoiseGate(config.gate_margin_db, config.gate_floor_db)
         self.endpointer = Endpointer(config, rate)
 

@@ -97,6 +97,6 @@ def test_an_unreachable_package_is_reported(tmp_path: Path) -> None:
 def test_registry_names_are_unique_and_lookups_fail_clearly() -> None:
     names = [m.name for m in registry.MODELS]
     assert len(names) == len(set(names))
-    assert {m.role for m in registry.MODELS if m.default} == {"stt", "llm", "tts"}
+    assert {m.role for m in registry.MODELS if m.default} == {"stt", "llm", "tts", "turn"}
     with pytest.raises(KeyError, match=r"unknown model 'tiny\.en'"):
         registry.by_name("tiny.en")

@@ -1,0 +1,108 @@
+"""Turn-taking: following the caller's utterance frame by frame (speech
+heard, trailing silence, where the voice really stopped), when to begin an
+answer speculatively, when speech over the agent interrupts it, and which
+words are only a backchannel ("okay", "mm-hmm")."""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass, field
+
+from mediaserver.config import SPECULATE_MS
+from mediaserver.conversation.turns import Speculation
+from mediaserver.events import SpeechStarted
+from mediaserver.frames import AudioFrame
+
+BACKCHANNELS = frozenset(
+    {
+        "okay",
+        "ok",
+        "yeah",
+        "yes",
+        "yep",
+        "right",
+        "sure",
+        "uh huh",
+        "mm hmm",
+        "mhm",
+        "hmm",
+        "got it",
+        "i see",
+        "alright",
+        "all right",
+        "cool",
+        "great",
+        "mm",
+    }
+)
+
+
+@dataclass(frozen=True, slots=True)
+class TurnConfig:
+    interrupt_after_ms: int = 800  # speech over the agent this long interrupts at once
+    # Start transcribing and answering after this much trailing silence, before
+    # the endpointer is sure the caller is done; the answer waits for its word.
+    speculate_after_ms: int = SPECULATE_MS  # 0: never
+    stt_timeout_s: float = 10.0
+    first_token_timeout_s: float = 10.0
+    tts_timeout_s: float = 10.0
+    backchannels: frozenset[str] = field(default=BACKCHANNELS)
+
+
+def normalize(text: str) -> str:
+    return re.sub(r"[^a-z' ]+", " ", text.lower()).strip()
+
+
+class TurnTaking:
+    def __init__(self, config: TurnConfig, rate: int) -> None:
+        self.config = config
+        self.rate = rate
+        self.in_speech = False
+        self.voiced_ms = 0  # speech heard since the caller started (over the agent)
+        self.silence_ms = 0  # trailing silence in the current utterance
+        self.utterance_start = 0
+        self.last_voiced_end = 0  # where the caller's speech really stopped (no hangover)
+        self.speculation: Speculation | None = None
+
+    def started(self, event: SpeechStarted) -> None:
+        self.in_speech = True
+        self.voiced_ms = self.silence_ms = 0
+        self.utterance_start = event.position
+
+    def ended(self) -> None:
+        self.in_speech = False
+
+    def follow(self, frame: AudioFrame, voiced: bool) -> bool:
+        """One frame inside an utterance. True: the trailing silence has just
+        become long enough to begin answering speculatively."""
+        ms = frame.samples.size * 1000 // self.rate
+        if voiced:
+            self.voiced_ms += ms
+            self.silence_ms = 0
+            self.last_voiced_end = frame.end
+            return False
+        self.silence_ms += ms
+        after = self.config.speculate_after_ms
+        return bool(after) and self.silence_ms >= after > self.silence_ms - ms
+
+    def should_interrupt(self) -> bool:
+        """Speech over the agent has gone on long enough to take the floor."""
+        return self.voiced_ms >= self.config.interrupt_after_ms
+
+    def voice_end(self, start: int, end: int) -> int:
+        """Where the utterance [start, end) really stopped (the endpointer's end
+        includes its hangover)."""
+        last = self.last_voiced_end if self.last_voiced_end > start else end
+        return min(last, end)
+
+    def is_backchannel(self, text: str) -> bool:
+        """Only backchannels ("okay", "yeah yeah", "right, sure"): the caller is listening."""
+        words = normalize(text).split()
+        while words:
+            for n in (2, 1):  # the longest phrase first ("uh huh")
+                if len(words) >= n and " ".join(words[:n]) in self.config.backchannels:
+                    words = words[n:]
+                    break
+            else:
+                return False
+        return True
