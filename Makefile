@@ -10,8 +10,9 @@ export PATH := $(CURDIR)/$(BIN):$(PATH)
 RUN_NEEDS := gcc:build-essential espeak-ng:espeak-ng sox:sox /usr/lib/*/libopus.so.0:libopus0
 # the suite's real peers: sipp, headless Chromium, a Kamailio registrar, PostgreSQL
 TEST_NEEDS := sipp:sip-tester chromium:chromium kamailio:kamailio \
-  /usr/lib/postgresql/*/bin/initdb:postgresql
-SYSTEM_NEEDS := $(RUN_NEEDS) $(if $(filter test,$(MAKECMDGOALS)),$(TEST_NEEDS))
+  /usr/lib/*/kamailio/modules/tls.so:kamailio-tls-modules \
+  /usr/lib/postgresql/*/bin/initdb:postgresql docker-compose:docker-compose
+SYSTEM_NEEDS := $(RUN_NEEDS) $(if $(filter test lint,$(MAKECMDGOALS)),$(TEST_NEEDS))
 ARGS ?=
 PIP_VERSION := 26.3
 
@@ -29,6 +30,7 @@ lint: setup
 	$(BIN)/mypy
 	$(BIN)/cython-lint --max-line-length 100 native/*.pyx native/*.pxd
 	$(BIN)/hadolint Dockerfile.gpu
+	docker-compose -f deploy/compose.yaml config -q
 
 format: setup
 	$(BIN)/ruff format .
