@@ -157,6 +157,10 @@ def main() -> int:
             call.dialDtmf(args.dtmf)
             sent = True
     connected = call.connected
+    rtp_received = 0
+    if call.media is not None and not call.disconnected:
+        with contextlib.suppress(pj.Error):
+            rtp_received = call.getStreamStat(0).rtcp.rxStat.pkt
     if not call.disconnected:
         with contextlib.suppress(pj.Error):
             call.hangup(pj.CallOpParam(True))
@@ -164,7 +168,12 @@ def main() -> int:
             ep.libHandleEvents(10)
             if call.disconnected:
                 break
-    result = {"connected": connected, "status": call.status, "reason": call.reason}
+    result = {
+        "connected": connected,
+        "status": call.status,
+        "reason": call.reason,
+        "rtp_received": rtp_received,  # RTP packets the call got from the far end
+    }
     if isinstance(account, Callee):
         result["invites"] = account.invites
     ep.hangupAllCalls()  # a call a REFER made too; then let PJSIP finish them

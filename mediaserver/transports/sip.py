@@ -25,7 +25,7 @@ from typing import Any
 import pjsua2 as pj
 
 from mediaserver.config import SipConfig, TrunkConfig
-from mediaserver.transports import sip_budget, sip_check, sip_log, sip_tcp
+from mediaserver.transports import sip_budget, sip_carrier, sip_check, sip_log, sip_tcp
 from mediaserver.transports.call import RATE, CallHandle, CallHandler
 from mediaserver.transports.sip_call import Port, SipCall
 
@@ -205,6 +205,8 @@ class SipServer:
             cfg.medConfig.clockRate = RATE
             cfg.medConfig.sndClockRate = RATE
             cfg.medConfig.channelCount = 1
+            cfg.medConfig.noVad = True  # silence is sent as RTP: carriers time out a quiet stream
+            sip_carrier.keep_ports_in_from_and_to()
             ep.libInit(cfg)
         transport = pj.TransportConfig()
         transport.port = self.port

@@ -14,7 +14,7 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 import pjsua2 as pj
 
-from mediaserver.transports import pjbuffers
+from mediaserver.transports import pjbuffers, sip_carrier
 from mediaserver.transports.call import FRAME, RATE, CallHandle, CallMedia
 
 if TYPE_CHECKING:
@@ -80,6 +80,12 @@ class SipCall(pj.Call):  # type: ignore[misc]
                 server.disconnected(self)  # never deleted inside its own callback
         except Exception:
             log.exception("call state")
+
+    def onCallSdpCreated(self, prm: Any) -> None:
+        try:
+            prm.sdp.wholeSdp = sip_carrier.with_ptime(prm.sdp.wholeSdp)
+        except Exception:
+            log.exception("call SDP")
 
     def onCallMediaState(self, prm: Any) -> None:
         try:
