@@ -161,10 +161,11 @@ $("keypad").addEventListener("click", (event) => {
   }
 });
 $("token").addEventListener("change", loadAgents);
-const fromHash = new URLSearchParams(location.hash.slice(1)).get("token");
-if (fromHash) {
-  $("token").value = fromHash;
+const fromHash = new URLSearchParams(location.hash.slice(1));
+if (fromHash.get("token")) {
+  $("token").value = fromHash.get("token");
   history.replaceState(null, "", location.pathname);
-  loadAgents();
+  const wanted = fromHash.get("agent"); // from the agents page's "Call this agent"
+  loadAgents().then(() => { if (wanted) $("agent").value = wanted; });
 }
 setInCall(false);
