@@ -2,7 +2,7 @@
 // but only what changed is redrawn: nothing the operator is using reloads.
 import { api, el, keyStore } from "/ui/api.js";
 import { showCall, refreshCall } from "/ui/call-detail.js";
-import { callSeconds, duration, endReason, ms, peer, shortWhen, when } from "/ui/format.js";
+import { END_REASONS, callSeconds, duration, endReason, ms, peer, shortWhen, when } from "/ui/format.js";
 import { setUpSignIn, signOutIfRefused } from "/ui/session.js";
 
 const PAGE = 50;
@@ -10,6 +10,7 @@ const rows = document.querySelector("#calls tbody");
 const error = document.getElementById("error");
 let offset = 0;
 let shown = null; // the page last drawn, as JSON: redraw only on a change
+let choicesLoaded = false; // the agents' names for the filter
 
 export function showError(message) {
   error.textContent = message;
@@ -24,22 +25,50 @@ async function loadCalls() {
     return showError("Enter an API key to see calls.");
   }
   const params = new URLSearchParams({ limit: String(PAGE), offset: String(offset) });
-  const q = document.getElementById("q").value.trim();
-  const direction = document.getElementById("direction").value;
-  if (q) params.set("q", q);
-  if (direction) params.set("direction", direction);
+  const filters = readFilters();
+  for (const [name, value] of Object.entries(filters)) params.set(name, value);
   try {
     const page = await (await api(`/calls?${params}`)).json();
     showError("");
+    if (!choicesLoaded) loadChoices(); // after the key is known to be good
     const json = JSON.stringify(page);
     const live = page.items.some((call) => !call.ended_at);
-    if (json !== shown || live) drawCalls(page, Boolean(q || direction));
+    if (json !== shown || live) drawCalls(page, Object.keys(filters).length > 0);
     shown = json;
   } catch (e) {
     signOutIfRefused(e);
     if (!keyStore.get()) { rows.replaceChildren(); shown = null; }
     showError(e.message);
   }
+}
+
+// The filters the API has, as its query parameters; dates are local days.
+function readFilters() {
+  const value = (id) => document.getElementById(id).value.trim();
+  const filters = {};
+  for (const name of ["q", "direction", "agent", "end_reason"]) if (value(name)) filters[name] = value(name);
+  if (value("since")) filters.since = new Date(`${value("since")}T00:00`).toISOString();
+  if (value("until")) {
+    const end = new Date(`${value("until")}T00:00`);
+    end.setDate(end.getDate() + 1); // the whole day
+    filters.until = end.toISOString();
+  }
+  return filters;
+}
+
+async function loadChoices() {
+  if (!keyStore.get()) return;
+  try {
+    const agents = await (await api("/agents")).json();
+    choicesLoaded = true;
+    const names = new Set(["default", ...agents.map((agent) => agent.name)]);
+    document.getElementById("agent-names").replaceChildren(...[...names].map((name) => el("option", { value: name })));
+  } catch { /* the list says why */ }
+}
+
+function fillOutcomes() {
+  const select = document.getElementById("end_reason");
+  select.append(...Object.keys(END_REASONS).map((reason) => el("option", { value: reason }, endReason(reason))));
 }
 
 function drawCalls(page, filtered) {
@@ -77,9 +106,11 @@ function callRow(call) {
 function restart() {
   offset = 0;
   shown = null;
+  choicesLoaded = false;
   loadCalls();
 }
 
+fillOutcomes();
 setUpSignIn(restart);
 document.getElementById("filters").addEventListener("input", restart);
 document.getElementById("filters").addEventListener("submit", (event) => event.preventDefault());

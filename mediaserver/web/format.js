@@ -1,5 +1,5 @@
 // How the pages write times, durations and reasons.
-const END_REASONS = {
+export const END_REASONS = {
   caller_hangup: "Caller hung up",
   agent_hangup: "Agent hung up",
   transferred: "Transferred",

@@ -125,6 +125,15 @@ def test_an_operator_reviews_a_finished_call(tmp_path: Path, artifacts: Path) ->
             page.click("#downloads a:has-text('WAV')")
         assert Path(wav_download.value.path()).read_bytes() == recording.read_bytes()
 
+        page.select_option("#end_reason", "agent_hangup")
+        page.wait_for_selector(f"tr[data-id='{call}']", state="detached")
+        assert page.is_visible(f"tr[data-id='{browser_call}']")
+        page.select_option("#end_reason", "")
+        page.fill("#until", "2020-01-31")  # before any call
+        page.wait_for_selector("tr.empty:has-text('No calls match')")
+        page.fill("#until", "")
+        page.fill("#agent", "default")
+        page.wait_for_selector(f"tr[data-id='{call}']")
         page.fill("#q", "nothing like this")
         page.wait_for_selector("tr.empty:has-text('No calls match')")
         page.set_viewport_size({"width": 390, "height": 844})  # a phone screen

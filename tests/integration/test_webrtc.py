@@ -257,7 +257,9 @@ def test_the_softphone_page_talks_to_the_agent_in_chromium(
         page.wait_for_selector("#transcript li.agent", timeout=20000)  # the greeting
         page.wait_for_selector("#transcript li.caller", timeout=40000)
         page.wait_for_function(
-            "document.querySelectorAll('#transcript li.agent').length >= 2", timeout=40000
+            # the reply shows while spoken; then its record, with its latency, replaces it
+            "document.querySelectorAll('#transcript li.agent:not(.speaking)').length >= 2",
+            timeout=40000,
         )
         energy = page.evaluate(
             """async () => {
