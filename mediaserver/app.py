@@ -20,6 +20,7 @@ from mediaserver import __version__, numbers
 from mediaserver.agents import AgentBook
 from mediaserver.api import (
     agents,
+    analytics,
     health,
     metrics,
     outbound,
@@ -114,6 +115,7 @@ def create_http_app(
     if dialer is not None:  # before /calls/{id}
         app.include_router(outbound.router(dialer, plane.auth))
     app.include_router(call_records.router(plane.store, plane.auth, plane.data_dir / "recordings"))
+    app.include_router(analytics.router(plane.store, plane.auth))
     app.include_router(tokens.router(plane.tokens, plane.auth))
     app.include_router(metrics.router(plane.metrics, plane.auth))
     if phone is not None:
