@@ -22,6 +22,7 @@ from mediaserver.api import (
     agents,
     analytics,
     health,
+    live,
     metrics,
     outbound,
     pages,
@@ -116,6 +117,9 @@ def create_http_app(
         app.include_router(outbound.router(dialer, plane.auth))
     app.include_router(call_records.router(plane.store, plane.auth, plane.data_dir / "recordings"))
     app.include_router(analytics.router(plane.store, plane.auth))
+    app.include_router(
+        live.router(plane.store, plane.auth, dialer.calls.hang_up if dialer is not None else None)
+    )
     app.include_router(tokens.router(plane.tokens, plane.auth))
     app.include_router(metrics.router(plane.metrics, plane.auth))
     if phone is not None:
