@@ -111,7 +111,13 @@ function restart() {
 }
 
 fillOutcomes();
+const linked = () => new URLSearchParams(location.hash.slice(1)).get("call"); // #call=: the live page's link
+const openLinked = () => {
+  if (linked() && keyStore.get()) showCall(linked()).catch((e) => showError(e.message));
+};
 setUpSignIn(restart);
+openLinked();
+window.addEventListener("hashchange", openLinked);
 document.getElementById("filters").addEventListener("input", restart);
 document.getElementById("filters").addEventListener("submit", (event) => event.preventDefault());
 document.getElementById("newer").addEventListener("click", () => { offset = Math.max(0, offset - PAGE); loadCalls(); });

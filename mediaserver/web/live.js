@@ -31,7 +31,7 @@ function card(call) {
   return el("article", { "data-id": call.id, class: "live-call" },
     el("h2", {}, `${call.agent} · ${peer(call)}`),
     el("p", { class: "hint" }, `${call.transport} ${call.direction} · since ${shortWhen(call.created_at)} · `,
-      el("a", { href: `/ui/calls.html` }, "record")),
+      el("a", { href: `/ui/calls.html#call=${encodeURIComponent(call.id)}` }, "record")),
     el("ol", { class: "transcript" }), hangup);
 }
 

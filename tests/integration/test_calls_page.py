@@ -140,6 +140,9 @@ def test_an_operator_reviews_a_finished_call(tmp_path: Path, artifacts: Path) ->
         page.fill("#q", "")
         page.wait_for_selector(f"tr[data-id='{call}']")
         page.screenshot(path=str(artifacts / "calls-page-phone.png"), full_page=True)
+        page.goto(f"{base}/ui/calls.html#call={browser_call}")  # a link from the live page
+        page.wait_for_selector(f"#facts:has-text('{browser_call}')")
+        assert "browser" in page.inner_text("#facts")
         assert problems == []
 
 
