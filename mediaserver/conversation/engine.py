@@ -35,6 +35,7 @@ from mediaserver.conversation.ports import Playout
 from mediaserver.conversation.reply import Clip, Reply
 from mediaserver.conversation.turns import Speculation, Turn
 from mediaserver.events import (
+    AgentClause,
     AgentSpoke,
     AgentText,
     CallEvent,
@@ -603,6 +604,10 @@ class TurnEngine:
         if reply is None:
             return
         self._flush()
+        for clip in reply.clips:
+            if not clip.announced and self.playout.played(clip.utterance) > 0:
+                clip.announced = True
+                self.on_event(AgentClause(clip.text))
         if reply.started_at is None and reply.started_playing(self.playout):
             reply.started_at = now()
             if reply.turn is not None:

@@ -79,9 +79,9 @@ function addLine(speaker, text, meta = "") {
   return item;
 }
 
-// The agent's reply shows as soon as the server has it (agent_text), while it
-// is spoken; its record (transcript) then fills in the latency, or what was
-// heard before the caller cut in.
+// The agent's reply shows clause by clause as each starts to play
+// (agent_clause); its record (transcript) then replaces it with the latency,
+// or with what was heard before the caller cut in.
 function agentSaid(message) {
   const meta = [];
   if (message.latency_ms != null) meta.push(`answered in ${Math.round(message.latency_ms)} ms`);
@@ -103,11 +103,13 @@ function onMessage(event) {
   } else if (message.type === "transcript") {
     addLine(message.speaker, message.text);
     setActivity("Thinking…");
-  } else if (message.type === "agent_text") {
-    if (phone.speaking) phone.speaking.querySelector(".text").textContent = message.text;
+  } else if (message.type === "agent_clause") {
+    if (phone.speaking) phone.speaking.querySelector(".text").append(` ${message.text}`);
     else phone.speaking = addLine("agent", message.text, "speaking…");
     phone.speaking.classList.add("speaking");
     setActivity("Speaking");
+  } else if (message.type === "agent_text") {
+    // the whole reply, once generated: ahead of the audio, so not shown (the clauses are)
   } else if (message.type === "interrupted") {
     phone.speaking?.classList.add("interrupted");
     setActivity("Listening (you interrupted)");

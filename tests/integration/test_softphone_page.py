@@ -64,8 +64,13 @@ def test_a_call_from_the_keyboard_with_timer_mute_and_live_agent_text(
             page.evaluate("m => window.phone.onMessage({data: m})", json.dumps(message))
 
         server_says({"type": "agent_text", "text": "Hello, Riverside Dental."})
+        assert page.locator("#transcript li").count() == 0  # generated, not yet heard
+        server_says({"type": "agent_clause", "text": "Hello,"})
         assert page.inner_text("#activity") == "Speaking"
-        assert page.is_visible("#transcript li.agent.speaking:has-text('Riverside')")
+        assert page.inner_text("#transcript li.agent.speaking .text") == "Hello,"
+        server_says({"type": "agent_clause", "text": "Riverside Dental."})
+        spoken = page.inner_text("#transcript li.agent.speaking .text")
+        assert spoken == "Hello, Riverside Dental."
         server_says(
             {
                 "type": "transcript",
@@ -78,7 +83,9 @@ def test_a_call_from_the_keyboard_with_timer_mute_and_live_agent_text(
         assert page.inner_text("#activity") == "Listening"
         server_says({"type": "transcript", "speaker": "caller", "text": "When do you open?"})
         assert page.inner_text("#activity") == "Thinking…"
+        server_says({"type": "agent_clause", "text": "We open at nine,"})
         server_says({"type": "agent_text", "text": "We open at nine, and on Saturday at ten."})
+        assert "Saturday" not in page.inner_text("#transcript li.agent.speaking")
         page.screenshot(path=str(artifacts / "softphone-speaking.png"), full_page=True)
         server_says({"type": "interrupted"})
         server_says(
