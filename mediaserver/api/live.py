@@ -8,7 +8,7 @@ import json
 from collections.abc import AsyncIterator, Callable
 from typing import Annotated
 
-from fastapi import APIRouter, Depends, HTTPException, Request
+from fastapi import APIRouter, Depends, HTTPException
 from fastapi import Path as PathParam
 from fastapi.concurrency import run_in_threadpool
 from fastapi.responses import StreamingResponse
@@ -30,14 +30,17 @@ def router(store: Store, auth: Auth, hang_up: Callable[[str], bool] | None) -> A
     api = APIRouter(tags=["live"])
     streams = 0
 
-    async def stream(request: Request) -> AsyncIterator[str]:
+    async def stream() -> AsyncIterator[str]:
+        # counted here, not in the route: a stream never started is never counted
         nonlocal streams
+        streams += 1
         try:
             shown: list[str] | None = None
             last_turn = 0
             loop = asyncio.get_running_loop()
             deadline = loop.time() + STREAM_SECONDS
-            while loop.time() < deadline and not await request.is_disconnected():
+            # a client that goes away cancels this (Starlette's StreamingResponse)
+            while loop.time() < deadline:
                 live, new = await run_in_threadpool(live_calls, store.engine, last_turn)
                 ids = [call["id"] for call in live]
                 if ids != shown:
@@ -57,15 +60,13 @@ def router(store: Store, auth: Auth, hang_up: Callable[[str], bool] | None) -> A
         response_class=StreamingResponse,
         responses={200: {"content": {"text/event-stream": {}}}, 503: {"description": "busy"}},
     )
-    async def live(request: Request) -> StreamingResponse:
+    async def live() -> StreamingResponse:
         """Server-sent events: `calls` (the calls in progress, when they change) and
         `turn` (each new turn of one of them). The stream ends after 5 minutes."""
-        nonlocal streams
         if streams >= MAX_STREAMS:
             raise HTTPException(503, f"{MAX_STREAMS} live views are open: close one")
-        streams += 1
         return StreamingResponse(
-            stream(request),
+            stream(),
             media_type="text/event-stream",
             headers={"Cache-Control": "no-store"},
         )

@@ -4,11 +4,14 @@ POST /calls/{id}/hangup is for admins, and says when there is no such call."""
 from __future__ import annotations
 
 import json
+import time
+from contextlib import ExitStack
 from pathlib import Path
 
 import httpx
 import pytest
 
+from mediaserver.api.live import MAX_STREAMS
 from mediaserver.app import control_plane, create_http_app
 from mediaserver.config import ApiConfig, Config, ServerConfig
 from tests.browser import serving
@@ -60,3 +63,38 @@ def test_live_events_and_hangup_refusals(tmp_path: Path) -> None:
             f"{base}/calls/{live}/hangup", headers={"Authorization": f"Bearer {admin}"}
         )
         assert as_admin.status_code == 404 and "in progress" in as_admin.json()["detail"]
+
+
+def test_live_views_are_limited_and_a_closed_one_frees_its_place(tmp_path: Path) -> None:
+    config = Config(
+        server=ServerConfig(data_dir=str(tmp_path / "data")),
+        api=ApiConfig(store_url=f"sqlite:///{tmp_path / 'store.db'}"),
+    )
+    plane = control_plane(config)
+    key = plane.store.create_key("viewer")
+    app = create_http_app(config, plane, dict)
+    headers = {"Authorization": f"Bearer {key}"}
+    with (
+        serving(app) as base,
+        httpx.Client(
+            limits=httpx.Limits(max_connections=40), timeout=10, headers=headers
+        ) as client,
+        ExitStack() as open_views,
+    ):
+        readers = []  # kept: a reader dropped closes its view
+        for _ in range(MAX_STREAMS):
+            view = open_views.enter_context(client.stream("GET", f"{base}/live"))
+            assert view.status_code == 200
+            readers.append(view.iter_lines())
+            next(readers[-1])  # the stream has begun
+        with client.stream("GET", f"{base}/live") as refused:
+            assert refused.status_code == 503
+        open_views.close()
+        statuses = []
+        for _ in range(50):  # places free once the server sees the views closed
+            with client.stream("GET", f"{base}/live") as again:
+                statuses.append(again.status_code)
+            if statuses[-1] == 200:
+                break
+            time.sleep(0.2)
+        assert statuses[-1] == 200, statuses
