@@ -20,7 +20,9 @@ from mediaserver import __version__, numbers
 from mediaserver.agents import AgentBook
 from mediaserver.api import (
     agents,
+    analytics,
     health,
+    live,
     metrics,
     outbound,
     pages,
@@ -107,9 +109,11 @@ def create_http_app(
     dialer: Dialer | None = None,
     sip: SipServer | None = None,
     sockets: Sockets | None = None,
+    hang_up: Callable[[str], bool] | None = None,
 ) -> FastAPI:
     """The HTTP side; `phone` (the WebRTC transport and the agents) adds /webrtc,
-    `dialer` adds POST /calls, `sockets` adds /ws/audio and (when configured) /twilio."""
+    `dialer` adds POST /calls, `sockets` adds /ws/audio and (when configured) /twilio;
+    `hang_up` (a call record id -> whether it was live) lets an admin end a call."""
     app = FastAPI(title="mediaserver", version=__version__, max_body_size=config.api.max_body_bytes)
     app.add_middleware(
         RequestGuard, auth=plane.auth, timeout=float(config.api.request_timeout_seconds)
@@ -121,6 +125,8 @@ def create_http_app(
     if dialer is not None:  # before /calls/{id}
         app.include_router(outbound.router(dialer, plane.auth))
     app.include_router(call_records.router(plane.store, plane.auth, plane.data_dir / "recordings"))
+    app.include_router(analytics.router(plane.store, plane.auth))
+    app.include_router(live.router(plane.store, plane.auth, hang_up))
     app.include_router(tokens.router(plane.tokens, plane.auth))
     app.include_router(metrics.router(plane.metrics, plane.auth))
     if phone is not None:
@@ -215,6 +221,7 @@ async def serve(config: Config, plane: ControlPlane) -> None:
                 dialer=dialer,
                 sip=sip,
                 sockets=sockets,
+                hang_up=calls.hang_up,
             ),
             host=config.server.host,
             port=config.server.http_port,

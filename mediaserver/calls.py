@@ -98,6 +98,15 @@ class Calls(CallHandler):
         self.logs[handle] = (agent, record)
         return handle, record
 
+    def hang_up(self, record_id: str) -> bool:
+        """An operator ends the call with this record id; False: no such live call."""
+        for handle, (_, record) in list(self.logs.items()):
+            if record.id == record_id:
+                record.hangup_reason = "operator_hangup"
+                self.transports[handle.transport].hangup(handle)
+                return True
+        return False
+
     def refusal(self) -> str | None:
         return self.speech.refusal()
 

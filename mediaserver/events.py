@@ -39,6 +39,13 @@ class AgentText:
 
 
 @dataclass(frozen=True, slots=True)
+class AgentClause:
+    """One clause of the agent's reply, as its audio starts to play."""
+
+    text: str
+
+
+@dataclass(frozen=True, slots=True)
 class Interrupted:
     """The caller spoke over the agent; `heard` is the part of the reply played."""
 
@@ -89,6 +96,7 @@ CallEvent = (
     | SpeechEnded
     | Transcript
     | AgentText
+    | AgentClause
     | AgentSpoke
     | Interrupted
     | Dtmf

@@ -9,10 +9,11 @@ from typing import Annotated, Any, Literal
 from fastapi import APIRouter, Depends, HTTPException, Query
 from fastapi import Path as PathParam
 from fastapi.responses import FileResponse
-from pydantic import BaseModel
+from pydantic import BaseModel, Field
 
 from mediaserver.api.auth import Auth
 from mediaserver.store import CallFilter, Store
+from mediaserver.store.stats import TurnStats, turn_stats
 
 CallId = Annotated[str, PathParam(max_length=36)]
 
@@ -60,9 +61,16 @@ class CallDetail(CallOut):
     events: list[EventOut]
 
 
+class CallListed(CallOut):
+    turn_count: int = 0
+    voice_to_voice_p50_ms: float | None = Field(
+        None, description="median over the agent's turns: first audio out after the caller stopped"
+    )
+
+
 class CallPage(BaseModel):
     total: int
-    items: list[CallOut]
+    items: list[CallListed]
 
 
 def router(store: Store, auth: Auth, recordings: Path) -> APIRouter:
@@ -84,6 +92,11 @@ def router(store: Store, auth: Auth, recordings: Path) -> APIRouter:
         total, items = store.list_calls(
             CallFilter(since, until, agent, direction, end_reason, q, limit, offset)
         )
+        stats = turn_stats(store.engine, [item["id"] for item in items])
+        for item in items:
+            figures = stats.get(item["id"], TurnStats())
+            item["turn_count"] = figures.turn_count
+            item["voice_to_voice_p50_ms"] = figures.voice_to_voice_p50_ms
         return {"total": total, "items": items}
 
     @api.get("/{call_id}", response_model=CallDetail)

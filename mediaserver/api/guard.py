@@ -25,7 +25,15 @@ from mediaserver.api.auth import Auth
 
 LARGE_BODY = 256 * 1024  # /agents (a 20,000-character prompt, escaped) and /webrtc/offer (SDP)
 # what anyone may ask for: no route there reads a body (a POST gets its 405)
-PUBLIC = ("/healthz", "/", "/openapi.json", "/docs", "/docs/oauth2-redirect", "/redoc")
+PUBLIC = (
+    "/healthz",
+    "/",
+    "/favicon.ico",
+    "/openapi.json",
+    "/docs",
+    "/docs/oauth2-redirect",
+    "/redoc",
+)
 
 
 def public(path: str) -> bool:

@@ -6,7 +6,7 @@ from __future__ import annotations
 from pathlib import Path
 
 from fastapi import APIRouter
-from fastapi.responses import RedirectResponse
+from fastapi.responses import FileResponse, RedirectResponse
 from fastapi.staticfiles import StaticFiles
 
 WEB = Path(__file__).resolve().parent.parent / "web"
@@ -18,6 +18,10 @@ def router() -> APIRouter:
     @api.get("/")
     def home() -> RedirectResponse:
         return RedirectResponse("/ui/calls.html")
+
+    @api.get("/favicon.ico")
+    def favicon() -> FileResponse:  # browsers ask for it on every page
+        return FileResponse(WEB / "favicon.svg", media_type="image/svg+xml")
 
     return api
 

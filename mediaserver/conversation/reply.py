@@ -19,6 +19,7 @@ class Clip:
     utterance: int
     audio: np.ndarray
     written: int = 0
+    announced: bool = False  # AgentClause sent: its audio began to play
 
 
 class Reply:

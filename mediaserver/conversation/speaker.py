@@ -16,7 +16,7 @@ from mediaserver.conversation.clauses import ClauseSplitter
 from mediaserver.conversation.history import History
 from mediaserver.conversation.ports import Playout
 from mediaserver.conversation.reply import Clip, Reply
-from mediaserver.events import AgentSpoke, AgentText, CallEvent, Interrupted
+from mediaserver.events import AgentClause, AgentSpoke, AgentText, CallEvent, Interrupted
 from mediaserver.speech import Speech, SpeechError
 
 log = logging.getLogger(__name__)
@@ -127,6 +127,10 @@ class Speaker:
         if reply is None:
             return None
         self._flush()
+        for clip in reply.clips:
+            if not clip.announced and self.playout.played(clip.utterance) > 0:
+                clip.announced = True  # its audio began to play: the caller hears it now
+                self.on_event(AgentClause(clip.text))
         if reply.started_at is None and reply.started_playing(self.playout):
             reply.started_at = now()
             if reply.turn is not None:

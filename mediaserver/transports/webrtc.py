@@ -38,7 +38,7 @@ from aiortc.mediastreams import MediaStreamError
 from aiortc.rtp import RtpPacket
 
 from mediaserver.config import JitterConfig, WebRtcConfig
-from mediaserver.events import AgentSpoke, AgentText, Dtmf, Interrupted, Transcript
+from mediaserver.events import AgentClause, AgentSpoke, AgentText, Dtmf, Interrupted, Transcript
 from mediaserver.transports.call import FRAME, RATE, CallHandle, CallHandler
 from mediaserver.transports.opus import OpusDecoder, OpusEncoder
 from native import jitter
@@ -178,6 +178,8 @@ class WebRtcCall:
                 self.send({"type": "transcript", "speaker": "caller", "text": text})
             case AgentText(text=text):
                 self.send({"type": "agent_text", "text": text})
+            case AgentClause(text=text):
+                self.send({"type": "agent_clause", "text": text})
             case AgentSpoke():
                 timings = dict(event.timings_ms)
                 self.send(

@@ -2,8 +2,8 @@
 import { api, el } from "/ui/api.js";
 
 const $ = (id) => document.getElementById(id);
-const phone = { pc: null, channel: null, stream: null, meter: null };
-window.phone = phone; // for the tests: getStats() on the live connection
+const phone = { pc: null, channel: null, stream: null, meter: null, timer: null, speaking: null };
+window.phone = phone; // for the tests: getStats() on the live connection, onMessage
 
 function showError(message) {
   $("error").textContent = message;
@@ -15,9 +15,33 @@ function setState(text, kind = "") {
   $("state").className = `state ${kind}`;
 }
 
+// What the conversation is doing: listening, thinking or speaking.
+function setActivity(text) {
+  $("activity").textContent = text;
+  $("activity").dataset.state = text.split(" ")[0].toLowerCase();
+}
+
+function startTimer() {
+  const started = Date.now();
+  const tick = () => {
+    const seconds = Math.floor((Date.now() - started) / 1000);
+    $("timer").textContent = `${Math.floor(seconds / 60)}:${String(seconds % 60).padStart(2, "0")}`;
+  };
+  tick();
+  phone.timer = setInterval(tick, 1000);
+}
+
+function toggleMute() {
+  const muted = $("mute").getAttribute("aria-pressed") !== "true";
+  for (const track of phone.stream?.getAudioTracks() ?? []) track.enabled = !muted;
+  $("mute").setAttribute("aria-pressed", String(muted));
+  $("mute").textContent = muted ? "Unmute" : "Mute";
+}
+
 function setInCall(inCall) {
   $("call").disabled = inCall;
   $("hangup").disabled = !inCall;
+  $("mute").disabled = !inCall;
   for (const key of $("keypad").querySelectorAll("button")) key.disabled = !inCall;
 }
 
@@ -49,23 +73,52 @@ async function loadAgents() {
 
 function addLine(speaker, text, meta = "") {
   const item = el("li", { class: speaker },
-    el("span", { class: "meta" }, meta ? `${speaker} · ${meta}` : speaker), text);
+    el("span", { class: "meta" }, meta ? `${speaker} · ${meta}` : speaker), el("span", { class: "text" }, text));
   $("transcript").append(item);
   item.scrollIntoView({ block: "nearest" });
+  return item;
+}
+
+// The agent's reply shows clause by clause as each starts to play
+// (agent_clause); its record (transcript) then replaces it with the latency,
+// or with what was heard before the caller cut in.
+function agentSaid(message) {
+  const meta = [];
+  if (message.latency_ms != null) meta.push(`answered in ${Math.round(message.latency_ms)} ms`);
+  if (message.interrupted) meta.push("interrupted");
+  const item = phone.speaking;
+  phone.speaking = null;
+  if (!item) return addLine("agent", message.text, meta.join(" · "));
+  item.querySelector(".text").textContent = message.text;
+  item.querySelector(".meta").textContent = meta.length ? `agent · ${meta.join(" · ")}` : "agent";
+  item.classList.remove("speaking");
+  item.classList.toggle("interrupted", Boolean(message.interrupted));
 }
 
 function onMessage(event) {
   const message = JSON.parse(event.data);
-  if (message.type === "transcript") {
-    const meta = [];
-    if (message.latency_ms != null) meta.push(`answered in ${Math.round(message.latency_ms)} ms`);
-    if (message.interrupted) meta.push("interrupted");
-    addLine(message.speaker, message.text, meta.join(" · "));
+  if (message.type === "transcript" && message.speaker === "agent") {
+    agentSaid(message);
+    setActivity("Listening");
+  } else if (message.type === "transcript") {
+    addLine(message.speaker, message.text);
+    setActivity("Thinking…");
+  } else if (message.type === "agent_clause") {
+    if (phone.speaking) phone.speaking.querySelector(".text").append(` ${message.text}`);
+    else phone.speaking = addLine("agent", message.text, "speaking…");
+    phone.speaking.classList.add("speaking");
+    setActivity("Speaking");
+  } else if (message.type === "agent_text") {
+    // the whole reply, once generated: ahead of the audio, so not shown (the clauses are)
+  } else if (message.type === "interrupted") {
+    phone.speaking?.classList.add("interrupted");
+    setActivity("Listening (you interrupted)");
   } else if (message.type === "ended") {
     setState(`Call ended (${message.reason.replaceAll("_", " ")})`);
     finish();
   }
 }
+phone.onMessage = onMessage;
 
 function watchLevel(stream) {
   const context = new AudioContext();
@@ -112,7 +165,11 @@ async function call(event) {
   pc.addEventListener("track", (e) => { $("remote").srcObject = e.streams[0] ?? new MediaStream([e.track]); });
   pc.addEventListener("connectionstatechange", () => {
     const state = pc.connectionState;
-    if (state === "connected") setState("Connected", "connected");
+    if (state === "connected") {
+      setState("Connected", "connected");
+      setActivity("Waiting for the agent's greeting…");
+      if (!phone.timer) startTimer();
+    }
     else if (state === "failed") { setState("Connection failed", "failed"); finish(); }
     else if (state !== "closed") setState(state[0].toUpperCase() + state.slice(1));
   });
@@ -147,12 +204,20 @@ function finish() {
   phone.stream?.getTracks().forEach((track) => track.stop());
   phone.pc?.close();
   phone.pc = phone.channel = phone.stream = null;
+  clearInterval(phone.timer);
+  phone.timer = null;
+  phone.speaking?.classList.remove("speaking");
+  phone.speaking = null;
+  $("mute").setAttribute("aria-pressed", "false");
+  $("mute").textContent = "Mute";
+  setActivity("");
   $("level").value = 0;
   setInCall(false);
 }
 
 $("call-form").addEventListener("submit", call);
 $("hangup").addEventListener("click", hangUp);
+$("mute").addEventListener("click", toggleMute);
 $("keypad").addEventListener("click", (event) => {
   const digit = event.target.dataset?.digit;
   if (digit && phone.channel?.readyState === "open") {
@@ -161,10 +226,11 @@ $("keypad").addEventListener("click", (event) => {
   }
 });
 $("token").addEventListener("change", loadAgents);
-const fromHash = new URLSearchParams(location.hash.slice(1)).get("token");
-if (fromHash) {
-  $("token").value = fromHash;
+const fromHash = new URLSearchParams(location.hash.slice(1));
+if (fromHash.get("token")) {
+  $("token").value = fromHash.get("token");
   history.replaceState(null, "", location.pathname);
-  loadAgents();
+  const wanted = fromHash.get("agent"); // from the agents page's "Call this agent"
+  loadAgents().then(() => { if (wanted) $("agent").value = wanted; });
 }
 setInCall(false);

@@ -1,8 +1,15 @@
-"""The calls page in headless Chromium shows a finished call's transcript."""
+"""The calls page in headless Chromium, driven as an operator would: sign in
+once, read the list, open a call, listen to it, seek by turn, download it."""
 
 from __future__ import annotations
 
+import math
+import struct
+import wave
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -13,11 +20,42 @@ from tests.browser import chromium, serving
 pytestmark = pytest.mark.integration
 
 
-def test_the_calls_page_shows_a_finished_calls_transcript(tmp_path: Path, artifacts: Path) -> None:
-    config = Config(
+def _config(tmp_path: Path, **api: Any) -> Config:
+    return Config(
         server=ServerConfig(data_dir=str(tmp_path / "data")),
-        api=ApiConfig(store_url=f"sqlite:///{tmp_path / 'store.db'}"),
+        api=ApiConfig(store_url=f"sqlite:///{tmp_path / 'store.db'}", **api),
     )
+
+
+def _recording(path: Path, seconds: float) -> None:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    rate = 16000
+    samples = (
+        int(4000 * math.sin(2 * math.pi * 440 * n / rate)) for n in range(int(rate * seconds))
+    )
+    with wave.open(str(path), "wb") as out:
+        out.setnchannels(1)
+        out.setsampwidth(2)
+        out.setframerate(rate)
+        out.writeframes(b"".join(struct.pack("<h", s) for s in samples))
+
+
+@contextmanager
+def _page(browser: Any) -> Iterator[tuple[Any, list[str]]]:
+    """A page and the console errors it logs (a 404 for /favicon.ico is one)."""
+    context = browser.new_context(accept_downloads=True)
+    page = context.new_page()
+    problems: list[str] = []
+    page.on("console", lambda m: problems.append(m.text) if m.type == "error" else None)
+    page.on("pageerror", lambda e: problems.append(str(e)))
+    try:
+        yield page, problems
+    finally:
+        context.close()
+
+
+def test_an_operator_reviews_a_finished_call(tmp_path: Path, artifacts: Path) -> None:
+    config = _config(tmp_path)
     plane = control_plane(config)
     store = plane.store
     call = store.call_created(
@@ -30,32 +68,110 @@ def test_the_calls_page_shows_a_finished_calls_transcript(tmp_path: Path, artifa
         "We open at nine on Saturday.",
         start_s=7.1,
         end_s=9.0,
-        timings_ms={"first_audio_out": 912.0},
+        timings_ms={"stt_done": 180.0, "first_token": 420.0, "first_audio_out": 912.0},
     )
+    store.add_event(call, 8.0, "dtmf", "1")
+    recording = plane.data_dir / "recordings" / f"{call}.wav"
+    _recording(recording, 12.0)
+    store.update_call(call, recording_path=str(recording))
     store.call_ended(call, "caller_hangup", 200)
+    browser_call = store.call_created(transport="webrtc", direction="inbound", agent="default")
+    store.call_ended(browser_call, "agent_hangup")
     key = store.create_key("viewer")
     app = create_http_app(config, plane, dict)
-    with serving(app) as base, chromium() as browser:
-        page = browser.new_page()
+    with serving(app) as base, chromium() as browser, _page(browser) as (page, problems):
         page.goto(f"{base}/")  # redirects to the page, which asks for a key
         page.wait_for_selector("#error:has-text('API key')")
         page.fill("#key", key)
         page.click("#key-form button")
+        page.wait_for_selector("#signed-in:visible")
+        assert page.is_hidden("#key-form")
         row = page.wait_for_selector(f"tr[data-id='{call}']")
-        assert "caller_hangup" in row.inner_text()
+        cells = row.inner_text()
+        assert "Caller hung up" in cells and "caller_hangup" not in cells
+        for column in ("sip", "sip:alice@127.0.0.1", "912 ms", "\t2\t"):
+            assert column in cells, (column, cells)
+        browser_row = page.inner_text(f"tr[data-id='{browser_call}']")
+        assert "browser" in browser_row and "Agent hung up" in browser_row
+        page.screenshot(path=str(artifacts / "calls-list.png"), full_page=True)
+
         row.click()
         page.wait_for_selector("#transcript li.agent")
-        page.screenshot(path=str(artifacts / "calls-page.png"), full_page=True)
         transcript = page.inner_text("#transcript")
         assert "What time do you open on Saturday?" in transcript
-        assert "We open at nine on Saturday." in transcript
-        assert "answered in 912 ms" in transcript
-        page.fill("#q", "nothing like this")
+        assert "STT 180 ms · First token 420 ms · First audio 912 ms" in transcript
+        assert "8.0 s · dtmf: 1" in page.inner_text("#events")
+        page.click("#definitions summary")
+        assert "voice-to-voice" in page.inner_text("#definitions")
+
+        # play past several 3 s polls: nothing reloads the player
+        page.wait_for_selector("#player:visible")
+        source = page.eval_on_selector("#player", "p => p.src")
+        page.eval_on_selector("#player", "p => p.play()")
+        page.wait_for_function("document.getElementById('player').currentTime > 5.5", timeout=15000)
+        assert page.eval_on_selector("#player", "p => p.src") == source
+        assert not page.eval_on_selector("#player", "p => p.paused")
+        page.screenshot(path=str(artifacts / "call-detail.png"), full_page=True)
+
+        page.click("#transcript li.agent")  # seek to the agent's turn at 7.1 s
+        at = page.eval_on_selector("#player", "p => p.currentTime")
+        assert 7.0 <= at < 9.0, at
+
+        with page.expect_download() as text_download:
+            page.click("#downloads a:has-text('text')")
+        text = Path(text_download.value.path()).read_text()
+        assert "agent: We open at nine on Saturday." in text
+        with page.expect_download() as wav_download:
+            page.click("#downloads a:has-text('WAV')")
+        assert Path(wav_download.value.path()).read_bytes() == recording.read_bytes()
+
+        page.select_option("#end_reason", "agent_hangup")
         page.wait_for_selector(f"tr[data-id='{call}']", state="detached")
+        assert page.is_visible(f"tr[data-id='{browser_call}']")
+        page.select_option("#end_reason", "")
+        page.fill("#until", "2020-01-31")  # before any call
+        page.wait_for_selector("tr.empty:has-text('No calls match')")
+        page.fill("#until", "")
+        page.fill("#agent", "default")
+        page.wait_for_selector(f"tr[data-id='{call}']")
+        page.fill("#q", "nothing like this")
+        page.wait_for_selector("tr.empty:has-text('No calls match')")
         page.set_viewport_size({"width": 390, "height": 844})  # a phone screen
         page.fill("#q", "")
         page.wait_for_selector(f"tr[data-id='{call}']")
         page.screenshot(path=str(artifacts / "calls-page-phone.png"), full_page=True)
+        page.goto(f"{base}/ui/calls.html#call={browser_call}")  # a link from the live page
+        page.wait_for_selector(f"#facts:has-text('{browser_call}')")
+        assert "browser" in page.inner_text("#facts")
+        assert problems == []
+
+
+def test_sign_in_once_per_session_and_readable_refusals(tmp_path: Path, artifacts: Path) -> None:
+    config = _config(tmp_path, auth_failures=2)
+    plane = control_plane(config)
+    key = plane.store.create_key("viewer")
+    app = create_http_app(config, plane, dict)
+    with serving(app) as base, chromium() as browser, _page(browser) as (page, problems):
+        page.goto(f"{base}/ui/calls.html#key={key}")
+        page.wait_for_selector("tr.empty:has-text('No calls yet')")
+        assert key not in page.url
+        assert page.is_visible("#signed-in") and page.is_hidden("#key-form")
+        page.reload()  # the key stays for the browser session
+        page.wait_for_selector("tr.empty:has-text('No calls yet')")
+        page.screenshot(path=str(artifacts / "calls-empty.png"), full_page=True)
+
+        page.click("#sign-out")
+        page.wait_for_selector("#key-form:visible")
+        for _ in range(2):
+            page.fill("#key", "msk_wrong_key")
+            page.click("#key-form button")
+            page.wait_for_selector("#error:has-text('was not accepted')")
+            page.wait_for_selector("#key-form:visible")  # a refused key signs out
+            assert "401" not in page.inner_text("#error")
+            page.evaluate("document.getElementById('error').textContent = ''")
         page.fill("#key", "msk_wrong_key")
         page.click("#key-form button")
-        page.wait_for_selector("#error:has-text('401')")
+        page.wait_for_selector("#error:has-text('Too many requests')")
+        page.screenshot(path=str(artifacts / "calls-refused.png"), full_page=True)
+        # only the server's refusals themselves are logged, as the browser does for any 4xx
+        assert all("Failed to load resource" in p for p in problems), problems

@@ -257,7 +257,9 @@ def test_the_softphone_page_talks_to_the_agent_in_chromium(
         page.wait_for_selector("#transcript li.agent", timeout=20000)  # the greeting
         page.wait_for_selector("#transcript li.caller", timeout=40000)
         page.wait_for_function(
-            "document.querySelectorAll('#transcript li.agent').length >= 2", timeout=40000
+            # the reply shows while spoken; then its record, with its latency, replaces it
+            "document.querySelectorAll('#transcript li.agent:not(.speaking)').length >= 2",
+            timeout=40000,
         )
         energy = page.evaluate(
             """async () => {
@@ -301,3 +303,38 @@ def test_the_page_says_so_when_the_microphone_is_denied_or_the_token_is_bad(
         page.fill("#token", "not-a-token")
         page.dispatch_event("#token", "change")
         page.wait_for_selector("#error:has-text('call token was refused')")
+
+
+def test_an_operator_watches_a_browser_call_live_and_hangs_it_up(
+    server: Server, token: str, tmp_path: Path, artifacts: Path
+) -> None:
+    from tests.browser import chromium, fake_microphone
+
+    speak("What time do you open on Saturday?", tmp_path / "spoken.wav")
+    question = read_wav(tmp_path / "spoken.wav", 60)
+    mic = tmp_path / "mic.wav"
+    write_wav(mic, np.concatenate([silence(9.0), question, silence(30.0)]).astype(np.int16))
+    base = f"http://127.0.0.1:{server.http_port}"
+    with chromium(fake_microphone(mic)) as browser:
+        live = browser.new_page()
+        problems: list[str] = []
+        live.on("console", lambda m: problems.append(m.text) if m.type == "error" else None)
+        live.goto(f"{base}/ui/live.html#key={server.key}")
+        live.wait_for_selector("#status:has-text('No calls in progress')")
+        phone = browser.new_page()
+        phone.goto(f"{base}/ui/phone.html#token={token}")
+        phone.wait_for_selector("#agent option[value='default']", state="attached")
+        phone.click("#call")
+        phone.wait_for_selector("#state.connected", timeout=15000)
+        card = live.wait_for_selector("article.live-call", timeout=15000)
+        live.wait_for_selector("article.live-call li.agent", timeout=30000)  # the greeting
+        live.wait_for_selector("article.live-call li.caller:has-text('aturday')", timeout=40000)
+        live.screenshot(path=str(artifacts / "live-calls.png"), full_page=True)
+        call_id = card.get_attribute("data-id")
+        live.click("article.live-call button.danger")
+        phone.wait_for_selector("#hangup:disabled", timeout=15000)
+        assert "Call ended" in phone.inner_text("#state")
+        live.wait_for_selector("article.live-call", state="detached", timeout=15000)
+        assert problems == []
+    record = server.api(f"/calls/{call_id}").json()
+    assert record["end_reason"] == "operator_hangup", record

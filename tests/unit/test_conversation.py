@@ -8,7 +8,15 @@ from mediaserver.config import VadConfig
 from mediaserver.conversation.clauses import ClauseSplitter
 from mediaserver.conversation.engine import TurnConfig
 from mediaserver.conversation.history import History
-from mediaserver.events import AgentSpoke, AgentText, Hangup, Interrupted, MenuChoice, Transfer
+from mediaserver.events import (
+    AgentClause,
+    AgentSpoke,
+    AgentText,
+    Hangup,
+    Interrupted,
+    MenuChoice,
+    Transfer,
+)
 from mediaserver.session import Session
 from tests.fake_speech import RATE, WORD_SECONDS, FakeSpeech, Line, agent_audio_at, simulate
 
@@ -94,6 +102,13 @@ def test_the_first_clause_plays_before_the_llm_is_done() -> None:
     llm_done = turn.timings_ms["first_token"] + 0.2 * 1000 * (len(answer.split()) - 1)
     assert turn.voice_to_voice_ms is not None and turn.voice_to_voice_ms < llm_done - 1000
     assert turn.agent_text == answer
+    # each clause is announced as it starts to play: the first before the LLM is done
+    kinds = [type(e).__name__ for e in result.events]
+    reply_done = kinds.index("AgentText", kinds.index("AgentText") + 1)  # after the greeting's
+    clauses = [(i, e.text) for i, e in enumerate(result.events) if isinstance(e, AgentClause)]
+    answer_clauses = [(i, text) for i, text in clauses if i > kinds.index("AgentSpoke")]
+    assert " ".join(text for _, text in answer_clauses) == answer
+    assert len(answer_clauses) >= 2 and answer_clauses[0][0] < reply_done
 
 
 def speech_greeting(result: object) -> str:
@@ -117,6 +132,12 @@ def test_speaking_over_the_agent_cuts_it_and_history_keeps_what_was_heard() -> N
         agent_audio_at(result, barge.at + 0.3, barge.at + barge.seconds) == 0
     )  # cut within 300 ms
     assert any(isinstance(e, Interrupted) and e.heard == heard for e in result.events)
+    cut = next(i for i, e in enumerate(result.events) if isinstance(e, Interrupted))
+    greeting_done = next(i for i, e in enumerate(result.events) if isinstance(e, AgentSpoke))
+    announced = " ".join(
+        e.text for e in result.events[greeting_done:cut] if isinstance(e, AgentClause)
+    )
+    assert announced.startswith(heard) and announced != answer  # only clauses that played
     assistant = [e["content"] for e in result.engine.history.entries if e["role"] == "assistant"]
     assert assistant[1] == heard
     assert second.user_text == "Actually what about Saturday?"
