@@ -193,4 +193,5 @@ def sipp(
         stdout=subprocess.PIPE,
         stderr=subprocess.STDOUT,
         text=True,
+        errors="replace",  # sipp's screen may carry bytes that are not UTF-8
     )
