@@ -9,9 +9,9 @@ after --call-seconds, then call again. The real models answer (no fake speech
 port). Each sample is taken once a minute (--sample-seconds); the first
 samples up to --warmup-minutes are the warm-up. Goals: RSS growth after the
 warm-up < 5 % (the lowest RSS of the second half of the samples after the
-warm-up against the lowest of the first half), descriptors and threads flat (no more than a call's worth
-above the warm-up level), every answered call recorded (a call record with
-its end and a recording file).
+warm-up against the lowest of the first half), descriptors and threads flat
+(no more than a call's worth above the warm-up level), every answered call
+recorded (a call record with its end and a recording file).
 """
 
 from __future__ import annotations
