@@ -16,7 +16,7 @@ from pathlib import Path
 
 import httpx
 
-from tests.server import Server, free_port
+from tests.server import Server, admin_key, free_port
 
 PCAPS = Path("/usr/share/sip-tester")
 
@@ -41,22 +41,7 @@ def start_cluster(
         '[webrtc]\nhost_addresses = ["127.0.0.1"]\n'
         f"[cluster]\nworkers = {workers}\n{extra_config}"
     )
-    key = subprocess.run(
-        [
-            sys.executable,
-            "-m",
-            "mediaserver",
-            "keys",
-            "create",
-            "--role",
-            "admin",
-            "--config",
-            str(config),
-        ],
-        capture_output=True,
-        text=True,
-        check=True,
-    ).stdout.strip()
+    key = admin_key(config)
     log = tmp / "cluster.log"
     env = {**os.environ, "MEDIASERVER_FAKE_SPEECH": "1", **(env or {})}
     with log.open("ab") as out:

@@ -110,6 +110,14 @@ class Server:
         )
 
 
+def admin_key(config: Path) -> str:
+    """A new admin API key in the store that `config` names."""
+    command = [sys.executable, "-m", "mediaserver", "keys", "create", "--role", "admin"]
+    return subprocess.run(
+        [*command, "--config", str(config)], capture_output=True, text=True, check=True
+    ).stdout.strip()
+
+
 def start_server(tmp: Path, extra_config: str = "", sip_config: str = "") -> Server:
     """`mediaserver serve` with its own data dir (and store), SIP from loopback only;
     `sip_config`: more lines for its [sip] table. "{http_port}" in extra_config
@@ -123,22 +131,7 @@ def start_server(tmp: Path, extra_config: str = "", sip_config: str = "") -> Ser
         f"outbound_retries = 1\noutbound_retry_seconds = 1\n{sip_config}\n"
         f'[agent]\ntransfer_target = "sip:frontdesk@127.0.0.1:{front_desk}"\n{extra_config}'
     )
-    key = subprocess.run(
-        [
-            sys.executable,
-            "-m",
-            "mediaserver",
-            "keys",
-            "create",
-            "--role",
-            "admin",
-            "--config",
-            str(config),
-        ],
-        capture_output=True,
-        text=True,
-        check=True,
-    ).stdout.strip()
+    key = admin_key(config)
     log = tmp / "server.log"
     with log.open("ab") as out:
         proc = subprocess.Popen(

@@ -31,7 +31,7 @@ from tests.cluster import (
     wait_ready,
     worker_pid,
 )
-from tests.integration.test_sip import listening_callee
+from tests.integration.test_sip import caller, listening_callee
 from tests.integration.test_webrtc import offer_over_http
 from tests.server import Server, free_port
 from tests.webrtc_peer import RATE, Peer
@@ -80,17 +80,6 @@ def cluster(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Server]:
     )
     yield srv
     stop_cluster(srv)
-
-
-def caller(*args: str, timeout: float = 60) -> dict[str, Any]:
-    out = subprocess.run(
-        [sys.executable, "-m", "tests.sip_caller", *args],
-        capture_output=True,
-        text=True,
-        timeout=timeout,
-        check=True,
-    )
-    return dict(json.loads(out.stdout.strip().splitlines()[-1]))
 
 
 def records(srv: Server, limit: int = 100) -> list[dict[str, Any]]:
