@@ -11,7 +11,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 from types import FrameType
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 import uvicorn
 from fastapi import FastAPI
@@ -105,11 +105,12 @@ def create_http_app(
     plane: ControlPlane,
     ready: Callable[[], dict[str, bool]],
     *,
+    ready_detail: Callable[[], dict[str, Any]] | None = None,
     phone: tuple[webrtc.Phone, AgentBook] | None = None,
     dialer: Dialer | None = None,
     sip: SipServer | None = None,
     sockets: Sockets | None = None,
-    hang_up: Callable[[str], bool] | None = None,
+    hang_up: live.HangUp | None = None,
 ) -> FastAPI:
     """The HTTP side; `phone` (the WebRTC transport and the agents) adds /webrtc,
     `dialer` adds POST /calls, `sockets` adds /ws/audio and (when configured) /twilio;
@@ -118,7 +119,7 @@ def create_http_app(
     app.add_middleware(
         RequestGuard, auth=plane.auth, timeout=float(config.api.request_timeout_seconds)
     )
-    app.include_router(health.router(plane.auth, ready))
+    app.include_router(health.router(plane.auth, ready, ready_detail))
     app.include_router(agents.router(plane.store, plane.auth))
     if sip is not None:
         app.include_router(trunks.router(sip, plane.auth))
@@ -221,7 +222,7 @@ async def serve(config: Config, plane: ControlPlane) -> None:
                 dialer=dialer,
                 sip=sip,
                 sockets=sockets,
-                hang_up=calls.hang_up,
+                hang_up=calls.hang_up_now,
             ),
             host=config.server.host,
             port=config.server.http_port,

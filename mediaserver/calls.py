@@ -107,6 +107,11 @@ class Calls(CallHandler):
                 return True
         return False
 
+    async def hang_up_now(self, record_id: str) -> bool:
+        """hang_up for the HTTP app: on the event loop, which the transports'
+        hangup belongs to (aiortc's data channel)."""
+        return self.hang_up(record_id)
+
     def refusal(self) -> str | None:
         return self.speech.refusal()
 

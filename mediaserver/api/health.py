@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Callable
+from typing import Any
 
 from fastapi import APIRouter, Depends
 from fastapi.responses import JSONResponse
@@ -12,8 +13,12 @@ from mediaserver.api.auth import Auth
 
 
 def router(
-    auth: Auth | None = None, checks: Callable[[], dict[str, bool]] | None = None
+    auth: Auth | None = None,
+    checks: Callable[[], dict[str, bool]] | None = None,
+    detail: Callable[[], dict[str, Any]] | None = None,
 ) -> APIRouter:
+    """`checks`: what must all hold to take calls; `detail`: more state shown
+    beside them (a cluster's workers one by one)."""
     api = APIRouter(tags=["health"])
 
     @api.get("/healthz")
@@ -26,8 +31,9 @@ def router(
         def readyz() -> JSONResponse:
             state = checks()
             ready = all(state.values())
-            return JSONResponse(
-                {"ready": ready, "checks": state}, status_code=200 if ready else 503
-            )
+            body: dict[str, Any] = {"ready": ready, "checks": state}
+            if detail is not None:
+                body.update(detail())
+            return JSONResponse(body, status_code=200 if ready else 503)
 
     return api

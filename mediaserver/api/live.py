@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import asyncio
 import json
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable
 from typing import Annotated
 
 from fastapi import APIRouter, Depends, HTTPException
@@ -26,7 +26,10 @@ def _event(kind: str, data: object) -> str:
     return f"event: {kind}\ndata: {json.dumps(data, default=str)}\n\n"
 
 
-def router(store: Store, auth: Auth, hang_up: Callable[[str], bool] | None) -> APIRouter:
+HangUp = Callable[[str], Awaitable[bool]]  # a call record id -> whether it was live
+
+
+def router(store: Store, auth: Auth, hang_up: HangUp | None) -> APIRouter:
     api = APIRouter(tags=["live"])
     streams = 0
 
@@ -78,8 +81,7 @@ def router(store: Store, auth: Auth, hang_up: Callable[[str], bool] | None) -> A
         responses={404: {"description": "no such call in progress"}},
     )
     async def hangup(call_id: Annotated[str, PathParam(max_length=36)]) -> None:
-        # on the event loop: the transports' hangup belongs to it (aiortc's data channel)
-        if hang_up is None or not hang_up(call_id):
+        if hang_up is None or not await hang_up(call_id):
             raise HTTPException(404, f"no call {call_id!r} in progress here")
 
     return api

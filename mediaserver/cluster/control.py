@@ -59,6 +59,8 @@ class ControlProcess:
             config,
             plane,
             self.workers.ready,
+            ready_detail=lambda: {"workers": self.workers.taking()},
+            hang_up=self._hang_up,
             phone=(RemoteWebRtc(self.workers, ice), book),
             dialer=self.dialer,
         )
@@ -77,6 +79,14 @@ class ControlProcess:
                 raise OSError(f"could not listen on {config.server.host}:{config.server.http_port}")
             await asyncio.sleep(0.05)
         log.info("control: http://%s:%d", config.server.host, config.server.http_port)
+
+    async def _hang_up(self, call_id: str) -> bool:
+        if self.plane is None:
+            return False
+        record = await asyncio.to_thread(self.plane.store.get_call, call_id)
+        if record is None or record["ended_at"] is not None or not record["worker"]:
+            return False
+        return await self.workers.hang_up(record["worker"], call_id)
 
     def calls(self) -> int:
         return 0

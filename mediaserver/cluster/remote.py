@@ -89,7 +89,23 @@ class Workers:
         state.webrtc_capacity = int(status["webrtc_capacity"])
 
     def ready(self) -> dict[str, bool]:
-        return {f"worker {name}": s.up and not s.draining for name, s in self.states.items()}
+        """Ready while any worker takes calls: the edge fails over to it."""
+        return {"workers": any(self.taking().values())}
+
+    def taking(self) -> dict[str, bool]:
+        return {name: s.up and not s.draining for name, s in self.states.items()}
+
+    async def hang_up(self, worker: str, call_id: str) -> bool:
+        """End a call in progress on `worker`; False: it holds no such call."""
+        state = self.states.get(worker)
+        if state is None or not state.up:
+            return False
+        try:
+            response = await self._client.post(self.url(state, f"/worker/hangup/{call_id}"))
+        except httpx.HTTPError as exc:
+            log.warning("worker %s: hang-up of %s failed: %s", worker, call_id, exc)
+            return False
+        return response.status_code == 204
 
     def pick(self, sip: bool) -> WorkerState | None:
         """The live worker with the most room (for SIP: with a free call slot)."""

@@ -80,6 +80,12 @@ def worker_app(worker: MediaWorker, metrics: Metrics) -> FastAPI:
         )
         return {"outcome": outcome, "code": code, "reason": reason, "call_id": call_id}
 
+    @app.post("/worker/hangup/{call_id}", status_code=204)
+    async def hangup(call_id: str) -> None:
+        calls = worker.calls_
+        if calls is None or not await calls.hang_up_now(call_id):
+            raise HTTPException(404, f"no call {call_id!r} on worker {worker.me.worker}")
+
     @app.get("/worker/metrics")
     def scrape() -> Response:
         return Response(generate_latest(metrics.registry), media_type=CONTENT_TYPE_LATEST)

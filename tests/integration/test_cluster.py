@@ -102,7 +102,8 @@ def wait_calls(
 
 def test_readyz_and_metrics_cover_every_worker(cluster: Server) -> None:
     ready = wait_ready(cluster)
-    assert ready["checks"] == {f"worker w{i}": True for i in range(1, WORKERS + 1)}
+    assert ready["checks"] == {"workers": True}
+    assert ready["workers"] == {f"w{i}": True for i in range(1, WORKERS + 1)}
     metrics = cluster.api("/metrics").text
     for i in range(1, WORKERS + 1):
         assert f'worker="w{i}"' in metrics, metrics[:3000]
@@ -223,6 +224,21 @@ def test_a_browser_call_lands_on_a_worker_and_its_record_is_complete(cluster: Se
     assert detail["turns"] and "Riverside" in detail["turns"][0]["text"]
 
 
+def test_an_admin_hangs_up_a_call_held_by_a_worker(cluster: Server) -> None:
+    before = {r["id"] for r in records(cluster)}
+    holder = subprocess.Popen(
+        [sys.executable, "-m", "tests.sip_caller", "--to", cluster.uri, "--seconds", "20"],
+        stdout=subprocess.PIPE,
+        text=True,
+    )
+    [call] = wait_calls(cluster, 1, ended=False, since=before)
+    assert cluster.post(f"/calls/{call['id']}/hangup", {}).status_code == 204
+    [ended] = wait_calls(cluster, 1, ended=True, since=before, timeout=15)
+    assert ended["end_reason"] == "operator_hangup", ended
+    holder.communicate(timeout=30)
+    assert cluster.post(f"/calls/{call['id']}/hangup", {}).status_code == 404  # over
+
+
 def test_outbound_calls_land_on_workers_one_at_a_time_per_trunk(cluster: Server) -> None:
     """[sip] outbound_per_trunk = 1 holds across the workers: the second call
     starts only once the first is over, though other workers have room."""
@@ -258,6 +274,9 @@ def test_a_hung_worker_is_killed_and_restarted(cluster: Server) -> None:
     # fails over after 4 s, and OPTIONS probing soon takes w1 out of the set
     for _ in range(WORKERS):
         assert caller("--to", cluster.uri, "--seconds", "2")["connected"]
+    # one worker down is not the cluster down: the edge fails over, so it stays ready
+    ready = cluster.api("/readyz")
+    assert ready.status_code == 200 and ready.json()["workers"]["w1"] is False, ready.text
     cluster.wait_for(r"w1 unresponsive for 10 s, killed: restarting", since=since, timeout=40)
     assert worker_pid(cluster, "w1", since=since) > 0
     wait_ready(cluster)
