@@ -216,7 +216,7 @@ def router(auth: Auth) -> APIRouter:
     api = APIRouter(prefix="/auth", tags=["auth"])
 
     @api.get("/me", response_model=Me)
-    def me(key_id: str = Depends(auth.viewer)) -> dict[str, Any]:  # noqa: B008 - a closure's dependency
+    def me(key_id: str = Depends(auth.viewer)) -> dict[str, Any]:
         key = next(k for k in auth.store.list_keys() if k["id"] == key_id)
         return {"id": key_id, "name": key["name"], "role": key["role"]}
 

@@ -110,5 +110,7 @@ def test_an_admin_creates_edits_versions_and_calls_an_agent(
         assert "403" not in page.inner_text("#error")
         assert plane.store.get_agent("viewers-own") is None
         page.screenshot(path=str(artifacts / "agents-viewer-refused.png"), full_page=True)
-        assert problems == ["Failed to load resource: the server responded with a status of 403 (Forbidden)"]
+        assert problems == [
+            "Failed to load resource: the server responded with a status of 403 (Forbidden)"
+        ]
         context.close()

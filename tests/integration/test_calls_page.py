@@ -27,7 +27,9 @@ def _config(tmp_path: Path, **api: Any) -> Config:
     )
 
 
-def _recording(path: Path, seconds: float, caller: tuple[float, float], agent: tuple[float, float]) -> None:
+def _recording(
+    path: Path, seconds: float, caller: tuple[float, float], agent: tuple[float, float]
+) -> None:
     """Stereo like a call's (caller left, agent right): a tone in each turn, silence between."""
     path.parent.mkdir(parents=True, exist_ok=True)
     rate = 16000
@@ -239,7 +241,23 @@ def test_sign_in_once_per_session_and_readable_refusals(tmp_path: Path, artifact
             page.evaluate("document.getElementById('error').textContent = ''")
         page.fill("#key", "msk_wrong_key")
         page.click("#key-form button")
-        page.wait_for_selector("#error:has-text('Too many requests')")
+        page.wait_for_selector("#error:has-text('Too many wrong keys')")
         page.screenshot(path=str(artifacts / "calls-refused.png"), full_page=True)
         # only the server's refusals themselves are logged, as the browser does for any 4xx
         assert all("Failed to load resource" in p for p in problems), problems
+
+
+def test_a_good_key_over_its_rate_is_told_to_wait_and_stays_signed_in(
+    tmp_path: Path, artifacts: Path
+) -> None:
+    config = _config(tmp_path, rate_per_second=0.01, rate_burst=3)
+    plane = control_plane(config)
+    key = plane.store.create_key("viewer")
+    app = create_http_app(config, plane, dict)
+    with serving(app) as base, chromium() as browser, _page(browser) as (page, _):
+        page.goto(f"{base}/ui/calls.html#key={key}")  # /auth/me, /calls, /agents: the burst
+        page.wait_for_selector("tr.empty:has-text('No calls yet')")
+        page.fill("#q", "saturday")  # one more: over the key's rate
+        page.wait_for_selector("#error:has-text('Too many requests with this key')")
+        assert page.is_visible("#signed-in") and page.is_hidden("#key-form")
+        page.screenshot(path=str(artifacts / "calls-rate-limited.png"), full_page=True)
