@@ -32,6 +32,7 @@ from mediaserver.api import (
     webrtc,
     ws_audio,
 )
+from mediaserver.api import auth as who
 from mediaserver.api import calls as call_records
 from mediaserver.api.auth import Auth, CallTokens, FailedAuth, RateLimiter
 from mediaserver.api.guard import RequestGuard, guarded_protocol
@@ -129,6 +130,7 @@ def create_http_app(
     app.include_router(analytics.router(plane.store, plane.auth))
     app.include_router(live.router(plane.store, plane.auth, hang_up))
     app.include_router(tokens.router(plane.tokens, plane.auth))
+    app.include_router(who.router(plane.auth))
     app.include_router(metrics.router(plane.metrics, plane.auth))
     if phone is not None:
         app.include_router(webrtc.router(phone[0], plane.auth, phone[1]))

@@ -95,6 +95,7 @@ class Calls(CallHandler):
         sip = self.transports["sip"]
         assert isinstance(sip, SipServer)
         handle = sip.place(uri, trunk)
+        handle.record_id = record.id
         self.logs[handle] = (agent, record)
         return handle, record
 
@@ -155,6 +156,7 @@ class Calls(CallHandler):
             to_uri=call.local_uri,
             external_id=call.external_id,
         )
+        call.record_id = record.id
         self.logs[call] = (agent, record)
         return agent, record
 

@@ -14,10 +14,11 @@ import threading
 import time
 from collections.abc import Callable
 from pathlib import Path
-from typing import Annotated
+from typing import Annotated, Any
 
-from fastapi import Depends, HTTPException, Request
+from fastapi import APIRouter, Depends, HTTPException, Request
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
+from pydantic import BaseModel
 
 from mediaserver.store import Store
 from mediaserver.tokens import CallToken, TokenError, issue, new_secret, verify
@@ -202,3 +203,21 @@ def kept_secret(store: Store, data_dir: Path) -> str:
         out.write(secret + "\n")
     store.pop_setting("call_token_secret")
     return secret
+
+
+class Me(BaseModel):
+    id: str
+    name: str
+    role: str
+
+
+def router(auth: Auth) -> APIRouter:
+    """GET /auth/me: who the key is, so that the pages show a viewer no edit controls."""
+    api = APIRouter(prefix="/auth", tags=["auth"])
+
+    @api.get("/me", response_model=Me)
+    def me(key_id: str = Depends(auth.viewer)) -> dict[str, Any]:
+        key = next(k for k in auth.store.list_keys() if k["id"] == key_id)
+        return {"id": key_id, "name": key["name"], "role": key["role"]}
+
+    return api

@@ -87,6 +87,7 @@ class CallHandle:
     transport: str = "sip"  # sip | webrtc | twilio | websocket
     agent: str | None = None  # the agent asked for (None: the default agent)
     external_id: str = ""  # the carrier's id of the call (Twilio's CallSid), recorded
+    record_id: str = ""  # its call record's id (GET /calls/{id}), once it has one
     digits: str = ""  # keys pressed before the media came up (Twilio's <Gather>)
     # what the session says, for transports that show it to the caller (the softphone page)
     on_event: Callable[[object], None] | None = None

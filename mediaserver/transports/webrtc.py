@@ -247,7 +247,7 @@ class WebRtcCall:
             handle.ended = True
             if handle.started:
                 self.server.handler.ended(handle, 200, reason)
-        self.send({"type": "ended", "reason": reason})
+        self.send({"type": "ended", "reason": reason, "record_id": handle.record_id})
         self.server.forget(self)
         asyncio.get_running_loop().create_task(self._close())
 

@@ -9,8 +9,10 @@ any length, sent in real time); JSON {"type": "dtmf", "digits": "1"} and
 Out: {"type": "started", "call_id", "encoding", "rate", "frame_ms"}; binary
 20 ms frames of the agent while it speaks (same encoding and rate); JSON
 events: transcript (speaker caller | agent, with interrupted and latency_ms,
-the voice-to-voice time of an answer), agent_text, interrupted, dtmf,
-and {"type": "end", "reason"} before the socket closes.
+the voice-to-voice time of an answer), agent_text (a whole reply, once
+generated: ahead of its audio), agent_clause (each clause of a reply as its
+audio starts to play), interrupted, dtmf, and {"type": "end", "reason",
+"record_id"} before the socket closes (record_id: GET /calls/{id}).
 """
 
 from __future__ import annotations
@@ -19,7 +21,7 @@ import json
 from collections.abc import Awaitable, Callable
 from typing import Any
 
-from mediaserver.events import AgentSpoke, AgentText, Dtmf, Interrupted, Transcript
+from mediaserver.events import AgentClause, AgentSpoke, AgentText, Dtmf, Interrupted, Transcript
 from mediaserver.transports.socket_wire import (
     INVALID,
     POLICY,
@@ -93,6 +95,8 @@ class AppCall(SocketCall):
                 self._send_json({"type": "transcript", "speaker": "caller", "text": text})
             case AgentText(text=text):
                 self._send_json({"type": "agent_text", "text": text})
+            case AgentClause(text=text):
+                self._send_json({"type": "agent_clause", "text": text})
             case AgentSpoke():
                 self._send_json(
                     {
@@ -109,7 +113,7 @@ class AppCall(SocketCall):
                 self._send_json({"type": "dtmf", "digit": digit})
 
     def goodbye(self, reason: str) -> None:
-        self._send_json({"type": "end", "reason": reason})
+        self._send_json({"type": "end", "reason": reason, "record_id": self.handle.record_id})
 
     def _send_json(self, message: dict[str, Any]) -> None:
         self.send(json.dumps(message))

@@ -3,10 +3,11 @@
 import { api, el, keyStore } from "/ui/api.js";
 import { addMenuOption, diff, fillForm, readForm, setReadOnly } from "/ui/agent-form.js";
 import { shortWhen, when } from "/ui/format.js";
-import { setUpSignIn, signOutIfRefused } from "/ui/session.js";
+import { isAdmin, setUpSignIn, signOutIfRefused } from "/ui/session.js";
 
 const $ = (id) => document.getElementById(id);
 let current = null; // the agent being edited as the API returned it; null: a new one
+let oldVersion = false; // an earlier version is shown: read only
 
 function showError(message) {
   $("error").textContent = message;
@@ -59,14 +60,21 @@ async function openAgent(name) {
   edit(current);
 }
 
+// A viewer reads the form; an admin edits it (an earlier version stays read
+// only, and a saved agent keeps its name).
+function applyReadOnly() {
+  setReadOnly(oldVersion || !isAdmin());
+  if (current) $("f-name").disabled = true;
+}
+
 function edit(agent) {
   $("editor").hidden = false;
   $("editor-title").textContent = agent ? `Agent ${agent.name}` : "New agent";
   $("versions-bar").hidden = !agent;
   $("diff").hidden = true;
   $("restore").hidden = true;
-  setReadOnly(false);
-  $("f-name").disabled = Boolean(agent);
+  oldVersion = false;
+  applyReadOnly();
   if (agent) {
     $("versions").replaceChildren(...Array.from({ length: agent.version }, (_, i) => agent.version - i)
       .map((n) => el("option", { value: String(n) }, n === agent.version ? `v${n} (current)` : `v${n}`)));
@@ -98,6 +106,7 @@ async function showVersion() {
   const old = await (await api(`/agents/${encodeURIComponent(current.name)}/versions/${version}`)).json();
   notice("");
   fillForm(old.name, old.spec);
+  oldVersion = true;
   setReadOnly(true);
   $("restore").hidden = false;
   const changes = diff(old.spec, current.spec);
@@ -128,7 +137,7 @@ async function callAgent() {
   window.open(`/ui/phone.html#${params}`, "_blank");
 }
 
-setUpSignIn(loadAgents);
+setUpSignIn(loadAgents, applyReadOnly);
 $("new-agent").addEventListener("click", () => newAgent().catch(failed));
 $("add-option").addEventListener("click", addMenuOption);
 $("versions").addEventListener("change", () => showVersion().catch(failed));

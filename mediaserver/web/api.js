@@ -11,7 +11,8 @@ export function readableError(status, detail, retryAfter) {
   if (status === 403) return "Your key may only view: changing this needs an admin key.";
   if (status === 429) {
     const wait = retryAfter ? ` in ${retryAfter} s` : " in a moment";
-    return `Too many requests from this browser. Try again${wait}.`;
+    if (/failed auth/.test(detail)) return `Too many wrong keys were tried from this address. Try again${wait}.`;
+    return `Too many requests with this key. Try again${wait}.`;
   }
   if (status === 404) return `Not found: ${detail}`;
   if (status >= 500) return `The server failed (${status}): ${detail}. Try again; if it persists, check the server's log.`;

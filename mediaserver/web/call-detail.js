@@ -1,11 +1,15 @@
-// One call: facts, recording (loaded once, never reloaded), transcript with
-// per-turn stage timings (click a turn to hear it), events and downloads.
+// One call: facts, analysis, the recording as a waveform whose playhead the
+// transcript follows (the turn being heard is marked; click a turn or an event
+// to hear it), per-turn stage timings, events and downloads. The recording is
+// fetched once per call and never reloaded: the poll redraws only a live call.
 import { api, el } from "/ui/api.js";
-import { callSeconds, duration, endReason, ms, peer, when } from "/ui/format.js";
+import { analysisParts, eventItem, transcriptText, turnItem } from "/ui/call-parts.js";
+import { callSeconds, duration, endReason, peer, when } from "/ui/format.js";
+import { Waveform, decodePeaks } from "/ui/waveform.js";
 
 const $ = (id) => document.getElementById(id);
-const STAGES = [["stt_done", "STT"], ["first_token", "First token"], ["first_tts_audio", "First TTS audio"], ["first_audio_out", "First audio"]];
-let current = null; // {id, ended, drawn: JSON of what is drawn, recording: blob URL}
+let current = null; // {id, ended, drawn: JSON of what is drawn, recording: blob URL, turns}
+const waveform = new Waveform($("waveform"), $("player"));
 
 async function fetchCall(id) {
   return (await api(`/calls/${encodeURIComponent(id)}`)).json();
@@ -14,11 +18,12 @@ async function fetchCall(id) {
 export async function showCall(id) {
   if (current?.id === id) return;
   if (current?.recording) URL.revokeObjectURL(current.recording);
-  current = { id, ended: false, drawn: null, recording: null };
+  current = { id, ended: false, drawn: null, recording: null, turns: [] };
   const player = $("player");
   player.pause();
   player.removeAttribute("src");
   player.hidden = true;
+  waveform.clear();
   $("downloads").replaceChildren();
   draw(await fetchCall(id));
 }
@@ -30,12 +35,37 @@ export async function refreshCall() {
   if (call.id === current.id) draw(call);
 }
 
+function seek(seconds) {
+  const player = $("player");
+  if (player.hidden || seconds == null) return;
+  player.currentTime = seconds;
+  player.play().catch(() => { /* the user pauses or the browser refuses */ });
+}
+
+// Mark the turn being heard (and keep it in view, once, when it changes).
+function markPlaying() {
+  const at = $("player").currentTime;
+  const playing = current?.turns.findLastIndex((t) => t.start_s != null && t.start_s <= at && at < (t.end_s ?? t.start_s + 1));
+  $("transcript").querySelectorAll("li").forEach((item, index) => {
+    const now = index === playing && !$("player").hidden;
+    if (now === item.classList.contains("playing")) return;
+    item.classList.toggle("playing", now);
+    if (now) {
+      item.setAttribute("aria-current", "true");
+      if (!$("player").paused) item.scrollIntoView({ block: "nearest" });
+    } else {
+      item.removeAttribute("aria-current");
+    }
+  });
+}
+
 function draw(call) {
   if (call.id !== current?.id) return;
   $("detail").hidden = false;
   const json = JSON.stringify(call);
   if (json === current.drawn) return;
   current.drawn = json;
+  current.turns = call.turns;
   const facts = [
     ["Call", call.id], ["Transport", `${call.transport} ${call.direction}`],
     ["From", call.from_uri || (call.direction === "inbound" ? peer(call) : "")],
@@ -48,49 +78,23 @@ function draw(call) {
   if (call.transfer_target) facts.push(["Transfer", `${call.transfer_target} (${call.transfer_outcome || "pending"})`]);
   $("facts").replaceChildren(
     ...facts.flatMap(([name, value]) => [el("dt", {}, name), el("dd", {}, value || "—")]));
-  $("transcript").replaceChildren(...call.turns.map(turnItem));
+  const analysis = analysisParts(call.analysis);
+  $("analysis").hidden = analysis.length === 0;
+  $("analysis-body").replaceChildren(...analysis);
+  $("transcript").replaceChildren(...call.turns.map((turn) => turnItem(turn, seek)));
   $("events").replaceChildren(...(call.events.length
-    ? call.events.map((event) => el("li", {}, `${event.at_s.toFixed(1)} s · ${event.kind}${event.value ? `: ${event.value}` : ""}`))
+    ? call.events.map((event) => eventItem(event, seek))
     : [el("li", { class: "none" }, "No events.")]));
+  markPlaying();
+  if (waveform.wave) waveform.show(waveform.wave, call.turns);
   if (call.ended_at && !current.ended) {
     current.ended = true;
     drawDownloads(call);
   }
 }
 
-function turnItem(turn) {
-  const meta = [turn.start_s != null ? `${turn.start_s.toFixed(1)} s` : "?"];
-  if (turn.interrupted) meta.push("interrupted");
-  const item = el("li", { class: turn.speaker, tabindex: "0", title: "Play from here" },
-    el("span", { class: "meta" }, `${turn.speaker} · ${meta.join(" · ")}`), turn.text);
-  const timings = turn.timings_ms || {};
-  const measured = STAGES.filter(([stage]) => timings[stage] != null);
-  if (measured.length) {
-    item.append(el("span", { class: "timings" },
-      measured.map(([stage, name]) => `${name} ${ms(timings[stage])}`).join(" · ")));
-  }
-  const seek = () => {
-    const player = $("player");
-    if (player.hidden || turn.start_s == null) return;
-    player.currentTime = turn.start_s;
-    player.play().catch(() => { /* the user pauses or the browser refuses */ });
-  };
-  item.addEventListener("click", seek);
-  item.addEventListener("keydown", (event) => { if (event.key === "Enter") seek(); });
-  return item;
-}
-
 function download(name, href, label) {
   return el("a", { href, download: name, class: "button" }, label);
-}
-
-function transcriptText(call) {
-  const lines = [`Call ${call.id} · ${call.agent} v${call.agent_version} · ${when(call.created_at)}`, ""];
-  for (const turn of call.turns) {
-    const at = turn.start_s != null ? `[${duration(turn.start_s)}] ` : "";
-    lines.push(`${at}${turn.speaker}: ${turn.text}${turn.interrupted ? " (interrupted)" : ""}`);
-  }
-  return lines.join("\n") + "\n";
 }
 
 async function drawDownloads(call) {
@@ -100,12 +104,22 @@ async function drawDownloads(call) {
   const links = [download(`${id}.json`, json, "Transcript (JSON)"), download(`${id}.txt`, text, "Transcript (text)")];
   $("downloads").replaceChildren(...links);
   if (!call.recording_path) return;
+  let blob;
   try {
-    const blob = await (await api(`/calls/${encodeURIComponent(id)}/recording`)).blob();
-    if (current?.id !== id) return;
-    current.recording = URL.createObjectURL(blob);
-    $("player").src = current.recording;
-    $("player").hidden = false;
-    $("downloads").prepend(download(`${id}.wav`, current.recording, "Recording (WAV)"));
-  } catch { /* no recording kept */ }
+    blob = await (await api(`/calls/${encodeURIComponent(id)}/recording`)).blob();
+  } catch {
+    return; // no recording kept
+  }
+  if (current?.id !== id) return;
+  current.recording = URL.createObjectURL(blob);
+  $("player").src = current.recording;
+  $("player").hidden = false;
+  $("downloads").prepend(download(`${id}.wav`, current.recording, "Recording (WAV)"));
+  try {
+    const wave = await decodePeaks(blob);
+    if (current?.id === id) waveform.show(wave, current.turns);
+  } catch { /* not decodable here: the player still plays it */ }
 }
+
+$("player").addEventListener("timeupdate", markPlaying);
+$("player").addEventListener("seeked", markPlaying);

@@ -108,6 +108,7 @@ function restart() {
   shown = null;
   choicesLoaded = false;
   loadCalls();
+  openLinked(); // a link's call, once signed in
 }
 
 fillOutcomes();

@@ -16,7 +16,7 @@ function showError(message) {
 function card(call) {
   const existing = document.querySelector(`article[data-id="${CSS.escape(call.id)}"]`);
   if (existing) return existing;
-  const hangup = el("button", { type: "button", class: "danger" }, "Hang up");
+  const hangup = el("button", { type: "button", class: "danger admin-only" }, "Hang up");
   hangup.addEventListener("click", async () => {
     hangup.disabled = true;
     try {

@@ -1,8 +1,9 @@
 // The softphone: a WebRTC call to an agent, its transcript and latency.
 import { api, el } from "/ui/api.js";
+import "/ui/nav.js";
 
 const $ = (id) => document.getElementById(id);
-const phone = { pc: null, channel: null, stream: null, meter: null, timer: null, speaking: null };
+const phone = { pc: null, channel: null, stream: null, meter: null, timer: null, speaking: null, ending: null };
 window.phone = phone; // for the tests: getStats() on the live connection, onMessage
 
 function showError(message) {
@@ -115,6 +116,7 @@ function onMessage(event) {
     setActivity("Listening (you interrupted)");
   } else if (message.type === "ended") {
     setState(`Call ended (${message.reason.replaceAll("_", " ")})`);
+    if (message.record_id) showRecord(message.record_id);
     finish();
   }
 }
@@ -148,6 +150,7 @@ async function call(event) {
   event.preventDefault();
   showError("");
   $("transcript").replaceChildren();
+  $("record").hidden = true;
   const config = await loadAgents();
   if (!config) return;
   try {
@@ -175,7 +178,9 @@ async function call(event) {
   });
   phone.channel = pc.createDataChannel("control");
   phone.channel.addEventListener("message", onMessage);
+  const wasOnCall = document.activeElement === $("call");
   setInCall(true);
+  if (wasOnCall) $("hangup").focus(); // Enter calls, Enter again hangs up
   setState("Calling…");
   try {
     await pc.setLocalDescription(await pc.createOffer());
@@ -192,13 +197,24 @@ async function call(event) {
   }
 }
 
+// The call's record, for an operator (the calls page asks for an API key).
+function showRecord(id) {
+  const link = el("a", { href: `/ui/calls.html#call=${encodeURIComponent(id)}`, target: "_blank" }, "Open this call's record");
+  $("record").replaceChildren(link);
+  $("record").hidden = false;
+}
+
 function hangUp() {
-  if (phone.channel?.readyState === "open") phone.channel.send(JSON.stringify({ type: "hangup" }));
   setState("Call ended");
-  setTimeout(finish, 200); // let the hang-up message leave first
+  if (phone.channel?.readyState !== "open") return finish();
+  phone.channel.send(JSON.stringify({ type: "hangup" }));
+  phone.ending = setTimeout(finish, 1500); // the server's "ended" (with the record) finishes first
 }
 
 function finish() {
+  clearTimeout(phone.ending);
+  phone.ending = null;
+  const hadFocus = document.activeElement === $("hangup");
   phone.meter?.();
   phone.meter = null;
   phone.stream?.getTracks().forEach((track) => track.stop());
@@ -213,6 +229,7 @@ function finish() {
   setActivity("");
   $("level").value = 0;
   setInCall(false);
+  if (hadFocus) ($("record").querySelector("a") ?? $("call")).focus(); // keyboard users stay on the phone
 }
 
 $("call-form").addEventListener("submit", call);

@@ -1,5 +1,6 @@
 """The agents page in headless Chromium: an admin creates an agent, edits it,
-compares and restores a version, and calls it; a viewer is told why not."""
+compares and restores a version, and calls it; a viewer reads it without
+edit controls, and a refusal (a page that thought it was admin's) reads well."""
 
 from __future__ import annotations
 
@@ -35,6 +36,8 @@ def test_an_admin_creates_edits_versions_and_calls_an_agent(
         page.fill("#key", admin)
         page.click("#key-form button")
         page.wait_for_selector("tr.empty:has-text('No agents yet')")
+        page.wait_for_selector("#who:has-text('admin')")
+        assert page.is_hidden(".viewer-only")
 
         page.click("#new-agent")
         page.wait_for_selector("#editor:visible")
@@ -85,11 +88,29 @@ def test_an_admin_creates_edits_versions_and_calls_an_agent(
         page.click("#sign-out")
         page.fill("#key", viewer)
         page.click("#key-form button")
+        page.wait_for_selector("#who:has-text('viewer')")
         page.click("tr[data-name=bakery]")
         page.wait_for_selector("#editor-title:has-text('bakery')")
-        page.fill("#f-greeting", "A viewer's greeting")
+        assert page.input_value("#f-greeting") == "Corner Bakery, what can I bake for you?"
+        assert page.is_disabled("#f-greeting") and page.is_disabled("#f-record")
+        for control in ("#new-agent", "#save", "#call-agent", "#add-option", "#restore"):
+            assert page.is_hidden(control), control
+        assert page.is_visible(".viewer-only")
+        page.select_option("#versions", "2")  # versions and their differences are for all
+        page.wait_for_selector("#diff:has-text('greeting')")
+        assert page.is_hidden("#restore")
+        page.screenshot(path=str(artifacts / "agents-viewer.png"), full_page=True)
+
+        # a page that believes it is an admin's: the server refuses, readably
+        page.evaluate("document.body.dataset.role = 'admin'")
+        page.click("#new-agent")
+        page.fill("#f-name", "viewers-own")
         page.click("#save")
         page.wait_for_selector("#error:has-text('needs an admin key')")
         assert "403" not in page.inner_text("#error")
+        assert plane.store.get_agent("viewers-own") is None
         page.screenshot(path=str(artifacts / "agents-viewer-refused.png"), full_page=True)
+        assert problems == [
+            "Failed to load resource: the server responded with a status of 403 (Forbidden)"
+        ]
         context.close()

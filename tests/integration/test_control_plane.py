@@ -446,3 +446,12 @@ def test_bodies_are_capped_per_route(client: TestClient, plane: ControlPlane) ->
     huge = {"name": "huge", "system_prompt": "x" * 300_000}
     assert client.post("/agents", headers=admin, json=huge).status_code == 413
     assert client.post("/tokens", headers=admin, json={"x": "y" * 20_000}).status_code == 413
+
+
+def test_a_key_can_ask_who_it_is(client: TestClient, plane: ControlPlane) -> None:
+    admin = plane.store.create_key("admin", "ops desk")
+    viewer = plane.store.create_key("viewer")
+    me = client.get("/auth/me", headers=bearer(admin)).json()
+    assert me == {"id": admin.split("_")[1], "name": "ops desk", "role": "admin"}
+    assert client.get("/auth/me", headers=bearer(viewer)).json()["role"] == "viewer"
+    assert client.get("/auth/me").status_code == 401

@@ -42,7 +42,11 @@ def test_a_call_from_the_keyboard_with_timer_mute_and_live_agent_text(
         page.on("console", lambda m: problems.append(m.text) if m.type == "error" else None)
         page.on("pageerror", lambda e: problems.append(str(e)))
         page.goto(f"{base}/ui/phone.html")
-        page.focus("#token")
+        for _ in range(6):  # past the links to the other pages
+            page.keyboard.press("Tab")
+            if page.evaluate("document.activeElement.id") == "token":
+                break
+        assert page.evaluate("document.activeElement.id") == "token"
         page.keyboard.type(token)
         page.keyboard.press("Tab")  # the token is checked, the agents listed
         assert page.evaluate("document.activeElement.id") == "agent"
@@ -52,6 +56,7 @@ def test_a_call_from_the_keyboard_with_timer_mute_and_live_agent_text(
         page.keyboard.press("Enter")
         page.wait_for_selector("#state.connected", timeout=15000)
         assert "greeting" in page.inner_text("#activity")
+        assert page.evaluate("document.activeElement.id") == "hangup"  # Enter again hangs up
         page.wait_for_function("document.getElementById('timer').textContent >= '0:02'")
 
         page.click("#mute")
@@ -110,4 +115,16 @@ def test_a_call_from_the_keyboard_with_timer_mute_and_live_agent_text(
         page.keyboard.press("Enter")
         page.wait_for_selector("#hangup:disabled")
         assert page.is_disabled("#mute")
+        assert page.evaluate("document.activeElement.id") == "call"  # ready to call again
+        assert page.is_hidden("#record")  # echo mode keeps no record
+
+        # a call with a record: its "ended" names it, and the page links to it
+        page.keyboard.press("Enter")
+        page.wait_for_selector("#state.connected", timeout=15000)
+        server_says({"type": "ended", "reason": "agent_hangup", "record_id": "rec-1"})
+        page.wait_for_selector("#hangup:disabled")
+        assert page.get_attribute("#record a", "href") == "/ui/calls.html#call=rec-1"
+        assert page.evaluate("document.activeElement.textContent") == "Open this call's record"
+        assert "agent hangup" in page.inner_text("#state")
+        page.screenshot(path=str(artifacts / "softphone-ended.png"), full_page=True)
         assert problems == []

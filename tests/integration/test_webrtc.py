@@ -275,11 +275,13 @@ def test_the_softphone_page_talks_to_the_agent_in_chromium(
         page.wait_for_timeout(500)
         page.click("#hangup")
         page.wait_for_selector("#hangup:disabled")
+        link = page.wait_for_selector("#record a").get_attribute("href")  # the server's "ended"
     assert energy > 0.01, energy  # the page heard the agent
     assert "saturday" in transcript.lower(), transcript
     assert "answered in" in transcript  # per-turn latency shown
     record = server.newest_call()
     assert record["transport"] == "webrtc" and record["end_reason"] == "caller_hangup"
+    assert link == f"/ui/calls.html#call={record['id']}"
     turns = record["turns"]
     assert isinstance(turns, list)
     assert any(t["speaker"] == "caller" and "saturday" in t["text"].lower() for t in turns)

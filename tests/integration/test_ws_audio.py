@@ -73,6 +73,10 @@ def test_the_readme_example_client_talks_to_the_agent(
     kinds = [e["type"] for e in events]
     assert kinds[0] == "started" and kinds[-1] == "end", kinds
     assert events[-1]["reason"] == "caller_hangup"
+    # the greeting clause by clause as it plays, before its transcript
+    first_clause = kinds.index("agent_clause")
+    assert first_clause < kinds.index("transcript"), kinds
+    assert "Riverside" in " ".join(e["text"] for e in events if e["type"] == "agent_clause")
     said = [e for e in events if e["type"] == "transcript"]
     assert any(e["speaker"] == "caller" and "saturday" in e["text"].lower() for e in said), said
     agent = [e["text"] for e in said if e["speaker"] == "agent"]
@@ -83,6 +87,7 @@ def test_the_readme_example_client_talks_to_the_agent(
     assert heard.size > 16000 * 3 and np.abs(heard).max() > 3000  # the agent's voice came back
     record = server.newest_call()
     assert record["transport"] == "websocket" and record["end_reason"] == "caller_hangup"
+    assert events[-1]["record_id"] == record["id"]
 
 
 async def open_call(server: Server, token: str, start: dict[str, Any] | None) -> Any:
