@@ -30,10 +30,11 @@ class LocalSpeech:
     """The conversation's Speech port over local models, one worker thread each
     (a model is not safe to call from two threads at once).
 
-    The voice goes first: while Piper synthesises, the LLM waits between
-    tokens. A clause's audio is what the caller is waiting for, and on a small
-    CPU the two models running at once make that clause about twice as slow;
-    the LLM is ahead of playback anyway."""
+    A reply's first clause goes first: while Piper synthesises one, the LLM
+    waits between tokens. That audio is what a caller is waiting for, and on a
+    small CPU the two models running at once make it about twice as slow; the
+    LLM is ahead of playback anyway. Later clauses have the playback of the
+    ones before them in hand, so they pause nobody's reply."""
 
     def __init__(
         self,
@@ -51,7 +52,7 @@ class LocalSpeech:
             name: ThreadPoolExecutor(1, thread_name_prefix=name) for name in ("stt", "llm", "tts")
         }
         self._spoken: OrderedDict[str, np.ndarray] = OrderedDict()  # text -> audio, LRU
-        self._synthesizing = 0  # clauses queued or being synthesised
+        self._first_clauses = 0  # first clauses queued or being synthesised
         self._voice_idle = threading.Event()
         self._voice_idle.set()
 
@@ -129,14 +130,17 @@ class LocalSpeech:
 
     async def synthesize(self, text: str, *, first: bool = False) -> AudioFrame:
         loop = asyncio.get_running_loop()
-        self._synthesizing += 1
+        if not first:
+            audio = await loop.run_in_executor(self._pools["tts"], self._synthesize, text)
+            return AudioFrame(audio, self.rate)
+        self._first_clauses += 1
         self._voice_idle.clear()
         try:
             audio = await loop.run_in_executor(self._pools["tts"], self._synthesize, text)
             return AudioFrame(audio, self.rate)
         finally:
-            self._synthesizing -= 1
-            if not self._synthesizing:
+            self._first_clauses -= 1
+            if not self._first_clauses:
                 self._voice_idle.set()
 
     def _synthesize(self, text: str) -> np.ndarray:

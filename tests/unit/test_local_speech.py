@@ -1,5 +1,5 @@
-"""LocalSpeech with stand-in models in its real worker threads: the voice
-goes first, and a phrase said before comes from a cache."""
+"""LocalSpeech with stand-in models in its real worker threads: a reply's
+first clause goes first, and a phrase said before comes from a cache."""
 
 from __future__ import annotations
 
@@ -44,14 +44,15 @@ class HeldTTS:
         yield np.zeros(160, np.int16)
 
 
-def test_the_llm_waits_between_tokens_while_the_voice_synthesises() -> None:
+@pytest.mark.parametrize("first", [True, False])
+def test_the_llm_waits_between_tokens_only_while_a_first_clause_synthesises(first: bool) -> None:
     llm, tts = CountingLLM(), HeldTTS()
     speech = LocalSpeech(None, llm, tts)  # type: ignore[arg-type]
 
     async def scenario() -> tuple[int, int, int]:
         pieces = speech.reply([], max_tokens=50, temperature=0.0)
         await anext(pieces)  # the first clause's worth...
-        speaking = asyncio.create_task(speech.synthesize("Hello there"))
+        speaking = asyncio.create_task(speech.synthesize("Hello there", first=first))
         await asyncio.to_thread(tts.started.wait, 5)
         await asyncio.sleep(0.3)
         during = llm.produced  # ...then nothing while the voice works
@@ -66,7 +67,10 @@ def test_the_llm_waits_between_tokens_while_the_voice_synthesises() -> None:
         during, still, total = asyncio.run(scenario())
     finally:
         speech.close()
-    assert during == still <= 3  # at most the token already under way (30 if it went on)
+    if first:  # someone waits for it: nothing else runs
+        assert during == still <= 3  # at most the token already under way (30 if it went on)
+    else:  # another reply's later clause (playback ahead of it) pauses nobody
+        assert still > during
     assert total == 50 and llm.produced == 50  # and then the reply goes on to its end
 
 
