@@ -27,7 +27,7 @@ cdef class ToneDetector:
     cdef double s2[MAX_BINS]
     cdef double* block
 
-    def __cinit__(self, int rate, double low_hz, double high_hz, double step_hz, int min_ms,
+    def __cinit__(self, int rate, *, double low_hz, double high_hz, double step_hz, int min_ms,
                   double purity, double floor_db):
         cdef int i
         self.rate = rate

@@ -24,6 +24,7 @@ class ToneDetector:
     def __init__(
         self,
         rate: int,
+        *,
         low_hz: float,
         high_hz: float,
         step_hz: float,
@@ -34,7 +35,7 @@ class ToneDetector:
         self.rate = rate
         self.block_samples = rate // 100
         self.min_blocks = max(1, -(-min_ms // 10))
-        count = int(math.floor((high_hz - low_hz) / step_hz + 1e-9)) + 1
+        count = math.floor((high_hz - low_hz) / step_hz + 1e-9) + 1
         self.frequencies = np.array([low_hz + i * step_hz for i in range(count)], dtype=np.float64)
         self._coefs = np.array(
             [2.0 * math.cos(2.0 * math.pi * f / rate) for f in self.frequencies], dtype=np.float64

@@ -61,6 +61,12 @@ def detector(
     if not 0.0 < purity <= 1.0:
         raise ValueError(f"purity: expected a share in (0, 1], got {purity}")
     det: ToneDetector = _kernel.ToneDetector(
-        rate, low_hz, high_hz, step_hz, min_ms, purity, floor_db
+        rate,
+        low_hz=low_hz,
+        high_hz=high_hz,
+        step_hz=step_hz,
+        min_ms=min_ms,
+        purity=purity,
+        floor_db=floor_db,
     )
     return det

@@ -149,8 +149,10 @@ def test_the_kernel_and_the_reference_agree_on_noise_with_tones() -> None:
         np.int16
     )
     clip[RATE : RATE * 2] = tone_clip(1100, 1000, before_ms=0, after_ms=0, noise=900)
-    args = (RATE, 400.0, 2000.0, 50.0, 150, 0.6, -45.0)
-    compiled, reference = _tone.ToneDetector(*args), _tone_ref.ToneDetector(*args)
+    args = {"low_hz": 400.0, "high_hz": 2000.0, "step_hz": 50.0, "min_ms": 150}
+    args |= {"purity": 0.6, "floor_db": -45.0}
+    compiled = _tone.ToneDetector(RATE, **args)
+    reference = _tone_ref.ToneDetector(RATE, **args)
     for start in range(0, clip.size, 320):
         assert compiled.process(clip[start : start + 320]) == reference.process(
             clip[start : start + 320]
