@@ -52,8 +52,9 @@ class AmdGate:
         *,
         language: str | None = None,
         on_decision: Callable[[AmdDecision], None] = lambda decision: None,
-        on_action: Callable[[Action], None] = lambda action: None,
-        hang_up: Callable[[], None] = lambda: None,
+        # what was done (converse, message, hangup), and whether a beep was heard by then
+        on_action: Callable[[Action, bool], None] = lambda action, beep: None,
+        hang_up: Callable[[str], None] = lambda reason: None,
         config: AmdConfig | None = None,
         stt_timeout_s: float = 3.0,
     ) -> None:
@@ -98,25 +99,25 @@ class AmdGate:
                 self.conversation.start()
                 return
             if self.policy.on_machine == "hangup":
-                self._finish()
+                self._finish("machine")
                 return
             self.phase = "waiting"
         if self.phase == "waiting" and detector.ready_for_message:
             if detector.carrier:  # a network announcement: nobody will hear a message
-                self._finish()
+                self._finish("carrier")
                 return
             self._act("message")
             self.phase = "message"
             self.conversation.leave_message(self.policy.message, "voicemail")
 
-    def _finish(self) -> None:
+    def _finish(self, reason: str) -> None:
         self._act("hangup")
         self.phase = "hung_up"
-        self.hang_up()
+        self.hang_up(reason)
 
     def _act(self, action: Action) -> None:
         log.info("answering-machine detection: %s", action)
-        self.on_action(action)
+        self.on_action(action, self.detector.beep)
 
     def _transcribe_if_asked(self) -> None:
         span = self.detector.transcript_span

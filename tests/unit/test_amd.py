@@ -232,7 +232,7 @@ def test_a_person_gets_the_greeting_at_once_and_their_frames_after_it() -> None:
         FakeStt("Hello?"),
         RATE,
         on_decision=decisions.append,
-        on_action=actions.append,
+        on_action=lambda action, beep: actions.append(action),
     )
     run_gate(np.concatenate([silence(0.4), talk(0.5), silence(4)]), gate)
     assert [d.verdict for d in decisions] == ["human"] and actions == ["converse"]
@@ -256,8 +256,8 @@ def test_a_machine_gets_the_message_after_the_beep_with_its_variables() -> None:
         conversation,
         FakeStt("Hi, you've reached Ann, leave a message"),
         RATE,
-        on_action=actions.append,
-        hang_up=lambda: hung_up.append(True),
+        on_action=lambda action, beep: actions.append(action),
+        hang_up=hung_up.append,
     )
     clip = np.concatenate([silence(0.3), talk(4.0), silence(0.5), beep(), silence(3)])
     run_gate(clip, gate)
@@ -276,22 +276,29 @@ def test_a_machine_is_hung_up_on_when_the_policy_says_so() -> None:
         conversation,
         FakeStt(),
         RATE,
-        on_action=actions.append,
-        hang_up=lambda: hung_up.append(True),
+        on_action=lambda action, beep: actions.append(action),
+        hang_up=hung_up.append,
     )
     run_gate(np.concatenate([silence(0.3), talk(4.0), silence(2)]), gate)
-    assert actions == ["hangup"] and hung_up == [True]
+    assert actions == ["hangup"] and hung_up == ["machine"]
     assert conversation.started_at is None and conversation.message is None
 
 
 def test_a_carriers_announcement_gets_no_message() -> None:
     conversation, actions = FakeConversation(), []
     stt = FakeStt("The number you have called is not in service.")
+    hung_up: list[str] = []
     gate = AmdGate(
-        AmdPolicy.of("message", "Call us back."), conversation, stt, RATE, on_action=actions.append
+        AmdPolicy.of("message", "Call us back."),
+        conversation,
+        stt,
+        RATE,
+        on_action=lambda action, beep: actions.append(action),
+        hang_up=hung_up.append,
     )
     run_gate(np.concatenate([silence(0.3), talk(4.0), silence(3)]), gate)
-    assert actions == ["hangup"] and conversation.message is None and stt.asked == 1
+    assert actions == ["hangup"] and hung_up == ["carrier"]
+    assert conversation.message is None and stt.asked == 1
 
 
 def test_detection_tuning_is_a_small_frozen_config() -> None:
