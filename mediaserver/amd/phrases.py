@@ -6,6 +6,7 @@ import re
 
 MACHINE_PHRASES = (
     "leave a message",
+    "please leave",
     "leave your message",
     "leave me a message",
     "leave a brief message",
@@ -32,6 +33,9 @@ MACHINE_PHRASES = (
     "away from",
 )
 CARRIER_PHRASES = (
+    "the number you",
+    "your call cannot",
+    "your call could not",
     "the number you have called",
     "the number you have dialed",
     "the number you dialed",

@@ -140,6 +140,8 @@ def test_the_detector_refuses_frames_at_another_rate() -> None:
         ("Please record your message after the tone.", True, False),
         ("The number you have called is not in service", True, True),
         ("Who's calling? I can call you back.", True, False),
+        ("We're sorry, your call cannot be completed as dialed.", True, True),
+        ("Please leave a method after the meeting.", True, False),
     ],
 )
 def test_phrases(text: str, machine: bool, carrier: bool) -> None:
