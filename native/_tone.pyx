@@ -10,7 +10,8 @@ from native._arrays cimport pcm_array
 
 cnp.import_array()
 
-DEF MAX_BINS = 512
+cdef enum:
+    MAX_BINS = 512
 MAX_SAMPLES = 1 << 20
 
 
@@ -101,7 +102,8 @@ cdef class ToneDetector:
                     self.s1[k] = s0
             for k in range(self.bins):
                 c = self.coefs[k]
-                power = self.s1[k] * self.s1[k] + self.s2[k] * self.s2[k] - c * self.s1[k] * self.s2[k]
+                power = (self.s1[k] * self.s1[k] + self.s2[k] * self.s2[k]
+                         - c * self.s1[k] * self.s2[k])
                 if power > best_power:
                     best_power = power
                     best = k
