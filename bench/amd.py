@@ -65,6 +65,15 @@ ANNOUNCEMENTS = [
     "We're sorry, your call cannot be completed as dialed. Please try again later.",
     "The number you have dialed has been disconnected.",
 ]
+# Written after the detector's phrases were last changed, and never tuned on:
+# their figures are held_out_*.
+HELD_OUT_PEOPLE = ["Good morning.", "Speaking.", "Hello, Johnson residence."]
+HELD_OUT_GREETINGS = [
+    "You've reached the voicemail of Alex Kim. Please leave a message.",
+    "Hey, it's Priya. Leave me a message and I'll get back to you.",
+    "Sorry I missed your call. Tell me who you are and I'll ring you back.",
+]
+HELD_OUT_ANNOUNCEMENTS = ["This number is no longer in service."]
 ESPEAK_VOICES = [("en-us", 150), ("en-gb", 170), ("en-us+f3", 140)]
 PIPER_VOICE = "piper-en_US-joe-medium"
 BEEPS = [(1000.0, 0.5), (850.0, 0.3), (1400.0, 1.0), (440.0, 0.6)]
@@ -77,6 +86,7 @@ class Answer:
     text: str
     audio: np.ndarray  # 16 kHz, from the answer on, through a phone line
     beep_end_s: float | None = None
+    held_out: bool = False
 
     @property
     def expected(self) -> str:
@@ -114,36 +124,42 @@ def answers() -> list[Answer]:
     voices = Voices()
     names = [v[0] for v in ESPEAK_VOICES] + ["piper"]
     out: list[Answer] = []
+    sets = [
+        (PEOPLE, GREETINGS, ANNOUNCEMENTS, False),
+        (HELD_OUT_PEOPLE, HELD_OUT_GREETINGS, HELD_OUT_ANNOUNCEMENTS, True),
+    ]
     n = 0
-    for text in PEOPLE:
-        for voice in names:
-            lead = 0.3 + 0.2 * (n % 4)
-            n += 1
-            audio = np.concatenate([silence(lead), voices.say(voice, text), silence(5)])
-            out.append(Answer("person", voice, text, audio))
-    for i, text in enumerate(GREETINGS):
-        for j, voice in enumerate(names[:3] if i % 2 else names[1:]):
-            lead = 0.3 + 0.2 * (n % 4)
-            n += 1
-            said = np.concatenate([silence(lead), voices.say(voice, text)])
-            out.append(Answer("greeting", voice, text, np.concatenate([said, silence(5)])))
-            hz, seconds = BEEPS[(i + j) % len(BEEPS)]
-            gap = silence(0.4 + 0.2 * (j % 3))
-            before = np.concatenate([said, gap])
-            audio = np.concatenate([before, tone(hz, seconds), silence(4)])
-            beep_end = (before.size / RATE) + seconds
-            out.append(Answer("greeting+beep", voice, text, audio, beep_end))
-    for text in ANNOUNCEMENTS:
-        for voice in names[:3]:
-            audio = np.concatenate([silence(0.3), voices.say(voice, text), silence(3)])
-            out.append(Answer("carrier", voice, text, audio))
+    for people, greetings, announcements, held_out in sets:
+        for text in people:
+            for voice in names:
+                lead = 0.3 + 0.2 * (n % 4)
+                n += 1
+                audio = np.concatenate([silence(lead), voices.say(voice, text), silence(5)])
+                out.append(Answer("person", voice, text, audio, held_out=held_out))
+        for i, text in enumerate(greetings):
+            for j, voice in enumerate(names[:3] if i % 2 else names[1:]):
+                lead = 0.3 + 0.2 * (n % 4)
+                n += 1
+                said = np.concatenate([silence(lead), voices.say(voice, text)])
+                greeting = np.concatenate([said, silence(5)])
+                out.append(Answer("greeting", voice, text, greeting, held_out=held_out))
+                hz, seconds = BEEPS[(i + j) % len(BEEPS)]
+                before = np.concatenate([said, silence(0.4 + 0.2 * (j % 3))])
+                audio = np.concatenate([before, tone(hz, seconds), silence(4)])
+                beep_end = (before.size / RATE) + seconds
+                out.append(Answer("greeting+beep", voice, text, audio, beep_end, held_out))
+        for text in announcements:
+            for voice in names[:3]:
+                audio = np.concatenate([silence(0.3), voices.say(voice, text), silence(3)])
+                out.append(Answer("carrier", voice, text, audio, held_out=held_out))
     for answer in out:  # the callee's side as a SIP call delivers it
         answer.audio = phone_line(answer.audio, RATE)
     return out
 
 
 def frame_cost_us() -> dict[str, float]:
-    """The detector's cost per 20 ms frame (speech-like noise), compiled and reference."""
+    """The detector's cost per 20 ms frame (loud noise: every filter runs), compiled
+    and reference, the best of five runs."""
     from native import tone as tone_front
 
     audio = np.random.default_rng(0).normal(0, 3000, RATE * 5).astype(np.int16)
@@ -154,11 +170,14 @@ def frame_cost_us() -> dict[str, float]:
         saved = tone_front._kernel
         tone_front._kernel = __import__(module, fromlist=["ToneDetector"])
         try:
-            detector = AmdDetector(RATE)
-            start = time.perf_counter()
-            for frame in frames:
-                detector.feed(frame, True)
-            costs[impl] = (time.perf_counter() - start) / len(frames) * 1e6
+            runs = []
+            for _ in range(5):  # the best of five: the CPU is shared
+                detector = AmdDetector(RATE)
+                start = time.perf_counter()
+                for frame in frames:
+                    detector.feed(frame, True)
+                runs.append((time.perf_counter() - start) / len(frames) * 1e6)
+            costs[impl] = min(runs)
         finally:
             tone_front._kernel = saved
     return costs
@@ -169,7 +188,7 @@ def run(smoke: bool = False) -> dict[str, object]:
     stt.load()
     rows = []
     every = answers()
-    for answer in every[::7] if smoke else every:
+    for answer in every[::9] if smoke else every:
         result = detect(answer.audio, RATE, transcribe=lambda audio: stt.transcribe(audio).text)
         decision = result.decision
         assert decision is not None
@@ -186,6 +205,7 @@ def run(smoke: bool = False) -> dict[str, object]:
                 "carrier": result.carrier,
                 "message_at_s": result.ready_s,
                 "beep_end_s": answer.beep_end_s,
+                "held_out": answer.held_out,
             }
         )
     correct = [r for r in rows if r["correct"]]
@@ -200,6 +220,7 @@ def run(smoke: bool = False) -> dict[str, object]:
     ]
     carriers = [r for r in rows if r["kind"] == "carrier"]
     costs = frame_cost_us()
+    held_out = [r for r in rows if r["held_out"]]
     return {
         "answers": len(rows),
         "accuracy": round(len(correct) / len(rows), 3),
@@ -211,6 +232,15 @@ def run(smoke: bool = False) -> dict[str, object]:
         "messages_before_beep": len(early),
         "carriers_hung_up": sum(bool(r["carrier"]) for r in carriers),
         "carriers": len(carriers),
+        "held_out_answers": len(held_out),
+        "held_out_accuracy": (
+            round(sum(bool(r["correct"]) for r in held_out) / len(held_out), 3)
+            if held_out
+            else None
+        ),
+        "held_out_humans_given_voicemail": sum(
+            r["kind"] == "person" and r["verdict"] == "machine" for r in held_out
+        ),
         "detector_us_per_frame": round(costs["compiled"], 1),
         "reference_us_per_frame": round(costs["reference"], 1),
         "rows": rows,
@@ -220,7 +250,7 @@ def run(smoke: bool = False) -> dict[str, object]:
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m bench.amd")
     parser.add_argument("--json", action="store_true")
-    parser.add_argument("--smoke", action="store_true", help="one answer in 7 (a quick check)")
+    parser.add_argument("--smoke", action="store_true", help="one answer in 9 (a quick check)")
     args = parser.parse_args(argv)
     out = run(args.smoke)
     if args.json:
