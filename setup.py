@@ -4,7 +4,7 @@ import numpy
 from Cython.Build import cythonize
 from setuptools import Extension, setup
 
-KERNELS = ["_g711", "_resample", "_jitter", "_playout"]
+KERNELS = ["_g711", "_resample", "_jitter", "_playout", "_tone"]
 
 extensions = [
     Extension(

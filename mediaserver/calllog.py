@@ -10,6 +10,7 @@ import uuid
 from collections.abc import Callable
 from datetime import UTC, datetime
 
+from mediaserver.amd.detector import AmdDecision
 from mediaserver.clock import now
 from mediaserver.events import (
     AgentSpoke,
@@ -149,6 +150,29 @@ class CallLog:
                 self._write("update_call", transfer_target=target)
             case Hangup(reason=reason):
                 self.hangup_reason = reason
+
+    def amd(self, decision: AmdDecision) -> None:
+        """Answering-machine detection's verdict on the answer."""
+        self._write(
+            "update_call",
+            amd=decision.verdict,
+            amd_decision_s=decision.at_s,
+            amd_beep=decision.beep,
+        )
+        beep = ", beep" if decision.beep else ""
+        self._write(
+            "add_event",
+            self.call_time(),
+            "amd",
+            f"{decision.verdict} ({decision.reason}{beep}) at {decision.at_s:.2f} s",
+        )
+
+    def amd_action(self, action: str, beep: bool) -> None:
+        """What was done on the verdict: converse, message (voicemail) or hangup;
+        `beep`: a beep was heard by then (the message waits for it)."""
+        if beep:
+            self._write("update_call", amd_beep=True)
+        self._write("add_event", self.call_time(), "amd_action", action)
 
     def transfer_outcome(self, outcome: str) -> None:
         self._write("update_call", transfer_outcome=outcome)

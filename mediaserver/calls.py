@@ -5,12 +5,16 @@ from __future__ import annotations
 
 import asyncio
 import logging
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Protocol
 
 from mediaserver import logs
 from mediaserver.agents import Agent, AgentBook
+from mediaserver.amd.detector import AmdDecision
+from mediaserver.amd.gate import AmdGate
+from mediaserver.amd.policy import AmdPolicy
 from mediaserver.calllog import CallLog, Records
 from mediaserver.config import VadConfig
 from mediaserver.events import CallEvent, Transfer
@@ -52,6 +56,7 @@ class Calls(CallHandler):
         self.sessions: dict[CallHandle, Session] = {}
         self.logs: dict[CallHandle, tuple[Agent, CallLog]] = {}
         self._dialing: dict[CallHandle, _Dialing] = {}
+        self._amd: dict[CallHandle, tuple[AmdPolicy, Callable[[AmdDecision], None]]] = {}
         self._tasks: set[asyncio.Task[None]] = set()
 
     async def dial(
@@ -61,11 +66,18 @@ class Calls(CallHandler):
         version: int = 0,
         ring_seconds: float = 30.0,
         trunk: str | None = None,
+        *,
+        amd: AmdPolicy | None = None,
+        on_amd: Callable[[AmdDecision], None] | None = None,
     ) -> tuple[str, int, str, str]:
         """Call `uri` with the agent; once the call is over: (outcome, SIP code,
         reason, call record id). outcome: "answered", "busy", "no answer",
-        "rejected" or "failed"."""
+        "rejected" or "failed". With `amd`, answering-machine detection holds
+        the greeting until it has decided, and acts on a machine as the policy
+        says; on_amd is told its decision (the call record keeps it too)."""
         handle, record = self._place(uri, agent, version, trunk)
+        if amd is not None:
+            self._amd[handle] = (amd, on_amd or (lambda decision: None))
         dialing = self._dialing[handle] = _Dialing(
             asyncio.Event(), asyncio.get_running_loop().create_future()
         )
@@ -77,6 +89,7 @@ class Calls(CallHandler):
             self.transports["sip"].hangup(handle, 487)  # nobody answered: cancel the INVITE
         code, reason = await dialing.done
         self._dialing.pop(handle, None)
+        self._amd.pop(handle, None)
         outcome = "answered" if handle.started else OUTCOMES.get(code, "failed")
         return outcome, code, reason, record.id
 
@@ -186,6 +199,7 @@ class Calls(CallHandler):
             turn_model=self.turn_model,
         )
         self.sessions[call] = session
+        gate = self._amd_gate(call, session, speech, agent, record)
         log.info(
             "call %s (%s %d) from %s answered",
             record.id,
@@ -195,7 +209,7 @@ class Calls(CallHandler):
         )
         reason = "caller_hangup"
         try:
-            await self._drive(call, session, record, agent)
+            await self._drive(call, session, record, agent, gate)
         except asyncio.CancelledError:
             reason = "server_shutdown"
             raise
@@ -209,11 +223,46 @@ class Calls(CallHandler):
                 reason = call.end_reason
             record.ended(reason, 200)
 
+    def _amd_gate(
+        self, call: CallHandle, session: Session, speech: Speech, agent: Agent, record: CallLog
+    ) -> AmdGate | None:
+        """An outbound call placed with answering-machine detection: its gate."""
+        found = self._amd.pop(call, None)
+        if found is None:
+            return None
+        policy, on_amd = found
+
+        def decided(decision: AmdDecision) -> None:
+            record.amd(decision)
+            on_amd(decision)
+
+        def hang_up(reason: str) -> None:
+            record.hangup_reason = reason
+            self.transports[call.transport].hangup(call)
+
+        return AmdGate(
+            policy,
+            session,
+            speech,
+            RATE,
+            language=agent.language,
+            on_decision=decided,
+            on_action=record.amd_action,
+            hang_up=hang_up,
+        )
+
     async def _drive(
-        self, call: CallHandle, session: Session, record: CallLog, agent: Agent
+        self,
+        call: CallHandle,
+        session: Session,
+        record: CallLog,
+        agent: Agent,
+        gate: AmdGate | None = None,
     ) -> None:
-        """Every 20 ms: hand the session what the media thread received."""
-        session.start()
+        """Every 20 ms: hand the session what the media thread received (through
+        answering-machine detection's gate while it has one)."""
+        if gate is None:
+            session.start()
         for digit in call.digits:  # e.g. the menu choice made before the call reached us
             session.dtmf(digit)
         position = 0
@@ -230,7 +279,7 @@ class Calls(CallHandler):
                 await asyncio.sleep(max(0.0, next_tick - loop.time()))
                 while call.media.inbound.buffered >= FRAME:
                     frame = AudioFrame.copy_of(call.media.inbound.read(), RATE, position)
-                    session.receive(frame)
+                    (gate or session).receive(frame)
                     position += FRAME
                     if recorder is not None:  # the agent frame played at about the same tick
                         recorder.add(frame.samples, call.media.played.read())
@@ -239,6 +288,8 @@ class Calls(CallHandler):
                     self.transports[call.transport].hangup(call)
                     break
         finally:
+            if gate is not None:
+                await gate.close()
             await session.close()
             if recorder is not None:
                 await asyncio.get_running_loop().run_in_executor(None, recorder.close)

@@ -7,11 +7,14 @@ from __future__ import annotations
 import asyncio
 import itertools
 import logging
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any, Protocol
 
 from mediaserver.agents import Agent, AgentBook
+from mediaserver.amd.detector import AmdDecision
+from mediaserver.amd.policy import AmdPolicy
 from mediaserver.metrics import Metrics
 
 log = logging.getLogger(__name__)
@@ -35,9 +38,15 @@ class Job:
     attempts: int = 0
     call_ids: list[str] = field(default_factory=list)
     created_at: datetime = field(default_factory=lambda: datetime.now(UTC))
+    amd_policy: AmdPolicy | None = None  # answering-machine detection asked for
+    amd: dict[str, Any] | None = None  # its decision on the last answered attempt
 
     def as_dict(self) -> dict[str, Any]:
-        return dict(vars(self))
+        out = dict(vars(self))
+        policy = out.pop("amd_policy")
+        if policy is not None:
+            out["amd_policy"] = policy.as_dict()
+        return out
 
 
 class Dials(Protocol):
@@ -50,6 +59,9 @@ class Dials(Protocol):
         version: int = 0,
         ring_seconds: float = 30.0,
         trunk: str | None = None,
+        *,
+        amd: AmdPolicy | None = None,
+        on_amd: Callable[[AmdDecision], None] | None = None,
     ) -> tuple[str, int, str, str]: ...
 
 
@@ -101,11 +113,13 @@ class Dialer:
     def waiting(self) -> int:
         return sum(job.state in ("queued", "waiting") for job in self.jobs.values())
 
-    def submit(self, to: str, agent: str, trunk: str = "default") -> Job:
+    def submit(
+        self, to: str, agent: str, trunk: str = "default", amd: AmdPolicy | None = None
+    ) -> Job:
         uri = self.target(to, trunk)
         if self.waiting >= self.queue_limit:
             raise DialError(f"the outbound queue is full ({self.queue_limit} calls)")
-        job = Job(next(self._ids), uri, agent, trunk)
+        job = Job(next(self._ids), uri, agent, trunk, amd_policy=amd)
         self.jobs[job.id] = job
         while len(self.jobs) > self.keep:  # forget the oldest finished jobs
             oldest = next((j for j in self.jobs.values() if j.state == "done"), None)
@@ -140,6 +154,8 @@ class Dialer:
                         found[1],
                         self.ring_seconds,
                         job.trunk if job.trunk in self.trunks else None,
+                        amd=job.amd_policy,
+                        on_amd=lambda decision: setattr(job, "amd", decision.as_dict()),
                     )
                 except Exception:
                     log.exception("outbound call %d failed", job.id)

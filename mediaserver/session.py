@@ -69,6 +69,14 @@ class Session:
             event = self.end_of_turn.update(inbound, event, self.vad.endpointer)
         self.engine.on_frame(inbound, event, voiced)
 
+    def voiced(self, inbound: AudioFrame) -> bool:
+        """VAD alone, the engine not told (answering-machine detection listens first)."""
+        return self.vad.is_speech(inbound)
+
+    def leave_message(self, text: str, reason: str) -> None:
+        """Speak `text` (a voicemail message) instead of the greeting, then hang up."""
+        self.engine.say_and_hang_up(text, reason)
+
     def transfer_failed(self) -> None:
         self.engine.transfer_failed()
 

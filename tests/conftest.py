@@ -10,7 +10,7 @@ from types import ModuleType
 import pytest
 from hypothesis import HealthCheck, settings
 
-from native import energy, g711, jitter, playout, resample
+from native import energy, g711, jitter, playout, resample, tone
 
 pytest_plugins = ["tests.store_fixtures"]
 
@@ -27,6 +27,7 @@ FRONTS: dict[ModuleType, tuple[str, str]] = {
     jitter: ("native._jitter", "native._jitter_ref"),
     playout: ("native._playout", "native._playout_ref"),
     energy: ("native._energy_numba", "native._energy_ref"),
+    tone: ("native._tone", "native._tone_ref"),
 }
 
 

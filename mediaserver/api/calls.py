@@ -54,6 +54,11 @@ class CallOut(BaseModel):
     recording_path: str | None
     external_id: str = ""  # the carrier's id of the call (Twilio: the CallSid)
     worker: str = ""  # the cluster media worker that held it ("": one process)
+    amd: str | None = Field(
+        None, description="outbound answering-machine detection: human, machine or unknown"
+    )
+    amd_decision_s: float | None = Field(None, description="seconds after the answer")
+    amd_beep: bool | None = Field(None, description="a voicemail beep was heard")
 
 
 class CallDetail(CallOut):

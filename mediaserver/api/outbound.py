@@ -3,21 +3,44 @@
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Annotated, Any
+from typing import Annotated, Any, Literal
 
 from fastapi import APIRouter, Depends, HTTPException
 from fastapi import Path as PathParam
 from pydantic import BaseModel, Field
 
+from mediaserver.amd.policy import AmdPolicy, AmdPolicyError
 from mediaserver.api.auth import Auth
 from mediaserver.api.json_body import TextJsonRoute
 from mediaserver.dialer import Dialer, DialError
+
+
+class AmdIn(BaseModel):
+    """Answering-machine detection: hold the greeting until human / machine /
+    unknown is decided; on a machine leave the message (after the beep or the
+    end of its greeting) or hang up."""
+
+    enabled: bool = True
+    on_machine: Literal["message", "hangup"] = "hangup"
+    voicemail_message: str = Field("", max_length=1000, description="{name}: a variable")
+    variables: dict[str, Annotated[str, Field(max_length=200)]] = Field(
+        default_factory=dict, max_length=32
+    )
+
+    def policy(self) -> AmdPolicy | None:
+        if not self.enabled:
+            return None
+        try:
+            return AmdPolicy.of(self.on_machine, self.voicemail_message, self.variables)
+        except AmdPolicyError as exc:
+            raise HTTPException(422, f"amd: {exc}") from None
 
 
 class CallRequest(BaseModel):
     to: str = Field(min_length=3, max_length=256, description="a number or a sip: URI")
     agent: str = Field("default", pattern=r"^[a-z0-9][a-z0-9_-]{0,63}$")
     trunk: str = Field("default", pattern=r"^[a-z0-9][a-z0-9_-]{0,63}$")
+    amd: AmdIn | None = None
 
 
 class JobOut(BaseModel):
@@ -31,6 +54,10 @@ class JobOut(BaseModel):
     attempts: int
     call_ids: list[str]
     created_at: datetime
+    amd_policy: dict[str, Any] | None = None
+    amd: dict[str, Any] | None = Field(
+        None, description="the last answer's verdict: verdict, at_s, reason, beep, carrier"
+    )
 
 
 def router(dialer: Dialer, auth: Auth) -> APIRouter:
@@ -39,8 +66,9 @@ def router(dialer: Dialer, auth: Auth) -> APIRouter:
     @api.post("/calls", response_model=JobOut, status_code=202, dependencies=[Depends(auth.admin)])
     async def place_call(request: CallRequest) -> dict[str, Any]:
         """Queue an outbound call; follow it at /outbound/{id}."""
+        amd = request.amd.policy() if request.amd is not None else None
         try:
-            return dialer.submit(request.to, request.agent, request.trunk).as_dict()
+            return dialer.submit(request.to, request.agent, request.trunk, amd).as_dict()
         except DialError as exc:
             raise HTTPException(422, str(exc)) from None
 

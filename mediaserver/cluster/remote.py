@@ -6,12 +6,15 @@ from __future__ import annotations
 
 import asyncio
 import logging
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
 import httpx
 
 from mediaserver.agents import Agent
+from mediaserver.amd.detector import AmdDecision
+from mediaserver.amd.policy import AmdPolicy
 from mediaserver.cluster.proto import WorkerAddress
 from mediaserver.cluster.worker_api import SECRET_HEADER
 from mediaserver.transports.call import CallHandle
@@ -186,13 +189,22 @@ class RemoteCalls:
         version: int = 0,
         ring_seconds: float = 30.0,
         trunk: str | None = None,
+        *,
+        amd: AmdPolicy | None = None,
+        on_amd: Callable[[AmdDecision], None] | None = None,
     ) -> tuple[str, int, str, str]:
         # room shows up in the workers' polled status: no event to wait on
         while (state := self.workers.pick(sip=True)) is None:  # noqa: ASYNC110
             await asyncio.sleep(POLL_SECONDS)
         state.placing += 1  # counted until the worker's own status shows the call
         asyncio.get_running_loop().call_later(2.0, state.placed)
-        body = {"uri": uri, "agent": agent.name, "ring_seconds": ring_seconds, "trunk": trunk}
+        body = {
+            "uri": uri,
+            "agent": agent.name,
+            "ring_seconds": ring_seconds,
+            "trunk": trunk,
+            "amd": amd.as_dict() if amd is not None else None,
+        }
         try:
             log.info("outbound call to %s placed on worker %s", uri, state.address.worker)
             response = await self.workers.post(
@@ -203,4 +215,6 @@ class RemoteCalls:
         if response.status_code != 200:
             return "failed", 0, f"worker {state.address.worker}: {response.text[:200]}", ""
         out = response.json()
+        if on_amd is not None and out.get("amd"):
+            on_amd(AmdDecision(**out["amd"]))
         return str(out["outcome"]), int(out["code"]), str(out["reason"]), str(out["call_id"])

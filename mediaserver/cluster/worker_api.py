@@ -12,6 +12,8 @@ from fastapi.concurrency import run_in_threadpool
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 from pydantic import BaseModel, Field
 
+from mediaserver.amd.detector import AmdDecision
+from mediaserver.amd.policy import AmdPolicy, AmdPolicyError
 from mediaserver.metrics import Metrics
 from mediaserver.transports.webrtc import Busy, OfferError
 
@@ -32,6 +34,7 @@ class DialIn(BaseModel):
     agent: str = "default"
     ring_seconds: float = Field(30.0, gt=0, le=600)
     trunk: str | None = None
+    amd: dict[str, Any] | None = None  # AmdPolicy.as_dict()
 
 
 def worker_app(worker: MediaWorker, metrics: Metrics) -> FastAPI:
@@ -75,10 +78,27 @@ def worker_app(worker: MediaWorker, metrics: Metrics) -> FastAPI:
         found = await run_in_threadpool(calls.agents.get, body.agent)
         if found is None:
             raise HTTPException(404, f"no agent {body.agent!r}")
+        try:
+            amd = AmdPolicy.of(**body.amd) if body.amd is not None else None
+        except (AmdPolicyError, TypeError) as exc:
+            raise HTTPException(422, f"amd: {exc}") from None
+        decided: list[AmdDecision] = []
         outcome, code, reason, call_id = await calls.dial(
-            body.uri, found[0], found[1], body.ring_seconds, body.trunk
+            body.uri,
+            found[0],
+            found[1],
+            body.ring_seconds,
+            body.trunk,
+            amd=amd,
+            on_amd=decided.append,
         )
-        return {"outcome": outcome, "code": code, "reason": reason, "call_id": call_id}
+        return {
+            "outcome": outcome,
+            "code": code,
+            "reason": reason,
+            "call_id": call_id,
+            "amd": decided[0].as_dict() if decided else None,
+        }
 
     @app.post("/worker/hangup/{call_id}", status_code=204)
     async def hangup(call_id: str) -> None:

@@ -148,6 +148,10 @@ class TurnEngine:
         self.policy.count_turn()
         self._speak(Reply(turn))
 
+    def say_and_hang_up(self, text: str, reason: str) -> None:
+        """Say `text` (e.g. a voicemail message), then end the call with `reason`."""
+        self._say_goodbye(reason, None, text)
+
     def transfer_failed(self) -> None:
         """The transport could not hand the call over: say how to reach a person, end."""
         self._say_goodbye("transfer_failed", None, self.agent.no_transfer)

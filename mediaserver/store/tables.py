@@ -70,6 +70,10 @@ calls = Table(
     Column("recording_path", String(512)),
     Column("external_id", String(64), nullable=False, default=""),  # e.g. Twilio's CallSid
     Column("worker", String(32), nullable=False, default=""),  # cluster media worker ("": none)
+    # outbound answering-machine detection: human | machine | unknown, when, beep heard
+    Column("amd", String(16)),
+    Column("amd_decision_s", Float),
+    Column("amd_beep", Boolean),
     Index("calls_created_at", "created_at"),
     Index("calls_agent", "agent"),
     Index("calls_worker_open", "worker", "ended_at"),
@@ -95,7 +99,7 @@ call_events = Table(
     Column("id", Integer, primary_key=True, autoincrement=True),
     Column("call_id", String(36), ForeignKey("calls.id", ondelete="CASCADE"), nullable=False),
     Column("at_s", Float, nullable=False),
-    Column("kind", String(16), nullable=False),  # dtmf | transfer | interrupted
+    Column("kind", String(16), nullable=False),  # dtmf | transfer | interrupted | amd | ...
     Column("value", String(256), nullable=False, default=""),
     Index("call_events_call", "call_id", "id"),
 )

@@ -60,3 +60,18 @@ def test_capacity_finds_the_largest_n_within_p95_and_the_compute_bound() -> None
     result = report(rows)
     assert result["max_n"] == {"local": 1, "service": 2}
     assert result["compute_bound_n"] == round(result["cores"] / 0.5, 2)  # N=1's mean cost
+
+
+def test_bench_amd_json_has_the_documented_figures() -> None:
+    out = subprocess.run(
+        [sys.executable, "-m", "bench.amd", "--json", "--smoke"],
+        capture_output=True,
+        text=True,
+        check=True,
+        timeout=600,
+    )
+    figures = json.loads(out.stdout)
+    assert {"accuracy", "median_decision_s", "humans_given_voicemail", "rows"} <= set(figures)
+    assert figures["answers"] == len(figures["rows"]) >= 7
+    kinds = {row["kind"] for row in figures["rows"]}
+    assert {"person", "greeting", "greeting+beep", "carrier"} <= kinds
