@@ -95,7 +95,7 @@ build: native/.built
 
 native/.built: $(VENV)/.installed setup.py $(wildcard native/*.pyx native/*.pxd native/*.h)
 	@$(STEP) "native kernels (Cython)" $(BIN)/python setup.py build_ext --inplace
-	@$(BIN)/python -c 'import native._g711, native._resample, native._jitter, native._playout' \
+	@$(BIN)/python -c 'import native._g711, native._resample, native._jitter, native._playout, native._tone' \
 	  || { echo "native extensions failed to build (see $(SETUP_LOG))"; exit 1; }
 	@touch $@
 
