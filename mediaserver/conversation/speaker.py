@@ -117,7 +117,12 @@ class Speaker:
         timings = reply.turn.timings_ms if reply.turn is not None else {}
         self.on_event(
             AgentSpoke(
-                text, reply.started_at, reply.held_at or now(), interrupted, tuple(timings.items())
+                text,
+                reply.started_at,
+                reply.held_at or now(),
+                interrupted,
+                tuple(timings.items()),
+                reply.facts.chunk_ids,
             )
         )
 
@@ -185,6 +190,7 @@ class Speaker:
         async def produce() -> None:
             splitter = ClauseSplitter()
             messages = self.history.messages()
+            messages[1:1] = reply.facts.messages  # after the system prompt
             pieces = self.speech.reply(
                 messages, self.agent.max_reply_tokens, self.agent.temperature
             )

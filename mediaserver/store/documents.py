@@ -66,7 +66,7 @@ class Documents:
             ).first()
             return None if row is None else _row(row)
 
-    def list(self, agent: str) -> list[dict[str, Any]]:
+    def of_agent(self, agent: str) -> list[dict[str, Any]]:
         with self.engine.connect() as c:
             rows = c.execute(
                 sa.select(documents)
@@ -75,9 +75,7 @@ class Documents:
             )
             return [_row(r) for r in rows]
 
-    def ready(
-        self, document_id: str, embedder: str, texts: list[str], vectors: np.ndarray
-    ) -> bool:
+    def ready(self, document_id: str, embedder: str, texts: list[str], vectors: np.ndarray) -> bool:
         """Store the chunks and mark the document ready, replacing any older
         document of the same agent and name; False if it was deleted meanwhile."""
         matrix = np.ascontiguousarray(vectors, dtype=np.float32)
@@ -168,9 +166,7 @@ class Documents:
 
     def chunk_count(self, agent: str) -> int:
         with self.engine.connect() as c:
-            return int(
-                c.scalar(sa.select(sa.func.count()).where(chunks.c.agent == agent)) or 0
-            )
+            return int(c.scalar(sa.select(sa.func.count()).where(chunks.c.agent == agent)) or 0)
 
     def load(self, agent: str, embedder: str, dim: int) -> AgentChunks:
         """The agent's ready chunks embedded by `embedder`."""
