@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import asyncio
 import io
+import itertools
 from collections.abc import Sequence
 
 import numpy as np
@@ -30,7 +31,7 @@ def test_chunks_overlap_and_cover_every_word() -> None:
     assert all(len(p.split()) <= 100 for p in pieces)
     seen = [w for p in pieces for w in p.split()]
     assert set(seen) == set(words)
-    for before, after in zip(pieces, pieces[1:], strict=False):
+    for before, after in itertools.pairwise(pieces):
         assert before.split()[-20:] == after.split()[:20]  # the overlap
 
 
@@ -87,7 +88,10 @@ def test_each_format_gives_its_text() -> None:
         parse("md", b"# Prices\n\n* cleaning: 80 dollars") == "# Prices\n\n* cleaning: 80 dollars"
     )
     assert parse("txt", "Hello".encode("utf-16")) == "Hello"
-    html = b"<html><head><title>x</title><style>p{}</style></head><body><p>Open &amp; friendly</p><script>evil()</script><p>Free parking</p></body></html>"
+    html = (
+        b"<html><head><title>x</title><style>p{}</style></head><body>"
+        b"<p>Open &amp; friendly</p><script>evil()</script><p>Free parking</p></body></html>"
+    )
     assert parse("html", html) == "Open & friendly\n\nFree parking"
 
 
