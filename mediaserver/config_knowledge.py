@@ -15,7 +15,7 @@ class KnowledgeConfig:
     # for agents in other languages; "" or not installed: english_model for all
     other_model: str = "multilingual-e5-small-q4"
     top_k: int = 4  # chunks searched per question
-    min_score: float = 0.25  # cosine similarity below this is not a fact
+    min_score: float = 0.15  # cosine similarity below this is not a fact
     facts_tokens: int = 300  # the prompt's budget for facts
     timeout_ms: int = 300  # a search slower than this is skipped for the reply
     queue: int = 8  # documents waiting to be embedded; more: 503

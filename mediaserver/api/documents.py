@@ -53,7 +53,9 @@ def router(ingest: Ingest, book: AgentBook, auth: Auth) -> APIRouter:
         response_model=DocumentOut,
         status_code=202,
         dependencies=[Depends(auth.admin)],
-        max_body_size=cap + FORM_OVERHEAD,
+        # a declared length over cap + FORM_OVERHEAD gets our 413 below, before the
+        # body is read; this bounds a body that says no length (or lies about it)
+        max_body_size=2 * cap + FORM_OVERHEAD,
     )
     async def upload(name: AgentName, request: Request) -> dict[str, Any]:
         declared = request.headers.get("content-length", "")
