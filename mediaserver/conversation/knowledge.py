@@ -1,5 +1,6 @@
 """What the turn engine needs from an agent's knowledge base: a search port,
-and the facts it finds put before the history within a token budget.
+and the facts it finds put in the prompt within a token budget (the speaker
+puts them just before the caller's words).
 
 The search runs on the speculative transcript, during the endpointer's wait;
 searches are kept by text, so the committed turn (or a speculation begun

@@ -190,7 +190,11 @@ class Speaker:
         async def produce() -> None:
             splitter = ClauseSplitter()
             messages = self.history.messages()
-            messages[1:1] = reply.facts.messages  # after the system prompt
+            # just before the caller's words: the history before them stays a prefix
+            # the LLM has already read (llama.cpp reuses it), and a small model
+            # heeds facts next to the question best
+            at = len(messages) - 1 if messages[-1]["role"] == "user" else len(messages)
+            messages[at:at] = reply.facts.messages
             pieces = self.speech.reply(
                 messages, self.agent.max_reply_tokens, self.agent.temperature
             )

@@ -203,7 +203,7 @@ def test_the_engine_searches_the_speculative_transcript_and_records_the_chunks()
     (turn,) = result.engine.turns
     assert knowledge.searched == ["do you do implants?"]
     prompt = speech.prompts[0]
-    assert prompt[1] == {
+    assert prompt[-2] == {
         "role": "system",
         "content": "Facts from faq.md: About do you do implants?: yes.",
     }
@@ -221,3 +221,18 @@ def test_without_knowledge_the_prompt_has_no_facts() -> None:
     result = simulate(speech, seconds=10)
     assert [m["role"] for m in speech.prompts[0]].count("system") == 1
     assert result.engine.turns[0].chunks == ()
+
+
+def test_on_a_later_turn_the_facts_come_after_the_history_before_the_question() -> None:
+    first = Line(GREETING_END + 0.5, 1.5, "Do you do implants?")
+    second = Line(GREETING_END + 6.0, 1.5, "Where can I park?")
+    speech = FakeSpeech(answers=["Yes.", "Behind the clinic."], lines=[first, second])
+    simulate(speech, seconds=16, retrieval=Retrieval(FakeKnowledge()))
+    roles = [(m["role"], m["content"][:10]) for m in speech.prompts[1]]
+    assert roles == [
+        ("system", "You are Sa"),
+        ("user", "Do you do "),
+        ("assistant", "Yes."),
+        ("system", "Facts from"),
+        ("user", "Where can "),
+    ]
