@@ -1,15 +1,20 @@
 """What a knowledge base costs a call.
 
-    python -m bench.retrieval [--json] [--chunks 300] [--queries 60] [--calls 3]
+    python -m bench.retrieval [--json] [--chunks 300] [--queries 60] [--calls 6]
+                              [--speech fixed|real]
 
 1. Per query, against a knowledge base of `--chunks` chunks in a real SQLite
    store: embedding the caller's words (MiniLM int8 on onnxruntime, one
    thread) and the brute-force search (numpy, float32), median and p95.
-2. Voice to voice on the real models through the offline harness: the same
-   callers with and without the knowledge base, interleaved call by call,
-   and the median of the paired differences. The search runs on the
-   speculative transcript, during the endpointer's wait; what it may add is
-   its own time past that wait, and the LLM reading the facts.
+2. Voice to voice through the offline harness (real VAD and endpointer on
+   espeak-ng callers, the real search): the same callers with and without
+   the knowledge base, interleaved call by call, and the median of the
+   paired differences. The search runs on the speculative transcript, during
+   the endpointer's wait. With --speech fixed (the default) the models are
+   stand-ins with fixed delays (STT 200 ms, first token 150 ms, TTS 50 ms),
+   so the difference is the search's own cost on the critical path; with
+   --speech real, the bundled models, where the LLM also reads the facts
+   (a loaded machine makes their times swing by seconds).
 """
 
 from __future__ import annotations
@@ -22,6 +27,7 @@ import subprocess
 import sys
 import tempfile
 import time
+from collections.abc import AsyncIterator
 from pathlib import Path
 from typing import Any
 
@@ -30,10 +36,12 @@ import numpy as np
 from mediaserver.agents import DEFAULT_AGENT, Agent
 from mediaserver.config import Config, KnowledgeConfig, load
 from mediaserver.conversation.knowledge import Retrieval
+from mediaserver.frames import AudioFrame
 from mediaserver.harness import read_wav, talk
 from mediaserver.knowledge.chunk import chunks
 from mediaserver.knowledge.embed import Embedders
 from mediaserver.knowledge.index import AgentKnowledge, KnowledgeIndex, top_facts
+from mediaserver.speech import Speech
 from mediaserver.store import Store
 from mediaserver.store.documents import Documents
 
@@ -128,17 +136,49 @@ def caller(text: str, directory: Path) -> np.ndarray:
     return np.concatenate([pad, read_wav(path, 60), pad])
 
 
-async def voice_to_voice(knowledge: AgentKnowledge, calls: int, directory: Path) -> dict[str, Any]:
-    from mediaserver.services.factory import local_speech
+class FixedSpeech:
+    """Models with fixed delays: the caller's question heard, a short answer."""
 
+    def __init__(self) -> None:
+        self.question = ""
+
+    async def transcribe(
+        self, frame: AudioFrame, language: str | None = None, prompt: str | None = None
+    ) -> str:
+        await asyncio.sleep(0.2)
+        return self.question
+
+    async def reply(
+        self, messages: list[dict[str, str]], max_tokens: int, temperature: float
+    ) -> AsyncIterator[str]:
+        await asyncio.sleep(0.15)
+        for word in ("Let", " me", " check", " that."):
+            yield word
+            await asyncio.sleep(0.03)
+
+    async def synthesize(self, text: str, *, first: bool = False) -> AudioFrame:
+        await asyncio.sleep(0.05)
+        return AudioFrame(np.full(len(text.split()) * 4000, 500, np.int16), 16000)
+
+
+async def voice_to_voice(
+    knowledge: AgentKnowledge, calls: int, directory: Path, real: bool
+) -> dict[str, Any]:
     config = load(None)
     agent = DEFAULT_AGENT.deterministic()
-    speech = local_speech(config.models, agent.language)
-    loop = asyncio.get_running_loop()
-    await loop.run_in_executor(None, speech.load, agent.system_prompt, agent.greeting)
+    fixed = FixedSpeech()
+    speech: Speech = fixed
+    if real:
+        from mediaserver.services.factory import local_speech
+
+        local = local_speech(config.models, agent.language)
+        loop = asyncio.get_running_loop()
+        await loop.run_in_executor(None, local.load, agent.system_prompt, agent.greeting)
+        speech = local
     pairs: list[dict[str, Any]] = []
     for n in range(calls):
         audio = caller(QUESTIONS[n % len(QUESTIONS)], directory)
+        fixed.question = QUESTIONS[n % len(QUESTIONS)]
         one: dict[str, Any] = {"question": QUESTIONS[n % len(QUESTIONS)]}
         order = ("without", "with") if n % 2 == 0 else ("with", "without")
         for variant in order:
@@ -181,7 +221,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--json", action="store_true")
     parser.add_argument("--chunks", type=int, default=300)
     parser.add_argument("--queries", type=int, default=60)
-    parser.add_argument("--calls", type=int, default=3, help="callers, each with and without")
+    parser.add_argument("--calls", type=int, default=6, help="callers, each with and without")
+    parser.add_argument("--speech", choices=("fixed", "real"), default="fixed")
     args = parser.parse_args(argv)
     with tempfile.TemporaryDirectory() as tmp:
         knowledge, loaded = knowledge_base(args.chunks, Path(tmp))
@@ -191,7 +232,10 @@ def main(argv: list[str] | None = None) -> int:
             **per_query(knowledge, args.queries),
         }
         if args.calls:
-            result["voice_to_voice"] = asyncio.run(voice_to_voice(knowledge, args.calls, Path(tmp)))
+            result["voice_to_voice"] = asyncio.run(
+                voice_to_voice(knowledge, args.calls, Path(tmp), args.speech == "real")
+            )
+            result["voice_to_voice"]["speech"] = args.speech
     if args.json:
         print(json.dumps(result, indent=2))
         return 0
@@ -200,7 +244,7 @@ def main(argv: list[str] | None = None) -> int:
         print(f"  {key:10} median {result[key]['median']:8.3f}  p95 {result[key]['p95']:8.3f}")
     if (v2v := result.get("voice_to_voice")) is not None:
         print(
-            f"voice to voice, median of {len(v2v['calls'])} paired calls: "
+            f"voice to voice ({v2v['speech']} speech), {len(v2v['calls'])} paired calls: "
             f"without {v2v['v2v_without_median_ms']} ms, with {v2v['v2v_with_median_ms']} ms, "
             f"added {v2v['v2v_added_median_ms']} ms "
             f"(search past the transcription: {v2v['search_on_the_path_median_ms']} ms)"
