@@ -66,6 +66,12 @@ class Setup:
             time.sleep(0.1)
         raise AssertionError("the document stayed processing")
 
+    def ingest_idle(self, agent: str, timeout: float = 60) -> None:
+        deadline = time.monotonic() + timeout
+        while any(d["status"] == "processing" for d in self.documents.of_agent(agent)):
+            assert time.monotonic() < deadline, "documents stayed processing"
+            time.sleep(0.1)
+
     def nothing_stored(self) -> None:
         assert self.listed() == []
         assert self.documents.chunk_count("default") == 0
@@ -209,3 +215,26 @@ def test_a_document_that_cannot_be_embedded_fails_with_the_reason(
         assert failed["status"] == "failed"
         assert "unknown model 'no-such-model'" in failed["reason"]
         assert kb.documents.chunk_count("default") == 0
+
+
+def test_an_agent_not_in_english_gets_the_multilingual_model(kb: Setup) -> None:
+    from models import registry
+    from models.store import ModelError, locate
+
+    try:
+        locate(registry.by_name("multilingual-e5-small-q4"))
+    except ModelError:
+        pytest.skip("python -m models install multilingual-e5-small-q4 (not a default model)")
+    kb.plane.store.put_agent("kunde", {"languages": ["de"]})
+    kb.upload("preise.txt", b"Eine Zahnreinigung kostet 80 Euro.", agent="kunde")
+    german = "Kostenlose Parkplätze gibt es im Hof hinter der Praxis."
+    response = kb.upload("parken.txt", german.encode(), agent="kunde")
+    assert response.status_code == 202, response.text
+    kb.ingest_idle("kunde")
+    row = kb.documents.get("kunde", response.json()["id"])
+    assert row is not None and row["status"] == "ready", row
+    assert row["embedder"] == "multilingual-e5-small-q4"
+    knowledge = kb.index.load_now(Agent(name="kunde", language="de"))
+    assert knowledge is not None
+    (best, *_) = knowledge.search_now("Wo kann ich parken?")
+    assert best.document == "parken.txt"
