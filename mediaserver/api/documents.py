@@ -24,6 +24,19 @@ from mediaserver.knowledge.parse import DocumentError, content_type
 
 DocumentId = Annotated[str, Path(pattern=r"^[0-9a-f]{32}$")]
 FORM_OVERHEAD = 64 * 1024  # multipart boundaries and headers around the file
+# read by the endpoint itself (its size checked first), so described here for the schema
+UPLOAD_BODY = {
+    "required": True,
+    "content": {
+        "multipart/form-data": {
+            "schema": {
+                "type": "object",
+                "required": ["file"],
+                "properties": {"file": {"type": "string", "format": "binary"}},
+            }
+        }
+    },
+}
 
 
 class DocumentOut(BaseModel):
@@ -56,6 +69,7 @@ def router(ingest: Ingest, book: AgentBook, auth: Auth) -> APIRouter:
         # a declared length over cap + FORM_OVERHEAD gets our 413 below, before the
         # body is read; this bounds a body that says no length (or lies about it)
         max_body_size=2 * cap + FORM_OVERHEAD,
+        openapi_extra={"requestBody": UPLOAD_BODY},
     )
     async def upload(name: AgentName, request: Request) -> dict[str, Any]:
         declared = request.headers.get("content-length", "")

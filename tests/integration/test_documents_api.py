@@ -176,6 +176,8 @@ def test_malformed_requests_are_refused(kb: Setup) -> None:
 def test_viewers_list_and_admins_change(kb: Setup) -> None:
     assert kb.upload("a.txt", b"Parking is free.", headers=kb.viewer).status_code == 403
     assert kb.client.get("/agents/default/documents").status_code == 401
+    anonymous = kb.client.post("/agents/default/documents", files={"file": ("a.txt", b"x")})
+    assert anonymous.status_code == 401
     document = kb.upload("a.txt", b"Parking is free.").json()
     kb.settled(document["id"])
     url = f"/agents/default/documents/{document['id']}"
