@@ -95,8 +95,7 @@ class Retrieval:
             task = asyncio.create_task(self._search(key))
             self._by_text[key] = task
             while len(self._by_text) > self.remembered:
-                _, old = self._by_text.popitem(last=False)
-                old.cancel()
+                self._by_text.popitem(last=False)  # not cancelled: a turn may still await it
         else:
             self._by_text.move_to_end(key)
         try:

@@ -59,7 +59,9 @@ class Ingest:
         self.max_bytes = config.max_upload_mb * 1024 * 1024
         self._queue: asyncio.Queue[_Job] | None = None
         self._worker: asyncio.Task[None] | None = None
-        self._pool = ThreadPoolExecutor(1, thread_name_prefix="knowledge-ingest")
+        # parsing an upload never waits behind the embedding of an earlier one
+        self._parsing = ThreadPoolExecutor(1, thread_name_prefix="knowledge-parse")
+        self._embedding = ThreadPoolExecutor(1, thread_name_prefix="knowledge-embed")
 
     async def upload(self, agent: str, filename: str, data: bytes) -> dict[str, Any]:
         """Parse and chunk now (DocumentError: bad input); embed in the worker."""
@@ -70,7 +72,7 @@ class Ingest:
         if queue.full():
             raise Busy(f"{queue.qsize()} documents are waiting to be processed; try again later")
         loop = asyncio.get_running_loop()
-        texts = await loop.run_in_executor(self._pool, _chunked, kind, data)
+        texts = await loop.run_in_executor(self._parsing, _chunked, kind, data)
         language = await loop.run_in_executor(None, self.language_of, agent)
         row = await loop.run_in_executor(None, self.documents.add, agent, filename, kind, len(data))
         try:
@@ -103,7 +105,7 @@ class Ingest:
         while True:
             job = await queue.get()
             try:
-                await loop.run_in_executor(self._pool, self._embed_and_store, job)
+                await loop.run_in_executor(self._embedding, self._embed_and_store, job)
             except Exception as exc:
                 log.warning("document %s failed: %s", job.document_id, exc)
                 with contextlib.suppress(Exception):
@@ -129,7 +131,8 @@ class Ingest:
             self._worker.cancel()
             with contextlib.suppress(asyncio.CancelledError):
                 await self._worker
-        self._pool.shutdown(wait=False, cancel_futures=True)
+        self._parsing.shutdown(wait=False, cancel_futures=True)
+        self._embedding.shutdown(wait=False, cancel_futures=True)
 
 
 def _chunked(kind: str, data: bytes) -> list[str]:

@@ -193,6 +193,18 @@ def test_a_search_is_made_once_per_text_and_a_slow_one_is_skipped() -> None:
     asyncio.run(main())
 
 
+def test_a_search_pushed_out_of_memory_still_answers_who_awaits_it() -> None:
+    async def main() -> None:
+        retrieval = Retrieval(FakeKnowledge(seconds=0.05), remembered=1)
+        first = asyncio.create_task(retrieval.facts("first question"))
+        await asyncio.sleep(0)
+        second = await retrieval.facts("second question")  # pushes the first one out
+        assert second.chunk_ids == (7,)
+        assert (await first).chunk_ids == (7,)
+
+    asyncio.run(main())
+
+
 def test_the_engine_searches_the_speculative_transcript_and_records_the_chunks() -> None:
     knowledge = FakeKnowledge(seconds=0.02)
     speech = FakeSpeech(
