@@ -21,6 +21,7 @@ from mediaserver.agents import AgentBook
 from mediaserver.api import (
     agents,
     analytics,
+    documents,
     health,
     live,
     metrics,
@@ -47,6 +48,8 @@ from mediaserver.transports.websocket_call import SocketServer
 
 if TYPE_CHECKING:
     from mediaserver.agents import Agent
+    from mediaserver.knowledge.index import KnowledgeIndex
+    from mediaserver.knowledge.ingest import Ingest
     from mediaserver.services.pool import SpeechPool
     from mediaserver.services.remote_pool import RemotePool
 
@@ -112,16 +115,20 @@ def create_http_app(
     sip: SipServer | None = None,
     sockets: Sockets | None = None,
     hang_up: live.HangUp | None = None,
+    knowledge: tuple[Ingest, AgentBook] | None = None,
 ) -> FastAPI:
     """The HTTP side; `phone` (the WebRTC transport and the agents) adds /webrtc,
     `dialer` adds POST /calls, `sockets` adds /ws/audio and (when configured) /twilio;
-    `hang_up` (a call record id -> whether it was live) lets an admin end a call."""
+    `hang_up` (a call record id -> whether it was live) lets an admin end a call;
+    `knowledge` (uploads, and the agents) adds /agents/{name}/documents."""
     app = FastAPI(title="mediaserver", version=__version__, max_body_size=config.api.max_body_bytes)
     app.add_middleware(
         RequestGuard, auth=plane.auth, timeout=float(config.api.request_timeout_seconds)
     )
     app.include_router(health.router(plane.auth, ready, ready_detail))
     app.include_router(agents.router(plane.store, plane.auth))
+    if knowledge is not None:
+        app.include_router(documents.router(knowledge[0], knowledge[1], plane.auth))
     if sip is not None:
         app.include_router(trunks.router(sip, plane.auth))
     if dialer is not None:  # before /calls/{id}
@@ -171,6 +178,7 @@ async def serve(config: Config, plane: ControlPlane) -> None:
     agent = book.builtin
     state = {"models": False, "sip": False}
     pool = await speech_pool(config, agent)
+    knowledge = await knowledge_base(config, plane, book) if config.knowledge.enabled else None
     state["models"] = True
     calls = Calls(
         book,
@@ -180,6 +188,7 @@ async def serve(config: Config, plane: ControlPlane) -> None:
         data_dir=plane.data_dir,
         routes={route.number: route.agent for route in config.sip.routes},
         turn_model=turn_model(config.vad, config.models),
+        knowledge=knowledge[1] if knowledge is not None else None,
     )
     sip = SipServer(config.sip, config.server.host, config.server.sip_port, calls, loop)
     calls.transports["sip"] = sip
@@ -225,6 +234,7 @@ async def serve(config: Config, plane: ControlPlane) -> None:
                 sip=sip,
                 sockets=sockets,
                 hang_up=calls.hang_up_now,
+                knowledge=(knowledge[0], book) if knowledge is not None else None,
             ),
             host=config.server.host,
             port=config.server.http_port,
@@ -256,6 +266,9 @@ async def serve(config: Config, plane: ControlPlane) -> None:
         await calls.close()
         await sip.stop()
         await pool.aclose()
+        if knowledge is not None:
+            await knowledge[0].close()
+            knowledge[1].close()
     if not http.started:
         raise OSError(f"could not listen on {config.server.host}:{config.server.http_port}")
 
@@ -311,6 +324,35 @@ async def speech_pool(config: Config, agent: Agent) -> SpeechPool | RemotePool:
     loop = asyncio.get_running_loop()
     await loop.run_in_executor(None, speech.load, agent.system_prompt, agent.greeting)
     return SpeechPool(models, speech)
+
+
+async def knowledge_base(
+    config: Config, plane: ControlPlane, book: AgentBook
+) -> tuple[Ingest, KnowledgeIndex]:
+    """Agents' documents: uploads (ingest) and retrieval in calls (index); the
+    English embedding model loaded now, once for the process."""
+    from mediaserver.knowledge.embed import Embedders
+    from mediaserver.knowledge.index import KnowledgeIndex
+    from mediaserver.knowledge.ingest import Ingest
+    from mediaserver.store.documents import Documents
+    from models.store import ModelError
+
+    loop = asyncio.get_running_loop()
+    stored = Documents(plane.store)
+    if failed := await loop.run_in_executor(None, stored.fail_unfinished):
+        log.warning("%d document(s) were being processed when the server stopped", failed)
+    embedders = Embedders(config.knowledge, config.models)
+    try:
+        await loop.run_in_executor(None, embedders.get, config.knowledge.english_model)
+    except ModelError as exc:  # uploads fail with this reason; calls go without
+        log.warning("knowledge base: %s", exc)
+    index = KnowledgeIndex(stored, embedders, config.knowledge)
+
+    def language_of(name: str) -> str:
+        found = book.get(name)
+        return found[0].language if found is not None else book.builtin.language
+
+    return Ingest(stored, index, embedders, config.knowledge, language_of), index
 
 
 class _Stop(Exception):

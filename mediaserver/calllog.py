@@ -137,6 +137,7 @@ class CallLog:
                     end_s=self.call_time(event.ended),
                     interrupted=event.interrupted,
                     timings_ms=timings or None,
+                    chunks=list(event.chunks) or None,
                 )
                 self._observe(timings)
             case Dtmf(digit=digit):

@@ -17,6 +17,7 @@ from mediaserver.amd.gate import AmdGate
 from mediaserver.amd.policy import AmdPolicy
 from mediaserver.calllog import CallLog, Records
 from mediaserver.config import VadConfig
+from mediaserver.conversation.knowledge import Retrieval
 from mediaserver.events import CallEvent, Transfer
 from mediaserver.frames import AudioFrame
 from mediaserver.media.end_of_turn import TurnModel
@@ -43,8 +44,10 @@ class Calls(CallHandler):
         default_agent: str = "default",
         routes: dict[str, str] | None = None,
         turn_model: TurnModel | None = None,
+        knowledge: KnowledgeSource | None = None,
     ) -> None:
         self.agents = agents
+        self.knowledge = knowledge  # agents' documents (None: no retrieval)
         self.turn_model = turn_model  # [vad] end_of_turn's model, loaded
         self.speech = speech
         self.vad = vad
@@ -190,6 +193,7 @@ class Calls(CallHandler):
                 self.transports[call.transport].transfer(call, event.target)
 
         speech = await self.speech.for_agent(agent)
+        retrieval = await self.knowledge.for_call(agent) if self.knowledge is not None else None
         session = Session(
             agent,
             speech,
@@ -197,6 +201,7 @@ class Calls(CallHandler):
             outbound=call.media.outbound,
             on_event=on_event,
             turn_model=self.turn_model,
+            retrieval=retrieval,
         )
         self.sessions[call] = session
         gate = self._amd_gate(call, session, speech, agent, record)
@@ -335,6 +340,12 @@ class SpeechSource(Protocol):
         """Why a new call must be refused now (the models are saturated), or
         None. Called from transports' threads too."""
         ...
+
+
+class KnowledgeSource(Protocol):
+    """Where a call gets its agent's documents (knowledge/index.py KnowledgeIndex)."""
+
+    async def for_call(self, agent: Agent) -> Retrieval | None: ...
 
 
 class OneSpeech:

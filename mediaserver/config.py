@@ -24,6 +24,7 @@ from mediaserver.config_calls import (
     WebRtcConfig,
     WebSocketConfig,
 )
+from mediaserver.config_knowledge import KnowledgeConfig
 from mediaserver.config_models import InferenceConfig, ModelsConfig
 
 __all__ = [
@@ -31,6 +32,7 @@ __all__ = [
     "Config",
     "ConfigError",
     "InferenceConfig",
+    "KnowledgeConfig",
     "MenuConfig",
     "ModelsConfig",
     "RouteConfig",
@@ -276,6 +278,7 @@ class Config:
     twilio: TwilioConfig = field(default_factory=TwilioConfig)
     inference: InferenceConfig = field(default_factory=InferenceConfig)
     cluster: ClusterConfig = field(default_factory=ClusterConfig)
+    knowledge: KnowledgeConfig = field(default_factory=KnowledgeConfig)
 
     @property
     def store_url(self) -> str:

@@ -64,6 +64,7 @@ class AgentSpoke:
     ended: float
     interrupted: bool = False
     timings_ms: tuple[tuple[str, float], ...] = ()
+    chunks: tuple[int, ...] = ()  # the knowledge-base chunks the reply was given
 
 
 @dataclass(frozen=True, slots=True)

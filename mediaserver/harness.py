@@ -12,6 +12,7 @@ import numpy as np
 
 from mediaserver.agents import Agent
 from mediaserver.config import VadConfig
+from mediaserver.conversation.knowledge import Retrieval
 from mediaserver.conversation.turns import Turn
 from mediaserver.frames import FRAME_MS, AudioFrame
 from mediaserver.media.end_of_turn import TurnModel
@@ -92,13 +93,14 @@ async def talk(
     at: float | None = None,
     tail_seconds: float = 30.0,
     turn_model: TurnModel | None = None,
+    retrieval: Retrieval | None = None,
 ) -> TalkResult:
     """Play `caller` (16 kHz) into a session, 20 ms at a time on the loop's clock.
 
     The caller starts once the greeting has played, or `at` seconds in.
     The call ends when the caller is done and the agent has been quiet for a
     second (or `tail_seconds` after the caller, at most)."""
-    session = Session(agent, speech, vad, turn_model=turn_model)
+    session = Session(agent, speech, vad, turn_model=turn_model, retrieval=retrieval)
     session.start()
     loop = asyncio.get_running_loop()
     start = loop.time()

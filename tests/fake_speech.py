@@ -14,6 +14,7 @@ import numpy as np
 
 from mediaserver.agents import Agent
 from mediaserver.conversation.engine import TurnConfig, TurnEngine
+from mediaserver.conversation.knowledge import Retrieval
 from mediaserver.events import CallEvent, SpeechEnded, SpeechStarted
 from mediaserver.frames import AudioFrame
 from mediaserver.speech import Unavailable
@@ -122,6 +123,7 @@ def simulate(
     end_ms: int = 600,
     min_ms: int = 250,
     digits: dict[float, str] | None = None,
+    retrieval: Retrieval | None = None,
 ) -> CallResult:
     """Tick a call every 20 ms: the caller hears one playout frame, then the
     engine gets one inbound frame with the VAD event a real endpointer would
@@ -131,7 +133,13 @@ def simulate(
         buf = playout.playout_buffer(RATE, seconds=60)
         events: list[CallEvent] = []
         engine = TurnEngine(
-            agent or Agent(), speech, buf, RATE, config=config, on_event=events.append
+            agent or Agent(),
+            speech,
+            buf,
+            RATE,
+            config=config,
+            on_event=events.append,
+            retrieval=retrieval,
         )
         engine.start()
         heard = []

@@ -26,6 +26,7 @@ class TurnOut(BaseModel):
     end_s: float | None
     interrupted: bool
     timings_ms: dict[str, float] | None
+    chunks: list[int] | None = None  # knowledge-base chunks the agent's answer was given
 
 
 class EventOut(BaseModel):

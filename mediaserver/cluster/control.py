@@ -18,6 +18,8 @@ from mediaserver.cluster.metrics import cluster_registry
 from mediaserver.cluster.remote import RemoteCalls, RemoteWebRtc, Workers
 from mediaserver.config import Config
 from mediaserver.dialer import Dialer
+from mediaserver.knowledge.index import KnowledgeIndex
+from mediaserver.knowledge.ingest import Ingest
 from mediaserver.store import Store
 from mediaserver.transports.call import CallHandler
 from mediaserver.transports.webrtc import WebRtcServer
@@ -34,6 +36,7 @@ class ControlProcess:
         self.dialer: Dialer | None = None
         self._http: uvicorn.Server | None = None
         self._http_task: asyncio.Task[None] | None = None
+        self.knowledge: tuple[Ingest, KnowledgeIndex] | None = None
 
     async def start(self) -> None:
         config = self.config
@@ -55,6 +58,8 @@ class ControlProcess:
         )
         # one scrape covers the whole cluster (cluster/metrics.py says why not multiprocess mode)
         metrics.registry = cluster_registry(metrics.registry, self.workers.metrics_texts)
+        if config.knowledge.enabled:  # uploads here; calls on workers go without (README)
+            self.knowledge = await app.knowledge_base(config, plane, book)
         http_app = app.create_http_app(
             config,
             plane,
@@ -63,6 +68,7 @@ class ControlProcess:
             hang_up=self._hang_up,
             phone=(RemoteWebRtc(self.workers, ice), book),
             dialer=self.dialer,
+            knowledge=(self.knowledge[0], book) if self.knowledge is not None else None,
         )
         self._http = uvicorn.Server(
             uvicorn.Config(
@@ -100,6 +106,9 @@ class ControlProcess:
             await asyncio.gather(self._http_task, return_exceptions=True)
         if self.dialer is not None:
             await self.dialer.close()
+        if self.knowledge is not None:
+            await self.knowledge[0].close()
+            self.knowledge[1].close()
         await self.workers.close()
         if self.plane is not None:
             self.plane.close()

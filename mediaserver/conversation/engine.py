@@ -31,6 +31,7 @@ from mediaserver.agents import Agent, MenuOption
 from mediaserver.clock import now
 from mediaserver.conversation.history import History
 from mediaserver.conversation.inbound import InboundAudio
+from mediaserver.conversation.knowledge import NO_FACTS, Facts, Retrieval
 from mediaserver.conversation.menu import IvrMenu
 from mediaserver.conversation.policy import CallPolicy, wants_person
 from mediaserver.conversation.ports import Playout
@@ -65,6 +66,7 @@ class TurnEngine:
         *,
         config: TurnConfig | None = None,
         on_event: Callable[[CallEvent], None] | None = None,
+        retrieval: Retrieval | None = None,
     ) -> None:
         self.agent = agent
         self.speech = speech
@@ -91,6 +93,8 @@ class TurnEngine:
             spawn=self._spawn,
         )
         self.policy = CallPolicy(agent)
+        # the agent's documents, searched on the caller's words (None: it has none)
+        self.retrieval = retrieval
         self._menu: IvrMenu | None = None  # the IVR menu is being played
 
     # -- driven by the session ------------------------------------------------
@@ -164,6 +168,8 @@ class TurnEngine:
     async def close(self) -> None:
         """The call is over. A reply cut by the hang-up is recorded as far as it was heard."""
         self.speaker.close()
+        if self.retrieval is not None:
+            self.retrieval.close()
         for task in list(self._tasks):
             task.cancel()
         for task in list(self._tasks):
@@ -290,6 +296,12 @@ class TurnEngine:
         turn.mark("stt_done", now())
         if spec is not None and spec.cancelled:
             return
+        facts = NO_FACTS
+        if text and self.retrieval is not None:  # speculative: during the endpointer's wait
+            facts = await self.retrieval.facts(text)
+            turn.mark("retrieved", now())
+            if spec is not None and spec.cancelled:
+                return
         if text:
             if spec is None or spec.confirmed:
                 self.on_event(Transcript(text, start, end))
@@ -317,10 +329,15 @@ class TurnEngine:
         self.turns.append(turn)
         if spec is not None:
             spec.turn = turn
-        self._answer(turn, text, spec, models_failed)
+        self._answer(turn, text, spec, models_failed, facts)
 
     def _answer(
-        self, turn: Turn, text: str, spec: Speculation | None, models_failed: bool = False
+        self,
+        turn: Turn,
+        text: str,
+        spec: Speculation | None,
+        models_failed: bool = False,
+        facts: Facts = NO_FACTS,
     ) -> None:
         """Decide what the agent says to `text`: re-prompt, hand over, goodbye or the LLM."""
         if models_failed:  # not the caller's fault: no "didn't catch that"
@@ -345,7 +362,8 @@ class TurnEngine:
         elif wants_person(text):
             self._hand_over(turn)
         else:
-            self._speak(Reply(turn))
+            turn.chunks = facts.chunk_ids
+            self._speak(Reply(turn, facts=facts))
 
     async def _transcribe(self, audio: np.ndarray) -> str | None:
         """The caller's words ("" if none were caught); None if the models failed."""

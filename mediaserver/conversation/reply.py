@@ -7,6 +7,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from mediaserver.conversation.knowledge import NO_FACTS, Facts
 from mediaserver.conversation.ports import Playout
 from mediaserver.conversation.turns import Turn
 
@@ -25,9 +26,16 @@ class Clip:
 class Reply:
     """The agent's answer being generated and spoken."""
 
-    def __init__(self, turn: Turn | None, text: str | None = None, in_history: bool = True) -> None:
+    def __init__(
+        self,
+        turn: Turn | None,
+        text: str | None = None,
+        in_history: bool = True,
+        facts: Facts = NO_FACTS,
+    ) -> None:
         self.turn = turn
         self.fixed_text = text  # greeting, re-prompt, goodbye: no LLM
+        self.facts = facts  # from the knowledge base: before the history
         self.in_history = in_history
         self.clips: list[Clip] = []
         self.generated = False

@@ -117,7 +117,12 @@ class Speaker:
         timings = reply.turn.timings_ms if reply.turn is not None else {}
         self.on_event(
             AgentSpoke(
-                text, reply.started_at, reply.held_at or now(), interrupted, tuple(timings.items())
+                text,
+                reply.started_at,
+                reply.held_at or now(),
+                interrupted,
+                tuple(timings.items()),
+                reply.facts.chunk_ids,
             )
         )
 
@@ -185,6 +190,11 @@ class Speaker:
         async def produce() -> None:
             splitter = ClauseSplitter()
             messages = self.history.messages()
+            # just before the caller's words: the history before them stays a prefix
+            # the LLM has already read (llama.cpp reuses it), and a small model
+            # heeds facts next to the question best
+            at = len(messages) - 1 if messages[-1]["role"] == "user" else len(messages)
+            messages[at:at] = reply.facts.messages
             pieces = self.speech.reply(
                 messages, self.agent.max_reply_tokens, self.agent.temperature
             )

@@ -8,7 +8,14 @@ from dataclasses import dataclass, field
 
 from mediaserver.events import Transcript
 
-STAGES = ("speech_end", "stt_done", "first_token", "first_tts_audio", "first_audio_out")
+STAGES = (
+    "speech_end",
+    "stt_done",
+    "retrieved",  # the knowledge base searched (agents with documents)
+    "first_token",
+    "first_tts_audio",
+    "first_audio_out",
+)
 
 
 @dataclass(slots=True)
@@ -19,6 +26,7 @@ class Turn:
     agent_text: str = ""
     interrupted: bool = False
     reprompt: bool = False
+    chunks: tuple[int, ...] = ()  # the knowledge-base chunks the answer was given
     times: dict[str, float] = field(default_factory=dict)
 
     def mark(self, stage: str, at: float) -> None:
@@ -44,6 +52,7 @@ class Turn:
             "interrupted": self.interrupted,
             "timings_ms": self.timings_ms,
             "voice_to_voice_ms": self.voice_to_voice_ms,
+            "chunks": list(self.chunks),
         }
 
 

@@ -322,6 +322,7 @@ class Store:
         end_s: float | None,
         interrupted: bool = False,
         timings_ms: dict[str, float] | None = None,
+        chunks: list[int] | None = None,
     ) -> None:
         row = fit(
             turns,
@@ -332,6 +333,7 @@ class Store:
             end_s=end_s,
             interrupted=interrupted,
             timings_ms=timings_ms,
+            chunks=chunks,
         )
 
         def add(c: Connection) -> None:

@@ -12,6 +12,7 @@ from sqlalchemy import (
     ForeignKey,
     Index,
     Integer,
+    LargeBinary,
     MetaData,
     String,
     Table,
@@ -90,6 +91,7 @@ turns = Table(
     Column("end_s", Float),
     Column("interrupted", Boolean, nullable=False, default=False),
     Column("timings_ms", JSON),  # the agent's per-stage latency after the caller stopped
+    Column("chunks", JSON),  # the knowledge-base chunk ids the agent's answer was given
     Index("turns_call", "call_id", "id"),
 )
 
@@ -113,4 +115,37 @@ api_keys = Table(
     Column("secret_sha256", String(64), nullable=False),
     Column("created_at", DateTime(timezone=True), nullable=False),
     Column("revoked_at", DateTime(timezone=True)),
+)
+
+# An agent's knowledge base: uploaded documents and their chunks (store/documents.py).
+documents = Table(
+    "documents",
+    metadata,
+    Column("id", String(32), primary_key=True),
+    Column("agent", String(64), nullable=False),
+    Column("name", String(256), nullable=False),  # the uploaded file's name
+    Column("content_type", String(16), nullable=False),  # pdf | docx | txt | md | html
+    Column("size", Integer, nullable=False),  # bytes uploaded
+    Column("status", String(16), nullable=False),  # processing | ready | failed
+    Column("reason", Text, nullable=False, default=""),  # why it failed
+    Column("chunk_count", Integer, nullable=False, default=0),
+    Column("embedder", String(64), nullable=False, default=""),  # the model of its vectors
+    Column("created_at", DateTime(timezone=True), nullable=False),
+    Column("updated_at", DateTime(timezone=True), nullable=False),
+    Index("documents_agent", "agent", "name"),
+)
+
+chunks = Table(
+    "chunks",
+    metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column(
+        "document_id", String(32), ForeignKey("documents.id", ondelete="CASCADE"), nullable=False
+    ),
+    Column("agent", String(64), nullable=False),
+    Column("ordinal", Integer, nullable=False),  # its place in the document
+    Column("text", Text, nullable=False),
+    Column("vector", LargeBinary, nullable=False),  # float32, L2-normalized
+    Index("chunks_agent", "agent", "id"),
+    Index("chunks_document", "document_id"),
 )

