@@ -10,7 +10,7 @@ from pathlib import Path
 from typing import Any, Protocol
 
 from mediaserver import logs
-from mediaserver.agents import Agent, AgentBook
+from mediaserver.agents import Agent, AgentBook, with_variables
 from mediaserver.calllog import CallLog, Records
 from mediaserver.config import VadConfig
 from mediaserver.events import CallEvent, Transfer
@@ -61,11 +61,14 @@ class Calls(CallHandler):
         version: int = 0,
         ring_seconds: float = 30.0,
         trunk: str | None = None,
+        *,
+        variables: dict[str, str] | None = None,
     ) -> tuple[str, int, str, str]:
-        """Call `uri` with the agent; once the call is over: (outcome, SIP code,
-        reason, call record id). outcome: "answered", "busy", "no answer",
-        "rejected" or "failed"."""
-        handle, record = self._place(uri, agent, version, trunk)
+        """Call `uri` with the agent ({name}s in its greeting and prompt filled
+        from `variables`); once the call is over: (outcome, SIP code, reason,
+        call record id). outcome: "answered", "busy", "no answer", "rejected"
+        or "failed"."""
+        handle, record = self._place(uri, with_variables(agent, variables), version, trunk)
         dialing = self._dialing[handle] = _Dialing(
             asyncio.Event(), asyncio.get_running_loop().create_future()
         )

@@ -170,13 +170,21 @@ class RemoteCalls:
         version: int = 0,
         ring_seconds: float = 30.0,
         trunk: str | None = None,
+        *,
+        variables: dict[str, str] | None = None,
     ) -> tuple[str, int, str, str]:
         # room shows up in the workers' polled status: no event to wait on
         while (state := self.workers.pick(sip=True)) is None:  # noqa: ASYNC110
             await asyncio.sleep(POLL_SECONDS)
         state.placing += 1  # counted until the worker's own status shows the call
         asyncio.get_running_loop().call_later(2.0, state.placed)
-        body = {"uri": uri, "agent": agent.name, "ring_seconds": ring_seconds, "trunk": trunk}
+        body = {
+            "uri": uri,
+            "agent": agent.name,
+            "ring_seconds": ring_seconds,
+            "trunk": trunk,
+            "variables": variables or {},
+        }
         try:
             log.info("outbound call to %s placed on worker %s", uri, state.address.worker)
             response = await self.workers.post(

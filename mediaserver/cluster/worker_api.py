@@ -32,6 +32,7 @@ class DialIn(BaseModel):
     agent: str = "default"
     ring_seconds: float = Field(30.0, gt=0, le=600)
     trunk: str | None = None
+    variables: dict[str, str] = Field(default_factory=dict)  # a campaign lead's columns
 
 
 def worker_app(worker: MediaWorker, metrics: Metrics) -> FastAPI:
@@ -76,7 +77,7 @@ def worker_app(worker: MediaWorker, metrics: Metrics) -> FastAPI:
         if found is None:
             raise HTTPException(404, f"no agent {body.agent!r}")
         outcome, code, reason, call_id = await calls.dial(
-            body.uri, found[0], found[1], body.ring_seconds, body.trunk
+            body.uri, found[0], found[1], body.ring_seconds, body.trunk, variables=body.variables
         )
         return {"outcome": outcome, "code": code, "reason": reason, "call_id": call_id}
 
