@@ -66,7 +66,9 @@ class RetrySeconds(BaseModel):
     busy: int | None = Field(default=600, ge=1, le=7 * 86400)
     no_answer: int | None = Field(default=1800, ge=1, le=7 * 86400)
     voicemail: int | None = Field(default=3600, ge=1, le=7 * 86400)
-    failed: int | None = Field(default=900, ge=1, le=7 * 86400)  # also an attempt cut short (unclean)
+    failed: int | None = Field(
+        default=900, ge=1, le=7 * 86400
+    )  # also an attempt cut short (unclean)
 
 
 class CampaignSpec(BaseModel):

@@ -21,7 +21,8 @@ from mediaserver.campaigns.events import AttemptEnded, CampaignEvent, CampaignFi
 from mediaserver.campaigns.leads_csv import neutralized
 from mediaserver.campaigns.model import CampaignSpec, outcome_state, zone
 from mediaserver.campaigns.schedule import next_open
-from mediaserver.dialer import Dials
+from mediaserver.dialer import Dialer, Dials
+from mediaserver.store import Store
 from mediaserver.store.campaigns import CampaignStore, Claim
 from mediaserver.store.db import utcnow
 
@@ -228,3 +229,20 @@ class CampaignRunner:
         self._renewed = now
         leads = [lead for calling in self.calling.values() for lead in calling]
         await self.offload(self.store.renew, self.owner, leads, now + self.lease)
+
+
+def runner_for(
+    dialer: Dialer,
+    store: Store,
+    on_event: Callable[[CampaignEvent], None] = lambda event: None,
+) -> CampaignRunner:
+    """The runner beside `dialer`: its calls, agents, trunks and trunk slots."""
+    return CampaignRunner(
+        CampaignStore(store),
+        dialer.calls,
+        dialer.book,
+        slots=dialer.slots,
+        target=dialer.target,
+        named_trunks=frozenset(dialer.trunks),
+        on_event=on_event,
+    )

@@ -1,0 +1,351 @@
+"""Campaigns' logic on a real SQLite store: lead CSVs, calling windows, and the
+runner dialling a fake `Dials` on virtual time (retries, windows, leases)."""
+
+from __future__ import annotations
+
+import asyncio
+import csv
+import io
+from collections import Counter
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from mediaserver.agents import DEFAULT_AGENT, AgentBook, with_variables
+from mediaserver.campaigns import leads_csv
+from mediaserver.campaigns.events import AttemptEnded, CampaignEvent, CampaignFinished
+from mediaserver.campaigns.model import CampaignSpec, Schedule, zone
+from mediaserver.campaigns.runner import CampaignRunner
+from mediaserver.campaigns.schedule import next_open
+from mediaserver.store import Store
+from mediaserver.store.campaigns import CampaignStore
+from tests.virtual_time import run_virtual
+
+# Wednesday 2026-01-07 10:00 UTC
+WEDNESDAY_10 = datetime(2026, 1, 7, 10, 0, tzinfo=UTC)
+
+
+def csv_bytes(*rows: str) -> bytes:
+    return ("\n".join(rows) + "\n").encode()
+
+
+# -- CSV ------------------------------------------------------------------------
+
+
+def test_a_csv_takes_good_rows_and_reports_each_bad_one_by_line() -> None:
+    parsed = leads_csv.parse(
+        csv_bytes(
+            "phone,name,timezone,plan",
+            "+14155550123,Ann,America/Los_Angeles,gold",
+            "(212) 555-0199,Bob,,silver",  # national, in the campaign's country
+            "not a number,Cy,,x",
+            "+14155550123,Ann again,,x",
+            "+14155550124,Dee,Mars/Olympus,x",
+            "+14155550125,Eve",
+            ",,,",  # blank: skipped
+        ),
+        "US",
+    )
+    assert [(lead.line, lead.phone, lead.variables) for lead in parsed.leads] == [
+        (2, "+14155550123", {"plan": "gold"}),
+        (3, "+12125550199", {"plan": "silver"}),
+    ]
+    assert [error["line"] for error in parsed.errors] == [4, 5, 6, 7]
+    reasons = [error["reason"] for error in parsed.errors]
+    assert "not a phone number" in reasons[0]
+    assert "already on line 2" in reasons[1]
+    assert "unknown time zone" in reasons[2]
+    assert "2 fields; the header has 4" in reasons[3]
+
+
+@pytest.mark.parametrize(
+    ("data", "status", "reason"),
+    [
+        (csv_bytes("number,name", "+14155550123,Ann"), 400, "no 'phone' column"),
+        (b"", 400, "empty"),
+        ("phone,name\n+14155550123,Zo\xeb\n".encode("latin-1"), 400, "not UTF-8"),
+        (csv_bytes("phone,Phone", "1,2"), 400, "twice"),
+        (
+            csv_bytes("phone", *(f"+1415555{n:04d}" for n in range(leads_csv.MAX_ROWS + 1))),
+            413,
+            f"more than {leads_csv.MAX_ROWS} rows",
+        ),
+    ],
+)
+def test_a_csv_that_cannot_be_read_is_refused_whole(data: bytes, status: int, reason: str) -> None:
+    with pytest.raises(leads_csv.CsvError) as caught:
+        leads_csv.parse(data, "US")
+    assert caught.value.status == status and reason in str(caught.value)
+
+
+def test_a_formula_is_kept_as_text_and_neutralized_in_exports_and_prompts() -> None:
+    formula = "=cmd|' /C calc'!A0"
+    parsed = leads_csv.parse(csv_bytes("phone,note", f'+14155550123,"{formula}"'), "US")
+    assert parsed.leads[0].variables == {"note": formula}  # stored as it came
+    row = {
+        "line": 2,
+        "phone": "+14155550123",
+        "name": "@SUM(1)",
+        "timezone": "",
+        "state": "queued",
+        "attempts": 0,
+        "outcome": None,
+        "sip_code": None,
+        "variables": {"note": formula},
+    }
+    exported = list(csv.DictReader(io.StringIO(leads_csv.export([row]))))[0]
+    assert exported["note"] == "'" + formula and exported["name"] == "'@SUM(1)"
+    assert exported["phone"] == "+14155550123"  # a validated number stays as it is
+    assert leads_csv.neutralized(formula) == "'" + formula  # as the runner fills a prompt
+    assert leads_csv.neutralized("Ann") == "Ann"
+
+
+def test_variables_fill_the_greeting_and_prompt_and_leave_other_braces() -> None:
+    from dataclasses import replace
+
+    agent = replace(
+        DEFAULT_AGENT,
+        greeting="Hi {name}, about your {plan} plan.",
+        system_prompt='Answer as JSON {"ok": true}. Caller: {name}; unknown: {missing}.',
+    )
+    filled = with_variables(agent, {"name": "Ann", "plan": "gold"})
+    assert filled.greeting == "Hi Ann, about your gold plan."
+    assert filled.system_prompt == 'Answer as JSON {"ok": true}. Caller: Ann; unknown: {missing}.'
+
+
+# -- calling windows --------------------------------------------------------------
+
+
+def test_the_window_is_open_inside_its_hours_and_days_in_the_leads_zone() -> None:
+    weekdays = Schedule(days=["mon", "tue", "wed", "thu", "fri"], start="09:00", end="17:00")
+    london, tokyo = zone("Europe/London"), zone("Asia/Tokyo")
+    assert next_open(WEDNESDAY_10, london, weekdays) == WEDNESDAY_10
+    # 19:00 in Tokyo: closed; opens Thursday 09:00 JST = Thursday 00:00 UTC
+    assert next_open(WEDNESDAY_10, tokyo, weekdays) == datetime(2026, 1, 8, 0, 0, tzinfo=UTC)
+    friday_evening = datetime(2026, 1, 9, 18, 0, tzinfo=UTC)
+    assert next_open(friday_evening, london, weekdays) == datetime(2026, 1, 12, 9, tzinfo=UTC)
+    early = datetime(2026, 1, 7, 8, 59, tzinfo=UTC)
+    assert next_open(early, london, weekdays) == datetime(2026, 1, 7, 9, tzinfo=UTC)
+
+
+def test_a_spec_refuses_what_cannot_run() -> None:
+    with pytest.raises(ValueError, match="before end"):
+        Schedule(start="18:00", end="09:00")
+    with pytest.raises(ValueError, match="unknown time zone"):
+        CampaignSpec(name="x", timezone="Nowhere/Land")
+    with pytest.raises(ValueError, match="voicemail_message"):
+        CampaignSpec(name="x", voicemail="leave_message")
+
+
+# -- the runner on virtual time -------------------------------------------------
+
+
+@dataclass
+class FakeCallees:
+    """Dials: each number answers as the script says; counts calls at once."""
+
+    script: dict[str, str]  # E.164 -> answered | busy | no answer | rejected
+    clock: Callable[[], float]
+    seconds: float = 30.0
+    calls: Counter[str] = field(default_factory=Counter)
+    live: Counter[str] = field(default_factory=Counter)
+    most_at_once: int = 0
+    most_per_number: int = 0
+    dialled_at: dict[str, list[float]] = field(default_factory=dict)
+
+    async def dial(
+        self,
+        uri: str,
+        agent: Any,
+        version: int = 0,
+        ring_seconds: float = 30.0,
+        trunk: str | None = None,
+        *,
+        variables: dict[str, str] | None = None,
+    ) -> tuple[str, int, str, str]:
+        number = uri.split(":", 1)[1].split("@", 1)[0]
+        self.calls[number] += 1
+        self.dialled_at.setdefault(number, []).append(self.clock())
+        self.live[number] += 1
+        self.most_per_number = max(self.most_per_number, self.live[number])
+        self.most_at_once = max(self.most_at_once, sum(self.live.values()))
+        try:
+            behaviour = self.script[number]
+            await asyncio.sleep(self.seconds if behaviour == "answered" else ring_seconds / 3)
+            code = {"answered": 200, "busy": 486, "no answer": 487, "rejected": 603}[behaviour]
+            return behaviour, code, "", f"call-{number}-{self.calls[number]}"
+        finally:
+            self.live[number] -= 1
+
+
+def make_runner(
+    store: CampaignStore, callees: FakeCallees, events: list[CampaignEvent], per_trunk: int = 4
+) -> CampaignRunner:
+    loop = asyncio.get_running_loop()
+    started = loop.time()
+    slots = asyncio.Semaphore(per_trunk)
+
+    async def inline(fn: Callable[..., Any], *args: Any) -> Any:
+        return fn(*args)  # the store is local SQLite; virtual time must not see threads
+
+    return CampaignRunner(
+        store,
+        callees,
+        AgentBook(DEFAULT_AGENT),
+        slots=lambda trunk: slots,
+        target=lambda number, trunk: f"sip:{number}@trunk.example",
+        on_event=events.append,
+        now=lambda: WEDNESDAY_10 + timedelta(seconds=loop.time() - started),
+        offload=inline,
+        tick_seconds=1.0,
+    )
+
+
+@pytest.fixture
+def store(tmp_path: Path) -> CampaignStore:
+    return CampaignStore(Store.open(f"sqlite:///{tmp_path / 'store.db'}"))
+
+
+SCRIPT = {
+    "+14155550101": "answered",
+    "+14155550102": "busy",
+    "+14155550103": "no answer",
+    "+14155550104": "rejected",
+}
+SPEC = CampaignSpec(
+    name="spring",
+    max_concurrent=2,
+    max_attempts=3,
+    retry_seconds={"busy": 60, "no_answer": 120, "voicemail": 60, "failed": 30},
+    ring_seconds=20,
+    schedule=Schedule(days=["mon", "tue", "wed", "thu", "fri"], start="09:00", end="17:00"),
+)
+
+
+def add_campaign(store: CampaignStore, spec: CampaignSpec, rows: list[str]) -> int:
+    campaign = store.create(spec.name, spec.model_dump())
+    parsed = leads_csv.parse(csv_bytes("phone,timezone", *rows), spec.country)
+    assert not parsed.errors
+    store.add_leads(campaign["id"], parsed.leads)
+    assert store.move(campaign["id"], {"draft"}, "running")
+    return int(campaign["id"])
+
+
+def test_every_lead_ends_in_its_state_after_the_retries_its_outcome_allows(
+    store: CampaignStore,
+) -> None:
+    events: list[CampaignEvent] = []
+
+    async def scenario() -> FakeCallees:
+        loop = asyncio.get_running_loop()
+        callees = FakeCallees(SCRIPT, loop.time)
+        campaign = add_campaign(store, SPEC, [f"{number}," for number in SCRIPT])
+        runner = make_runner(store, callees, events)
+        for _ in range(1000):
+            await runner.tick()
+            if store.get(campaign)["state"] == "finished":  # type: ignore[index]
+                break
+            await asyncio.sleep(1.0)
+        await runner.close()
+        return callees
+
+    callees = run_virtual(scenario())
+    assert callees.calls == {
+        "+14155550101": 1,
+        "+14155550102": 3,
+        "+14155550103": 3,
+        "+14155550104": 1,
+    }
+    busy = callees.dialled_at["+14155550102"]
+    assert [round(b - a) >= 60 for a, b in zip(busy, busy[1:], strict=False)] == [True, True]
+    assert callees.most_at_once == 2 and callees.most_per_number == 1
+    campaign_id = next(e.campaign_id for e in events if isinstance(e, CampaignFinished))
+    _, leads = store.leads(campaign_id)
+    assert {lead["phone"]: (lead["state"], lead["attempts"]) for lead in leads} == {
+        "+14155550101": ("answered", 1),
+        "+14155550102": ("busy", 3),
+        "+14155550103": ("no_answer", 3),
+        "+14155550104": ("rejected", 1),
+    }
+    ended = [e for e in events if isinstance(e, AttemptEnded)]
+    assert len(ended) == 8 and ended[-1].state != "queued"
+
+
+def test_a_lead_in_a_closed_time_zone_waits_for_its_window(store: CampaignStore) -> None:
+    async def scenario() -> tuple[FakeCallees, float]:
+        loop = asyncio.get_running_loop()
+        callees = FakeCallees({"+14155550101": "answered", "+14155550102": "answered"}, loop.time)
+        callees.seconds = 5
+        add_campaign(store, SPEC, ["+14155550101,Europe/London", "+14155550102,Asia/Tokyo"])
+        runner = make_runner(store, callees, [])
+        start = loop.time()
+        while callees.calls["+14155550102"] == 0 and loop.time() - start < 2 * 86400:
+            await runner.tick()
+            await asyncio.sleep(60.0)
+        await runner.close()
+        return callees, start
+
+    callees, start = run_virtual(scenario())
+    london = callees.dialled_at["+14155550101"][0] - start
+    tokyo = callees.dialled_at["+14155550102"][0] - start
+    assert london < 60
+    # Tokyo's 09:00 on Thursday is 00:00 UTC: 14 hours after Wednesday 10:00 UTC
+    assert 14 * 3600 <= tokyo < 14 * 3600 + 120
+
+
+def test_an_attempt_whose_runner_died_is_closed_unclean_and_retried(
+    store: CampaignStore,
+) -> None:
+    campaign = add_campaign(store, SPEC, ["+14155550101,"])
+    _, (lead,) = store.leads(campaign)
+    dead = store.claim(lead["id"], "dead-runner", WEDNESDAY_10 + timedelta(seconds=15))
+    assert dead is not None
+    assert store.claim(lead["id"], "another", WEDNESDAY_10 + timedelta(seconds=15)) is None
+
+    async def scenario() -> FakeCallees:
+        loop = asyncio.get_running_loop()
+        callees = FakeCallees({"+14155550101": "answered"}, loop.time)
+        runner = make_runner(store, callees, [])
+        for _ in range(200):
+            await runner.tick()
+            if store.get(campaign)["state"] == "finished":  # type: ignore[index]
+                break
+            await asyncio.sleep(1.0)
+        await runner.close()
+        return callees
+
+    callees = run_virtual(scenario())
+    assert callees.calls["+14155550101"] == 1 and callees.most_per_number == 1
+    found = store.lead(campaign, lead["id"])
+    assert found is not None
+    assert [(a["number"], a["outcome"]) for a in found["attempt_log"]] == [
+        (1, "unclean"),
+        (2, "answered"),
+    ]
+    assert found["state"] == "answered"
+
+
+def test_a_number_on_the_do_not_call_list_is_never_dialled(store: CampaignStore) -> None:
+    campaign = add_campaign(store, SPEC, ["+14155550101,", "+14155550102,"])
+    store.dnc_add(["+14155550102"])
+
+    async def scenario() -> FakeCallees:
+        loop = asyncio.get_running_loop()
+        callees = FakeCallees(SCRIPT, loop.time)
+        runner = make_runner(store, callees, [])
+        for _ in range(100):
+            await runner.tick()
+            if store.get(campaign)["state"] == "finished":  # type: ignore[index]
+                break
+            await asyncio.sleep(1.0)
+        await runner.close()
+        return callees
+
+    callees = run_virtual(scenario())
+    assert dict(callees.calls) == {"+14155550101": 1}
+    _, leads = store.leads(campaign, "dnc")
+    assert [lead["phone"] for lead in leads] == ["+14155550102"]
