@@ -13,6 +13,7 @@ script are answered. Prints "listening PORT", then, on SIGTERM or after
 from __future__ import annotations
 
 import argparse
+import contextlib
 import json
 import signal
 import sys
@@ -118,10 +119,8 @@ def main() -> int:
                 and now - call.answered_at > args.hold
             ):
                 call.answered_at = None
-                try:
+                with contextlib.suppress(pj.Error):
                     call.hangup(pj.CallOpParam(True))
-                except pj.Error:
-                    pass
     result = {
         "invites": dict(account.invites),
         "most_at_once": dict(account.most_at_once),

@@ -74,18 +74,18 @@ class RetrySeconds(BaseModel):
 class CampaignSpec(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
     name: str = Field(min_length=1, max_length=128)
-    agent: str = Field("default", pattern=NAME)
-    trunk: str = Field("default", pattern=NAME)
-    caller_id: str = Field("", max_length=64)
-    country: str = Field("US", description="region of national numbers (ISO 3166 alpha-2)")
-    timezone: str = Field("UTC", description="IANA zone of leads that name none")
+    agent: str = Field(default="default", pattern=NAME)
+    trunk: str = Field(default="default", pattern=NAME)
+    caller_id: str = Field(default="", max_length=64)
+    country: str = Field(default="US", description="region of national numbers (ISO 3166 alpha-2)")
+    timezone: str = Field(default="UTC", description="IANA zone of leads that name none")
     schedule: Schedule = Schedule()
-    max_concurrent: int = Field(2, ge=1, le=100)
-    max_attempts: int = Field(3, ge=1, le=20)
+    max_concurrent: int = Field(default=2, ge=1, le=100)
+    max_attempts: int = Field(default=3, ge=1, le=20)
     retry_seconds: RetrySeconds = RetrySeconds()
-    ring_seconds: float = Field(30.0, ge=1.0, le=120.0)
+    ring_seconds: float = Field(default=30.0, ge=1.0, le=120.0)
     voicemail: Literal["hang_up", "leave_message"] = "hang_up"
-    voicemail_message: str = Field("", max_length=2000)
+    voicemail_message: str = Field(default="", max_length=2000)
 
     @field_validator("country")
     @classmethod

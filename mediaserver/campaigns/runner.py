@@ -9,6 +9,7 @@ a dead one left (their leases ran out) as `unclean`."""
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 import uuid
 from collections.abc import Awaitable, Callable
@@ -74,17 +75,20 @@ class CampaignRunner:
         self._tasks: set[asyncio.Task[None]] = set()
         self._loop_task: asyncio.Task[None] | None = None
         self._renewed: datetime | None = None
+        self._wake = asyncio.Event()  # an attempt ended: its slot can be refilled at once
 
     def start(self) -> None:
         self._loop_task = asyncio.get_running_loop().create_task(self.run())
 
     async def run(self) -> None:
         while True:
+            self._wake.clear()
             try:
                 await self.tick()
             except Exception:
                 log.exception("campaign tick failed")  # the store may be back next tick
-            await asyncio.sleep(self.tick_seconds)
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(self._wake.wait(), self.tick_seconds)
 
     async def close(self) -> None:
         """Stop dialling; calls in flight are cut and their attempts closed as unclean."""
@@ -161,6 +165,7 @@ class CampaignRunner:
             slots.release()
             self.calling.get(claim.campaign_id, set()).discard(claim.lead_id)
         await self._finish(claim, spec, outcome, code=code, call_id=call_id)
+        self._wake.set()
 
     async def _finish(
         self,

@@ -202,6 +202,10 @@ def test_bad_lead_lists_and_bodies_are_refused_with_reasons(
         assert server.post("/campaigns", campaign_spec(agent="nobody")).status_code == 422
         campaign_id = server.post("/campaigns", campaign_spec()).json()["id"]
         path = f"/campaigns/{campaign_id}/leads"
+        viewer = server.cli("keys", "create", "--role", "viewer")
+        assert server.post("/campaigns", campaign_spec(), token=viewer).status_code == 403
+        assert server.post("/dnc", {"phones": [BUSY]}, token=viewer).status_code == 403
+        assert httpx.get(f"http://127.0.0.1:{server.http_port}/campaigns").status_code == 401
 
         no_phone = upload(server, path, b"number,name\n+14155550101,Ann\n")
         assert no_phone.status_code == 400 and "no 'phone' column" in no_phone.json()["detail"]

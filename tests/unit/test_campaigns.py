@@ -6,6 +6,7 @@ from __future__ import annotations
 import asyncio
 import csv
 import io
+import itertools
 from collections import Counter
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -97,7 +98,7 @@ def test_a_formula_is_kept_as_text_and_neutralized_in_exports_and_prompts() -> N
         "sip_code": None,
         "variables": {"note": formula},
     }
-    exported = list(csv.DictReader(io.StringIO(leads_csv.export([row]))))[0]
+    exported = next(csv.DictReader(io.StringIO(leads_csv.export([row]))))
     assert exported["note"] == "'" + formula and exported["name"] == "'@SUM(1)"
     assert exported["phone"] == "+14155550123"  # a validated number stays as it is
     assert leads_csv.neutralized(formula) == "'" + formula  # as the runner fills a prompt
@@ -261,7 +262,7 @@ def test_every_lead_ends_in_its_state_after_the_retries_its_outcome_allows(
         "+14155550104": 1,
     }
     busy = callees.dialled_at["+14155550102"]
-    assert [round(b - a) >= 60 for a, b in zip(busy, busy[1:], strict=False)] == [True, True]
+    assert [round(b - a) >= 60 for a, b in itertools.pairwise(busy)] == [True, True]
     assert callees.most_at_once == 2 and callees.most_per_number == 1
     campaign_id = next(e.campaign_id for e in events if isinstance(e, CampaignFinished))
     _, leads = store.leads(campaign_id)
@@ -349,3 +350,24 @@ def test_a_number_on_the_do_not_call_list_is_never_dialled(store: CampaignStore)
     assert dict(callees.calls) == {"+14155550101": 1}
     _, leads = store.leads(campaign, "dnc")
     assert [lead["phone"] for lead in leads] == ["+14155550102"]
+
+
+def test_bench_campaign_reports_rate_writes_and_memory() -> None:
+    import json
+    import subprocess
+    import sys
+
+    out = subprocess.run(
+        [
+            *(sys.executable, "-m", "bench.campaign", "--leads", "20", "--concurrency", "4"),
+            *("--call-seconds", "0.1", "--json"),
+        ],
+        capture_output=True,
+        text=True,
+        check=True,
+        timeout=300,
+    )
+    (run,) = json.loads(out.stdout)["runs"]
+    assert run["leads"] == 20 and 1 <= run["most_at_once"] <= 4
+    assert run["store_writes_per_call"] >= 4  # claim (2) and finish (2) at least
+    assert run["dial_rate_per_s"] > 0 and run["rate_vs_ideal"] > 0
