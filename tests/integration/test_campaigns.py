@@ -240,3 +240,34 @@ def test_bad_lead_lists_and_bodies_are_refused_with_reasons(
         assert (job["outcome"], job["attempts"], job["call_ids"]) == ("dnc", 0, [])
     finally:
         stop_server(server)
+
+
+def test_in_a_cluster_the_trunk_limit_holds_across_workers_and_variables_reach_them(
+    tmp_path: Path,
+) -> None:
+    """The runner lives in the control process: [sip] outbound_per_trunk = 2
+    caps the campaign's calls (max_concurrent 4) across both workers."""
+    from tests.cluster import start_cluster
+
+    numbers = [f"+1415555030{n}" for n in range(6)]
+    proc, port = callees({}, hold=4.0)
+    cluster = start_cluster(
+        tmp_path, 2, sip_extra=f'trunk_host = "127.0.0.1:{port}"\noutbound_per_trunk = 2\n'
+    )
+    try:
+        sales = {"name": "sales", "greeting": "Hello {name}."}
+        assert cluster.post("/agents", sales).status_code == 201
+        created = cluster.post("/campaigns", campaign_spec(agent="sales", max_concurrent=4))
+        campaign_id = created.json()["id"]
+        rows = "\n".join(f"{number},Lead {n}" for n, number in enumerate(numbers))
+        upload(cluster, f"/campaigns/{campaign_id}/leads", f"phone,name\n{rows}".encode())
+        cluster.post(f"/campaigns/{campaign_id}/start", {})
+        wait_state(cluster, campaign_id, "finished", 120)
+        leads = leads_by_phone(cluster, campaign_id)
+        assert {lead["state"] for lead in leads.values()} == {"answered"}
+        record = cluster.api(f"/calls/{leads[numbers[3]]['call_id']}").json()
+        assert record["worker"] and record["turns"][0]["text"] == "Hello Lead 3."
+    finally:
+        stop_server(cluster)
+    said = callees_report(proc)
+    assert said["most_calls"] == 2 and set(said["most_at_once"].values()) == {1}, said
