@@ -285,9 +285,14 @@ class CampaignStore:
         next_at: datetime | None = None,
     ) -> bool:
         """Close the claimed attempt; the lead goes to `state` (queued: again
-        at `next_at`). False if the lease was lost meanwhile."""
+        at `next_at`; stopped instead if its campaign was stopped meanwhile).
+        False if the lease was lost meanwhile."""
         now = utcnow()
         with self.engine.begin() as c:
+            if state == "queued" and c.scalar(
+                sa.select(campaigns.c.state).where(campaigns.c.id == claim.campaign_id)
+            ) in ("stopped", "finished"):
+                state, next_at = "stopped", None
             done = c.execute(
                 campaign_leads.update()
                 .where(

@@ -371,3 +371,18 @@ def test_bench_campaign_reports_rate_writes_and_memory() -> None:
     assert run["leads"] == 20 and 1 <= run["most_at_once"] <= 4
     assert run["store_writes_per_call"] >= 4  # claim (2) and finish (2) at least
     assert run["dial_rate_per_s"] > 0 and run["rate_vs_ideal"] > 0
+
+
+def test_a_lead_whose_campaign_stops_mid_call_is_not_queued_again(store: CampaignStore) -> None:
+    campaign = add_campaign(store, SPEC, ["+14155550101,", "+14155550102,"])
+    _, (first, second) = store.leads(campaign)
+    claim = store.claim(first["id"], "me", WEDNESDAY_10 + timedelta(seconds=15))
+    assert claim is not None
+    assert store.move(campaign, {"running"}, "stopped")
+    retry_at = WEDNESDAY_10 + timedelta(seconds=60)
+    assert store.finish(
+        claim, "me", outcome="busy", sip_code=486, call_id="c1", state="queued", next_at=retry_at
+    )
+    assert store.lead(campaign, first["id"])["state"] == "stopped"  # type: ignore[index]
+    assert store.lead(campaign, second["id"])["state"] == "stopped"  # type: ignore[index]
+    assert store.claim(second["id"], "me", retry_at) is None
