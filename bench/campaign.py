@@ -33,7 +33,7 @@ from mediaserver.store import Store
 from mediaserver.store.campaigns import CampaignStore
 
 ALWAYS = Schedule(
-    days=["mon", "tue", "wed", "thu", "fri", "sat", "sun"], start="00:00", end="23:59"
+    days=["mon", "tue", "wed", "thu", "fri", "sat", "sun"], start="00:00", end="24:00"
 )
 
 

@@ -12,7 +12,7 @@ from pydantic import BaseModel, ConfigDict, Field, field_validator, model_valida
 NAME = r"^[a-z0-9][a-z0-9_-]{0,63}$"
 DAYS = ("mon", "tue", "wed", "thu", "fri", "sat", "sun")
 Day = Literal["mon", "tue", "wed", "thu", "fri", "sat", "sun"]
-CLOCK = re.compile(r"^([01]\d|2[0-3]):[0-5]\d$")
+CLOCK = re.compile(r"^(([01]\d|2[0-3]):[0-5]\d|24:00)$")  # 24:00: the end of the day
 
 # A lead's states: queued and calling are on the way; the rest are final.
 QUEUED, CALLING = "queued", "calling"
@@ -41,7 +41,7 @@ class Schedule(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
     days: list[Day] = Field(default_factory=lambda: list[Day](("mon", "tue", "wed", "thu", "fri")))
     start: str = "09:00"  # local time, HH:MM
-    end: str = "18:00"  # exclusive
+    end: str = "18:00"  # exclusive; "24:00": to midnight
 
     @field_validator("start", "end")
     @classmethod
@@ -54,6 +54,8 @@ class Schedule(BaseModel):
     def _window(self) -> Schedule:
         if not self.days:
             raise ValueError("days: at least one day")
+        if self.start == "24:00":
+            raise ValueError("start: expected HH:MM before 24:00")
         if self.start >= self.end:
             raise ValueError(f"start {self.start} must be before end {self.end}")
         return self

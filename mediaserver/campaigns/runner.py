@@ -87,8 +87,11 @@ class CampaignRunner:
                 await self.tick()
             except Exception:
                 log.exception("campaign tick failed")  # the store may be back next tick
+            # asyncio.timeout, not wait_for: Python 3.11's wait_for can turn a
+            # cancellation (close()) into a TimeoutError, and the loop would run on
             with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(self._wake.wait(), self.tick_seconds)
+                async with asyncio.timeout(self.tick_seconds):
+                    await self._wake.wait()
 
     async def close(self) -> None:
         """Stop dialling; calls in flight are cut and their attempts closed as unclean."""
@@ -96,10 +99,6 @@ class CampaignRunner:
         for task in tasks:
             task.cancel()
         await asyncio.gather(*tasks, return_exceptions=True)
-
-    async def idle(self) -> None:
-        """Wait for the attempts in flight (tests, the bench)."""
-        await asyncio.gather(*self._tasks, return_exceptions=True)
 
     async def tick(self) -> None:
         now = self.now()

@@ -18,13 +18,15 @@ def next_open(now: datetime, where: ZoneInfo, schedule: Schedule) -> datetime:
     """`now` if the window is open at `now` in zone `where`, else the moment
     (UTC-aware) it next opens. `now` must be timezone-aware."""
     local = now.astimezone(where)
-    start, end = _clock(schedule.start), _clock(schedule.end)
+    start = _clock(schedule.start)
+    to_midnight = schedule.end == "24:00"
+    end = time(0, 0) if to_midnight else _clock(schedule.end)
     for ahead in range(8):
         day = local.date() + timedelta(days=ahead)
         if DAYS[day.weekday()] not in schedule.days:
             continue
         opens = datetime.combine(day, start, where)
-        closes = datetime.combine(day, end, where)
+        closes = datetime.combine(day + timedelta(days=to_midnight), end, where)
         if ahead == 0 and opens <= local < closes:
             return now
         if opens > local:

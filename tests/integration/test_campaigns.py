@@ -22,7 +22,7 @@ ANSWERS, BUSY, RINGS, REJECTS = "+14155550101", "+14155550102", "+14155550103", 
 ALWAYS = {
     "days": ["mon", "tue", "wed", "thu", "fri", "sat", "sun"],
     "start": "00:00",
-    "end": "23:59",
+    "end": "24:00",
 }
 
 

@@ -7,6 +7,7 @@ import asyncio
 import csv
 import io
 import itertools
+import time
 from collections import Counter
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -131,6 +132,12 @@ def test_the_window_is_open_inside_its_hours_and_days_in_the_leads_zone() -> Non
     assert next_open(friday_evening, london, weekdays) == datetime(2026, 1, 12, 9, tzinfo=UTC)
     early = datetime(2026, 1, 7, 8, 59, tzinfo=UTC)
     assert next_open(early, london, weekdays) == datetime(2026, 1, 7, 9, tzinfo=UTC)
+    evenings = Schedule(days=["wed"], start="18:00", end="24:00")
+    late = datetime(2026, 1, 7, 23, 59, 30, tzinfo=UTC)
+    assert next_open(late, london, evenings) == late  # open to midnight
+    assert next_open(WEDNESDAY_10, london, evenings) == datetime(2026, 1, 7, 18, tzinfo=UTC)
+    with pytest.raises(ValueError, match="HH:MM"):
+        Schedule(start="24:00", end="24:00")
 
 
 def test_a_spec_refuses_what_cannot_run() -> None:
@@ -386,3 +393,43 @@ def test_a_lead_whose_campaign_stops_mid_call_is_not_queued_again(store: Campaig
     assert store.lead(campaign, first["id"])["state"] == "stopped"  # type: ignore[index]
     assert store.lead(campaign, second["id"])["state"] == "stopped"  # type: ignore[index]
     assert store.claim(second["id"], "me", retry_at) is None
+
+
+def test_the_runner_closes_right_after_its_campaign_finishes(store: CampaignStore) -> None:
+    """On a real loop, with the store off it in threads: Python 3.11's
+    asyncio.wait_for turned close()'s cancellation into a timeout of the
+    runner's tick wait, and the runner ran on for ever."""
+    always = Schedule(days=["mon", "tue", "wed", "thu", "fri", "sat", "sun"], end="24:00")
+    add_campaign(
+        store,
+        SPEC.model_copy(update={"schedule": always.model_copy(update={"start": "00:00"})}),
+        [f"+141555501{n:02d}," for n in range(20)],
+    )
+
+    async def scenario() -> bool:
+        callees = FakeCallees({}, time.monotonic, seconds=0.1)
+        callees.script = {f"+141555501{n:02d}": "answered" for n in range(20)}
+        finished = asyncio.Event()
+
+        def on_event(event: CampaignEvent) -> None:
+            if isinstance(event, CampaignFinished):
+                finished.set()
+
+        slots = asyncio.Semaphore(4)
+        runner = CampaignRunner(
+            store,
+            callees,
+            AgentBook(DEFAULT_AGENT),
+            slots=lambda trunk: slots,
+            target=lambda number, trunk: f"sip:{number}@trunk.example",
+            on_event=on_event,
+        )
+        runner.start()
+        await finished.wait()
+        try:
+            await asyncio.wait_for(runner.close(), 30)
+        except TimeoutError:
+            return False
+        return True
+
+    assert asyncio.run(scenario())
