@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass, replace
 from typing import TYPE_CHECKING, Any
 
@@ -132,6 +133,22 @@ def from_spec(name: str, spec: dict[str, Any], base: Agent = DEFAULT_AGENT) -> A
             for o in spec.get("ivr_menu", [])
         ),
     )
+
+
+PLACEHOLDER = re.compile(r"\{([A-Za-z_][A-Za-z0-9_]*)\}")
+
+
+def with_variables(agent: Agent, variables: dict[str, str] | None) -> Agent:
+    """`agent` with each {name} in its greeting and prompt filled from
+    `variables` (a campaign lead's columns); unknown names and any other
+    braces stay as they are (str.format would choke on a JSON example)."""
+    if not variables:
+        return agent
+
+    def fill(text: str) -> str:
+        return PLACEHOLDER.sub(lambda m: variables.get(m.group(1), m.group(0)), text)
+
+    return replace(agent, greeting=fill(agent.greeting), system_prompt=fill(agent.system_prompt))
 
 
 class AgentBook:

@@ -21,6 +21,7 @@ from mediaserver.agents import AgentBook
 from mediaserver.api import (
     agents,
     analytics,
+    campaigns,
     documents,
     health,
     live,
@@ -38,10 +39,13 @@ from mediaserver.api import calls as call_records
 from mediaserver.api.auth import Auth, CallTokens, FailedAuth, RateLimiter
 from mediaserver.api.guard import RequestGuard, guarded_protocol
 from mediaserver.calllog import Records
+from mediaserver.campaigns.dnc import DoNotCall
+from mediaserver.campaigns.runner import runner_for
 from mediaserver.config import Config
 from mediaserver.dialer import Dialer
 from mediaserver.metrics import Metrics
 from mediaserver.store import Store
+from mediaserver.store.campaigns import CampaignStore
 from mediaserver.transports.sip import SipServer
 from mediaserver.transports.webrtc import WebRtcServer
 from mediaserver.transports.websocket_call import SocketServer
@@ -133,6 +137,9 @@ def create_http_app(
         app.include_router(trunks.router(sip, plane.auth))
     if dialer is not None:  # before /calls/{id}
         app.include_router(outbound.router(dialer, plane.auth))
+        app.include_router(
+            campaigns.router(CampaignStore(plane.store), plane.auth, dialer.book, dialer)
+        )
     app.include_router(call_records.router(plane.store, plane.auth, plane.data_dir / "recordings"))
     app.include_router(analytics.router(plane.store, plane.auth))
     app.include_router(live.router(plane.store, plane.auth, hang_up))
@@ -214,9 +221,12 @@ async def serve(config: Config, plane: ControlPlane) -> None:
         per_trunk=config.sip.outbound_per_trunk,
         retries=config.sip.outbound_retries,
         retry_seconds=config.sip.outbound_retry_seconds,
+        blocked=DoNotCall(CampaignStore(plane.store)).blocks,
     )
     await sip.start()
     state["sip"] = True
+    campaign_runner = runner_for(dialer, plane.store)
+    campaign_runner.start()
 
     def ready() -> dict[str, bool]:
         trunks = {f"trunk {name}": t.registered for name, t in sip.trunks.items()}
@@ -260,6 +270,7 @@ async def serve(config: Config, plane: ControlPlane) -> None:
     except SystemExit:  # uvicorn's way of saying that start-up failed
         http.started = False
     finally:
+        await campaign_runner.close()
         await dialer.close()
         await browser.stop()
         await sockets.stop()

@@ -11,7 +11,7 @@ from pathlib import Path
 from typing import Any, Protocol
 
 from mediaserver import logs
-from mediaserver.agents import Agent, AgentBook
+from mediaserver.agents import Agent, AgentBook, with_variables
 from mediaserver.amd.detector import AmdDecision
 from mediaserver.amd.gate import AmdGate
 from mediaserver.amd.policy import AmdPolicy
@@ -72,13 +72,15 @@ class Calls(CallHandler):
         *,
         amd: AmdPolicy | None = None,
         on_amd: Callable[[AmdDecision], None] | None = None,
+        variables: dict[str, str] | None = None,
     ) -> tuple[str, int, str, str]:
-        """Call `uri` with the agent; once the call is over: (outcome, SIP code,
-        reason, call record id). outcome: "answered", "busy", "no answer",
-        "rejected" or "failed". With `amd`, answering-machine detection holds
-        the greeting until it has decided, and acts on a machine as the policy
-        says; on_amd is told its decision (the call record keeps it too)."""
-        handle, record = self._place(uri, agent, version, trunk)
+        """Call `uri` with the agent ({name}s in its greeting and prompt filled
+        from `variables`); once the call is over: (outcome, SIP code, reason,
+        call record id). outcome: "answered", "busy", "no answer", "rejected"
+        or "failed". With `amd`, answering-machine detection holds the greeting
+        until it has decided, and acts on a machine as the policy says; on_amd
+        is told its decision (the call record keeps it too)."""
+        handle, record = self._place(uri, with_variables(agent, variables), version, trunk)
         if amd is not None:
             self._amd[handle] = (amd, on_amd or (lambda decision: None))
         dialing = self._dialing[handle] = _Dialing(

@@ -33,7 +33,7 @@ class Job:
     agent: str
     trunk: str
     state: str = "queued"  # queued | calling | waiting | done
-    outcome: str | None = None  # answered | busy | no answer | rejected | failed
+    outcome: str | None = None  # answered | busy | no answer | rejected | failed | dnc
     sip_code: int | None = None
     attempts: int = 0
     call_ids: list[str] = field(default_factory=list)
@@ -62,6 +62,7 @@ class Dials(Protocol):
         *,
         amd: AmdPolicy | None = None,
         on_amd: Callable[[AmdDecision], None] | None = None,
+        variables: dict[str, str] | None = None,  # {name}s of the greeting and prompt
     ) -> tuple[str, int, str, str]: ...
 
 
@@ -80,6 +81,7 @@ class Dialer:
         ring_seconds: float = 30.0,
         queue_limit: int = 1000,
         keep: int = 1000,
+        blocked: Callable[[str], bool] | None = None,
     ) -> None:
         self.calls = calls
         self.book = book
@@ -92,6 +94,7 @@ class Dialer:
         self.ring_seconds = ring_seconds
         self.queue_limit = queue_limit
         self.keep = keep
+        self.blocked = blocked  # the do-not-call list: a target it blocks is never dialled
         self.jobs: dict[int, Job] = {}
         self._ids = itertools.count(1)
         self._slots: dict[str, asyncio.Semaphore] = {}
@@ -135,11 +138,21 @@ class Dialer:
     def _count(self) -> None:
         self.metrics.outbound_queue.set(self.waiting)
 
+    def slots(self, trunk: str) -> asyncio.Semaphore:
+        """The trunk's call slots, shared by POST /calls and campaigns (all in
+        the one process that places outbound calls, whatever the workers)."""
+        return self._slots.setdefault(trunk, asyncio.Semaphore(self.per_trunk))
+
     async def _run(self, job: Job) -> None:
         loop = asyncio.get_running_loop()
-        slots = self._slots.setdefault(job.trunk, asyncio.Semaphore(self.per_trunk))
+        slots = self.slots(job.trunk)
         while True:
             async with slots:
+                if self.blocked is not None and await loop.run_in_executor(
+                    None, self.blocked, job.to
+                ):
+                    job.state, job.outcome = "done", "dnc"
+                    break
                 found = await loop.run_in_executor(None, self.book.get, job.agent)
                 if found is None:
                     job.state, job.outcome = "done", "failed"

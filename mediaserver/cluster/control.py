@@ -13,6 +13,8 @@ import uvicorn
 
 from mediaserver import app
 from mediaserver.agents import DEFAULT_AGENT, AgentBook, configured
+from mediaserver.campaigns.dnc import DoNotCall
+from mediaserver.campaigns.runner import CampaignRunner, runner_for
 from mediaserver.cluster import proto
 from mediaserver.cluster.metrics import cluster_registry
 from mediaserver.cluster.remote import RemoteCalls, RemoteWebRtc, Workers
@@ -21,6 +23,7 @@ from mediaserver.dialer import Dialer
 from mediaserver.knowledge.index import KnowledgeIndex
 from mediaserver.knowledge.ingest import Ingest
 from mediaserver.store import Store
+from mediaserver.store.campaigns import CampaignStore
 from mediaserver.transports.call import CallHandler
 from mediaserver.transports.webrtc import WebRtcServer
 
@@ -34,6 +37,7 @@ class ControlProcess:
         self.data_dir = Path(self.config.server.data_dir).resolve()
         self.plane: app.ControlPlane | None = None
         self.dialer: Dialer | None = None
+        self.campaigns: CampaignRunner | None = None
         self._http: uvicorn.Server | None = None
         self._http_task: asyncio.Task[None] | None = None
         self.knowledge: tuple[Ingest, KnowledgeIndex] | None = None
@@ -55,7 +59,11 @@ class ControlProcess:
             per_trunk=config.sip.outbound_per_trunk,
             retries=config.sip.outbound_retries,
             retry_seconds=config.sip.outbound_retry_seconds,
+            blocked=DoNotCall(CampaignStore(store)).blocks,
         )
+        # campaigns run here, once for the cluster: a trunk's limit holds across workers
+        self.campaigns = runner_for(self.dialer, store)
+        self.campaigns.start()
         # one scrape covers the whole cluster (cluster/metrics.py says why not multiprocess mode)
         metrics.registry = cluster_registry(metrics.registry, self.workers.metrics_texts)
         if config.knowledge.enabled:  # uploads here; calls on workers go without (README)
@@ -104,6 +112,8 @@ class ControlProcess:
         if self._http is not None and self._http_task is not None:
             self._http.should_exit = True
             await asyncio.gather(self._http_task, return_exceptions=True)
+        if self.campaigns is not None:
+            await self.campaigns.close()
         if self.dialer is not None:
             await self.dialer.close()
         if self.knowledge is not None:

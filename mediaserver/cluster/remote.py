@@ -192,6 +192,7 @@ class RemoteCalls:
         *,
         amd: AmdPolicy | None = None,
         on_amd: Callable[[AmdDecision], None] | None = None,
+        variables: dict[str, str] | None = None,
     ) -> tuple[str, int, str, str]:
         # room shows up in the workers' polled status: no event to wait on
         while (state := self.workers.pick(sip=True)) is None:  # noqa: ASYNC110
@@ -204,6 +205,7 @@ class RemoteCalls:
             "ring_seconds": ring_seconds,
             "trunk": trunk,
             "amd": amd.as_dict() if amd is not None else None,
+            "variables": variables or {},
         }
         try:
             log.info("outbound call to %s placed on worker %s", uri, state.address.worker)

@@ -35,6 +35,7 @@ class DialIn(BaseModel):
     ring_seconds: float = Field(30.0, gt=0, le=600)
     trunk: str | None = None
     amd: dict[str, Any] | None = None  # AmdPolicy.as_dict()
+    variables: dict[str, str] = Field(default_factory=dict)  # a campaign lead's columns
 
 
 def worker_app(worker: MediaWorker, metrics: Metrics) -> FastAPI:
@@ -91,6 +92,7 @@ def worker_app(worker: MediaWorker, metrics: Metrics) -> FastAPI:
             body.trunk,
             amd=amd,
             on_amd=decided.append,
+            variables=body.variables,
         )
         return {
             "outcome": outcome,

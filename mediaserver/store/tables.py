@@ -149,3 +149,65 @@ chunks = Table(
     Index("chunks_agent", "agent", "id"),
     Index("chunks_document", "document_id"),
 )
+
+# Outbound campaigns (mediaserver/campaigns/): the spec as the API took it, and its state.
+campaigns = Table(
+    "campaigns",
+    metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("name", String(128), nullable=False),
+    Column("spec", JSON, nullable=False),
+    Column("state", String(16), nullable=False),  # draft | running | paused | stopped | finished
+    Column("created_at", DateTime(timezone=True), nullable=False),
+    Column("updated_at", DateTime(timezone=True), nullable=False),
+    Column("finished_at", DateTime(timezone=True)),
+)
+
+# One number to call: queued -> calling (claimed under a lease) -> queued again
+# (a retry at next_at) or a final state named after its last outcome.
+campaign_leads = Table(
+    "campaign_leads",
+    metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("campaign_id", Integer, ForeignKey("campaigns.id", ondelete="CASCADE"), nullable=False),
+    Column("line", Integer, nullable=False),  # in the uploaded CSV
+    Column("phone", String(32), nullable=False),  # E.164
+    Column("name", String(128), nullable=False, default=""),
+    Column("timezone", String(64), nullable=False, default=""),  # "": the campaign's
+    Column("variables", JSON, nullable=False),
+    Column("state", String(16), nullable=False),
+    Column("attempts", Integer, nullable=False, default=0),
+    Column("next_at", DateTime(timezone=True)),  # not dialled before (None: at once)
+    Column("lease_owner", String(32)),
+    Column("lease_until", DateTime(timezone=True)),
+    Column("outcome", String(16)),  # of the last attempt
+    Column("sip_code", Integer),
+    Column("call_id", String(36)),  # of the last attempt
+    Column("updated_at", DateTime(timezone=True), nullable=False),
+    Index("campaign_leads_phone", "campaign_id", "phone", unique=True),
+    Index("campaign_leads_due", "campaign_id", "state", "next_at"),
+    Index("campaign_leads_lease", "state", "lease_until"),
+)
+
+campaign_attempts = Table(
+    "campaign_attempts",
+    metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("lead_id", Integer, ForeignKey("campaign_leads.id", ondelete="CASCADE"), nullable=False),
+    Column("number", Integer, nullable=False),  # 1, 2, ... for its lead
+    Column("started_at", DateTime(timezone=True), nullable=False),
+    Column("ended_at", DateTime(timezone=True)),
+    Column("outcome", String(16)),  # answered | busy | no_answer | voicemail | ... | unclean
+    Column("sip_code", Integer),
+    Column("call_id", String(36)),
+    Index("campaign_attempts_lead", "lead_id", "number"),
+)
+
+# Numbers no outbound call may reach (campaigns and POST /calls), E.164.
+do_not_call = Table(
+    "do_not_call",
+    metadata,
+    Column("phone", String(32), primary_key=True),
+    Column("note", String(256), nullable=False, default=""),
+    Column("created_at", DateTime(timezone=True), nullable=False),
+)
