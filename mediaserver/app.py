@@ -7,7 +7,7 @@ import hashlib
 import logging
 import signal
 import socket
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from types import FrameType
@@ -41,7 +41,7 @@ from mediaserver.config import Config
 from mediaserver.dialer import Dialer
 from mediaserver.metrics import Metrics
 from mediaserver.store import Store
-from mediaserver.transports.sip import SipServer
+from mediaserver.transports.sip import SipServer, TrunkStatus
 from mediaserver.transports.webrtc import WebRtcServer
 from mediaserver.transports.websocket_call import SocketServer
 
@@ -112,10 +112,12 @@ def create_http_app(
     sip: SipServer | None = None,
     sockets: Sockets | None = None,
     hang_up: live.HangUp | None = None,
+    trunk_states: Callable[[], Mapping[str, TrunkStatus]] | None = None,
 ) -> FastAPI:
     """The HTTP side; `phone` (the WebRTC transport and the agents) adds /webrtc,
     `dialer` adds POST /calls, `sockets` adds /ws/audio and (when configured) /twilio;
-    `hang_up` (a call record id -> whether it was live) lets an admin end a call."""
+    `hang_up` (a call record id -> whether it was live) lets an admin end a call;
+    `trunk_states` adds /trunks where `sip` does not (a cluster: the edge's trunks)."""
     app = FastAPI(title="mediaserver", version=__version__, max_body_size=config.api.max_body_bytes)
     app.add_middleware(
         RequestGuard, auth=plane.auth, timeout=float(config.api.request_timeout_seconds)
@@ -123,7 +125,9 @@ def create_http_app(
     app.include_router(health.router(plane.auth, ready, ready_detail))
     app.include_router(agents.router(plane.store, plane.auth))
     if sip is not None:
-        app.include_router(trunks.router(sip, plane.auth))
+        app.include_router(trunks.router(lambda: sip.trunks, plane.auth))
+    elif trunk_states is not None:
+        app.include_router(trunks.router(trunk_states, plane.auth))
     if dialer is not None:  # before /calls/{id}
         app.include_router(outbound.router(dialer, plane.auth))
     app.include_router(call_records.router(plane.store, plane.auth, plane.data_dir / "recordings"))

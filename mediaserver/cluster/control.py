@@ -13,7 +13,9 @@ import uvicorn
 
 from mediaserver import app
 from mediaserver.agents import DEFAULT_AGENT, AgentBook, configured
-from mediaserver.cluster import proto
+from mediaserver.cluster import kamailio_cfg, proto
+from mediaserver.cluster.edge import edge_dir
+from mediaserver.cluster.edge_trunks import EdgeTrunks
 from mediaserver.cluster.metrics import cluster_registry
 from mediaserver.cluster.remote import RemoteCalls, RemoteWebRtc, Workers
 from mediaserver.config import Config
@@ -32,6 +34,11 @@ class ControlProcess:
         self.data_dir = Path(self.config.server.data_dir).resolve()
         self.plane: app.ControlPlane | None = None
         self.dialer: Dialer | None = None
+        # registration trunks register at the edge: their state is Kamailio's
+        self.trunks = EdgeTrunks(
+            tuple(trunk.name for trunk in self.config.sip.trunks),
+            kamailio_cfg.rpc_socket(edge_dir(self.config.server.data_dir)),
+        )
         self._http: uvicorn.Server | None = None
         self._http_task: asyncio.Task[None] | None = None
 
@@ -41,6 +48,7 @@ class ControlProcess:
         store, metrics = plane.store, plane.metrics
         logging.getLogger("httpx").setLevel(logging.WARNING)  # a status poll every 0.5 s
         self.workers.start()
+        self.trunks.start()
         book = AgentBook(configured(DEFAULT_AGENT, config.agent, config.models), store)
         ice = WebRtcServer(config.webrtc, config.jitter, CallHandler()).ice_servers()
         self.dialer = Dialer(
@@ -58,11 +66,12 @@ class ControlProcess:
         http_app = app.create_http_app(
             config,
             plane,
-            self.workers.ready,
+            lambda: {**self.workers.ready(), **self.trunks.ready()},
             ready_detail=lambda: {"workers": self.workers.taking()},
             hang_up=self._hang_up,
             phone=(RemoteWebRtc(self.workers, ice), book),
             dialer=self.dialer,
+            trunk_states=lambda: self.trunks.states,
         )
         self._http = uvicorn.Server(
             uvicorn.Config(
@@ -101,5 +110,6 @@ class ControlProcess:
         if self.dialer is not None:
             await self.dialer.close()
         await self.workers.close()
+        await self.trunks.close()
         if self.plane is not None:
             self.plane.close()

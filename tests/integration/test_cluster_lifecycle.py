@@ -74,20 +74,42 @@ def test_sigterm_drains_then_stops_everything(tmp_path: Path) -> None:
 def test_a_registration_trunk_registers_once_at_the_edge_and_takes_a_call(
     tmp_path: Path,
 ) -> None:
+    """GET /trunks and /readyz tell the edge's registrations (Kamailio's, over
+    JSON-RPC): one accepted, one refused with 403."""
     port = free_port(socket.SOCK_DGRAM)
     trunk = (
         f'[[sip.trunks]]\nname = "carrier"\nregistrar = "sip:127.0.0.1:{port}"\n'
         'username = "alice"\npassword = "s3cret"\n'
+        f'[[sip.trunks]]\nname = "blocked"\nregistrar = "sip:127.0.0.1:{port}"\n'
+        'username = "mallory"\npassword = "s3cret"\n'
     )
     (tmp_path / "registrar").mkdir()
-    with kamailio(tmp_path / "registrar", port, "s3cret") as registrar_log:
+    with kamailio(tmp_path / "registrar", port, "s3cret", refuse=("mallory",)) as registrar_log:
         # [[sip.trunks]] belongs to [sip]: the cluster's own section goes after it
-        srv = start_cluster(tmp_path, 2, sip_extra=trunk)
+        srv = start_cluster(tmp_path, 2, sip_extra=trunk, ready=False)
         try:
             deadline = time.monotonic() + 30
             while "REGISTER alice: accepted" not in registrar_log.read_text(errors="replace"):
                 assert time.monotonic() < deadline, registrar_log.read_text()[-3000:]
                 time.sleep(0.3)
+            while True:  # the control process asks the edge every few seconds
+                trunks = {t["name"]: t for t in srv.api("/trunks").json()}
+                if trunks["carrier"]["registered"] and trunks["blocked"]["code"]:
+                    break
+                assert time.monotonic() < deadline, (trunks, srv.tail())
+                time.sleep(0.3)
+            carrier, blocked = trunks["carrier"], trunks["blocked"]
+            assert (carrier["code"], carrier["reason"]) == (200, "OK"), carrier
+            assert carrier["expires"] > 0 and carrier["at"] > 0, carrier
+            assert not blocked["registered"], blocked
+            assert (blocked["code"], blocked["reason"]) == (403, "Forbidden"), blocked
+            ready = srv.api("/readyz")
+            assert ready.status_code == 503, ready.text
+            assert ready.json()["checks"] == {
+                "workers": True,
+                "trunk carrier": True,
+                "trunk blocked": False,
+            }
             since = srv.mark()
             out = subprocess.run(
                 [
