@@ -14,6 +14,7 @@ import uvicorn
 from mediaserver import app
 from mediaserver.agents import DEFAULT_AGENT, AgentBook, configured
 from mediaserver.cluster import kamailio_cfg, proto
+from mediaserver.cluster.child import ChildHttp
 from mediaserver.cluster.edge import edge_dir
 from mediaserver.cluster.edge_trunks import EdgeTrunks
 from mediaserver.cluster.metrics import cluster_registry
@@ -73,7 +74,7 @@ class ControlProcess:
             dialer=self.dialer,
             trunk_states=lambda: self.trunks.states,
         )
-        self._http = uvicorn.Server(
+        self._http = ChildHttp(
             uvicorn.Config(
                 http_app,
                 host=config.server.host,

@@ -18,7 +18,7 @@ import pytest
 
 from mediaserver.harness import read_wav, write_wav
 from mediaserver.store import CallFilter, Store
-from tests.cluster import alive, descendants, start_cluster, stop_cluster
+from tests.cluster import alive, descendants, start_cluster, stop_cluster, worker_pid
 from tests.kamailio import kamailio
 from tests.server import free_port, port_outside_ephemeral_range
 from tests.speech import speak
@@ -69,6 +69,60 @@ def test_sigterm_drains_then_stops_everything(tmp_path: Path) -> None:
         store.close()
     [call] = [c for c in calls if c["answered_at"]]
     assert call["end_reason"] == "caller_hangup", call  # finished, not cut by the shutdown
+
+
+def test_sigterm_to_a_worker_refusing_a_stream_of_calls_drains_it_and_it_exits_cleanly(
+    tmp_path: Path,
+) -> None:
+    """SIGTERM to one worker (systemd's stop reaches every process; or a
+    recycle) drains it: its call finishes while a stream of INVITEs straight
+    at it gets 503, then it exits 0 and is restarted. PJSIP opens RTP and RTCP
+    for every INVITE, refused or not: polled without the socket budget on the
+    way out, such a stream aborted the worker (pj_ioqueue_register_sock2's
+    assertion); and uvicorn's SIGTERM handler killed it at once, mid-call."""
+    srv = start_cluster(tmp_path, 1, "drain_seconds = 30\n")
+    try:
+        pid = worker_pid(srv, "w1")
+        port = int(srv.wait_for(r"worker w1: SIP [\d.]+:(\d+)").group(1))
+        holder = subprocess.Popen(
+            [sys.executable, "-m", "tests.sip_caller", "--to", srv.uri, "--seconds", "6"],
+            stdout=subprocess.PIPE,
+            text=True,
+        )
+        srv.wait_for(r"call \S+ recording to", timeout=30)
+        since = srv.mark()
+        os.kill(pid, signal.SIGTERM)
+        srv.wait_for(r"w1/mediaserver\.cluster\.child: SIGTERM: draining", since=since)
+        stream = subprocess.Popen(  # 40 INVITEs a second for 10 s, each refused
+            [
+                *("sipp", "-sn", "uac", "-r", "40", "-m", "400", "-i", "127.0.0.1", "-nostdin"),
+                *("-timeout", "30", f"127.0.0.1:{port}"),
+            ],
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
+            cwd=tmp_path,
+        )
+        try:
+            held = json.loads(holder.communicate(timeout=60)[0].strip().splitlines()[-1])
+            assert held["connected"], held
+            srv.wait_for(r"w1 exited \(0\): restarting", since=since, timeout=60)
+            assert stream.poll() is None  # the stream went on past the worker's exit
+        finally:
+            stream.kill()
+            stream.wait()
+        worker_pid(srv, "w1", since)  # the supervisor started a fresh one
+    finally:
+        stop_cluster(srv)
+    log = srv.log.read_text(errors="replace")
+    assert "w1/mediaserver.transports.sip: INVITE from 127.0.0.1" in log
+    assert "refused: draining" in log
+    assert "Assertion" not in log and "exited (-" not in log, srv.tail()
+    store = Store(f"sqlite:///{srv.data.resolve()}/mediaserver.db")
+    try:
+        [call] = [c for c in store.list_calls(CallFilter())[1] if c["answered_at"]]
+    finally:
+        store.close()
+    assert call["end_reason"] == "caller_hangup", call  # finished, not cut by the SIGTERM
 
 
 def test_a_registration_trunk_registers_once_at_the_edge_and_takes_a_call(
