@@ -149,5 +149,4 @@ async def _serve(init: proto.Initialize, conn: Connection) -> None:
                 role.drain()
     finally:
         loop.remove_reader(conn.fileno())
-        loop.remove_signal_handler(signal.SIGTERM)
-        await role.stop()
+        await role.stop()  # (a second SIGTERM meanwhile only sets the event again)
