@@ -7,7 +7,7 @@ import hashlib
 import logging
 import signal
 import socket
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from types import FrameType
@@ -46,7 +46,7 @@ from mediaserver.dialer import Dialer
 from mediaserver.metrics import Metrics
 from mediaserver.store import Store
 from mediaserver.store.campaigns import CampaignStore
-from mediaserver.transports.sip import SipServer
+from mediaserver.transports.sip import SipServer, TrunkStatus
 from mediaserver.transports.webrtc import WebRtcServer
 from mediaserver.transports.websocket_call import SocketServer
 
@@ -120,11 +120,13 @@ def create_http_app(
     sockets: Sockets | None = None,
     hang_up: live.HangUp | None = None,
     knowledge: tuple[Ingest, AgentBook] | None = None,
+    trunk_states: Callable[[], Mapping[str, TrunkStatus]] | None = None,
 ) -> FastAPI:
     """The HTTP side; `phone` (the WebRTC transport and the agents) adds /webrtc,
     `dialer` adds POST /calls, `sockets` adds /ws/audio and (when configured) /twilio;
     `hang_up` (a call record id -> whether it was live) lets an admin end a call;
-    `knowledge` (uploads, and the agents) adds /agents/{name}/documents."""
+    `knowledge` (uploads, and the agents) adds /agents/{name}/documents;
+    `trunk_states` adds /trunks where `sip` does not (a cluster: the edge's trunks)."""
     app = FastAPI(title="mediaserver", version=__version__, max_body_size=config.api.max_body_bytes)
     app.add_middleware(
         RequestGuard, auth=plane.auth, timeout=float(config.api.request_timeout_seconds)
@@ -134,7 +136,9 @@ def create_http_app(
     if knowledge is not None:
         app.include_router(documents.router(knowledge[0], knowledge[1], plane.auth))
     if sip is not None:
-        app.include_router(trunks.router(sip, plane.auth))
+        app.include_router(trunks.router(lambda: sip.trunks, plane.auth))
+    elif trunk_states is not None:
+        app.include_router(trunks.router(trunk_states, plane.auth))
     if dialer is not None:  # before /calls/{id}
         app.include_router(outbound.router(dialer, plane.auth))
         app.include_router(

@@ -1,5 +1,6 @@
 """A Kamailio registrar for the tests: digest auth with one password for
-every user, a location table in memory, INVITEs routed to registered users."""
+every user, a location table in memory, INVITEs routed to registered users;
+the users named in `refuse` are answered 403 Forbidden."""
 
 from __future__ import annotations
 
@@ -32,6 +33,11 @@ modparam("usrloc", "db_mode", 0)
 request_route {{
     if (!mf_process_maxfwd_header("10")) {{ sl_send_reply("483", "Too Many Hops"); exit; }}
     if (is_method("REGISTER")) {{
+        if ($fU =~ "{refuse}") {{
+            xlog("L_INFO", "REGISTER $fU: refused\\n");
+            sl_send_reply("403", "Forbidden");
+            exit;
+        }}
         if (!pv_auth_check("$fd", "{password}", "0", "1")) {{
             xlog("L_INFO", "REGISTER $fU: challenged\\n");
             auth_challenge("$fd", "0");
@@ -51,13 +57,16 @@ request_route {{
 
 
 @contextmanager
-def kamailio(root: Path, port: int, password: str) -> Iterator[Path]:
+def kamailio(root: Path, port: int, password: str, refuse: tuple[str, ...] = ()) -> Iterator[Path]:
     """Run Kamailio on 127.0.0.1:`port`; yield its log file."""
     modules = glob.glob("/usr/lib/*/kamailio/modules")
     if not modules:
         raise RuntimeError("Kamailio's modules are not installed (Debian package kamailio)")
     config = root / "kamailio.cfg"
-    config.write_text(CONFIG.format(port=port, modules=modules[0], password=password))
+    refused = "^(" + "|".join(refuse) + ")$" if refuse else "^$"
+    config.write_text(
+        CONFIG.format(port=port, modules=modules[0], password=password, refuse=refused)
+    )
     log = root / "kamailio.log"
     with log.open("wb") as out:
         proc = subprocess.Popen(

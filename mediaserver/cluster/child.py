@@ -1,7 +1,12 @@
 """A supervised child, from the inside: read Initialize, build the role
 (control process or media worker), say Ready, then answer pings until told
 to drain and shut down. Its logs go to the supervisor's stderr, each line's
-logger prefixed with the child's name ("w2/mediaserver.calls")."""
+logger prefixed with the child's name ("w2/mediaserver.calls").
+
+SIGTERM (systemd's stop reaches every process of the unit; `kill` one worker
+to recycle it) drains the child as the supervisor's Drain does, and it exits
+(0) once its calls are over, or after cluster.drain_seconds; the supervisor
+restarts it unless it is stopping too. SIGINT is the supervisor's alone."""
 
 from __future__ import annotations
 
@@ -12,8 +17,11 @@ import faulthandler
 import logging
 import os
 import signal
+from collections.abc import Iterator
 from multiprocessing.connection import Connection
 from typing import Protocol
+
+import uvicorn
 
 from mediaserver import logs
 from mediaserver.cluster import proto
@@ -33,6 +41,16 @@ class Role(Protocol):
     def drain(self) -> None: ...
 
     async def stop(self) -> None: ...
+
+
+class ChildHttp(uvicorn.Server):
+    """A child's HTTP server: uvicorn leaves SIGTERM and SIGINT to the child
+    (its own handlers would stop the HTTP side, then re-raise SIGTERM and kill
+    the process mid-call)."""
+
+    @contextlib.contextmanager
+    def capture_signals(self) -> Iterator[None]:
+        yield
 
 
 def die_with_parent(sig: int = signal.SIGKILL) -> None:
@@ -107,9 +125,21 @@ async def _serve(init: proto.Initialize, conn: Connection) -> None:
         inbox.put_nowait(message)
 
     loop.add_reader(conn.fileno(), readable)
+    terminated = asyncio.Event()
+    loop.add_signal_handler(signal.SIGTERM, terminated.set)
+    deadline: float | None = None
     try:
         while True:
-            message = await inbox.get()
+            if terminated.is_set() and deadline is None:
+                log.info("SIGTERM: draining, then exiting")
+                role.drain()
+                deadline = loop.time() + init.config.cluster.drain_seconds
+            if deadline is not None and (role.calls() == 0 or loop.time() >= deadline):
+                break
+            try:
+                message = await asyncio.wait_for(inbox.get(), 0.5)
+            except TimeoutError:
+                continue
             if message is None or isinstance(message, proto.Shutdown):
                 break
             if isinstance(message, proto.Ping):
@@ -119,4 +149,4 @@ async def _serve(init: proto.Initialize, conn: Connection) -> None:
                 role.drain()
     finally:
         loop.remove_reader(conn.fileno())
-        await role.stop()
+        await role.stop()  # (a second SIGTERM meanwhile only sets the event again)

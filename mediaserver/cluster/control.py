@@ -15,7 +15,10 @@ from mediaserver import app
 from mediaserver.agents import DEFAULT_AGENT, AgentBook, configured
 from mediaserver.campaigns.dnc import DoNotCall
 from mediaserver.campaigns.runner import CampaignRunner, runner_for
-from mediaserver.cluster import proto
+from mediaserver.cluster import kamailio_cfg, proto
+from mediaserver.cluster.child import ChildHttp
+from mediaserver.cluster.edge import edge_dir
+from mediaserver.cluster.edge_trunks import EdgeTrunks
 from mediaserver.cluster.metrics import cluster_registry
 from mediaserver.cluster.remote import RemoteCalls, RemoteWebRtc, Workers
 from mediaserver.config import Config
@@ -38,6 +41,11 @@ class ControlProcess:
         self.plane: app.ControlPlane | None = None
         self.dialer: Dialer | None = None
         self.campaigns: CampaignRunner | None = None
+        # registration trunks register at the edge: their state is Kamailio's
+        self.trunks = EdgeTrunks(
+            tuple(trunk.name for trunk in self.config.sip.trunks),
+            kamailio_cfg.rpc_socket(edge_dir(self.config.server.data_dir)),
+        )
         self._http: uvicorn.Server | None = None
         self._http_task: asyncio.Task[None] | None = None
         self.knowledge: tuple[Ingest, KnowledgeIndex] | None = None
@@ -48,6 +56,7 @@ class ControlProcess:
         store, metrics = plane.store, plane.metrics
         logging.getLogger("httpx").setLevel(logging.WARNING)  # a status poll every 0.5 s
         self.workers.start()
+        self.trunks.start()
         book = AgentBook(configured(DEFAULT_AGENT, config.agent, config.models), store)
         ice = WebRtcServer(config.webrtc, config.jitter, CallHandler()).ice_servers()
         self.dialer = Dialer(
@@ -71,14 +80,15 @@ class ControlProcess:
         http_app = app.create_http_app(
             config,
             plane,
-            self.workers.ready,
+            lambda: {**self.workers.ready(), **self.trunks.ready()},
             ready_detail=lambda: {"workers": self.workers.taking()},
             hang_up=self._hang_up,
             phone=(RemoteWebRtc(self.workers, ice), book),
             dialer=self.dialer,
             knowledge=(self.knowledge[0], book) if self.knowledge is not None else None,
+            trunk_states=lambda: self.trunks.states,
         )
-        self._http = uvicorn.Server(
+        self._http = ChildHttp(
             uvicorn.Config(
                 http_app,
                 host=config.server.host,
@@ -120,5 +130,6 @@ class ControlProcess:
             await self.knowledge[0].close()
             self.knowledge[1].close()
         await self.workers.close()
+        await self.trunks.close()
         if self.plane is not None:
             self.plane.close()

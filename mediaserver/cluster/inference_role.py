@@ -11,6 +11,7 @@ import logging
 
 import uvicorn
 
+from mediaserver.cluster.child import ChildHttp
 from mediaserver.config import Config
 from mediaserver.inference.app import create_app, engines_for
 
@@ -38,7 +39,7 @@ class InferenceRole:
     async def start(self) -> None:
         await asyncio.get_running_loop().run_in_executor(None, self.engines.load)
         inference = self.config.inference
-        server = self._server = uvicorn.Server(
+        server = self._server = ChildHttp(
             uvicorn.Config(
                 create_app(self.engines, inference.retry_after_seconds),
                 host="127.0.0.1",

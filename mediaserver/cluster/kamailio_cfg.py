@@ -5,7 +5,9 @@ to <data_dir>/edge/ at every start. One route block per concern."""
 from __future__ import annotations
 
 import glob
+import hashlib
 import ipaddress
+import tempfile
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -188,12 +190,28 @@ failure_route[NEXT_WORKER] {
 """
 
 
-# registration trunks ([[sip.trunks]]): registered once, here, by the uac module
+# registration trunks ([[sip.trunks]]): registered once, here, by the uac module;
+# the control process asks for their state over JSON-RPC (edge_rpc.py): the uac
+# module's flags, and each registrar's last answer (kept by reply_route below)
 TRUNK_PARAMS = """
 modparam("uac", "reg_db_url", "text://{edge}/db")
 modparam("uac", "reg_contact_addr", "{host}:{port}")
 modparam("uac", "reg_timer_interval", 10)
 modparam("uac", "reg_retry_interval", {retry})
+modparam("htable", "htable", "registrar_replies=>size=4;")
+modparam("jsonrpcs", "transport", 4)        # a datagram socket only: no FIFO, no HTTP
+modparam("jsonrpcs", "dgram_socket", "{rpc}")
+modparam("jsonrpcs", "dgram_mode", 0600)
+"""
+
+# every REGISTER the edge sends is the uac module's: keep the registrar's last
+# answer per To URI (sip:<username>@<host>), which reg_dump does not tell
+TRUNK_REPLIES = """
+reply_route {
+    if ($rm == "REGISTER" && t_check_trans()) {
+        $sht(registrar_replies=>$tu) = $_s($rs $Ts $rr);
+    }
+}
 """
 
 UACREG_HEADER = (
@@ -229,7 +247,7 @@ def write(config: Config, workers: tuple[WorkerAddress, ...], directory: Path) -
     modules = ["tls"] if cluster.tls_port else []
     trunks = config.sip.trunks
     if trunks:
-        modules += ["db_text", "uac"]
+        modules += ["db_text", "uac", "jsonrpcs"]
     listen = [f"listen=udp:{host}:{port}", f"listen=tcp:{host}:{port}"]
     if cluster.tls_port:
         listen += [f"listen=tls:{host}:{cluster.tls_port}", "enable_tls=yes"]
@@ -256,7 +274,9 @@ def write(config: Config, workers: tuple[WorkerAddress, ...], directory: Path) -
         )
     if trunks:
         retry = min(t.retry_seconds for t in trunks)
-        text += TRUNK_PARAMS.format(edge=directory, host=host, port=port, retry=retry)
+        text += TRUNK_PARAMS.format(
+            edge=directory, host=host, port=port, retry=retry, rpc=rpc_socket(directory)
+        )
         write_uacreg(config, directory / "db")
     routes = ROUTES.replace("{invites_per_second}", str(cluster.invites_per_second))
     if trunks:  # calls to a trunk's contact (sip:<trunk name>@edge) are that trunk's
@@ -266,6 +286,8 @@ def write(config: Config, workers: tuple[WorkerAddress, ...], directory: Path) -
             '    if (uac_reg_lookup("$rU", "$ru")) xlog("L_INFO", "INVITE via trunk $rU\\n");\n',
         )
     text += routes
+    if trunks:
+        text += TRUNK_REPLIES
     path = directory / "kamailio.cfg"
     path.write_text(text)
     (directory / "dispatcher.list").write_text(dispatcher_list(workers, cluster.calls_per_worker))
@@ -274,6 +296,17 @@ def write(config: Config, workers: tuple[WorkerAddress, ...], directory: Path) -
         address_list(config.sip.allow + tuple(a for found in registrars for a in found))
     )
     return EdgeFiles(path, directory)
+
+
+def rpc_socket(directory: Path) -> Path:
+    """Where Kamailio answers JSON-RPC (a unix datagram socket): in the edge's
+    directory, or, where that path is too long for a socket address (108
+    bytes), in the temporary directory under a name derived from it."""
+    path = directory.resolve() / "rpc.sock"
+    if len(str(path).encode()) < 100:
+        return path
+    digest = hashlib.sha256(str(path).encode()).hexdigest()[:16]
+    return Path(tempfile.gettempdir()) / f"mediaserver-edge-{digest}.sock"
 
 
 def dispatcher_list(workers: tuple[WorkerAddress, ...], maxload: int) -> str:

@@ -125,8 +125,12 @@ class SupervisedProcess:
     async def stop(self, grace: float) -> None:
         """Shutdown, then wait up to `grace` seconds, then kill."""
         self.send(proto.Shutdown())
-        if self._proc is not None:
-            await asyncio.get_running_loop().run_in_executor(None, self._proc.join, grace)
+        proc = self._proc
+        if proc is not None:
+            await asyncio.get_running_loop().run_in_executor(None, proc.join, grace)
+            if proc.exitcode is not None:  # (None: still running, killed below)
+                level = logging.INFO if proc.exitcode == 0 else logging.ERROR
+                log.log(level, "%s (pid %d) exited (%d)", self.name, self.pid, proc.exitcode)
         await self.kill()
 
     async def kill(self) -> None:

@@ -18,6 +18,7 @@ from mediaserver.agents import DEFAULT_AGENT, Agent, AgentBook, configured
 from mediaserver.calllog import Records
 from mediaserver.calls import Calls, OneSpeech, SpeechSource
 from mediaserver.cluster import proto
+from mediaserver.cluster.child import ChildHttp
 from mediaserver.cluster.worker_api import worker_app
 from mediaserver.config import Config
 from mediaserver.store import Store
@@ -86,7 +87,7 @@ class MediaWorker:
         calls.transports["webrtc"] = self.browser
         await self.sip.start()
         http_app = worker_app(self, metrics)
-        self._http = uvicorn.Server(
+        self._http = ChildHttp(
             uvicorn.Config(http_app, host="127.0.0.1", port=me.http_port, log_level="warning")
         )
         self._http_task = asyncio.create_task(self._http.serve())

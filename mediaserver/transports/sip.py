@@ -168,13 +168,7 @@ class SipServer:
         next_sweep = 0.0
         try:
             while not self._stop.is_set():
-                now = time.monotonic()
-                self._budget.expire(now)
-                self._tcp.gate(self._tcp.crowding or self._budget.cooling > 0)
-                if self._budget.may_poll(len(self.calls), self._tcp.open, self._tcp.gated, now):
-                    ep.libHandleEvents(10)
-                else:
-                    time.sleep(0.01)  # sockets closed lately: let their keys cool first
+                self._poll(ep)
                 while self._commands:
                     self._commands.popleft()()
                 self._reap()
@@ -185,6 +179,17 @@ class SipServer:
                     self._sweep_tcp()
         finally:
             self._shutdown(ep)
+
+    def _poll(self, ep: Any) -> None:
+        """One round of PJSIP's events, if its socket table can take what the
+        round may register (sip_budget): every round, shutting down included."""
+        now = time.monotonic()
+        self._budget.expire(now)
+        self._tcp.gate(self._tcp.crowding or self._budget.cooling > 0)
+        if self._budget.may_poll(len(self.calls), self._tcp.open, self._tcp.gated, now):
+            ep.libHandleEvents(10)
+        else:
+            time.sleep(0.01)  # sockets closed lately: let their keys cool first
 
     def _sweep_tcp(self) -> None:
         try:
@@ -227,10 +232,13 @@ class SipServer:
             self._register(trunk)
 
     def _shutdown(self, ep: Any) -> None:
-        """Calls, ports and accounts go before libDestroy (a live one asserts in PJSIP)."""
+        """Calls, ports and accounts go before libDestroy (a live one asserts in PJSIP).
+        INVITEs meanwhile are refused, polled for under the budget: each costs
+        two socket keys even refused (unguarded, a stream of them aborted the exit)."""
+        self.refusing = True
         ep.hangupAllCalls()
         for _ in range(50):
-            ep.libHandleEvents(10)
+            self._poll(ep)
         for call in list(self.calls.values()):
             call.drop_port()
         self.calls.clear()

@@ -18,7 +18,7 @@ import pytest
 
 from mediaserver.harness import read_wav, write_wav
 from mediaserver.store import CallFilter, Store
-from tests.cluster import alive, descendants, start_cluster, stop_cluster
+from tests.cluster import alive, descendants, start_cluster, stop_cluster, worker_pid
 from tests.kamailio import kamailio
 from tests.server import free_port, port_outside_ephemeral_range
 from tests.speech import speak
@@ -71,23 +71,99 @@ def test_sigterm_drains_then_stops_everything(tmp_path: Path) -> None:
     assert call["end_reason"] == "caller_hangup", call  # finished, not cut by the shutdown
 
 
+def test_sigterm_to_a_worker_refusing_a_stream_of_calls_drains_it_and_it_exits_cleanly(
+    tmp_path: Path,
+) -> None:
+    """SIGTERM to one worker (systemd's stop reaches every process; or a
+    recycle) drains it: its call finishes while a stream of INVITEs straight
+    at it gets 503, then it exits 0 and is restarted. PJSIP opens RTP and RTCP
+    for every INVITE, refused or not: polled without the socket budget on the
+    way out, such a stream aborted the worker (pj_ioqueue_register_sock2's
+    assertion); and uvicorn's SIGTERM handler killed it at once, mid-call."""
+    srv = start_cluster(tmp_path, 1, "drain_seconds = 30\n")
+    try:
+        pid = worker_pid(srv, "w1")
+        port = int(srv.wait_for(r"worker w1: SIP [\d.]+:(\d+)").group(1))
+        holder = subprocess.Popen(
+            [sys.executable, "-m", "tests.sip_caller", "--to", srv.uri, "--seconds", "6"],
+            stdout=subprocess.PIPE,
+            text=True,
+        )
+        srv.wait_for(r"call \S+ recording to", timeout=30)
+        since = srv.mark()
+        os.kill(pid, signal.SIGTERM)
+        srv.wait_for(r"w1/mediaserver\.cluster\.child: SIGTERM: draining", since=since)
+        stream = subprocess.Popen(  # 40 INVITEs a second for 10 s, each refused
+            [
+                *("sipp", "-sn", "uac", "-r", "40", "-m", "400", "-i", "127.0.0.1", "-nostdin"),
+                *("-timeout", "30", f"127.0.0.1:{port}"),
+            ],
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
+            cwd=tmp_path,
+        )
+        try:
+            held = json.loads(holder.communicate(timeout=60)[0].strip().splitlines()[-1])
+            assert held["connected"], held
+            srv.wait_for(r"w1 exited \(0\): restarting", since=since, timeout=60)
+            assert stream.poll() is None  # the stream went on past the worker's exit
+        finally:
+            stream.kill()
+            stream.wait()
+        worker_pid(srv, "w1", since)  # the supervisor started a fresh one
+    finally:
+        stop_cluster(srv)
+    log = srv.log.read_text(errors="replace")
+    assert "w1/mediaserver.transports.sip: INVITE from 127.0.0.1" in log
+    assert "refused: draining" in log
+    assert "Assertion" not in log and "exited (-" not in log, srv.tail()
+    store = Store(f"sqlite:///{srv.data.resolve()}/mediaserver.db")
+    try:
+        [call] = [c for c in store.list_calls(CallFilter())[1] if c["answered_at"]]
+    finally:
+        store.close()
+    assert call["end_reason"] == "caller_hangup", call  # finished, not cut by the SIGTERM
+
+
 def test_a_registration_trunk_registers_once_at_the_edge_and_takes_a_call(
     tmp_path: Path,
 ) -> None:
+    """GET /trunks and /readyz tell the edge's registrations (Kamailio's, over
+    JSON-RPC): one accepted, one refused with 403."""
     port = free_port(socket.SOCK_DGRAM)
     trunk = (
         f'[[sip.trunks]]\nname = "carrier"\nregistrar = "sip:127.0.0.1:{port}"\n'
         'username = "alice"\npassword = "s3cret"\n'
+        f'[[sip.trunks]]\nname = "blocked"\nregistrar = "sip:127.0.0.1:{port}"\n'
+        'username = "mallory"\npassword = "s3cret"\n'
     )
     (tmp_path / "registrar").mkdir()
-    with kamailio(tmp_path / "registrar", port, "s3cret") as registrar_log:
+    with kamailio(tmp_path / "registrar", port, "s3cret", refuse=("mallory",)) as registrar_log:
         # [[sip.trunks]] belongs to [sip]: the cluster's own section goes after it
-        srv = start_cluster(tmp_path, 2, sip_extra=trunk)
+        srv = start_cluster(tmp_path, 2, sip_extra=trunk, ready=False)
         try:
             deadline = time.monotonic() + 30
             while "REGISTER alice: accepted" not in registrar_log.read_text(errors="replace"):
                 assert time.monotonic() < deadline, registrar_log.read_text()[-3000:]
                 time.sleep(0.3)
+            while True:  # the control process asks the edge every few seconds
+                trunks = {t["name"]: t for t in srv.api("/trunks").json()}
+                if trunks["carrier"]["registered"] and trunks["blocked"]["code"]:
+                    break
+                assert time.monotonic() < deadline, (trunks, srv.tail())
+                time.sleep(0.3)
+            carrier, blocked = trunks["carrier"], trunks["blocked"]
+            assert (carrier["code"], carrier["reason"]) == (200, "OK"), carrier
+            assert carrier["expires"] > 0 and carrier["at"] > 0, carrier
+            assert not blocked["registered"], blocked
+            assert (blocked["code"], blocked["reason"]) == (403, "Forbidden"), blocked
+            ready = srv.api("/readyz")
+            assert ready.status_code == 503, ready.text
+            assert ready.json()["checks"] == {
+                "workers": True,
+                "trunk carrier": True,
+                "trunk blocked": False,
+            }
             since = srv.mark()
             out = subprocess.run(
                 [
