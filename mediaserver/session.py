@@ -17,6 +17,7 @@ from mediaserver.frames import AudioFrame
 from mediaserver.media.end_of_turn import EndOfTurn, TurnModel
 from mediaserver.media.vad import VoiceActivity
 from mediaserver.speech import Speech
+from mediaserver.tools.spec import ToolRunner
 from native import playout
 
 RATE = 16000  # one internal rate per session: what Whisper wants
@@ -33,6 +34,7 @@ class Session:
         on_event: Callable[[CallEvent], None] | None = None,
         outbound: playout.PlayoutBuffer | None = None,
         turn_model: TurnModel | None = None,
+        tools: ToolRunner | None = None,
     ) -> None:
         # the agent's audio, drained by the transport (e.g. pjsua2's media thread)
         self.playout = outbound or playout.playout_buffer(RATE, seconds=120)
@@ -44,7 +46,9 @@ class Session:
             vad = dataclasses.replace(vad, end_ms=vad.end_of_turn_max_ms)  # the model ends sooner
         self.vad = VoiceActivity(vad, RATE)
         turns = turns or TurnConfig(speculate_after_ms=vad.speculate_ms)
-        self.engine = TurnEngine(agent, speech, self.playout, RATE, config=turns, on_event=on_event)
+        self.engine = TurnEngine(
+            agent, speech, self.playout, RATE, config=turns, on_event=on_event, tools=tools
+        )
         self.frames_in = 0  # the caller's 20 ms frames received
         self.voiced_frames = 0  # of which speech
         self.sound_frames = 0  # of which above -45 dBFS

@@ -36,6 +36,7 @@ from mediaserver.conversation.policy import CallPolicy, wants_person
 from mediaserver.conversation.ports import Playout
 from mediaserver.conversation.reply import Reply
 from mediaserver.conversation.speaker import Speaker, describe
+from mediaserver.conversation.tool_round import ToolPhrases, ToolRound
 from mediaserver.conversation.turn_taking import TurnConfig, TurnTaking
 from mediaserver.conversation.turns import Speculation, Turn
 from mediaserver.events import (
@@ -43,12 +44,14 @@ from mediaserver.events import (
     Dtmf,
     Hangup,
     MenuChoice,
+    SendDtmf,
     SpeechEnded,
     SpeechStarted,
     Transcript,
 )
 from mediaserver.frames import AudioFrame
 from mediaserver.speech import Speech, SpeechError
+from mediaserver.tools.spec import DTMF_DIGITS, Tool, ToolRunner
 
 __all__ = ["TurnConfig", "TurnEngine"]
 
@@ -65,6 +68,7 @@ class TurnEngine:
         *,
         config: TurnConfig | None = None,
         on_event: Callable[[CallEvent], None] | None = None,
+        tools: ToolRunner | None = None,
     ) -> None:
         self.agent = agent
         self.speech = speech
@@ -89,7 +93,9 @@ class TurnEngine:
             tts_timeout_s=self.config.tts_timeout_s,
             on_event=self.on_event,
             spawn=self._spawn,
+            tool_rounds=self._tool_round if agent.tools and tools is not None else None,
         )
+        self.tools = tools
         self.policy = CallPolicy(agent)
         self._menu: IvrMenu | None = None  # the IVR menu is being played
 
@@ -358,6 +364,44 @@ class TurnEngine:
         except Exception:  # a failed transcription is an utterance we did not catch
             log.exception("transcription failed")
             return ""
+
+    # -- tools ------------------------------------------------------------------
+    def _tool_round(self, reply: Reply) -> ToolRound:
+        assert self.tools is not None
+
+        async def confirmed() -> None:
+            """Until the caller's turn is no longer speculative (a cancelled one
+            cancels this reply, and the tool is never called)."""
+            while (spec := self.listening.speculation) is not None and spec.turn is reply.turn:
+                await asyncio.sleep(0.02)
+
+        return ToolRound(
+            self.speech,
+            self.agent.tools,
+            self.tools,
+            self._tool_action,
+            self.on_event,
+            phrases=ToolPhrases(self.agent.tool_filler, self.agent.tool_apology),
+            confirmed=confirmed,
+            record=lambda message: self.history.add(message["role"], message["content"]),
+        )
+
+    def _tool_action(self, tool: Tool, arguments: dict[str, Any]) -> str | None:
+        """A built-in the LLM called: what the agent says (None: nothing)."""
+        match tool.name:
+            case "transfer_call" if self.agent.transfer_target:
+                self.policy.transfer_after_reply = True
+                return self.agent.transfer_phrase
+            case "transfer_call":
+                self.policy.hangup_reason = "no_transfer_target"
+                return self.agent.no_transfer
+            case "end_call":
+                self.policy.hangup_reason = "agent"
+                return self.agent.goodbye
+            case "send_dtmf" if DTMF_DIGITS.match(digits := str(arguments.get("digits", ""))):
+                self.on_event(SendDtmf(digits))
+                return None
+        return self.agent.tool_apology
 
     # -- speaking ---------------------------------------------------------------
     def _speak(self, reply: Reply) -> None:

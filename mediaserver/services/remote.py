@@ -70,16 +70,23 @@ class RemoteSpeech:
         return str(body["text"])
 
     async def reply(
-        self, messages: list[Message], max_tokens: int, temperature: float
+        self,
+        messages: list[Message],
+        max_tokens: int,
+        temperature: float,
+        *,
+        tools: list[dict[str, Any]] | None = None,
     ) -> AsyncIterator[str]:
         url = f"{self.urls['llm']}/chat/completions"
-        body = {
+        body: dict[str, Any] = {
             "model": self.names["llm"],
             "messages": messages,
             "max_tokens": max_tokens,
             "temperature": temperature,
             "stream": True,
         }
+        if tools:
+            body["tools"] = tools
         # Leaving (the end, an error, or the consumer closing us) closes the
         # stream: the engine sees the client gone and stops generating. The
         # deadline covers each wait for the next piece, never the consumer's time.
