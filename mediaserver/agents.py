@@ -143,7 +143,9 @@ def from_spec(name: str, spec: dict[str, Any], base: Agent = DEFAULT_AGENT) -> A
 
 
 def _transfers(tools: list[Any]) -> bool:
-    return any(t == "transfer" or (isinstance(t, dict) and t.get("name") == "transfer_call") for t in tools)
+    return any(
+        t == "transfer" or (isinstance(t, dict) and t.get("name") == "transfer_call") for t in tools
+    )
 
 
 def _tool(spec: dict[str, Any]) -> Tool:

@@ -246,6 +246,7 @@ class TurnEngine:
         if spec is None:
             return
         spec.cancelled = True
+        spec.decided.set()
         if spec.task is not None:
             spec.task.cancel()
         reply = self.speaker.reply
@@ -261,6 +262,7 @@ class TurnEngine:
         spec = self.listening.speculation
         if spec is not None and not event.too_short:
             self.listening.speculation, spec.confirmed = None, True
+            spec.decided.set()
             if spec.transcript is not None:
                 self.on_event(spec.transcript)
             reply = self.speaker.reply
@@ -369,11 +371,14 @@ class TurnEngine:
     def _tool_round(self, reply: Reply) -> ToolRound:
         assert self.tools is not None
 
-        async def confirmed() -> None:
-            """Until the caller's turn is no longer speculative (a cancelled one
-            cancels this reply, and the tool is never called)."""
-            while (spec := self.listening.speculation) is not None and spec.turn is reply.turn:
-                await asyncio.sleep(0.02)
+        async def confirmed() -> bool:
+            """Wait until the caller's turn is no longer speculative; False: it
+            was taken back (the caller went on), and no tool may be called."""
+            spec = self.listening.speculation
+            if spec is None or spec.turn is not reply.turn:
+                return True
+            await spec.decided.wait()
+            return not spec.cancelled
 
         return ToolRound(
             self.speech,

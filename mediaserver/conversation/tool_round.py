@@ -56,7 +56,7 @@ class ToolRound:
         on_event: Callable[[CallEvent], None],
         *,
         phrases: ToolPhrases = ToolPhrases(),
-        confirmed: Callable[[], Awaitable[None]] | None = None,
+        confirmed: Callable[[], Awaitable[bool]] | None = None,
         record: Callable[[Message], None] | None = None,
     ) -> None:
         self.speech = speech
@@ -100,9 +100,9 @@ class ToolRound:
                     {"role": "tool", "content": json.dumps({"error": problem})},
                 ]
                 continue
+            if self.confirmed is not None and not await self.confirmed():
+                return  # a tool may book or charge: never for a turn taken back
             if parsed.tool.builtin:
-                if self.confirmed is not None:
-                    await self.confirmed()
                 self.on_event(ToolCall(parsed.tool.name, _key(parsed.arguments), "ok", 0.0))
                 if said := self.act(parsed.tool, parsed.arguments):
                     yield said
@@ -137,8 +137,6 @@ class ToolRound:
     async def _run(self, call: ParsedCall) -> ToolResult | None:
         """Start the tool; its result if it came within the filler delay, else None
         (await self._result for it)."""
-        if self.confirmed is not None:
-            await self.confirmed()  # a tool may book or charge: never for a turn taken back
         task = asyncio.ensure_future(self.runner.run(call.tool, call.arguments))
         self._result = task
         deadline = now() + self.phrases.filler_after_s
@@ -149,25 +147,13 @@ class ToolRound:
 
     def parse(self, raw: str) -> tuple[ParsedCall | None, str]:
         """The call the model wrote, or why it is not one we can make."""
-        text = raw.replace(TAG, "").replace("</tool_call>", "").strip()
-        start = text.find("{")
-        try:
-            value, _ = json.JSONDecoder().raw_decode(text[max(start, 0) :])
-        except ValueError as exc:
-            return None, f"the tool call is not JSON: {exc}"
-        if not isinstance(value, dict) or not isinstance(value.get("name"), str):
-            return None, 'expected {"name": ..., "arguments": {...}}'
+        value = _decode(raw)
+        if isinstance(value, str):
+            return None, value
         tool = self.tools.get(value["name"])
         if tool is None:
             return None, f"no tool {value['name']!r} (tools: {', '.join(self.tools)})"
-        arguments = value.get("arguments", {})
-        if isinstance(arguments, str):  # some templates write the arguments as a JSON string
-            try:
-                arguments = json.loads(arguments or "{}")
-            except ValueError:
-                return None, "the arguments are not JSON"
-        if not isinstance(arguments, dict):
-            return None, "the arguments must be a JSON object"
+        arguments = value["arguments"]
         if (problem := arguments_problem(tool.parameters, arguments)) is not None:
             return None, problem
         return ParsedCall(tool, arguments, json.dumps(value)), ""
@@ -206,6 +192,26 @@ async def _spoken_or_call(stream: AsyncIterator[str], call: list[str]) -> AsyncI
         call.append(pending)
     elif pending:
         yield pending
+
+
+def _decode(raw: str) -> dict[str, Any] | str:
+    """{"name": str, "arguments": dict} from the model's call, or what is wrong with it."""
+    text = raw.replace(TAG, "").replace("</tool_call>", "").strip()
+    try:
+        value, _ = json.JSONDecoder().raw_decode(text[max(text.find("{"), 0) :])
+    except ValueError as exc:
+        return f"the tool call is not JSON: {exc}"
+    if not isinstance(value, dict) or not isinstance(value.get("name"), str):
+        return 'expected {"name": ..., "arguments": {...}}'
+    arguments = value.get("arguments", {})
+    if isinstance(arguments, str):  # some templates write the arguments as a JSON string
+        try:
+            arguments = json.loads(arguments or "{}")
+        except ValueError:
+            return "the arguments are not JSON"
+    if not isinstance(arguments, dict):
+        return "the arguments must be a JSON object"
+    return {"name": value["name"], "arguments": arguments}
 
 
 def _key(arguments: dict[str, Any]) -> str:

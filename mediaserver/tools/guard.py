@@ -83,7 +83,7 @@ async def check(url: str, allowed: tuple[Network, ...]) -> Target:
             infos = await loop.getaddrinfo(host, port, type=socket.SOCK_STREAM)
         except OSError as exc:
             raise Refused(f"{host}: cannot resolve ({exc})") from None
-        addresses = [ipaddress.ip_address(info[4][0].split("%", 1)[0]) for info in infos]
+        addresses = [ipaddress.ip_address(str(info[4][0]).split("%", 1)[0]) for info in infos]
         if not addresses:
             raise Refused(f"{host}: no address")
     for address in addresses:

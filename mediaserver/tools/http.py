@@ -93,7 +93,9 @@ class HttpTools:
         try:
             headers = {k: resolve_secrets(v, self.secrets) for k, v in tool.headers}
         except KeyError as exc:
-            raise Refused(f"the secret {exc.args[0]} is set neither in [tools] nor the environment")
+            raise Refused(
+                f"the secret {exc.args[0]} is set neither in [tools] secrets nor the environment"
+            ) from None
         target = await check(tool.url, self.allowed)
         parts = urlsplit(tool.url)
         host = f"[{target.address}]" if target.address.version == 6 else str(target.address)

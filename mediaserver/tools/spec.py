@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import json
 import re
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from typing import Any, Literal, Protocol
 
@@ -89,27 +90,31 @@ class ToolRunner(Protocol):
 def schema_problem(schema: object, where: str = "parameters") -> str | None:
     """Why `schema` is not a JSON Schema we can check arguments against (an
     object schema whose properties have JSON types), or None."""
+    return next(_schema_problems(schema, where), None)
+
+
+def _schema_problems(schema: object, where: str) -> Iterator[str]:
     if not isinstance(schema, dict):
-        return f"{where}: expected a JSON Schema object"
+        yield f"{where}: expected a JSON Schema object"
+        return
     kind = schema.get("type")
     if kind is not None and (not isinstance(kind, str) or kind not in JSON_TYPES):
-        return f"{where}.type: {kind!r} is not a JSON type ({', '.join(sorted(JSON_TYPES))})"
+        yield f"{where}.type: {kind!r} is not a JSON type ({', '.join(sorted(JSON_TYPES))})"
     properties = schema.get("properties", {})
     if not isinstance(properties, dict):
-        return f"{where}.properties: expected an object"
+        yield f"{where}.properties: expected an object"
+        return
     for name, sub in properties.items():
-        if (problem := schema_problem(sub, f"{where}.properties.{name}")) is not None:
-            return problem
+        yield from _schema_problems(sub, f"{where}.properties.{name}")
     required = schema.get("required", [])
     if not isinstance(required, list) or not all(isinstance(r, str) for r in required):
-        return f"{where}.required: expected a list of property names"
-    if missing := [r for r in required if r not in properties]:
-        return f"{where}.required: {missing[0]!r} is not among the properties"
-    if "items" in schema and (problem := schema_problem(schema["items"], f"{where}.items")):
-        return problem
+        yield f"{where}.required: expected a list of property names"
+    elif missing := [r for r in required if r not in properties]:
+        yield f"{where}.required: {missing[0]!r} is not among the properties"
+    if "items" in schema:
+        yield from _schema_problems(schema["items"], f"{where}.items")
     if "enum" in schema and not isinstance(schema["enum"], list):
-        return f"{where}.enum: expected a list"
-    return None
+        yield f"{where}.enum: expected a list"
 
 
 def arguments_problem(

@@ -36,7 +36,9 @@ def call(name: str, arguments: dict[str, Any], tags: bool = True) -> str:
 @dataclass
 class FakeRunner:
     seconds: float = 0.2
-    result: ToolResult = ToolResult("ok", '{"booked": true, "time": "9 am"}')
+    result: ToolResult = field(
+        default_factory=lambda: ToolResult("ok", '{"booked": true, "time": "9 am"}')
+    )
     calls: list[tuple[str, dict[str, Any]]] = field(default_factory=list)
 
     async def run(self, tool: Tool, arguments: dict[str, Any]) -> ToolResult:
@@ -55,7 +57,10 @@ def tool_calls(result: Any) -> list[ToolCall]:
 
 def test_a_tool_call_is_run_and_its_answer_spoken_never_the_json() -> None:
     speech = FakeSpeech(
-        answers=[call("book_appointment", {"name": "Ann", "day": "Monday"}), "Booked, Monday at 9."],
+        answers=[
+            call("book_appointment", {"name": "Ann", "day": "Monday"}),
+            "Booked, Monday at 9.",
+        ],
         lines=CALLER,
     )
     runner = FakeRunner()
@@ -174,3 +179,25 @@ def test_text_with_braces_is_spoken_by_an_agent_with_tools() -> None:
     speech = FakeSpeech(answers=["It costs {about} 60 dollars."], lines=CALLER)
     result = simulate(speech, 8, agent=AGENT, tools=FakeRunner())
     assert "It costs {about} 60 dollars." in " ".join(clauses(result))
+
+
+def test_a_speculative_turn_never_calls_a_tool_until_confirmed() -> None:
+    """The answer starts in the caller's pause; they go on: the booking made on
+    half a sentence would be a real side effect, so the tool waits for the
+    endpointer, and the turn taken back never calls it."""
+    line = Line(4.0, 2.5, "Book me in for Monday please, my name is Ann", pause=(1.0, 0.5))
+    speech = FakeSpeech(
+        stt_seconds=0.05,
+        first_token_seconds=0.05,
+        token_seconds=0.01,
+        answers=[
+            call("book_appointment", {"name": "Bob", "day": "Sunday"}),  # the partial's
+            call("book_appointment", {"name": "Ann", "day": "Monday"}),
+            "Booked.",
+        ],
+        lines=[line],
+    )
+    runner = FakeRunner()
+    simulate(speech, 12, agent=AGENT, tools=runner)
+    assert len(speech.prompts) == 3  # the speculative reply asked the model too
+    assert runner.calls == [("book_appointment", {"name": "Ann", "day": "Monday"})]
