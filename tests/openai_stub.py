@@ -18,6 +18,7 @@ import threading
 import time
 from collections.abc import AsyncIterator
 from dataclasses import dataclass, field
+from typing import Any
 
 import numpy as np
 import uvicorn
@@ -37,6 +38,8 @@ class Script:
     transcript: str = "What are your opening hours?"
     health: str = "ok"  # "saturated": /healthz answers 503, as a full service does
     requests: list[str] = field(default_factory=list)  # endpoint of each request
+    answers: list[str] = field(default_factory=list)  # taken one per chat, then `answer`
+    chats: list[dict[str, Any]] = field(default_factory=list)  # each chat request's body
     disconnected: int = 0  # streams whose client went away
 
 
@@ -60,7 +63,8 @@ def create_app(script: Script) -> FastAPI:
     @app.post("/v1/chat/completions", response_model=None)
     async def chat(request: Request) -> Response:
         script.requests.append("chat")
-        await request.json()
+        script.chats.append(await request.json())
+        answer = script.answers.pop(0) if script.answers else script.answer
         mode = script.chat
         if mode in ("500", "503"):
             error = {"error": {"message": "engine down", "type": "server_error", "code": None}}
@@ -80,7 +84,7 @@ def create_app(script: Script) -> FastAPI:
                     yield _chunk("We are")
                     raise RuntimeError("connection lost")  # uvicorn closes it mid-body
                 else:
-                    for word in script.answer.split(" "):
+                    for word in answer.split(" "):
                         yield _chunk(word + " ")
                     yield "data: [DONE]\n\n"
             except asyncio.CancelledError:
