@@ -143,8 +143,9 @@ class Engines:
         for job in jobs:
             if job.stop.is_set():
                 continue
+            with_tools = {"tools": job.tools} if job.tools else {}
             stream = self.models.llm.stream(
-                job.messages, job.max_tokens, job.temperature, job.tools
+                job.messages, job.max_tokens, job.temperature, **with_tools
             )
             try:
                 for piece in stream:

@@ -109,10 +109,11 @@ class LocalSpeech:
         # One slot per token the model may produce, so the worker never blocks on it.
         pieces: asyncio.Queue[str | BaseException | None] = asyncio.Queue(maxsize=max_tokens + 2)
         stop = threading.Event()
+        with_tools = {"tools": tools} if tools else {}  # the LLM's stream takes them if given
 
         def work() -> None:
             try:
-                for piece in self.llm.stream(messages, max_tokens, temperature, tools):
+                for piece in self.llm.stream(messages, max_tokens, temperature, **with_tools):
                     if stop.is_set():
                         break
                     loop.call_soon_threadsafe(pieces.put_nowait, piece)
