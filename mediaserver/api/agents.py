@@ -188,8 +188,9 @@ def router(store: Store, auth: Auth) -> APIRouter:
         found(store.get_agent(name), name)
         return store.put_agent(name, spec.model_dump())
 
-    @api.get("/{name}/tool-secret", dependencies=[Depends(auth.admin)])
-    def get_tool_secret(name: AgentName) -> dict[str, str]:
+    # a POST: every GET is a viewer's, and a viewer must not read the key
+    @api.post("/{name}/tool-secret", dependencies=[Depends(auth.admin)])
+    def tool_signing_key(name: AgentName) -> dict[str, str]:
         """The key this agent's tool requests are signed with (README: Tools)."""
         found(store.get_agent(name), name)
         return {"secret": tool_secret(store, name), "algorithm": "HMAC-SHA256"}

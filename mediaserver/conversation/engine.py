@@ -44,14 +44,13 @@ from mediaserver.events import (
     Dtmf,
     Hangup,
     MenuChoice,
-    SendDtmf,
     SpeechEnded,
     SpeechStarted,
     Transcript,
 )
 from mediaserver.frames import AudioFrame
 from mediaserver.speech import Speech, SpeechError
-from mediaserver.tools.spec import DTMF_DIGITS, Tool, ToolRunner
+from mediaserver.tools.spec import Tool, ToolRunner
 
 __all__ = ["TurnConfig", "TurnEngine"]
 
@@ -393,20 +392,10 @@ class TurnEngine:
 
     def _tool_action(self, tool: Tool, arguments: dict[str, Any]) -> str | None:
         """A built-in the LLM called: what the agent says (None: nothing)."""
-        match tool.name:
-            case "transfer_call" if self.agent.transfer_target:
-                self.policy.transfer_after_reply = True
-                return self.agent.transfer_phrase
-            case "transfer_call":
-                self.policy.hangup_reason = "no_transfer_target"
-                return self.agent.no_transfer
-            case "end_call":
-                self.policy.hangup_reason = "agent"
-                return self.agent.goodbye
-            case "send_dtmf" if DTMF_DIGITS.match(digits := str(arguments.get("digits", ""))):
-                self.on_event(SendDtmf(digits))
-                return None
-        return self.agent.tool_apology
+        text, event = self.policy.builtin(tool.name, arguments)
+        if event is not None:
+            self.on_event(event)
+        return text
 
     # -- speaking ---------------------------------------------------------------
     def _speak(self, reply: Reply) -> None:

@@ -4,7 +4,7 @@ redirects, a capped answer that must be JSON, within the tool's timeout.
 Signature: X-Mediaserver-Signature = "sha256=" + hex HMAC-SHA256(secret,
 timestamp + "." + body), X-Mediaserver-Timestamp = Unix seconds; the body is
 the JSON body of a POST, the query string of a GET. `secret` is the agent's
-(GET /agents/{name}/tool-secret)."""
+(POST /agents/{name}/tool-secret)."""
 
 from __future__ import annotations
 

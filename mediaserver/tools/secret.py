@@ -1,5 +1,5 @@
 """Each agent's key for signing its tool requests: made on first use, kept in
-the store's settings (the tool's server gets it from GET /agents/{name}/tool-secret)."""
+the store's settings (the tool's server gets it from POST /agents/{name}/tool-secret)."""
 
 from __future__ import annotations
 

@@ -108,7 +108,7 @@ def test_a_spoken_booking_calls_the_signed_tool_and_speaks_its_answer(
     [got] = tools.script.received[before:]
     assert json.loads(got.body) == {"name": "Ann", "day": "Monday"}
     assert got.headers["authorization"] == "Bearer s3cret-token"
-    secret = server.api("/agents/default/tool-secret").json()["secret"]
+    secret = server.post("/agents/default/tool-secret", {}).json()["secret"]
     stamp = got.headers["x-mediaserver-timestamp"]
     assert got.headers["x-mediaserver-signature"] == sign(secret, stamp, got.body)
     assert got.headers["x-mediaserver-call"] == record["id"]

@@ -10,7 +10,7 @@ from dataclasses import dataclass, field, replace
 from typing import Any
 
 from mediaserver.agents import Agent
-from mediaserver.events import AgentClause, Hangup, SendDtmf, ToolCall
+from mediaserver.events import AgentClause, Hangup, SendDtmf, ToolCall, Transfer
 from mediaserver.tools.spec import Tool, ToolResult
 from tests.fake_speech import FakeSpeech, Line, simulate
 
@@ -201,3 +201,19 @@ def test_a_speculative_turn_never_calls_a_tool_until_confirmed() -> None:
     simulate(speech, 12, agent=AGENT, tools=runner)
     assert len(speech.prompts) == 3  # the speculative reply asked the model too
     assert runner.calls == [("book_appointment", {"name": "Ann", "day": "Monday"})]
+
+
+def test_transfer_call_hands_over_after_the_phrase() -> None:
+    agent = replace(AGENT, tools=(Tool.of_builtin("transfer_call"),), transfer_target="sip:desk@x")
+    speech = FakeSpeech(answers=[call("transfer_call", {})], lines=CALLER)
+    result = simulate(speech, 10, agent=agent, tools=FakeRunner())
+    assert " ".join(clauses(result)).endswith(agent.transfer_phrase)
+    assert Transfer("sip:desk@x") in result.events
+
+
+def test_transfer_call_without_a_target_says_how_and_ends() -> None:
+    agent = replace(AGENT, tools=(Tool.of_builtin("transfer_call"),), transfer_target="")
+    speech = FakeSpeech(answers=[call("transfer_call", {})], lines=CALLER)
+    result = simulate(speech, 15, agent=agent, tools=FakeRunner())
+    assert Hangup("no_transfer_target") in result.events
+    assert not any(isinstance(e, Transfer) for e in result.events)
