@@ -51,6 +51,11 @@ def _chunk(content: str) -> str:
     return f"data: {json.dumps(body)}\n\n"
 
 
+def _delta(delta: dict[str, Any]) -> str:
+    body = {"object": "chat.completion.chunk", "choices": [{"index": 0, "delta": delta}]}
+    return f"data: {json.dumps(body)}\n\n"
+
+
 def create_app(script: Script) -> FastAPI:
     app = FastAPI()
 
@@ -80,6 +85,15 @@ def create_app(script: Script) -> FastAPI:
                 elif mode == "stall":
                     yield _chunk("We")
                     await asyncio.sleep(3600)
+                elif mode == "tool_calls" and answer.startswith("{"):
+                    # a call, as llama-server --jinja streams one it parsed out of the text
+                    call = json.loads(answer)
+                    arguments = json.dumps(call["arguments"])
+                    yield _delta({"tool_calls": [{"index": 0, "function": {"name": call["name"]}}]})
+                    for part in (arguments[:5], arguments[5:]):
+                        fragment = {"index": 0, "function": {"arguments": part}}
+                        yield _delta({"tool_calls": [fragment]})
+                    yield "data: [DONE]\n\n"
                 elif mode == "drop":
                     yield _chunk("We are")
                     raise RuntimeError("connection lost")  # uvicorn closes it mid-body

@@ -17,6 +17,8 @@ from mediaserver.tools.http import HttpTools, sign
 from mediaserver.tools.spec import Tool, ToolResult
 from tests.tool_server import ToolServer
 
+pytestmark = pytest.mark.integration
+
 SECRET = "agent-signing-key"
 LOOPBACK = networks(("127.0.0.1/32",))
 
