@@ -76,7 +76,7 @@ async def tool_round_cost(
     runner: Any,
     messages: list[Message],
     *,
-    max_tokens: int = 60,
+    max_tokens: int = 40,
     phrases: ToolPhrases | None = None,
 ) -> dict[str, Any]:
     """One measure: the answer straight, then through one tool round (ms to
@@ -140,7 +140,9 @@ async def run(rounds: int, tool_ms: float) -> dict[str, Any]:
         {"role": "user", "content": QUESTION},
     ]
     try:
-        await tool_round_cost(speech, tool, runner, messages)  # warm: prompt cache, first runs
+        async for _ in speech.reply(messages, 1, 0.0, tools=[tool.for_llm()]):  # warm the cache
+            pass
+        await speech.synthesize("One moment, let me check.")  # onnxruntime's first run
         runs = [await tool_round_cost(speech, tool, runner, messages) for _ in range(rounds)]
     finally:
         await runner.aclose()

@@ -68,7 +68,6 @@ class ToolRound:
         self.confirmed = confirmed  # waits until the turn is no longer speculative
         self.record = record or (lambda message: None)  # tool messages, for the history
         self.calls: list[tuple[str, str]] = []  # (name, arguments) run in this reply
-        self._result: asyncio.Future[ToolResult] | None = None  # the tool being run
 
     async def pieces(
         self, messages: list[Message], max_tokens: int, temperature: float
@@ -83,20 +82,15 @@ class ToolRound:
                 yield piece
             if not call_text:
                 return  # the model answered in words: done
-            raw = call_text[0]
-            parsed, problem = self.parse(raw)
-            if parsed is not None and (parsed.tool.name, _key(parsed.arguments)) in self.calls:
-                problem = "this call was already made: answer the caller with its result"
-                parsed = None
+            parsed, problem = self._checked(call_text[0])
             if parsed is None:
-                self.on_event(ToolCall(_name_in(raw), raw[:512], "bad_arguments", 0.0, problem))
                 if reasked:
                     yield self.phrases.apology
                     return
                 reasked = True
                 messages = [
                     *messages,
-                    {"role": "assistant", "content": raw},
+                    {"role": "assistant", "content": call_text[0]},
                     {"role": "tool", "content": json.dumps({"error": problem})},
                 ]
                 continue
@@ -107,43 +101,52 @@ class ToolRound:
                 if said := self.act(parsed.tool, parsed.arguments):
                     yield said
                 return
-            result = await self._run(parsed)
-            if result is None:
-                yield self.phrases.filler + " "
-                assert self._result is not None
-                result = await self._result
-            self.calls.append((parsed.tool.name, _key(parsed.arguments)))
-            self.on_event(
-                ToolCall(
-                    parsed.tool.name,
-                    _key(parsed.arguments),
-                    result.status,
-                    result.latency_ms,
-                    "" if result.status == "ok" else result.content[:256],
-                )
-            )
-            if result.status != "ok":
+            results: list[ToolResult] = []
+            async for filler in self._run(parsed, results):
+                yield filler
+            if results[0].status != "ok":
                 yield self.phrases.apology
                 return
             exchange: list[Message] = [
                 {"role": "assistant", "content": f"{TAG}\n{parsed.text}\n</tool_call>"},
-                {"role": "tool", "content": result.content},
+                {"role": "tool", "content": results[0].content},
             ]
             messages = [*messages, *exchange]
             for message in exchange:
                 self.record(message)
         yield self.phrases.apology  # a model that only calls tools
 
-    async def _run(self, call: ParsedCall) -> ToolResult | None:
-        """Start the tool; its result if it came within the filler delay, else None
-        (await self._result for it)."""
+    def _checked(self, raw: str) -> tuple[ParsedCall | None, str]:
+        """The call to make, or why not (recorded as a bad_arguments tool call)."""
+        parsed, problem = self.parse(raw)
+        if parsed is not None and (parsed.tool.name, _key(parsed.arguments)) in self.calls:
+            parsed, problem = None, "this call was already made: answer the caller with its result"
+        if parsed is None:
+            self.on_event(ToolCall(_name_in(raw), raw[:512], "bad_arguments", 0.0, problem))
+        return parsed, problem
+
+    async def _run(self, call: ParsedCall, results: list[ToolResult]) -> AsyncIterator[str]:
+        """Run the tool; the filler if it has not answered within the filler
+        delay; its result into `results`. A reply cancelled meanwhile (the
+        caller took the floor, or hung up) cancels the tool's request."""
+        started, arguments = now(), _key(call.arguments)
         task = asyncio.ensure_future(self.runner.run(call.tool, call.arguments))
-        self._result = task
-        deadline = now() + self.phrases.filler_after_s
-        with contextlib.suppress(TimeoutError):
-            async with asyncio.timeout_at(deadline):
-                return await asyncio.shield(task)
-        return None
+        try:
+            with contextlib.suppress(TimeoutError):
+                async with asyncio.timeout(self.phrases.filler_after_s):
+                    await asyncio.shield(task)
+            if not task.done():
+                yield self.phrases.filler + " "
+            results.append(await task)
+        finally:
+            if not results:
+                task.cancel()
+                latency = round(1000 * (now() - started), 1)
+                self.on_event(ToolCall(call.tool.name, arguments, "cancelled", latency))
+        result = results[0]
+        self.calls.append((call.tool.name, arguments))
+        detail = "" if result.status == "ok" else result.content[:256]
+        self.on_event(ToolCall(call.tool.name, arguments, result.status, result.latency_ms, detail))
 
     def parse(self, raw: str) -> tuple[ParsedCall | None, str]:
         """The call the model wrote, or why it is not one we can make."""

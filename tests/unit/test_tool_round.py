@@ -217,3 +217,14 @@ def test_transfer_call_without_a_target_says_how_and_ends() -> None:
     result = simulate(speech, 15, agent=agent, tools=FakeRunner())
     assert Hangup("no_transfer_target") in result.events
     assert not any(isinstance(e, Transfer) for e in result.events)
+
+
+def test_a_tool_still_running_when_the_caller_takes_the_floor_is_cancelled() -> None:
+    speech = FakeSpeech(
+        answers=[call("book_appointment", {"name": "Ann", "day": "Monday"}), "Sure."],
+        lines=[*CALLER, Line(5.0, 1.5, "Actually never mind that")],
+    )
+    runner = FakeRunner(seconds=30.0)
+    result = simulate(speech, 12, agent=AGENT, tools=runner)
+    assert [c.status for c in tool_calls(result)] == ["cancelled"]
+    assert result.engine.turns[-1].user_text == "Actually never mind that"
