@@ -158,6 +158,21 @@ def test_a_slow_tool_gets_the_filler_and_a_failing_one_an_apology(
     assert statuses == [("book_appointment", "ok"), ("check_insurance", "error")]
 
 
+def test_send_dtmf_presses_keys_the_caller_receives(
+    server: Server, stub: StubServer, tmp_path: Path
+) -> None:
+    """An agent in another company's phone menu presses keys: real RFC 2833
+    events through pjsua2's dialDtmf, received by the far end."""
+    put_agent(server, [{"name": "send_dtmf"}])
+    stub.script.answers = [tool_call("send_dtmf", {"digits": "1#"})]
+    seconds = 14.0
+    wav = questions_wav(tmp_path, [(5.0, "For sales press one")], seconds)
+    result = outcome(call(server, wav, seconds), seconds)
+    assert result["digits_received"] == "1#", result
+    record = server.newest_call()
+    assert any(e["kind"] == "dtmf_sent" and e["value"] == "1#" for e in record["events"])
+
+
 def test_secrets_are_stored_by_name_and_bad_tools_refused(
     server: Server, tools: ToolServer
 ) -> None:
