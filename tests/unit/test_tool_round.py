@@ -228,3 +228,18 @@ def test_a_tool_still_running_when_the_caller_takes_the_floor_is_cancelled() -> 
     result = simulate(speech, 12, agent=AGENT, tools=runner)
     assert [c.status for c in tool_calls(result)] == ["cancelled"]
     assert result.engine.turns[-1].user_text == "Actually never mind that"
+
+
+def test_the_filler_comes_only_past_the_filler_delay() -> None:
+    """On virtual time: a tool answering in 0.6 s is waited for in silence,
+    one answering in 0.8 s gets the filler (the delay is 0.7 s)."""
+    said = {}
+    for seconds in (0.6, 0.8):
+        speech = FakeSpeech(
+            answers=[call("book_appointment", {"name": "Ann", "day": "Monday"}), "Booked."],
+            lines=CALLER,
+        )
+        result = simulate(speech, 8, agent=AGENT, tools=FakeRunner(seconds=seconds))
+        said[seconds] = clauses(result)
+    assert AGENT.tool_filler not in said[0.6]
+    assert AGENT.tool_filler in said[0.8]
