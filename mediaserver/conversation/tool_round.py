@@ -164,9 +164,11 @@ class ToolRound:
 
 async def _spoken_or_call(stream: AsyncIterator[str], call: list[str]) -> AsyncIterator[str]:
     """The stream's text to speak; a tool call in it is held back, never spoken,
-    and left in `call` (the rest of the stream is the call)."""
+    and left in `call` (the rest of the stream is the call). A reply that opens
+    with a brace is JSON, never words: held back the same way."""
     pending = ""
     in_call = False
+    spoken = False
     try:
         async for piece in stream:
             pending += piece
@@ -176,17 +178,21 @@ async def _spoken_or_call(stream: AsyncIterator[str], call: list[str]) -> AsyncI
                 cut = min((i for i in (pending.find("{"), pending.find("<")) if i >= 0), default=-1)
                 if cut < 0:
                     yield pending
+                    spoken = spoken or bool(pending.strip())
                     pending = ""
                     break
                 if cut:
                     yield pending[:cut]
+                    spoken = spoken or bool(pending[:cut].strip())
                     pending = pending[cut:]
-                if pending.startswith(TAG) or _CALL_START.match(pending):
+                opens_json = not spoken and pending.startswith("{")
+                if pending.startswith(TAG) or _CALL_START.match(pending) or opens_json:
                     in_call = True
                     break
                 if _PARTIAL.match(pending):
                     break  # may still become a call: wait for more
                 yield pending[0]
+                spoken = True
                 pending = pending[1:]
     finally:
         if (close := getattr(stream, "aclose", None)) is not None:

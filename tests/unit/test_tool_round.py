@@ -243,3 +243,12 @@ def test_the_filler_comes_only_past_the_filler_delay() -> None:
         said[seconds] = clauses(result)
     assert AGENT.tool_filler not in said[0.6]
     assert AGENT.tool_filler in said[0.8]
+
+
+def test_a_reply_that_is_json_but_no_call_is_never_spoken() -> None:
+    """The small model echoes the tool's answer as JSON: re-asked, then the apology."""
+    speech = FakeSpeech(answers=['{"status": "shipped"}', '{"status": "shipped"}'], lines=CALLER)
+    result = simulate(speech, 8, agent=AGENT, tools=FakeRunner())
+    spoken = " ".join(clauses(result))
+    assert "shipped" not in spoken
+    assert AGENT.tool_apology in spoken
