@@ -149,7 +149,12 @@ class FixedSpeech:
         return self.question
 
     async def reply(
-        self, messages: list[dict[str, str]], max_tokens: int, temperature: float
+        self,
+        messages: list[dict[str, str]],
+        max_tokens: int,
+        temperature: float,
+        *,
+        tools: list[dict[str, Any]] | None = None,
     ) -> AsyncIterator[str]:
         await asyncio.sleep(0.15)
         for word in ("Let", " me", " check", " that."):

@@ -7,6 +7,7 @@ from dataclasses import dataclass, replace
 from typing import TYPE_CHECKING, Any
 
 from mediaserver.config import AgentConfig, ModelsConfig
+from mediaserver.tools.spec import BUILTINS, Tool
 
 if TYPE_CHECKING:
     from mediaserver.store import Store
@@ -72,6 +73,12 @@ class Agent:
         "hours, and we will be glad to help. Goodbye."
     )
 
+    tools: tuple[Tool, ...] = ()  # what the LLM may call (HTTP tools and built-ins)
+    tool_filler: str = "One moment, let me check."  # a tool slower than ~700 ms
+    tool_apology: str = (
+        "Sorry, I couldn't do that just now. Is there anything else I can help with?"
+    )
+
     menu: tuple[MenuOption, ...] = ()  # an IVR menu before the conversation (digits)
     menu_prompt: str = ""  # default: "For English, press 1. ..."
     menu_timeout_seconds: float = 6.0  # after the prompt, per try
@@ -123,7 +130,7 @@ def from_spec(name: str, spec: dict[str, Any], base: Agent = DEFAULT_AGENT) -> A
         voice=spec.get("tts_voice") or base.voice,  # None: the server's models
         stt_model=spec.get("stt_model") or base.stt_model,
         llm_model=spec.get("llm_model") or base.llm_model,
-        transfer_target=spec.get("transfer_target", "") if "transfer" in tools else "",
+        transfer_target=spec.get("transfer_target", "") if _transfers(tools) else "",
         max_call_seconds=spec.get("max_call_seconds", base.max_call_seconds),
         record=spec.get("record", base.record),
         silence_seconds=spec.get("silence_seconds", base.silence_seconds),
@@ -132,6 +139,28 @@ def from_spec(name: str, spec: dict[str, Any], base: Agent = DEFAULT_AGENT) -> A
             MenuOption(o["digit"], o["language"], o["greeting"], o.get("label", ""))
             for o in spec.get("ivr_menu", [])
         ),
+        tools=tuple(_tool(t) for t in tools if isinstance(t, dict)),
+    )
+
+
+def _transfers(tools: list[Any]) -> bool:
+    return any(
+        t == "transfer" or (isinstance(t, dict) and t.get("name") == "transfer_call") for t in tools
+    )
+
+
+def _tool(spec: dict[str, Any]) -> Tool:
+    """A stored tool (api/agents.py ToolSpec): a built-in by name, or an HTTP tool."""
+    if not spec.get("url") and spec["name"] in BUILTINS:
+        return Tool.of_builtin(spec["name"])
+    return Tool(
+        name=spec["name"],
+        description=spec.get("description", ""),
+        parameters=spec.get("parameters") or {"type": "object", "properties": {}},
+        url=spec["url"],
+        method=spec.get("method", "POST"),
+        headers=tuple((spec.get("headers") or {}).items()),
+        timeout_seconds=float(spec.get("timeout_seconds", 5.0)),
     )
 
 

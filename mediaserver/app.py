@@ -183,6 +183,7 @@ async def serve(config: Config, plane: ControlPlane) -> None:
     from mediaserver.agents import DEFAULT_AGENT, configured
     from mediaserver.calls import Calls
     from mediaserver.media.end_of_turn import turn_model
+    from mediaserver.tools.runners import ToolRunners
 
     loop = asyncio.get_running_loop()
     book = AgentBook(configured(DEFAULT_AGENT, config.agent, config.models), plane.store)
@@ -200,6 +201,7 @@ async def serve(config: Config, plane: ControlPlane) -> None:
         routes={route.number: route.agent for route in config.sip.routes},
         turn_model=turn_model(config.vad, config.models),
         knowledge=knowledge[1] if knowledge is not None else None,
+        tools=ToolRunners(config.tools, plane.store),
     )
     sip = SipServer(config.sip, config.server.host, config.server.sip_port, calls, loop)
     calls.transports["sip"] = sip

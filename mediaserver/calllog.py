@@ -19,11 +19,14 @@ from mediaserver.events import (
     Hangup,
     Interrupted,
     MenuChoice,
+    SendDtmf,
+    ToolCall,
     Transcript,
     Transfer,
 )
 from mediaserver.metrics import Metrics
 from mediaserver.store import Store
+from mediaserver.store.tool_calls import add_tool_call
 from mediaserver.store.writer import StoreWriter
 
 log = logging.getLogger(__name__)
@@ -149,6 +152,12 @@ class CallLog:
             case Transfer(target=target):
                 self._write("add_event", self.call_time(), "transfer", target)
                 self._write("update_call", transfer_target=target)
+            case ToolCall(name=name, status=status, latency_ms=latency):
+                at, store, call_id = self.call_time(), self._records.store, self.id
+                self._records.writer.submit(lambda: add_tool_call(store, call_id, at, event))
+                self._write("add_event", at, "tool", f"{name} {status} {latency:.0f} ms")
+            case SendDtmf(digits=digits):
+                self._write("add_event", self.call_time(), "dtmf_sent", digits)
             case Hangup(reason=reason):
                 self.hangup_reason = reason
 

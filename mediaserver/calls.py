@@ -18,12 +18,13 @@ from mediaserver.amd.policy import AmdPolicy
 from mediaserver.calllog import CallLog, Records
 from mediaserver.config import VadConfig
 from mediaserver.conversation.knowledge import Retrieval
-from mediaserver.events import CallEvent, Transfer
+from mediaserver.events import CallEvent, SendDtmf, Transfer
 from mediaserver.frames import AudioFrame
 from mediaserver.media.end_of_turn import TurnModel
 from mediaserver.recording import Recorder
 from mediaserver.session import RATE, Session
 from mediaserver.speech import Speech
+from mediaserver.tools.runners import ToolRunners
 from mediaserver.transports.call import FRAME, CallHandle, CallHandler, Transport
 from mediaserver.transports.sip import SipServer
 
@@ -45,9 +46,11 @@ class Calls(CallHandler):
         routes: dict[str, str] | None = None,
         turn_model: TurnModel | None = None,
         knowledge: KnowledgeSource | None = None,
+        tools: ToolRunners | None = None,
     ) -> None:
         self.agents = agents
         self.knowledge = knowledge  # agents' documents (None: no retrieval)
+        self.tools = tools  # the agents' HTTP tools ([tools]); None: tools are not called
         self.turn_model = turn_model  # [vad] end_of_turn's model, loaded
         self.speech = speech
         self.vad = vad
@@ -193,9 +196,16 @@ class Calls(CallHandler):
                 call.on_event(event)
             if isinstance(event, Transfer):
                 self.transports[call.transport].transfer(call, event.target)
+            elif isinstance(event, SendDtmf):
+                send = getattr(self.transports[call.transport], "send_dtmf", None)
+                if send is None:
+                    log.warning("call %s: %s cannot send DTMF", record.id, call.transport)
+                else:
+                    send(call, event.digits)
 
         speech = await self.speech.for_agent(agent)
         retrieval = await self.knowledge.for_call(agent) if self.knowledge is not None else None
+        runner = await self.tools.for_call(agent, record.id) if self.tools else None
         session = Session(
             agent,
             speech,
@@ -204,6 +214,7 @@ class Calls(CallHandler):
             on_event=on_event,
             turn_model=self.turn_model,
             retrieval=retrieval,
+            tools=runner,
         )
         self.sessions[call] = session
         gate = self._amd_gate(call, session, speech, agent, record)
@@ -221,6 +232,8 @@ class Calls(CallHandler):
             reason = "server_shutdown"
             raise
         finally:
+            if runner is not None:
+                await runner.aclose()
             self.sessions.pop(call, None)
             self.logs.pop(call, None)
             if call.transferred:

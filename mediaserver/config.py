@@ -26,6 +26,7 @@ from mediaserver.config_calls import (
 )
 from mediaserver.config_knowledge import KnowledgeConfig
 from mediaserver.config_models import InferenceConfig, ModelsConfig
+from mediaserver.config_tools import ToolsConfig
 
 __all__ = [
     "AgentConfig",
@@ -37,6 +38,7 @@ __all__ = [
     "ModelsConfig",
     "RouteConfig",
     "SipConfig",
+    "ToolsConfig",
     "TrunkConfig",
     "TwilioConfig",
     "WebRtcConfig",
@@ -279,6 +281,7 @@ class Config:
     inference: InferenceConfig = field(default_factory=InferenceConfig)
     cluster: ClusterConfig = field(default_factory=ClusterConfig)
     knowledge: KnowledgeConfig = field(default_factory=KnowledgeConfig)
+    tools: ToolsConfig = field(default_factory=ToolsConfig)
 
     @property
     def store_url(self) -> str:
@@ -342,6 +345,12 @@ def _coerce(value: object, kind: type, key: str) -> object:
         if not isinstance(value, list) or not all(isinstance(v, str) for v in value):
             raise ConfigError(f"{key}: expected a list of strings, got {value!r}")
         return tuple(value)
+    if typing.get_origin(kind) is dict:
+        if not isinstance(value, dict) or not all(
+            isinstance(k, str) and isinstance(v, str) for k, v in value.items()
+        ):
+            raise ConfigError(f"{key}: expected a table of strings, got {value!r}")
+        return dict(value)
     if kind is float and isinstance(value, int) and not isinstance(value, bool):
         return float(value)
     if type(value) is not kind:

@@ -88,6 +88,25 @@ class Transfer:
 
 
 @dataclass(frozen=True, slots=True)
+class ToolCall:
+    """The agent called a tool: `arguments` as JSON; status ok | error | timeout |
+    refused | bad_arguments; `detail`: why it failed."""
+
+    name: str
+    arguments: str
+    status: str
+    latency_ms: float
+    detail: str = ""
+
+
+@dataclass(frozen=True, slots=True)
+class SendDtmf:
+    """The agent presses keys on the far end's keypad (another company's IVR)."""
+
+    digits: str
+
+
+@dataclass(frozen=True, slots=True)
 class Hangup:
     reason: str
 
@@ -103,5 +122,7 @@ CallEvent = (
     | Dtmf
     | MenuChoice
     | Transfer
+    | ToolCall
+    | SendDtmf
     | Hangup
 )

@@ -18,6 +18,7 @@ from mediaserver.frames import AudioFrame
 from mediaserver.media.end_of_turn import EndOfTurn, TurnModel
 from mediaserver.media.vad import VoiceActivity
 from mediaserver.speech import Speech
+from mediaserver.tools.spec import ToolRunner
 from native import playout
 
 RATE = 16000  # one internal rate per session: what Whisper wants
@@ -35,6 +36,7 @@ class Session:
         outbound: playout.PlayoutBuffer | None = None,
         turn_model: TurnModel | None = None,
         retrieval: Retrieval | None = None,
+        tools: ToolRunner | None = None,
     ) -> None:
         # the agent's audio, drained by the transport (e.g. pjsua2's media thread)
         self.playout = outbound or playout.playout_buffer(RATE, seconds=120)
@@ -54,6 +56,7 @@ class Session:
             config=turns,
             on_event=on_event,
             retrieval=retrieval,
+            tools=tools,
         )
         self.frames_in = 0  # the caller's 20 ms frames received
         self.voiced_frames = 0  # of which speech

@@ -8,11 +8,12 @@ Audio crossing the port is an AudioFrame, so it always says its rate."""
 from __future__ import annotations
 
 from collections.abc import AsyncIterator
-from typing import Protocol
+from typing import Any, Protocol
 
 from mediaserver.frames import AudioFrame
 
-Message = dict[str, str]  # {"role": "system" | "user" | "assistant", "content": ...}
+Message = dict[str, str]  # {"role": "system" | "user" | "assistant" | "tool", "content": ...}
+ToolSpec = dict[str, Any]  # an OpenAI `tools` entry: {"type": "function", "function": {...}}
 
 
 class SpeechError(Exception):
@@ -55,10 +56,17 @@ class Speech(Protocol):
         ...
 
     def reply(
-        self, messages: list[Message], max_tokens: int, temperature: float
+        self,
+        messages: list[Message],
+        max_tokens: int,
+        temperature: float,
+        *,
+        tools: list[ToolSpec] | None = None,
     ) -> AsyncIterator[str]:
         """The agent's answer as text pieces, as they are generated. Closing the
-        iterator stops the generation."""
+        iterator stops the generation. `tools`: what the model may call (its
+        chat template renders them; a call comes back as text, Qwen's
+        `<tool_call>{...}</tool_call>`; "tool" messages carry the answers)."""
         ...
 
     async def synthesize(self, text: str, *, first: bool = False) -> AudioFrame:

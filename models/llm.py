@@ -74,7 +74,11 @@ class LlamaLLM:
         return len(self._llm.tokenize(text.encode("utf-8"), add_bos=False))
 
     def stream(
-        self, messages: list[Message], max_tokens: int = 120, temperature: float = 0.0
+        self,
+        messages: list[Message],
+        max_tokens: int = 120,
+        temperature: float = 0.0,
+        tools: list[dict[str, Any]] | None = None,
     ) -> Generator[str, None, None]:
         """Text pieces as the model produces them. Blocks: iterate off the loop.
 
@@ -83,6 +87,7 @@ class LlamaLLM:
             self.load()
         chunks = self._llm.create_chat_completion(
             messages=messages,
+            tools=tools or None,  # the GGUF's chat template renders them (Qwen2.5's does)
             max_tokens=max_tokens,
             temperature=temperature,
             seed=self.seed,

@@ -9,6 +9,7 @@ from __future__ import annotations
 import asyncio
 from collections.abc import AsyncIterator, Sequence
 from dataclasses import dataclass, field
+from typing import Any
 
 import numpy as np
 
@@ -18,6 +19,7 @@ from mediaserver.conversation.knowledge import Retrieval
 from mediaserver.events import CallEvent, SpeechEnded, SpeechStarted
 from mediaserver.frames import AudioFrame
 from mediaserver.speech import Unavailable
+from mediaserver.tools.spec import ToolRunner
 from native import playout
 
 RATE = 16000
@@ -61,6 +63,7 @@ class FakeSpeech:
     languages: list[str | None] = field(default_factory=list)  # asked of each transcription
     stt_prompts: list[str | None] = field(default_factory=list)  # and the prompt it was given
     prompts: list[list[dict[str, str]]] = field(default_factory=list)
+    tools_offered: list[list[dict[str, Any]] | None] = field(default_factory=list)
 
     async def transcribe(
         self, frame: AudioFrame, language: str | None = None, prompt: str | None = None
@@ -84,9 +87,15 @@ class FakeSpeech:
         return text
 
     async def reply(
-        self, messages: list[dict[str, str]], max_tokens: int, temperature: float
+        self,
+        messages: list[dict[str, str]],
+        max_tokens: int,
+        temperature: float,
+        *,
+        tools: list[dict[str, Any]] | None = None,
     ) -> AsyncIterator[str]:
         self.prompts.append(messages)
+        self.tools_offered.append(tools)
         if self.stall_llm:
             await asyncio.sleep(3600)
         if self.fail_llm:
@@ -124,6 +133,7 @@ def simulate(
     min_ms: int = 250,
     digits: dict[float, str] | None = None,
     retrieval: Retrieval | None = None,
+    tools: ToolRunner | None = None,
 ) -> CallResult:
     """Tick a call every 20 ms: the caller hears one playout frame, then the
     engine gets one inbound frame with the VAD event a real endpointer would
@@ -140,6 +150,7 @@ def simulate(
             config=config,
             on_event=events.append,
             retrieval=retrieval,
+            tools=tools,
         )
         engine.start()
         heard = []

@@ -18,6 +18,7 @@ import threading
 import time
 from collections.abc import AsyncIterator
 from dataclasses import dataclass, field
+from typing import Any
 
 import numpy as np
 import uvicorn
@@ -37,6 +38,8 @@ class Script:
     transcript: str = "What are your opening hours?"
     health: str = "ok"  # "saturated": /healthz answers 503, as a full service does
     requests: list[str] = field(default_factory=list)  # endpoint of each request
+    answers: list[str] = field(default_factory=list)  # taken one per chat, then `answer`
+    chats: list[dict[str, Any]] = field(default_factory=list)  # each chat request's body
     disconnected: int = 0  # streams whose client went away
 
 
@@ -45,6 +48,11 @@ def _chunk(content: str) -> str:
         "object": "chat.completion.chunk",
         "choices": [{"index": 0, "delta": {"content": content}}],
     }
+    return f"data: {json.dumps(body)}\n\n"
+
+
+def _delta(delta: dict[str, Any]) -> str:
+    body = {"object": "chat.completion.chunk", "choices": [{"index": 0, "delta": delta}]}
     return f"data: {json.dumps(body)}\n\n"
 
 
@@ -60,7 +68,8 @@ def create_app(script: Script) -> FastAPI:
     @app.post("/v1/chat/completions", response_model=None)
     async def chat(request: Request) -> Response:
         script.requests.append("chat")
-        await request.json()
+        script.chats.append(await request.json())
+        answer = script.answers.pop(0) if script.answers else script.answer
         mode = script.chat
         if mode in ("500", "503"):
             error = {"error": {"message": "engine down", "type": "server_error", "code": None}}
@@ -76,11 +85,20 @@ def create_app(script: Script) -> FastAPI:
                 elif mode == "stall":
                     yield _chunk("We")
                     await asyncio.sleep(3600)
+                elif mode == "tool_calls" and answer.startswith("{"):
+                    # a call, as llama-server --jinja streams one it parsed out of the text
+                    call = json.loads(answer)
+                    arguments = json.dumps(call["arguments"])
+                    yield _delta({"tool_calls": [{"index": 0, "function": {"name": call["name"]}}]})
+                    for part in (arguments[:5], arguments[5:]):
+                        fragment = {"index": 0, "function": {"arguments": part}}
+                        yield _delta({"tool_calls": [fragment]})
+                    yield "data: [DONE]\n\n"
                 elif mode == "drop":
                     yield _chunk("We are")
                     raise RuntimeError("connection lost")  # uvicorn closes it mid-body
                 else:
-                    for word in script.answer.split(" "):
+                    for word in answer.split(" "):
                         yield _chunk(word + " ")
                     yield "data: [DONE]\n\n"
             except asyncio.CancelledError:

@@ -66,6 +66,9 @@ class Call(pj.Call):  # type: ignore[misc]
         if info.state == pj.PJSIP_INV_STATE_DISCONNECTED:
             self.disconnected = True
 
+    def onDtmfDigit(self, prm: Any) -> None:
+        self.digits.append(prm.digit)  # keys the far end pressed (RFC 2833)
+
     def onCallMediaState(self, prm: Any) -> None:
         if self.media is None:
             self.media = self.getAudioMedia(-1)
@@ -173,6 +176,7 @@ def main() -> int:
         "status": call.status,
         "reason": call.reason,
         "rtp_received": rtp_received,  # RTP packets the call got from the far end
+        "digits_received": "".join(call.digits),
     }
     if isinstance(account, Callee):
         result["invites"] = account.invites

@@ -6,13 +6,19 @@ from datetime import datetime
 from typing import Annotated, Any, Literal
 
 from fastapi import APIRouter, Depends, HTTPException, Path, Response
-from pydantic import BaseModel, ConfigDict, Field, field_validator
+from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
 from mediaserver.agents import DEFAULT_AGENT
 from mediaserver.api.auth import Auth
 from mediaserver.api.guard import LARGE_BODY
 from mediaserver.api.json_body import TextJsonRoute
 from mediaserver.store import Store
+from mediaserver.tools.guard import url_problem
+from mediaserver.tools.secret import tool_secret
+from mediaserver.tools.spec import BUILTINS, NAME, SECRET_REF, schema_problem
+
+# a header whose name says it carries a credential: its value must be a ${SECRET} reference
+SECRET_HEADER = ("auth", "key", "token", "secret", "cookie", "password", "signature")
 
 AgentName = Annotated[str, Path(pattern=r"^[a-z0-9][a-z0-9_-]{0,63}$")]
 Version = Annotated[int, Path(ge=1, le=2**31 - 1)]
@@ -23,6 +29,49 @@ class MenuOption(BaseModel):
     digit: str = Field(pattern=r"^[0-9*#]$")
     language: str = Field(pattern=r"^[a-z]{2,3}(-[A-Za-z]{2,4})?$")
     greeting: str = Field(min_length=1, max_length=1000)
+
+
+class ToolSpec(BaseModel):
+    """An HTTP tool of the agent (or a built-in by name: transfer_call, end_call, send_dtmf)."""
+
+    model_config = ConfigDict(extra="forbid")
+    name: str = Field(pattern=NAME.pattern)
+    description: str = Field("", max_length=2000)
+    parameters: dict[str, Any] = Field(default_factory=lambda: {"type": "object", "properties": {}})
+    url: str = Field("", max_length=2000)
+    method: Literal["GET", "POST"] = "POST"
+    # values that are secrets name them: "Bearer ${CRM_TOKEN}" (from [tools] secrets or the env)
+    headers: dict[str, Annotated[str, Field(max_length=2000)]] = Field(
+        default_factory=dict, max_length=20
+    )
+    timeout_seconds: float = Field(5.0, gt=0, le=30)
+
+    @model_validator(mode="after")
+    def _check(self) -> ToolSpec:
+        if not self.url:
+            if self.name not in BUILTINS:
+                raise ValueError(
+                    f"tool {self.name!r}: a url is required (built-ins: {', '.join(BUILTINS)})"
+                )
+            return self
+        if self.name in BUILTINS:
+            raise ValueError(f"tool {self.name!r}: the name of a built-in; choose another")
+        if (problem := url_problem(self.url)) is not None:
+            raise ValueError(f"tool {self.name!r}: url: {problem}")
+        if (problem := schema_problem(self.parameters)) is not None:
+            raise ValueError(f"tool {self.name!r}: {problem}")
+        if self.parameters.get("type", "object") != "object":
+            raise ValueError(f"tool {self.name!r}: parameters must be an object schema")
+        for header, value in self.headers.items():
+            if not header.isascii() or not header.replace("-", "").isalnum():
+                raise ValueError(f"tool {self.name!r}: {header!r} is not a header name")
+            looks_secret = any(word in header.lower() for word in SECRET_HEADER)
+            if looks_secret and not SECRET_REF.search(value):
+                raise ValueError(
+                    f"tool {self.name!r}: header {header}: a credential is never stored in the "
+                    'agent: write "${SECRET_NAME}" and set it in [tools] secrets or the environment'
+                )
+        return self
 
 
 class AgentSpec(BaseModel):
@@ -47,7 +96,21 @@ class AgentSpec(BaseModel):
     silence_seconds: int = Field(DEFAULT_AGENT.silence_seconds, ge=3, le=3600)
     max_turns: int = Field(DEFAULT_AGENT.max_turns, ge=1, le=1000)
     record: bool = DEFAULT_AGENT.record
-    tools: list[Literal["transfer", "hangup"]] = ["transfer", "hangup"]  # pydantic copies it
+    # "transfer"/"hangup": the fixed phrases' hand-over and goodbye; objects: what the LLM may call
+    tools: list[Literal["transfer", "hangup"] | ToolSpec] = Field(
+        default_factory=lambda: ["transfer", "hangup"],  # type: ignore[arg-type]
+        max_length=32,
+    )
+
+    @field_validator("tools")
+    @classmethod
+    def _distinct_tools(
+        cls, value: list[Literal["transfer", "hangup"] | ToolSpec]
+    ) -> list[Literal["transfer", "hangup"] | ToolSpec]:
+        names = [tool.name for tool in value if isinstance(tool, ToolSpec)]
+        if len(set(names)) != len(names):
+            raise ValueError("each tool name may appear once")
+        return value
 
     @field_validator("transfer_target")
     @classmethod
@@ -124,6 +187,13 @@ def router(store: Store, auth: Auth) -> APIRouter:
     def update_agent(name: AgentName, spec: AgentSpec) -> dict[str, Any]:
         found(store.get_agent(name), name)
         return store.put_agent(name, spec.model_dump())
+
+    # a POST: every GET is a viewer's, and a viewer must not read the key
+    @api.post("/{name}/tool-secret", dependencies=[Depends(auth.admin)])
+    def tool_signing_key(name: AgentName) -> dict[str, str]:
+        """The key this agent's tool requests are signed with (README: Tools)."""
+        found(store.get_agent(name), name)
+        return {"secret": tool_secret(store, name), "algorithm": "HMAC-SHA256"}
 
     @api.delete("/{name}", status_code=204, dependencies=[Depends(auth.admin)])
     def delete_agent(name: AgentName) -> Response:

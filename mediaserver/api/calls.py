@@ -14,6 +14,7 @@ from pydantic import BaseModel, Field
 from mediaserver.api.auth import Auth
 from mediaserver.store import CallFilter, Store
 from mediaserver.store.stats import TurnStats, turn_stats
+from mediaserver.store.tool_calls import tool_calls_of
 
 CallId = Annotated[str, PathParam(max_length=36)]
 
@@ -62,9 +63,20 @@ class CallOut(BaseModel):
     amd_beep: bool | None = Field(None, description="a voicemail beep was heard")
 
 
+class ToolCallOut(BaseModel):
+    id: int
+    at_s: float
+    name: str
+    arguments: str  # JSON, as the model gave them
+    status: str  # ok | error | timeout | refused | bad_arguments
+    latency_ms: float
+    detail: str
+
+
 class CallDetail(CallOut):
     turns: list[TurnOut]
     events: list[EventOut]
+    tool_calls: list[ToolCallOut] = []
 
 
 class CallListed(CallOut):
@@ -110,6 +122,7 @@ def router(store: Store, auth: Auth, recordings: Path) -> APIRouter:
         call = store.get_call(call_id)
         if call is None:
             raise HTTPException(404, f"no call {call_id!r}")
+        call["tool_calls"] = tool_calls_of(store.engine, call_id)
         return call
 
     @api.get(

@@ -22,6 +22,7 @@ from mediaserver.cluster.child import ChildHttp
 from mediaserver.cluster.worker_api import worker_app
 from mediaserver.config import Config
 from mediaserver.store import Store
+from mediaserver.tools.runners import ToolRunners
 from mediaserver.transports.sip import SipServer
 from mediaserver.transports.webrtc import WebRtcServer
 
@@ -73,6 +74,7 @@ class MediaWorker:
             records=self.records,
             data_dir=self.data_dir,
             routes={route.number: route.agent for route in config.sip.routes},
+            tools=ToolRunners(config.tools, self.store),
         )
         # only the edge (and our own box) reaches this port; trunks register at the edge
         sip_config = dataclasses.replace(

@@ -37,6 +37,7 @@ from mediaserver.conversation.policy import CallPolicy, wants_person
 from mediaserver.conversation.ports import Playout
 from mediaserver.conversation.reply import Reply
 from mediaserver.conversation.speaker import Speaker, describe
+from mediaserver.conversation.tool_round import ToolPhrases, ToolRound
 from mediaserver.conversation.turn_taking import TurnConfig, TurnTaking
 from mediaserver.conversation.turns import Speculation, Turn
 from mediaserver.events import (
@@ -50,6 +51,7 @@ from mediaserver.events import (
 )
 from mediaserver.frames import AudioFrame
 from mediaserver.speech import Speech, SpeechError
+from mediaserver.tools.spec import Tool, ToolRunner
 
 __all__ = ["TurnConfig", "TurnEngine"]
 
@@ -67,6 +69,7 @@ class TurnEngine:
         config: TurnConfig | None = None,
         on_event: Callable[[CallEvent], None] | None = None,
         retrieval: Retrieval | None = None,
+        tools: ToolRunner | None = None,
     ) -> None:
         self.agent = agent
         self.speech = speech
@@ -91,7 +94,9 @@ class TurnEngine:
             tts_timeout_s=self.config.tts_timeout_s,
             on_event=self.on_event,
             spawn=self._spawn,
+            tool_rounds=self._tool_round if agent.tools and tools is not None else None,
         )
+        self.tools = tools
         self.policy = CallPolicy(agent)
         # the agent's documents, searched on the caller's words (None: it has none)
         self.retrieval = retrieval
@@ -250,6 +255,7 @@ class TurnEngine:
         if spec is None:
             return
         spec.cancelled = True
+        spec.decided.set()
         if spec.task is not None:
             spec.task.cancel()
         reply = self.speaker.reply
@@ -265,6 +271,7 @@ class TurnEngine:
         spec = self.listening.speculation
         if spec is not None and not event.too_short:
             self.listening.speculation, spec.confirmed = None, True
+            spec.decided.set()
             if spec.transcript is not None:
                 self.on_event(spec.transcript)
             reply = self.speaker.reply
@@ -380,6 +387,37 @@ class TurnEngine:
         except Exception:  # a failed transcription is an utterance we did not catch
             log.exception("transcription failed")
             return ""
+
+    # -- tools ------------------------------------------------------------------
+    def _tool_round(self, reply: Reply) -> ToolRound:
+        assert self.tools is not None
+
+        async def confirmed() -> bool:
+            """Wait until the caller's turn is no longer speculative; False: it
+            was taken back (the caller went on), and no tool may be called."""
+            spec = self.listening.speculation
+            if spec is None or spec.turn is not reply.turn:
+                return True
+            await spec.decided.wait()
+            return not spec.cancelled
+
+        return ToolRound(
+            self.speech,
+            self.agent.tools,
+            self.tools,
+            self._tool_action,
+            self.on_event,
+            phrases=ToolPhrases(self.agent.tool_filler, self.agent.tool_apology),
+            confirmed=confirmed,
+            record=lambda message: self.history.add(message["role"], message["content"]),
+        )
+
+    def _tool_action(self, tool: Tool, arguments: dict[str, Any]) -> str | None:
+        """A built-in the LLM called: what the agent says (None: nothing)."""
+        text, event = self.policy.builtin(tool.name, arguments)
+        if event is not None:
+            self.on_event(event)
+        return text
 
     # -- speaking ---------------------------------------------------------------
     def _speak(self, reply: Reply) -> None:

@@ -4,10 +4,12 @@ we keep failing to understand, and the hand-over to a person."""
 from __future__ import annotations
 
 import re
+from typing import Any
 
 from mediaserver.agents import Agent
 from mediaserver.clock import now
-from mediaserver.events import CallEvent, Hangup, Transfer
+from mediaserver.events import CallEvent, Hangup, SendDtmf, Transfer
+from mediaserver.tools.spec import DTMF_DIGITS
 
 WANTS_PERSON = re.compile(
     r"\b(human|operator|representative|real person|receptionist|"
@@ -74,6 +76,22 @@ class CallPolicy:
 
     def uncount_turn(self) -> None:
         self.user_turns -= 1
+
+    def builtin(self, name: str, arguments: dict[str, Any]) -> tuple[str | None, SendDtmf | None]:
+        """A built-in tool the LLM called: (what the agent says, the keys to press)."""
+        match name:
+            case "transfer_call" if self.agent.transfer_target:
+                self.transfer_after_reply = True
+                return self.agent.transfer_phrase, None
+            case "transfer_call":
+                self.hangup_reason = "no_transfer_target"
+                return self.agent.no_transfer, None
+            case "end_call":
+                self.hangup_reason = "agent"
+                return self.agent.goodbye, None
+            case "send_dtmf" if DTMF_DIGITS.match(digits := str(arguments.get("digits", ""))):
+                return None, SendDtmf(digits)
+        return self.agent.tool_apology, None
 
     def after_reply(self) -> CallEvent | None:
         """The reply has played: the transfer or hang-up it announced, if any."""

@@ -16,12 +16,15 @@ from mediaserver.conversation.clauses import ClauseSplitter
 from mediaserver.conversation.history import History
 from mediaserver.conversation.ports import Playout
 from mediaserver.conversation.reply import Clip, Reply
+from mediaserver.conversation.tool_round import ToolRound
 from mediaserver.events import AgentClause, AgentSpoke, AgentText, CallEvent, Interrupted
 from mediaserver.speech import Speech, SpeechError
 
 log = logging.getLogger(__name__)
 
 Spawn = Callable[[Coroutine[Any, Any, None]], "asyncio.Task[None]"]
+# the tool rounds of one reply (an agent with tools), or None
+ToolRounds = Callable[[Reply], ToolRound]
 
 
 class Speaker:
@@ -37,6 +40,7 @@ class Speaker:
         tts_timeout_s: float,
         on_event: Callable[[CallEvent], None],
         spawn: Spawn,
+        tool_rounds: ToolRounds | None = None,
     ) -> None:
         self.agent = agent
         self.speech = speech
@@ -47,6 +51,7 @@ class Speaker:
         self.tts_timeout_s = tts_timeout_s
         self.on_event = on_event
         self._spawn = spawn
+        self.tool_rounds = tool_rounds
         self.reply: Reply | None = None
         self.holding = False  # the caller speaks over the reply: it waits, unplayed
         self._next_utterance = 1
@@ -186,6 +191,8 @@ class Speaker:
         """LLM pieces -> clauses -> TTS, the first clause spoken while the LLM goes on."""
         clauses: asyncio.Queue[str | None] = asyncio.Queue(maxsize=4)
         timeout = self.first_token_timeout_s
+        if self.tool_rounds is not None:  # a tool's wait counts as the model's
+            timeout += max((t.timeout_seconds for t in self.agent.tools), default=0.0)
 
         async def produce() -> None:
             splitter = ClauseSplitter()
@@ -195,9 +202,11 @@ class Speaker:
             # heeds facts next to the question best
             at = len(messages) - 1 if messages[-1]["role"] == "user" else len(messages)
             messages[at:at] = reply.facts.messages
-            pieces = self.speech.reply(
-                messages, self.agent.max_reply_tokens, self.agent.temperature
-            )
+            args = (messages, self.agent.max_reply_tokens, self.agent.temperature)
+            if self.tool_rounds is not None:
+                pieces = self.tool_rounds(reply).pieces(*args)
+            else:
+                pieces = self.speech.reply(*args)
             try:
                 async with asyncio.timeout(timeout) as deadline:
                     async for piece in pieces:

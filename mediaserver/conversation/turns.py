@@ -68,3 +68,4 @@ class Speculation:
     turn: Turn | None = None
     user_entry: dict[str, str] | None = None
     transcript: Transcript | None = None
+    decided: asyncio.Event = field(default_factory=asyncio.Event)  # confirmed or cancelled

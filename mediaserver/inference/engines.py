@@ -9,6 +9,7 @@ import threading
 from collections import OrderedDict
 from collections.abc import AsyncGenerator, Callable
 from dataclasses import dataclass, field
+from typing import Any
 
 import numpy as np
 
@@ -38,6 +39,7 @@ class Generation:
     max_tokens: int
     temperature: float
     emit: Emit
+    tools: list[dict[str, Any]] | None = None
     stop: threading.Event = field(default_factory=threading.Event)
     tokens: int = 0
     finish_reason: str = "stop"
@@ -101,7 +103,11 @@ class Engines:
 
     # -- LLM ----------------------------------------------------------------------
     def generate(
-        self, messages: list[Message], max_tokens: int, temperature: float
+        self,
+        messages: list[Message],
+        max_tokens: int,
+        temperature: float,
+        tools: list[dict[str, Any]] | None = None,
     ) -> tuple[Generation, AsyncGenerator[str, None]]:
         """Start a completion (Saturated at once if the LLM's queue is full):
         the job, and its pieces as they come. Closing the iterator (the client
@@ -113,7 +119,7 @@ class Engines:
         def emit(item: str | BaseException | None) -> None:
             loop.call_soon_threadsafe(pieces.put_nowait, item)
 
-        job = Generation(messages, max_tokens, temperature, emit)
+        job = Generation(messages, max_tokens, temperature, emit, tools=tools)
         future = self.llm.submit(job)
 
         async def stream() -> AsyncGenerator[str, None]:
@@ -137,7 +143,10 @@ class Engines:
         for job in jobs:
             if job.stop.is_set():
                 continue
-            stream = self.models.llm.stream(job.messages, job.max_tokens, job.temperature)
+            with_tools = {"tools": job.tools} if job.tools else {}
+            stream = self.models.llm.stream(
+                job.messages, job.max_tokens, job.temperature, **with_tools
+            )
             try:
                 for piece in stream:
                     job.tokens += 1

@@ -9,6 +9,7 @@ from __future__ import annotations
 import asyncio
 import os
 from collections.abc import AsyncIterator
+from typing import Any
 
 import numpy as np
 
@@ -40,7 +41,12 @@ class FixedSpeech:
         return self.heard
 
     async def reply(
-        self, messages: list[Message], max_tokens: int, temperature: float
+        self,
+        messages: list[Message],
+        max_tokens: int,
+        temperature: float,
+        *,
+        tools: list[dict[str, Any]] | None = None,
     ) -> AsyncIterator[str]:
         for i, word in enumerate(ANSWER.split()):
             await asyncio.sleep(0.02)

@@ -12,7 +12,7 @@ from concurrent.futures import ThreadPoolExecutor
 import numpy as np
 
 from mediaserver.frames import AudioFrame
-from mediaserver.speech import Message
+from mediaserver.speech import Message, ToolSpec
 from models.llm import LlamaLLM
 from models.stt import RATE as STT_RATE
 from models.stt import WhisperSTT
@@ -99,16 +99,22 @@ class LocalSpeech:
         return result.text
 
     async def reply(
-        self, messages: list[Message], max_tokens: int, temperature: float
+        self,
+        messages: list[Message],
+        max_tokens: int,
+        temperature: float,
+        *,
+        tools: list[ToolSpec] | None = None,
     ) -> AsyncIterator[str]:
         loop = asyncio.get_running_loop()
         # One slot per token the model may produce, so the worker never blocks on it.
         pieces: asyncio.Queue[str | BaseException | None] = asyncio.Queue(maxsize=max_tokens + 2)
         stop = threading.Event()
+        with_tools = {"tools": tools} if tools else {}  # the LLM's stream takes them if given
 
         def work() -> None:
             try:
-                for piece in self.llm.stream(messages, max_tokens, temperature):
+                for piece in self.llm.stream(messages, max_tokens, temperature, **with_tools):
                     if stop.is_set():
                         break
                     loop.call_soon_threadsafe(pieces.put_nowait, piece)

@@ -70,16 +70,23 @@ class RemoteSpeech:
         return str(body["text"])
 
     async def reply(
-        self, messages: list[Message], max_tokens: int, temperature: float
+        self,
+        messages: list[Message],
+        max_tokens: int,
+        temperature: float,
+        *,
+        tools: list[dict[str, Any]] | None = None,
     ) -> AsyncIterator[str]:
         url = f"{self.urls['llm']}/chat/completions"
-        body = {
+        body: dict[str, Any] = {
             "model": self.names["llm"],
             "messages": messages,
             "max_tokens": max_tokens,
             "temperature": temperature,
             "stream": True,
         }
+        if tools:
+            body["tools"] = tools
         # Leaving (the end, an error, or the consumer closing us) closes the
         # stream: the engine sees the client gone and stops generating. The
         # deadline covers each wait for the next piece, never the consumer's time.
@@ -226,7 +233,10 @@ async def _read(response: httpx.Response) -> httpx.Response:
 
 async def _sse_pieces(response: httpx.Response) -> AsyncGenerator[str, None]:
     """The text of each chunk of an OpenAI chat stream ('' for one without);
-    BadResponse for what is not one, Unavailable if it ends before [DONE]."""
+    BadResponse for what is not one, Unavailable if it ends before [DONE].
+    Tool calls a server parsed out of the text (llama-server --jinja, vLLM)
+    come back as the text the model wrote, Qwen's <tool_call> form, at the end."""
+    calls: dict[int, list[str]] = {}  # index -> [name, arguments so far]
     async for line in response.aiter_lines():
         if not line or line.startswith(":"):
             continue
@@ -237,6 +247,8 @@ async def _sse_pieces(response: httpx.Response) -> AsyncGenerator[str, None]:
             raise BadResponse(f"reply: malformed event stream: {_excerpt(line)}")
         value = value.strip()
         if value == "[DONE]":
+            for name, arguments in calls.values():
+                yield _tool_call_text(name, arguments)
             return
         try:
             chunk = json.loads(value)
@@ -253,14 +265,39 @@ async def _sse_pieces(response: httpx.Response) -> AsyncGenerator[str, None]:
             raise BadResponse(f"reply: a chunk without choices: {_excerpt(value)}")
         delta = choices[0].get("delta") or {}
         content = delta.get("content") if isinstance(delta, dict) else None
+        if isinstance(delta, dict) and isinstance(delta.get("tool_calls"), list):
+            _add_tool_calls(calls, delta["tool_calls"])
         yield content if isinstance(content, str) else ""
     raise Unavailable("reply: the stream ended before [DONE]")
+
+
+def _add_tool_calls(calls: dict[int, list[str]], pieces: list[Any]) -> None:
+    """Streamed tool calls come in fragments: a name, then its arguments bit by bit."""
+    for piece in pieces:
+        if not isinstance(piece, dict) or not isinstance(piece.get("function"), dict):
+            continue
+        index = piece.get("index", 0)
+        call = calls.setdefault(index if isinstance(index, int) else 0, ["", ""])
+        function = piece["function"]
+        call[0] += function.get("name") or ""
+        arguments = function.get("arguments") or ""
+        call[1] += arguments if isinstance(arguments, str) else json.dumps(arguments)
+
+
+def _tool_call_text(name: str, arguments: str) -> str:
+    call = json.dumps({"name": name, "arguments": arguments or "{}"})
+    return f"<tool_call>\n{call}\n</tool_call>"
 
 
 def _whole_reply(body: Any) -> str:
     """A server that answered a stream request in one piece."""
     try:
-        return str(body["choices"][0]["message"]["content"] or "")
+        message = body["choices"][0]["message"]
+        calls: dict[int, list[str]] = {}
+        _add_tool_calls(calls, message.get("tool_calls") or [])
+        return str(message["content"] or "") + "".join(
+            _tool_call_text(name, arguments) for name, arguments in calls.values()
+        )
     except (KeyError, IndexError, TypeError):
         raise BadResponse(f"reply: not a chat completion: {_excerpt(json.dumps(body))}") from None
 

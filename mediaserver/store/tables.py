@@ -106,6 +106,21 @@ call_events = Table(
     Index("call_events_call", "call_id", "id"),
 )
 
+# Every tool an agent called: what with, how it went, how long it took.
+tool_calls = Table(
+    "tool_calls",
+    metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("call_id", String(36), ForeignKey("calls.id", ondelete="CASCADE"), nullable=False),
+    Column("at_s", Float, nullable=False),  # seconds into the call, when it was answered
+    Column("name", String(64), nullable=False),
+    Column("arguments", Text, nullable=False),  # JSON, as the model gave them
+    Column("status", String(16), nullable=False),  # ok | error | timeout | refused | bad_arguments
+    Column("latency_ms", Float, nullable=False),
+    Column("detail", String(256), nullable=False, default=""),  # why it failed
+    Index("tool_calls_call", "call_id", "id"),
+)
+
 api_keys = Table(
     "api_keys",
     metadata,

@@ -103,6 +103,18 @@ class SipServer:
         """Blind transfer (REFER); success ends this leg, failure reaches the handler."""
         self.submit(lambda: self._transfer(call, target))
 
+    def send_dtmf(self, call: CallHandle, digits: str) -> None:
+        """Press keys towards the far end (RFC 2833/4733 events, pjsua2's dialDtmf)."""
+        self.submit(lambda: self._send_dtmf(call, digits))
+
+    def _send_dtmf(self, handle: CallHandle, digits: str) -> None:
+        if (call := self._live(handle)) is None:
+            return
+        try:
+            call.dialDtmf(digits)
+        except pj.Error as exc:
+            log.warning("call %d: DTMF %s not sent: %s", handle.call_id, digits, exc.reason)
+
     def _live(self, handle: CallHandle) -> SipCall | None:
         """The call of this handle, if still live: pjsua reuses a call index as
         soon as a call ends, so an index alone may name a newer call."""

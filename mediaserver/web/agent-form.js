@@ -17,7 +17,11 @@ function menuOption(option = { digit: "", language: "", greeting: "" }) {
   return item;
 }
 
+// the agent's HTTP tools and built-ins (objects): not edited here, kept as they are on save
+let keptTools = [];
+
 export function fillForm(name, spec) {
+  keptTools = spec.tools.filter((tool) => typeof tool === "object");
   $("f-name").value = name;
   for (const field of TEXT) $(`f-${field}`).value = spec[field] ?? "";
   for (const field of OPTIONAL) $(`f-${field}`).value = spec[field] ?? "";
@@ -36,7 +40,10 @@ export function readForm() {
   for (const field of NUMBERS) spec[field] = Number($(`f-${field}`).value);
   spec.languages = $("f-languages").value.split(",").map((l) => l.trim()).filter(Boolean);
   spec.record = $("f-record").checked;
-  spec.tools = [...document.querySelectorAll("input[name=tool]:checked")].map((box) => box.value);
+  spec.tools = [
+    ...[...document.querySelectorAll("input[name=tool]:checked")].map((box) => box.value),
+    ...keptTools,
+  ];
   spec.ivr_menu = [...document.querySelectorAll("#menu li")].map((item) => ({
     digit: item.querySelector("[name=digit]").value.trim(),
     language: item.querySelector("[name=language]").value.trim(),

@@ -196,3 +196,42 @@ def write_wav(path: Path, pcm: np.ndarray, rate: int) -> None:
         w.setsampwidth(2)
         w.setframerate(rate)
         w.writeframes(pcm.astype("<i2").tobytes())
+
+
+def test_tools_reach_the_model_through_the_remote_adapter(service: Service) -> None:
+    """OpenAI `tools` and `tool` messages pass through the service to llama.cpp,
+    whose GGUF template renders them: the real model writes the call."""
+    lookup = {
+        "type": "function",
+        "function": {
+            "name": "lookup_order",
+            "description": "Look up the status of a customer's order by its number.",
+            "parameters": {
+                "type": "object",
+                "properties": {"order_id": {"type": "string"}},
+                "required": ["order_id"],
+            },
+        },
+    }
+    asked = [
+        {"role": "system", "content": "You are the assistant at Acme Shop, on the phone."},
+        {"role": "user", "content": "Hi, can you look up order 1234 for me?"},
+    ]
+
+    async def main() -> tuple[str, str]:
+        config = ModelsConfig(backend="remote", url=service.url, timeout_seconds=60)
+        async with httpx.AsyncClient(timeout=60) as client:
+            speech = RemoteSpeech(config, client)
+            call = "".join([p async for p in speech.reply(asked, 40, 0.0, tools=[lookup])])
+            answered = [
+                *asked,
+                {"role": "assistant", "content": f"<tool_call>\n{call.strip()}\n</tool_call>"},
+                {"role": "tool", "content": '{"status": "shipped"}'},
+            ]
+            after = "".join([p async for p in speech.reply(answered, 20, 0.0, tools=[lookup])])
+            return call, after
+
+    call, after = asyncio.run(main())
+    written = json.loads(call.strip().removeprefix("<tool_call>").split("</tool_call>")[0])
+    assert written == {"name": "lookup_order", "arguments": {"order_id": "1234"}}
+    assert after  # a `tool` message is a message the service takes

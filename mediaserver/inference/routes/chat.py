@@ -8,7 +8,7 @@ import json
 import time
 import uuid
 from collections.abc import AsyncGenerator, AsyncIterator
-from typing import Literal
+from typing import Any, Literal
 
 from fastapi import APIRouter, Request
 from fastapi.responses import Response, StreamingResponse
@@ -28,7 +28,7 @@ class TextPart(BaseModel):
 
 class ChatMessage(BaseModel):
     model_config = ConfigDict(extra="ignore")
-    role: Literal["system", "user", "assistant"]
+    role: Literal["system", "user", "assistant", "tool"]
     content: str | list[TextPart]
 
     @property
@@ -36,6 +36,21 @@ class ChatMessage(BaseModel):
         if isinstance(self.content, str):
             return self.content
         return "".join(part.text for part in self.content)
+
+
+class ToolFunction(BaseModel):
+    model_config = ConfigDict(extra="ignore")
+    name: str = Field(min_length=1, max_length=64)
+    description: str = Field("", max_length=4000)
+    parameters: dict[str, Any] = Field(default_factory=dict)
+
+
+class Tool(BaseModel):
+    """An OpenAI `tools` entry; the model's chat template renders it."""
+
+    model_config = ConfigDict(extra="ignore")
+    type: Literal["function"] = "function"
+    function: ToolFunction
 
 
 class ChatRequest(BaseModel):
@@ -46,6 +61,7 @@ class ChatRequest(BaseModel):
     max_tokens: int | None = Field(None, ge=1, le=8192)
     max_completion_tokens: int | None = Field(None, ge=1, le=8192)
     temperature: float = Field(1.0, ge=0.0, le=2.0)
+    tools: list[Tool] | None = Field(None, max_length=64)
 
 
 def router(engines: Engines) -> APIRouter:
@@ -62,7 +78,12 @@ def router(engines: Engines) -> APIRouter:
             )
         max_tokens = request.max_completion_tokens or request.max_tokens or DEFAULT_MAX_TOKENS
         messages = [{"role": m.role, "content": m.text} for m in request.messages]
-        job, pieces = engines.generate(messages, max_tokens, request.temperature)  # or 503 now
+        job, pieces = engines.generate(
+            messages,
+            max_tokens,
+            request.temperature,
+            [tool.model_dump() for tool in request.tools] if request.tools else None,
+        )  # or 503 now
         completion_id = f"chatcmpl-{uuid.uuid4().hex[:24]}"
         created = int(time.time())
         started = time.perf_counter()
