@@ -353,7 +353,7 @@ def test_the_call_ends_at_its_maximum_length() -> None:
 
 
 def test_inbound_audio_ring_keeps_the_last_seconds_by_position() -> None:
-    from mediaserver.conversation.inbound import InboundAudio
+    from mediaserver.frames import InboundAudio
     from mediaserver.frames import AudioFrame
 
     ring = InboundAudio(16000, 1.0)
