@@ -34,8 +34,11 @@ BACKCHANNELS = frozenset(
         "cool",
         "great",
         "mm",
+        "thank you",  # said over the agent, and what Whisper writes for a cough or a hiss
+        "thanks",
     }
 )
+HUM = re.compile(r"[mh]+")  # "mm", "hmm", "mhm", "mmhmm", Whisper's "M-M-H-M"
 
 # A sentence ending on one of these is most likely going on after a pause
 # (a question may end on "for" or "to": its answer then waits dangling_wait_ms).
@@ -113,6 +116,9 @@ class TurnTaking:
             for n in (2, 1):  # the longest phrase first ("uh huh")
                 if len(words) >= n and " ".join(words[:n]) in self.config.backchannels:
                     words = words[n:]
+                    break
+                if n == 1 and HUM.fullmatch(words[0]):
+                    words = words[1:]
                     break
             else:
                 return False

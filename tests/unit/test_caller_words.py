@@ -1,5 +1,6 @@
-"""Words left hanging: the answer waits for a caller who pauses mid-sentence
-(turn engine on virtual time, fake models)."""
+"""What the caller's words say about the turn: words left hanging (the answer
+waits for a caller who pauses mid-sentence; turn engine on virtual time, fake
+models), and the hums and thanks that are only backchannels."""
 
 import pytest
 
@@ -62,3 +63,16 @@ def test_words_left_hanging_are_answered_once_the_wait_is_over() -> None:
     assert agent_audio_at(result, end + 0.6 + 1.0, 8) > 0
     (spoke,) = [e for e in result.events if isinstance(e, AgentSpoke)][1:]
     assert not spoke.interrupted
+
+
+@pytest.mark.parametrize(
+    "text", ["Mmmmm.", "M-M-H-M.", "Hmm.", "Mhm", "Thank you.", "Thanks, okay.", "mm-hm"]
+)
+def test_hums_and_thanks_are_backchannels(text: str) -> None:
+    # what Whisper wrote for "mm-hm" (espeak-ng) and for a cough, in bench.turns
+    assert TurnTaking(TurnConfig(), 16000).is_backchannel(text)
+
+
+@pytest.mark.parametrize("text", ["Thank you, and what about Sunday?", "Hmm, my mother", "Him."])
+def test_words_beyond_a_hum_or_thanks_are_not(text: str) -> None:
+    assert not TurnTaking(TurnConfig(), 16000).is_backchannel(text)
