@@ -111,8 +111,8 @@ class Voices:
         if i % 7 < 4:
             voice, speed = ESPEAK[i % 7]
             return self.espeak(text, voice, speed), f"espeak {voice} {speed}"
-        speed = PIPER_SPEEDS[i % 7 - 4]
-        return self.piper(text, speed), f"piper x{speed}"
+        scale = PIPER_SPEEDS[i % 7 - 4]
+        return self.piper(text, scale), f"piper x{scale}"
 
     def close(self) -> None:
         self._tmp.cleanup()
