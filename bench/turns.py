@@ -1,6 +1,6 @@
 """Knowing when the caller is done: today's endpointer against each option.
 
-    python -m bench.turns [--json] [--no-models]
+    python -m bench.turns [--json] [--no-models | --stages-ms MS]
 
 60 generated caller turns (bench/turns_audio.py: espeak-ng and Piper voices,
 several speeds, PCMU phone line and wideband): 20 finished, 20 with a
@@ -20,7 +20,8 @@ a shared machine is printed beside it).
   TTS first clause, real models, 3 turns): the answer starts speculatively
   after speculate_ms of silence and plays once the turn is committed, so
   v2v = max(commit, speculate_ms + stages). With --no-models the stages
-  count 0 and v2v = commit.
+  count 0 and v2v = commit; --stages-ms gives them (measured elsewhere, e.g.
+  by bench.latency on a GPU box). A shared, loaded machine inflates them.
 - keyword_recall_noisy: key words Whisper (the default STT) finds in the
   noisy third's utterances as each VAD cut them.
 
@@ -353,12 +354,16 @@ def barge_in(vad: VadConfig, clips: list[Clip], stt: WhisperSTT) -> dict[str, An
     }
 
 
-def run(with_models: bool) -> dict[str, Any]:
+def run(with_models: bool, stages_given: float | None = None) -> dict[str, Any]:
     clips = list(caller_turns())
     smart_turn = SmartTurn(store.locate(registry.by_name("smart-turn-v3.2")))
     smart_turn.load()
     model = Remembered(smart_turn)
-    stages = measure_stages() if with_models else {}
+    stages: dict[str, float] = {}
+    if stages_given is not None:
+        stages = {"given": stages_given}
+    elif with_models:
+        stages = measure_stages()
     stages_ms = float(sum(stages.values()))
     stt = whisper()
     heard = Heard(stt)
@@ -374,8 +379,9 @@ def run(with_models: bool) -> dict[str, Any]:
     return {
         "rows": rows,
         "stages_ms": stages,
-        "v2v": "max(commit, speculate_ms + stages measured here)"
-        if with_models
+        "v2v": "max(commit, speculate_ms + stages)"
+        + (" (stages given)" if stages_given is not None else " (stages measured here)")
+        if stages
         else "commit only (--no-models)",
         "turns": len(clips),
         "smart_turn_ms_per_decision": {
@@ -392,8 +398,11 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m bench.turns")
     parser.add_argument("--json", action="store_true")
     parser.add_argument("--no-models", action="store_true", help="v2v = commit (no STT/LLM/TTS)")
+    parser.add_argument(
+        "--stages-ms", type=float, help="STT + LLM first clause + TTS, measured elsewhere"
+    )
     args = parser.parse_args(argv)
-    result = run(not args.no_models)
+    result = run(not args.no_models, args.stages_ms)
     if args.json:
         print(json.dumps(result, indent=1))
         return 0

@@ -193,5 +193,7 @@ def test_end_of_turn_config_is_checked() -> None:
         VadConfig(end_of_turn="sometimes")
     with pytest.raises(ConfigError, match="end_of_turn_after_ms"):
         VadConfig(end_of_turn_after_ms=3000, end_of_turn_max_ms=2000)
+    with pytest.raises(ConfigError, match="end_of_turn_every_ms"):
+        VadConfig(end_of_turn_every_ms=-200)
     with pytest.raises(ValueError, match="needs its model"):
         Session(Agent(), FakeSpeech(), VAD)
