@@ -1,6 +1,6 @@
 """Knowing when the caller is done: today's endpointer against each option.
 
-    python -m bench.turns [--json] [--no-models | --stages-ms MS]
+    python -m bench.turns [--json] [--no-models | --stages-ms MS] [--peer pipecat]
 
 60 generated caller turns (bench/turns_audio.py: espeak-ng and Piper voices,
 several speeds, PCMU phone line and wideband): 20 finished, 20 with a
@@ -25,6 +25,10 @@ a shared machine is printed beside it).
 - keyword_recall_noisy: key words Whisper (the default STT) finds in the
   noisy third's utterances as each VAD cut them.
 
+--peer pipecat: the same clips through Pipecat 1.14.0's Silero VAD and
+Smart Turn v3 analyzer in its own virtualenv (bench/turns_pipecat.py says
+how), one more row; it does not speculate, so its v2v = commit + stages.
+
 Then sounds over the agent (coughs, noise bursts, "mm-hm", real
 interruptions), through the real session and turn engine on virtual time
 with the real STT: wrong_cut (a cough or backchannel cancelled the reply)
@@ -39,10 +43,14 @@ import concurrent.futures
 import dataclasses
 import hashlib
 import json
+import os
 import statistics
+import subprocess
 import sys
+import tempfile
 import time
 from collections.abc import AsyncIterator, Callable
+from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -247,18 +255,19 @@ class Heard:
 
 def score(
     name: str, vad: VadConfig, wait: bool, clips: list[Clip], *,
-    model: Remembered, stages_ms: float, heard: Heard,
+    model: Remembered, stages_ms: float, heard: Heard, outcomes: list[Outcome] | None = None,
 ) -> dict[str, Any]:  # fmt: skip
     """One configuration over every clip. With `wait`, an early commit on words
     left hanging is no cut-off when the caller goes on within the wait (the
-    engine merges the two), and an answer to such words waits WAIT_MS."""
+    engine merges the two), and an answer to such words waits WAIT_MS.
+    `outcomes`: a peer's commits, clip by clip (it does not speculate)."""
     runs = len(model.wall_s)
     turn_taking = TurnTaking(TurnConfig(dangling_wait_ms=WAIT_MS if wait else 0), RATE)
     cut: dict[str, int] = {"paused": 0, "all": 0}
     answer_ms: list[float] = []
     late = found = said = 0
-    for clip in clips:
-        outcome = endpoint(clip, vad, model)
+    for i, clip in enumerate(clips):
+        outcome = outcomes[i] if outcomes is not None else endpoint(clip, vad, model)
         cut_off = False
         for decided, event in outcome.commits:
             if decided >= clip.voice_end - FRAME:
@@ -282,8 +291,10 @@ def score(
                 words_heard |= words(heard.text(clip, event.start, event.end))
             found += len(clip.keys & words_heard)
             said += len(clip.keys)
-    speculate = vad.speculate_ms + stages_ms
-    v2v = [max(c, speculate) for c in answer_ms]
+    if outcomes is None:  # the answer is under way after speculate_ms of silence
+        v2v = [max(c, vad.speculate_ms + stages_ms) for c in answer_ms]
+    else:
+        v2v = [c + stages_ms for c in answer_ms]
     paused = sum(c.kind == "paused" for c in clips)
     return {
         "config": name,
@@ -297,6 +308,28 @@ def score(
         "keyword_recall_noisy": round(found / said, 3) if said else None,
         "model_runs": len(model.wall_s) - runs,  # new windows (others were heard before)
     }
+
+
+PEER_PYTHON = "/tmp/pipecat-peer/bin/python"
+PEER_NAME = "pipecat 1.14.0 (silero + smart-turn v3.2)"
+
+
+def pipecat_outcomes(clips: list[Clip], python: str) -> list[Outcome]:
+    """The clips through Pipecat's VAD and Smart Turn (bench/turns_pipecat.py,
+    in the peer's own virtualenv)."""
+    with tempfile.TemporaryDirectory() as tmp:
+        given, taken = Path(tmp) / "clips.npz", Path(tmp) / "commits.json"
+        np.savez(given, *[clip.audio for clip in clips])  # arr_0, arr_1, ...
+        root = Path(__file__).resolve().parent.parent
+        subprocess.run(
+            [python, "-m", "bench.turns_pipecat", str(given), str(taken)],
+            check=True, cwd=root, env={**os.environ, "PYTHONPATH": str(root)},
+            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+        )  # fmt: skip
+        results = json.loads(taken.read_text())
+    return [
+        Outcome([(d, SpeechEnded(s, e)) for d, s, e in r["commits"]], r["starts"]) for r in results
+    ]
 
 
 class OverAgentSpeech:
@@ -354,7 +387,9 @@ def barge_in(vad: VadConfig, clips: list[Clip], stt: WhisperSTT) -> dict[str, An
     }
 
 
-def run(with_models: bool, stages_given: float | None = None) -> dict[str, Any]:
+def run(
+    with_models: bool, stages_given: float | None = None, peer: str | None = None
+) -> dict[str, Any]:
     clips = list(caller_turns())
     smart_turn = SmartTurn(store.locate(registry.by_name("smart-turn-v3.2")))
     smart_turn.load()
@@ -371,6 +406,11 @@ def run(with_models: bool, stages_given: float | None = None) -> dict[str, Any]:
         score(name, vad, wait, clips, model=model, stages_ms=stages_ms, heard=heard)
         for name, vad, wait in CONFIGS
     ]
+    if peer is not None:
+        outcomes = pipecat_outcomes(clips, peer)
+        peer_vad = VadConfig(classifier="silero", speculate_ms=0)
+        rows.append(score(PEER_NAME, peer_vad, False, clips, model=model,
+                          stages_ms=stages_ms, heard=heard, outcomes=outcomes))  # fmt: skip
     sounds = list(over_agent())
     barge = {
         name: barge_in(vad, sounds, stt)
@@ -401,8 +441,12 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument(
         "--stages-ms", type=float, help="STT + LLM first clause + TTS, measured elsewhere"
     )
+    parser.add_argument(
+        "--peer", choices=["pipecat"], help=f"also Pipecat's VAD and Smart Turn ({PEER_PYTHON})"
+    )
+    parser.add_argument("--peer-python", default=PEER_PYTHON)
     args = parser.parse_args(argv)
-    result = run(not args.no_models, args.stages_ms)
+    result = run(not args.no_models, args.stages_ms, args.peer_python if args.peer else None)
     if args.json:
         print(json.dumps(result, indent=1))
         return 0
