@@ -1,6 +1,6 @@
 """Key-word recall of the bundled Whisper models on phone-band and wideband audio.
 
-    python -m bench.stt_accuracy [--json]
+    python -m bench.stt_accuracy [--json] [--channels]
 
 Synthetic callers say sentences a receptionist hears: espeak-ng (a formant
 synthesizer, three voices and speeds: harsh on Whisper, harsher through a
@@ -13,6 +13,10 @@ Recall = key words found / key words said.
 
 The second half of the sentences was written after the vocabulary, to see
 whether it helps with words it was not written for.
+
+--channels: only the two models as a call runs them (beam 5, 10 s window, the
+vocabulary), per channel with both callers together, and the CPU seconds of
+each transcription: what picks the model for a phone line and for wideband.
 """
 
 from __future__ import annotations
@@ -124,10 +128,15 @@ def piper_clips() -> list[Clip]:
     return clips
 
 
-def run() -> list[dict[str, object]]:
+AS_A_CALL_RUNS = [("whisper-tiny.en", 5, 10, True), ("whisper-base", 5, 10, True)]
+
+
+def run(channels_only: bool = False) -> list[dict[str, object]]:
     rows: list[dict[str, object]] = []
     callers = {"espeak-ng": espeak_clips(), "piper": piper_clips()}
-    for name, beam, window, primed in CONFIGURATIONS:
+    if channels_only:
+        callers = {"espeak-ng+piper": callers["espeak-ng"] + callers["piper"]}
+    for name, beam, window, primed in AS_A_CALL_RUNS if channels_only else CONFIGURATIONS:
         prompt = DEFAULT_AGENT.stt_prompt if primed else None
         stt = WhisperSTT(
             store.locate(registry.by_name(name)),
@@ -139,12 +148,13 @@ def run() -> list[dict[str, object]]:
         for caller, clips in callers.items():
             for channel in ("phone-8k-g711", "wideband-16k"):
                 found = said = 0
-                seconds = 0.0
+                seconds = cpu = 0.0
                 for keys, wide, phone in clips:
-                    start = time.perf_counter()
+                    start, start_cpu = time.perf_counter(), time.process_time()
                     audio = phone if channel.startswith("phone") else wide
                     heard = words(stt.transcribe(audio, prompt).text)
                     seconds += time.perf_counter() - start
+                    cpu += time.process_time() - start_cpu
                     found += len(keys & heard)
                     said += len(keys)
                 rows.append(
@@ -159,6 +169,7 @@ def run() -> list[dict[str, object]]:
                         "found": found,
                         "said": said,
                         "seconds_per_utterance": round(seconds / len(clips), 3),
+                        "cpu_seconds_per_utterance": round(cpu / len(clips), 3),
                     }
                 )
     return rows
@@ -167,8 +178,9 @@ def run() -> list[dict[str, object]]:
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m bench.stt_accuracy")
     parser.add_argument("--json", action="store_true")
+    parser.add_argument("--channels", action="store_true", help="the two models per channel")
     args = parser.parse_args(argv)
-    rows = run()
+    rows = run(args.channels)
     if args.json:
         print(json.dumps(rows, indent=1))
     else:
@@ -176,9 +188,10 @@ def main(argv: list[str] | None = None) -> int:
             print(
                 f"{r['model']:16} beam {r['beam']} window {r['window_s']:2} s "
                 f"{'vocabulary' if r['vocabulary'] else 'no prompt ':10} "
-                f"{r['caller']:9} {r['channel']:14} "
+                f"{r['caller']:15} {r['channel']:14} "
                 f"recall {r['keyword_recall']:.3f} "
-                f"({r['found']}/{r['said']})  {r['seconds_per_utterance']} s/utterance"
+                f"({r['found']}/{r['said']})  {r['seconds_per_utterance']} s/utterance "
+                f"({r['cpu_seconds_per_utterance']} s CPU)"
             )
     return 0
 

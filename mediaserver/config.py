@@ -99,6 +99,7 @@ class VadConfig:
     end_of_turn_after_ms: int = 200
     end_of_turn_threshold: float = 0.5  # P(finished) at or above this ends the turn
     end_of_turn_max_ms: int = 2000
+    end_of_turn_every_ms: int = 200  # asked again after this much more silence (0: once)
 
     def __post_init__(self) -> None:
         _require(0 <= self.mode <= 3, "vad.mode", f"expected 0..3, got {self.mode}")
@@ -137,6 +138,11 @@ class VadConfig:
         )
         _require(
             0.0 < self.end_of_turn_threshold < 1.0, "vad.end_of_turn_threshold", "expected 0..1"
+        )
+        _require(
+            0 <= self.end_of_turn_every_ms <= 600_000,
+            "vad.end_of_turn_every_ms",
+            f"expected 0 (once) up to 600000 ms, got {self.end_of_turn_every_ms}",
         )
         _require(-120 <= self.gate_floor_db <= 0, "vad.gate_floor_db", "expected -120..0 dBFS")
 

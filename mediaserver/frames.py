@@ -1,4 +1,4 @@
-"""The one audio type of the server: a frame of mono int16 PCM."""
+"""The one audio type of the server (a frame of mono int16 PCM), and a ring of recent frames."""
 
 from __future__ import annotations
 
@@ -69,3 +69,33 @@ class AudioFrame:
     def end(self) -> int:
         """Position just after the last sample."""
         return self.position + int(self.samples.shape[0])
+
+
+class InboundAudio:
+    """The last few seconds of the caller's audio, by stream position
+    (a ring allocated once per call)."""
+
+    def __init__(self, rate: int, seconds: float) -> None:
+        self.rate = rate
+        self._ring = np.zeros(int(rate * seconds), dtype=np.int16)
+        self.end = 0  # stream position after the newest sample
+
+    def append(self, frame: AudioFrame) -> None:
+        samples, size = frame.samples, self._ring.size
+        start = frame.position % size
+        first = min(samples.size, size - start)
+        self._ring[start : start + first] = samples[:first]
+        self._ring[: samples.size - first] = samples[first:]
+        self.end = frame.end
+
+    def slice(self, start: int, end: int) -> np.ndarray:
+        """A copy of samples [start, end), clipped to what is still held."""
+        size = self._ring.size
+        start = max(start, self.end - size, 0)
+        end = min(end, self.end)
+        if end <= start:
+            return np.zeros(0, np.int16)
+        a, b = start % size, end % size
+        if a < b:
+            return self._ring[a:b].copy()
+        return np.concatenate([self._ring[a:], self._ring[:b]])

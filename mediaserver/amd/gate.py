@@ -20,8 +20,7 @@ import numpy as np
 
 from mediaserver.amd.detector import AmdConfig, AmdDecision, AmdDetector
 from mediaserver.amd.policy import AmdPolicy
-from mediaserver.conversation.inbound import InboundAudio
-from mediaserver.frames import AudioFrame
+from mediaserver.frames import AudioFrame, InboundAudio
 from mediaserver.speech import Speech
 
 log = logging.getLogger(__name__)

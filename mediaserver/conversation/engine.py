@@ -12,6 +12,11 @@ clause, and handles the caller talking over the agent:
 - anything else, or speech going on past interrupt_after_ms, interrupts:
   the reply is cancelled and the history keeps only what the caller heard.
 
+An answer to words left hanging ("I would like to book a cleaning for")
+waits up to dangling_wait_ms of the caller's silence before it plays: a
+caller who goes on is answered for the whole sentence (the utterances are
+merged), as when they go on before any answer is ready.
+
 Its parts: turn_taking (following the caller), speaker (the reply pipeline),
 menu (the IVR menu) and policy (limits, re-prompts, hand-over). The engine
 wires them together and owns the turns and the background tasks.
@@ -30,7 +35,6 @@ import numpy as np
 from mediaserver.agents import Agent, MenuOption
 from mediaserver.clock import now
 from mediaserver.conversation.history import History
-from mediaserver.conversation.inbound import InboundAudio
 from mediaserver.conversation.knowledge import NO_FACTS, Facts, Retrieval
 from mediaserver.conversation.menu import IvrMenu
 from mediaserver.conversation.policy import CallPolicy, wants_person
@@ -49,7 +53,7 @@ from mediaserver.events import (
     SpeechStarted,
     Transcript,
 )
-from mediaserver.frames import AudioFrame
+from mediaserver.frames import AudioFrame, InboundAudio
 from mediaserver.speech import Speech, SpeechError
 from mediaserver.tools.spec import Tool, ToolRunner
 
@@ -101,6 +105,7 @@ class TurnEngine:
         # the agent's documents, searched on the caller's words (None: it has none)
         self.retrieval = retrieval
         self._menu: IvrMenu | None = None  # the IVR menu is being played
+        self._release_at: float | None = None  # an answer to dangling words plays then
 
     # -- driven by the session ------------------------------------------------
     def start(self) -> None:
@@ -125,6 +130,7 @@ class TurnEngine:
         match event:
             case SpeechStarted():
                 self.listening.started(event)
+                self._release_at = None  # the caller goes on: the answer waits for them
                 if self.speaker.active():
                     self.speaker.hold()
             case SpeechEnded():
@@ -133,6 +139,9 @@ class TurnEngine:
             case None:
                 if self.listening.in_speech:
                     self._follow_utterance(frame, voiced)
+                elif self._release_at is not None and now() >= self._release_at:
+                    self._release_at = None
+                    self.speaker.resume()
                 reply = self.speaker.reply
                 if (
                     self.speaker.holding
@@ -276,7 +285,7 @@ class TurnEngine:
                 self.on_event(spec.transcript)
             reply = self.speaker.reply
             if reply is not None and spec.turn is not None and reply.turn is spec.turn:
-                self.speaker.resume()
+                self._play_when_done(spec.turn)
             return
         self._cancel_speculation()
         if event.too_short:
@@ -371,6 +380,17 @@ class TurnEngine:
         else:
             turn.chunks = facts.chunk_ids
             self._speak(Reply(turn, facts=facts))
+            if not self.listening.in_speech:
+                self._play_when_done(turn)
+
+    def _play_when_done(self, turn: Turn) -> None:
+        """Play the answer to `turn` now, or, if its words were left hanging,
+        once the caller has been quiet for dangling_wait_ms more."""
+        if self.listening.dangles(turn.user_text):
+            self.speaker.hold()
+            self._release_at = now() + self.config.dangling_wait_ms / 1000
+        else:
+            self.speaker.resume()
 
     async def _transcribe(self, audio: np.ndarray) -> str | None:
         """The caller's words ("" if none were caught); None if the models failed."""

@@ -1,7 +1,8 @@
 """Turn-taking: following the caller's utterance frame by frame (speech
 heard, trailing silence, where the voice really stopped), when to begin an
-answer speculatively, when speech over the agent interrupts it, and which
-words are only a backchannel ("okay", "mm-hmm")."""
+answer speculatively, when speech over the agent interrupts it, which
+words are only a backchannel ("okay", "mm-hmm"), and which words leave a
+sentence hanging ("I would like to book a cleaning for ...")."""
 
 from __future__ import annotations
 
@@ -33,8 +34,18 @@ BACKCHANNELS = frozenset(
         "cool",
         "great",
         "mm",
+        "thank you",  # said over the agent, and what Whisper writes for a cough or a hiss
+        "thanks",
     }
 )
+HUM = re.compile(r"[mh]+")  # "mm", "hmm", "mhm", "mmhmm", Whisper's "M-M-H-M"
+
+# A sentence ending on one of these is most likely going on after a pause
+# (a question may end on "for" or "to": its answer then waits dangling_wait_ms).
+DANGLING = frozenset(
+    {"and", "or", "but", "because", "if", "whether", "the", "a", "an", "my", "your", "our",
+     "to", "for", "of", "with", "at", "um", "uh", "er", "erm"}
+)  # fmt: skip
 
 
 @dataclass(frozen=True, slots=True)
@@ -47,6 +58,9 @@ class TurnConfig:
     first_token_timeout_s: float = 10.0
     tts_timeout_s: float = 10.0
     backchannels: frozenset[str] = field(default=BACKCHANNELS)
+    # An answer to words left hanging waits this long for the caller to go on (0: never).
+    dangling_wait_ms: int = 1000
+    dangling: frozenset[str] = field(default=DANGLING)
 
 
 def normalize(text: str) -> str:
@@ -103,6 +117,16 @@ class TurnTaking:
                 if len(words) >= n and " ".join(words[:n]) in self.config.backchannels:
                     words = words[n:]
                     break
+                if n == 1 and HUM.fullmatch(words[0]):
+                    words = words[1:]
+                    break
             else:
                 return False
         return True
+
+    def dangles(self, text: str) -> bool:
+        """The words stop mid-sentence ("... a cleaning for", "... and, um")."""
+        words = normalize(text).split()
+        return (
+            bool(self.config.dangling_wait_ms) and bool(words) and words[-1] in self.config.dangling
+        )

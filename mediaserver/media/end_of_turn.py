@@ -1,7 +1,9 @@
 """Semantic end of turn: after a short silence an end-of-turn model judges
 the caller's audio so far. Likely finished: the utterance ends at once
 (the speculative answer is already under way). Likely not, or no verdict:
-the endpointer waits out its longer cap ([vad] end_of_turn_max_ms).
+the model is asked again every end_of_turn_every_ms of silence (it hears
+more of the pause each time), and the endpointer waits out its longer cap
+([vad] end_of_turn_max_ms).
 
 The model runs on a worker thread, never on the event loop; its verdict is
 picked up on the first tick after it is ready, and dropped if the caller
@@ -20,9 +22,8 @@ import numpy as np
 
 from mediaserver.config import VadConfig
 from mediaserver.config_models import ModelsConfig
-from mediaserver.conversation.inbound import InboundAudio
 from mediaserver.events import SpeechEnded, SpeechStarted
-from mediaserver.frames import AudioFrame
+from mediaserver.frames import AudioFrame, InboundAudio
 from mediaserver.media.vad import Endpointer
 
 log = logging.getLogger(__name__)
@@ -57,7 +58,7 @@ class EndOfTurn:
         self._submit: Submit = submit or _worker.submit
         self._audio = InboundAudio(rate, WINDOW_SECONDS + 1)
         self._start = 0
-        self._asked = False  # in this stretch of silence
+        self._next_ask_ms = config.end_of_turn_after_ms  # of this stretch of silence
         self._pending: concurrent.futures.Future[float] | None = None
         self.last_probability: float | None = None
         self.asked = 0  # model runs
@@ -80,8 +81,10 @@ class EndOfTurn:
         if endpointer.silence_ms == 0:  # the caller goes on: a verdict would be stale
             self._forget()
             return None
-        if not self._asked and endpointer.silence_ms >= self.config.end_of_turn_after_ms:
-            self._asked = True
+        silence = endpointer.silence_ms
+        if self._pending is None and silence >= self._next_ask_ms:
+            every = self.config.end_of_turn_every_ms
+            self._next_ask_ms = silence + every if every else self.config.end_of_turn_max_ms
             self.asked += 1
             start = max(self._start, frame.end - WINDOW_SECONDS * self.rate)
             audio = self._audio.slice(start, frame.end)
@@ -105,7 +108,7 @@ class EndOfTurn:
         if self._pending is not None:
             self._pending.cancel()
         self._pending = None
-        self._asked = False
+        self._next_ask_ms = self.config.end_of_turn_after_ms
 
 
 @functools.lru_cache(maxsize=4)

@@ -353,8 +353,7 @@ def test_the_call_ends_at_its_maximum_length() -> None:
 
 
 def test_inbound_audio_ring_keeps_the_last_seconds_by_position() -> None:
-    from mediaserver.conversation.inbound import InboundAudio
-    from mediaserver.frames import AudioFrame
+    from mediaserver.frames import AudioFrame, InboundAudio
 
     ring = InboundAudio(16000, 1.0)
     stream = np.arange(16000 * 3, dtype=np.int64) % 30000

@@ -4,6 +4,7 @@ the model hears. The verdict comes from a fake, run inline or held back."""
 from __future__ import annotations
 
 import concurrent.futures
+import dataclasses
 from collections.abc import Callable
 
 import numpy as np
@@ -20,7 +21,13 @@ from tests.fake_speech import FakeSpeech
 
 RATE = 16000
 FRAME = 320
-VAD = VadConfig(end_of_turn="smart-turn", end_of_turn_after_ms=200, end_of_turn_max_ms=2000)
+VAD = VadConfig(
+    end_of_turn="smart-turn",
+    end_of_turn_after_ms=200,
+    end_of_turn_max_ms=2000,
+    end_of_turn_every_ms=0,  # asked once per stretch of silence (re-asking: its own tests)
+)
+AGAIN = dataclasses.replace(VAD, end_of_turn_every_ms=200)
 
 
 class FakeModel:
@@ -109,6 +116,42 @@ def test_an_unfinished_turn_waits_for_the_long_cap() -> None:
     assert eot.asked == 1 and eot.finished == 0 and eot.last_probability == 0.1
 
 
+class Sequence:
+    """A model whose verdicts come in the order given (then the last, again)."""
+
+    def __init__(self, *ps: float) -> None:
+        self.ps = list(ps)
+        self.heard: list[int] = []
+
+    def probability(self, audio: np.ndarray) -> float:
+        self.heard.append(audio.size)
+        return self.ps.pop(0) if len(self.ps) > 1 else self.ps[0]
+
+
+def test_the_model_is_asked_again_as_the_silence_grows() -> None:
+    model = Sequence(0.1, 0.2, 0.9)
+    eot = EndOfTurn(AGAIN, RATE, model, submit=inline)
+    events = run(talk(50), eot)
+    tick, _ = events[1]
+    assert tick == 50 + 30 - 1  # the third verdict, at 600 ms of silence
+    assert eot.asked == 3 and eot.finished == 1
+    assert model.heard[1] - model.heard[0] == 200 * 16  # it heard 200 ms more silence
+
+
+def test_asked_again_and_never_finished_the_cap_ends_it() -> None:
+    eot = EndOfTurn(AGAIN, RATE, FakeModel(0.1), submit=inline)
+    events = run(talk(50), eot)
+    assert events[1][0] == 50 + 100 - 1
+    assert eot.asked == 9  # at 200, 400, ... 1800 ms
+
+
+def test_a_slow_verdict_is_not_asked_for_twice() -> None:
+    held = Held()
+    eot = EndOfTurn(AGAIN, RATE, FakeModel(0.1), submit=held)
+    events = run(talk(50), eot)  # never released
+    assert events[1][0] == 50 + 100 - 1 and eot.asked == 1
+
+
 def test_a_mid_sentence_pause_is_not_cut_when_the_model_says_unfinished() -> None:
     # speech, an 800 ms pause (longer than the 600 ms endpointer), speech again
     eot = EndOfTurn(VAD, RATE, FakeModel(0.1), submit=inline)
@@ -150,5 +193,7 @@ def test_end_of_turn_config_is_checked() -> None:
         VadConfig(end_of_turn="sometimes")
     with pytest.raises(ConfigError, match="end_of_turn_after_ms"):
         VadConfig(end_of_turn_after_ms=3000, end_of_turn_max_ms=2000)
+    with pytest.raises(ConfigError, match="end_of_turn_every_ms"):
+        VadConfig(end_of_turn_every_ms=-200)
     with pytest.raises(ValueError, match="needs its model"):
         Session(Agent(), FakeSpeech(), VAD)

@@ -70,3 +70,34 @@ def test_silero_checks_its_input() -> None:
         SileroClassifier(RATE).is_speech(AudioFrame(np.zeros(160, np.int16), RATE))
     with pytest.raises(ConfigError, match=r"vad\.classifier"):
         VadConfig(classifier="rnnoise")
+
+
+def held_ticks(vad: VadConfig) -> int:
+    """The agent greets; a second in, the fan noise starts on the caller's line:
+    the ticks the agent spent held for the caller (virtual time, fake models)."""
+    import asyncio
+
+    from mediaserver.agents import Agent
+    from mediaserver.session import Session
+    from tests.fake_speech import FakeSpeech
+    from tests.virtual_time import run_virtual
+
+    noise = noise_after_silence()
+
+    async def call() -> int:
+        session = Session(Agent(), FakeSpeech(), vad)
+        session.start()
+        held = 0
+        for frame in frames(noise):
+            session.tick(frame)
+            held += session.engine.speaker.holding
+            await asyncio.sleep(0.02)
+        await session.close()
+        return held
+
+    return run_virtual(call())
+
+
+def test_a_noisy_line_does_not_barge_in_with_silero() -> None:
+    assert held_ticks(VadConfig()) > 0  # webrtcvad: the agent stops for the fan
+    assert held_ticks(VadConfig(classifier="silero")) == 0

@@ -1,0 +1,480 @@
+"""Knowing when the caller is done: today's endpointer against each option.
+
+    python -m bench.turns [--json] [--no-models | --stages-ms MS] [--peer pipecat]
+
+60 generated caller turns (bench/turns_audio.py: espeak-ng and Piper voices,
+several speeds, PCMU phone line and wideband): 20 finished, 20 with a
+400-900 ms pause mid-sentence (half of them after "um"/"uh"/"er"), 20 with
+babble or line hiss at 10-20 dB SNR. Each is played offline, frame by frame,
+on a virtual clock, through the real VAD (webrtcvad or Silero), noise gate,
+endpointer and Smart Turn model; the model's verdict takes effect as many
+frames later as its run took (its CPU time: on a free core; the wall time on
+a shared machine is printed beside it).
+
+- false_cutoff_rate: turns of the paused third committed before the caller
+  finished (the goal: at most 5 %); false_cutoff_all: over all 60.
+- late_commit_rate: turns committed more than 1 s after the voice stopped.
+- commit_p50/p95_ms: voice end -> commit, finished and noisy turns.
+- v2v_p50/p95_ms: voice to voice on those turns, the commit time combined
+  with the model stages measured on this machine (STT, LLM first clause,
+  TTS first clause, real models, 3 turns): the answer starts speculatively
+  after speculate_ms of silence and plays once the turn is committed, so
+  v2v = max(commit, speculate_ms + stages). With --no-models the stages
+  count 0 and v2v = commit; --stages-ms gives them (measured elsewhere, e.g.
+  by bench.latency on a GPU box). A shared, loaded machine inflates them.
+- keyword_recall_noisy: key words Whisper (the default STT) finds in the
+  noisy third's utterances as each VAD cut them.
+
+--peer pipecat: the same clips through Pipecat 1.14.0's Silero VAD and
+Smart Turn v3 analyzer in its own virtualenv (bench/turns_pipecat.py says
+how), one more row; it does not speculate, so its v2v = commit + stages.
+
+Then sounds over the agent (coughs, noise bursts, "mm-hm", real
+interruptions), through the real session and turn engine on virtual time
+with the real STT: wrong_cut (a cough or backchannel cancelled the reply)
+and wrong_resume (a real interruption was talked over).
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import concurrent.futures
+import dataclasses
+import hashlib
+import json
+import os
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from collections.abc import AsyncIterator, Callable
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from bench.stt_accuracy import words
+from bench.turns_audio import RATE, Clip, caller_turns, over_agent
+from mediaserver.agents import DEFAULT_AGENT
+from mediaserver.config import VadConfig
+from mediaserver.conversation.turn_taking import TurnConfig, TurnTaking
+from mediaserver.events import CallEvent, Interrupted, SpeechEnded, SpeechStarted
+from mediaserver.frames import AudioFrame
+from mediaserver.media.end_of_turn import EndOfTurn
+from mediaserver.media.vad import VoiceActivity
+from mediaserver.session import Session
+from mediaserver.speech import Message
+from models import registry, store
+from models.stt import WhisperSTT
+from models.turn import SmartTurn
+
+FRAME = RATE // 50
+LATE_MS = 1000
+
+WAIT_MS = TurnConfig().dangling_wait_ms
+LANDED = VadConfig(end_of_turn="smart-turn", end_of_turn_every_ms=0)  # asked once
+TUNED = VadConfig(end_of_turn="smart-turn")  # asked every 200 ms of silence
+# (name, VAD, whether the turn engine waits on words left hanging)
+CONFIGS: list[tuple[str, VadConfig, bool]] = [
+    ("webrtc endpointer (today)", VadConfig(), False),
+    ("webrtc + dangling wait", VadConfig(), True),
+    ("webrtc + smart-turn as landed", LANDED, False),
+    ("webrtc + smart-turn tuned + wait", TUNED, True),
+    (
+        "webrtc + smart-turn p>=0.8 + wait",
+        dataclasses.replace(TUNED, end_of_turn_threshold=0.8),
+        True,
+    ),
+    (
+        "webrtc + smart-turn cap 1.2 s + wait",
+        dataclasses.replace(TUNED, end_of_turn_max_ms=1200),
+        True,
+    ),
+    ("silero endpointer", VadConfig(classifier="silero"), False),
+    ("silero + smart-turn tuned + wait", dataclasses.replace(TUNED, classifier="silero"), True),
+]
+
+
+class Remembered:
+    """Smart Turn, each window it hears run once across configurations; the
+    wall and CPU time of every real run kept."""
+
+    def __init__(self, model: SmartTurn) -> None:
+        self.model = model
+        self._verdicts: dict[bytes, tuple[float, float]] = {}
+        self.wall_s: list[float] = []
+        self.cpu_s: list[float] = []
+
+    def probability(self, audio: np.ndarray) -> float:
+        return self.timed(audio)[0]
+
+    def timed(self, audio: np.ndarray) -> tuple[float, float]:
+        """P(finished) and the seconds its run took."""
+        key = hashlib.blake2b(audio.tobytes(), digest_size=16).digest()
+        if key not in self._verdicts:
+            wall, cpu = time.perf_counter(), time.thread_time()  # onnxruntime runs on this thread
+            p = self.model.probability(audio)
+            self.cpu_s.append(time.thread_time() - cpu)
+            self.wall_s.append(time.perf_counter() - wall)
+            # a verdict is late by the model's CPU time: what it takes on a free core
+            # (the wall time here is mostly other processes sharing the cores)
+            self._verdicts[key] = (p, self.cpu_s[-1])
+        return self._verdicts[key]
+
+
+class FrameDelayed:
+    """Submit for EndOfTurn: the model runs now; its verdict becomes visible as
+    many 20 ms frames later as the run took (its CPU time)."""
+
+    def __init__(self, model: Remembered) -> None:
+        self.model = model
+        self.frame = 0
+        self.waiting: list[tuple[int, concurrent.futures.Future[float], float]] = []
+
+    def __call__(self, fn: Callable[[], float]) -> concurrent.futures.Future[float]:
+        audio = fn.args[0]  # type: ignore[attr-defined]  # functools.partial(probability, audio)
+        p, took = self.model.timed(audio)
+        future: concurrent.futures.Future[float] = concurrent.futures.Future()
+        self.waiting.append((self.frame + 1 + int(took * 50), future, p))
+        return future
+
+    def tick(self) -> None:
+        self.frame += 1
+        for item in [w for w in self.waiting if w[0] <= self.frame]:
+            self.waiting.remove(item)
+            if not item[1].cancelled():
+                item[1].set_result(item[2])
+
+
+@dataclasses.dataclass
+class Outcome:
+    commits: list[tuple[int, SpeechEnded]]  # (sample at which it was decided, the event)
+    starts: list[int]  # where the voice came back (the endpointer's start, preroll added back)
+
+
+def endpoint(clip: Clip, vad: VadConfig, model: Remembered) -> Outcome:
+    eot = None
+    delayed = FrameDelayed(model)
+    if vad.end_of_turn != "off":
+        eot = EndOfTurn(vad, RATE, model, submit=delayed)
+        vad = dataclasses.replace(vad, end_ms=vad.end_of_turn_max_ms)
+    activity = VoiceActivity(vad, RATE)
+    commits: list[tuple[int, SpeechEnded]] = []
+    starts: list[int] = []
+    for pos in range(0, clip.audio.size - FRAME + 1, FRAME):
+        delayed.tick()
+        frame = AudioFrame(clip.audio[pos : pos + FRAME], RATE, pos)
+        event = activity.process(frame)
+        if eot is not None:
+            event = eot.update(frame, event, activity.endpointer)
+        if isinstance(event, SpeechEnded) and not event.too_short:
+            commits.append((frame.end, event))
+        elif isinstance(event, SpeechStarted):
+            starts.append(event.position + vad.preroll_ms * RATE // 1000)
+    return Outcome(commits, starts)
+
+
+def percentile(values: list[float], q: float) -> float:
+    return round(float(np.percentile(values, q)), 1) if values else float("nan")
+
+
+def measure_stages() -> dict[str, float]:
+    """STT, LLM to its first clause and TTS of it on the default local models, 3 turns."""
+    from mediaserver.config import load
+    from mediaserver.conversation.clauses import ClauseSplitter
+    from mediaserver.services.factory import local_speech
+
+    agent = DEFAULT_AGENT.deterministic()
+    speech = local_speech(load(None).models, agent.language)
+    speech.load(agent.system_prompt, agent.greeting)
+    questions = ["What time do you open on Saturday?", "Where can I park my car?",
+                 "How much does a cleaning cost?"]  # fmt: skip
+    clips = [c for c in caller_turns() if c.kind == "finished"][:3]
+    totals: dict[str, list[float]] = {"stt": [], "llm_first_clause": [], "tts_first_clause": []}
+
+    async def one(clip: Clip, question: str) -> None:
+        t0 = time.perf_counter()
+        await speech.transcribe(AudioFrame(clip.audio[: clip.voice_end], RATE), "en")
+        t1 = time.perf_counter()
+        splitter, first = ClauseSplitter(), ""
+        messages: list[Message] = [
+            {"role": "system", "content": agent.system_prompt},
+            {"role": "user", "content": question},
+        ]
+        pieces = speech.reply(messages, agent.max_reply_tokens, agent.temperature)
+        async for piece in pieces:
+            if clauses := splitter.feed(piece):
+                first = clauses[0]
+                break
+        await pieces.aclose()  # type: ignore[attr-defined]
+        first = first or splitter.flush() or "Sure."
+        t2 = time.perf_counter()
+        await speech.synthesize(first, first=True)
+        t3 = time.perf_counter()
+        for key, value in zip(totals, (t1 - t0, t2 - t1, t3 - t2), strict=True):
+            totals[key].append(value * 1000)
+
+    async def all_turns() -> None:
+        for clip, question in zip(clips, questions, strict=True):
+            await one(clip, question)
+
+    try:
+        asyncio.run(all_turns())
+    finally:
+        speech.close()
+    return {key: round(statistics.median(values)) for key, values in totals.items()}
+
+
+def whisper() -> WhisperSTT:
+    stt = WhisperSTT(
+        store.locate(registry.by_name("whisper-tiny.en")),
+        language="en",
+        beam_size=5,
+        window_seconds=10,
+    )
+    stt.load()
+    return stt
+
+
+class Heard:
+    """Whisper's words for a stretch of a clip, each stretch transcribed once."""
+
+    def __init__(self, stt: WhisperSTT) -> None:
+        self.stt = stt
+        self._cache: dict[tuple[int, int, int], str] = {}
+
+    def text(self, clip: Clip, start: int, end: int) -> str:
+        key = (id(clip), start, end)
+        if key not in self._cache:
+            audio = clip.audio[start:end]
+            self._cache[key] = self.stt.transcribe(audio, DEFAULT_AGENT.stt_prompt).text
+        return self._cache[key]
+
+
+def score(
+    name: str, vad: VadConfig, wait: bool, clips: list[Clip], *,
+    model: Remembered, stages_ms: float, heard: Heard, outcomes: list[Outcome] | None = None,
+) -> dict[str, Any]:  # fmt: skip
+    """One configuration over every clip. With `wait`, an early commit on words
+    left hanging is no cut-off when the caller goes on within the wait (the
+    engine merges the two), and an answer to such words waits WAIT_MS.
+    `outcomes`: a peer's commits, clip by clip (it does not speculate)."""
+    runs = len(model.wall_s)
+    turn_taking = TurnTaking(TurnConfig(dangling_wait_ms=WAIT_MS if wait else 0), RATE)
+    cut: dict[str, int] = {"paused": 0, "all": 0}
+    answer_ms: list[float] = []
+    late = found = said = 0
+    for i, clip in enumerate(clips):
+        outcome = outcomes[i] if outcomes is not None else endpoint(clip, vad, model)
+        cut_off = False
+        for decided, event in outcome.commits:
+            if decided >= clip.voice_end - FRAME:
+                continue
+            back = min([s for s in outcome.starts if s > decided], default=clip.audio.size)
+            dangling = turn_taking.dangles(heard.text(clip, event.start, event.end))
+            cut_off |= not (dangling and (back - decided) * 1000 / RATE <= WAIT_MS)
+        cut["all"] += cut_off
+        cut["paused"] += cut_off and clip.kind == "paused"
+        after = [c for c in outcome.commits if c[0] >= clip.voice_end - FRAME]
+        delay = (after[0][0] - clip.voice_end) * 1000 / RATE if after else 1e9
+        if after and wait:
+            event = after[0][1]
+            delay += WAIT_MS * turn_taking.dangles(heard.text(clip, event.start, event.end))
+        late += delay > LATE_MS
+        if clip.kind != "paused":
+            answer_ms.append(min(delay, clip.audio.size * 1000 / RATE))
+        if clip.kind == "noisy":
+            words_heard: set[str] = set()
+            for _, event in outcome.commits:
+                words_heard |= words(heard.text(clip, event.start, event.end))
+            found += len(clip.keys & words_heard)
+            said += len(clip.keys)
+    if outcomes is None:  # the answer is under way after speculate_ms of silence
+        v2v = [max(c, vad.speculate_ms + stages_ms) for c in answer_ms]
+    else:
+        v2v = [c + stages_ms for c in answer_ms]
+    paused = sum(c.kind == "paused" for c in clips)
+    return {
+        "config": name,
+        "false_cutoff_rate": round(cut["paused"] / paused, 3),
+        "late_commit_rate": round(late / len(clips), 3),
+        "v2v_p50_ms": percentile(v2v, 50),
+        "v2v_p95_ms": percentile(v2v, 95),
+        "false_cutoff_all": round(cut["all"] / len(clips), 3),
+        "commit_p50_ms": percentile(answer_ms, 50),
+        "commit_p95_ms": percentile(answer_ms, 95),
+        "keyword_recall_noisy": round(found / said, 3) if said else None,
+        "model_runs": len(model.wall_s) - runs,  # new windows (others were heard before)
+    }
+
+
+PEER_PYTHON = "/tmp/pipecat-peer/bin/python"
+PEER_NAME = "pipecat 1.14.0 (silero + smart-turn v3.2)"
+
+
+def pipecat_outcomes(clips: list[Clip], python: str) -> list[Outcome]:
+    """The clips through Pipecat's VAD and Smart Turn (bench/turns_pipecat.py,
+    in the peer's own virtualenv)."""
+    with tempfile.TemporaryDirectory() as tmp:
+        given, taken = Path(tmp) / "clips.npz", Path(tmp) / "commits.json"
+        np.savez(given, *[clip.audio for clip in clips])  # arr_0, arr_1, ...
+        root = Path(__file__).resolve().parent.parent
+        subprocess.run(
+            [python, "-m", "bench.turns_pipecat", str(given), str(taken)],
+            check=True, cwd=root, env={**os.environ, "PYTHONPATH": str(root)},
+            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+        )  # fmt: skip
+        results = json.loads(taken.read_text())
+    return [
+        Outcome([(d, SpeechEnded(s, e)) for d, s, e in r["commits"]], r["starts"]) for r in results
+    ]
+
+
+class OverAgentSpeech:
+    """The real STT (blocking: the clock is virtual); a long fixed reply."""
+
+    def __init__(self, stt: WhisperSTT) -> None:
+        self.stt = stt
+
+    async def transcribe(
+        self, audio: AudioFrame, language: str | None = None, prompt: str | None = None
+    ) -> str:
+        return self.stt.transcribe(audio.samples, prompt).text
+
+    async def reply(
+        self,
+        messages: list[Message],
+        max_tokens: int,
+        temperature: float,
+        *,
+        tools: list[dict[str, Any]] | None = None,
+    ) -> AsyncIterator[str]:
+        yield "Sure."
+
+    async def synthesize(self, text: str, *, first: bool = False) -> AudioFrame:
+        return AudioFrame(np.full(RATE * 6, 500, np.int16), RATE)  # six seconds of agent
+
+
+def barge_in(vad: VadConfig, clips: list[Clip], stt: WhisperSTT) -> dict[str, Any]:
+    """Each sound 1 s into a 6 s greeting: was the greeting cancelled?"""
+    from tests.virtual_time import run_virtual
+
+    wrong_cut = wrong_resume = noise = words_ = 0
+    for clip in clips:
+        events: list[CallEvent] = []
+
+        async def call(clip: Clip = clip, events: list[CallEvent] = events) -> None:
+            session = Session(DEFAULT_AGENT, OverAgentSpeech(stt), vad, on_event=events.append)
+            session.start()
+            for pos in range(0, clip.audio.size + RATE * 4 - FRAME + 1, FRAME):
+                samples = np.zeros(FRAME, np.int16)
+                chunk = clip.audio[pos : pos + FRAME]
+                samples[: chunk.size] = chunk
+                session.tick(AudioFrame(samples, RATE, pos))
+                await asyncio.sleep(0.02)
+            await session.close()
+
+        run_virtual(call())
+        cut = any(isinstance(e, Interrupted) for e in events)
+        if clip.truth == "interruption":
+            words_ += 1
+            wrong_resume += not cut
+        else:
+            noise += 1
+            wrong_cut += cut
+    return {
+        "wrong_cut_rate": round(wrong_cut / noise, 3),
+        "wrong_resume_rate": round(wrong_resume / words_, 3),
+        "sounds": noise,
+        "interruptions": words_,
+    }
+
+
+def run(
+    with_models: bool, stages_given: float | None = None, peer: str | None = None
+) -> dict[str, Any]:
+    clips = list(caller_turns())
+    smart_turn = SmartTurn(store.locate(registry.by_name("smart-turn-v3.2")))
+    smart_turn.load()
+    model = Remembered(smart_turn)
+    stages: dict[str, float] = {}
+    if stages_given is not None:
+        stages = {"given": stages_given}
+    elif with_models:
+        stages = measure_stages()
+    stages_ms = float(sum(stages.values()))
+    stt = whisper()
+    heard = Heard(stt)
+    rows = [
+        score(name, vad, wait, clips, model=model, stages_ms=stages_ms, heard=heard)
+        for name, vad, wait in CONFIGS
+    ]
+    if peer is not None:
+        outcomes = pipecat_outcomes(clips, peer)
+        peer_vad = VadConfig(classifier="silero", speculate_ms=0)
+        rows.append(score(PEER_NAME, peer_vad, False, clips, model=model,
+                          stages_ms=stages_ms, heard=heard, outcomes=outcomes))  # fmt: skip
+    sounds = list(over_agent())
+    barge = {
+        name: barge_in(vad, sounds, stt)
+        for name, vad in (("webrtc", VadConfig()), ("silero", VadConfig(classifier="silero")))
+    }
+    return {
+        "rows": rows,
+        "stages_ms": stages,
+        "v2v": "max(commit, speculate_ms + stages)"
+        + (" (stages given)" if stages_given is not None else " (stages measured here)")
+        if stages
+        else "commit only (--no-models)",
+        "turns": len(clips),
+        "smart_turn_ms_per_decision": {
+            "wall_p50": percentile([s * 1000 for s in model.wall_s], 50),
+            "cpu_p50": percentile([s * 1000 for s in model.cpu_s], 50),
+            "cpu_p95": percentile([s * 1000 for s in model.cpu_s], 95),
+            "runs": len(model.cpu_s),
+        },
+        "over_agent": barge,
+    }
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m bench.turns")
+    parser.add_argument("--json", action="store_true")
+    parser.add_argument("--no-models", action="store_true", help="v2v = commit (no STT/LLM/TTS)")
+    parser.add_argument(
+        "--stages-ms", type=float, help="STT + LLM first clause + TTS, measured elsewhere"
+    )
+    parser.add_argument(
+        "--peer", choices=["pipecat"], help=f"also Pipecat's VAD and Smart Turn ({PEER_PYTHON})"
+    )
+    parser.add_argument("--peer-python", default=PEER_PYTHON)
+    args = parser.parse_args(argv)
+    result = run(not args.no_models, args.stages_ms, args.peer_python if args.peer else None)
+    if args.json:
+        print(json.dumps(result, indent=1))
+        return 0
+    print(f"{result['turns']} turns; v2v = {result['v2v']}; stages {result['stages_ms']}")
+    base = result["rows"][0]
+    for r in result["rows"]:
+        gain = base["v2v_p50_ms"] - r["v2v_p50_ms"]
+        print(
+            f"{r['config']:32} cut-off {r['false_cutoff_rate']:6.1%}"
+            f" (all {r['false_cutoff_all']:5.1%})"
+            f"  late {r['late_commit_rate']:5.1%}  commit p50/p95 {r['commit_p50_ms']:6.0f}/"
+            f"{r['commit_p95_ms']:6.0f}  v2v p50/p95 {r['v2v_p50_ms']:6.0f}/{r['v2v_p95_ms']:6.0f}"
+            f" ({gain:+.0f} ms vs today)  recall noisy {r['keyword_recall_noisy']}"
+        )
+    print(f"Smart Turn per decision (ms, this machine): {result['smart_turn_ms_per_decision']}")
+    for name, b in result["over_agent"].items():
+        print(
+            f"over the agent, {name}: wrong cut {b['wrong_cut_rate']:.1%} of {b['sounds']} "
+            f"coughs/bursts/backchannels, wrong resume {b['wrong_resume_rate']:.1%} of "
+            f"{b['interruptions']} interruptions"
+        )
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
