@@ -40,6 +40,7 @@ class FakeCalls:
         *,
         amd: AmdPolicy | None = None,
         on_amd: Any = None,
+        variables: dict[str, str] | None = None,
     ) -> tuple[str, int, str, str]:
         self.asked.append(amd)
         if amd is not None and on_amd is not None:
