@@ -29,9 +29,11 @@ from mediaserver.api import (
     tokens,
     trunks,
     twilio,
+    webhooks,
     webrtc,
     ws_audio,
 )
+from mediaserver.api import analysis as call_analysis
 from mediaserver.api import calls as call_records
 from mediaserver.api.auth import Auth, CallTokens, FailedAuth, RateLimiter
 from mediaserver.api.guard import RequestGuard, guarded_protocol
@@ -39,15 +41,20 @@ from mediaserver.calllog import Records
 from mediaserver.config import Config
 from mediaserver.dialer import Dialer
 from mediaserver.metrics import Metrics
+from mediaserver.netguard import NetGuard
 from mediaserver.store import Store
+from mediaserver.store.outbox import OutboxStore
 from mediaserver.transports.sip import SipServer
 from mediaserver.transports.webrtc import WebRtcServer
 from mediaserver.transports.websocket_call import SocketServer
 
 if TYPE_CHECKING:
     from mediaserver.agents import Agent
+    from mediaserver.analysis.worker import AnalysisWorker
     from mediaserver.services.pool import SpeechPool
     from mediaserver.services.remote_pool import RemotePool
+    from mediaserver.speech import Speech
+    from mediaserver.webhooks.delivery import Deliverer
 
 log = logging.getLogger("mediaserver")
 
@@ -110,10 +117,12 @@ def create_http_app(
     sip: SipServer | None = None,
     sockets: Sockets | None = None,
     hang_up: Callable[[str], bool] | None = None,
+    analyze: Callable[[str], None] | None = None,
 ) -> FastAPI:
     """The HTTP side; `phone` (the WebRTC transport and the agents) adds /webrtc,
     `dialer` adds POST /calls, `sockets` adds /ws/audio and (when configured) /twilio;
-    `hang_up` (a call record id -> whether it was live) lets an admin end a call."""
+    `hang_up` (a call record id -> whether it was live) lets an admin end a call;
+    `analyze` (the analysis worker's submit) adds POST /calls/{id}/analysis."""
     app = FastAPI(title="mediaserver", version=__version__, max_body_size=config.api.max_body_bytes)
     app.add_middleware(
         RequestGuard, auth=plane.auth, timeout=float(config.api.request_timeout_seconds)
@@ -124,7 +133,14 @@ def create_http_app(
         app.include_router(trunks.router(sip, plane.auth))
     if dialer is not None:  # before /calls/{id}
         app.include_router(outbound.router(dialer, plane.auth))
+    if analyze is not None:
+        app.include_router(call_analysis.router(plane.store, plane.auth, analyze))
     app.include_router(call_records.router(plane.store, plane.auth, plane.data_dir / "recordings"))
+    app.include_router(
+        webhooks.router(
+            OutboxStore(plane.store.engine), NetGuard(config.webhooks.allow), plane.auth
+        )
+    )
     app.include_router(analytics.router(plane.store, plane.auth))
     app.include_router(live.router(plane.store, plane.auth, hang_up))
     app.include_router(tokens.router(plane.tokens, plane.auth))
@@ -203,6 +219,7 @@ async def serve(config: Config, plane: ControlPlane) -> None:
         retries=config.sip.outbound_retries,
         retry_seconds=config.sip.outbound_retry_seconds,
     )
+    after_calls = AfterCalls.start(config, plane, pool, book)
     await sip.start()
     state["sip"] = True
 
@@ -222,6 +239,7 @@ async def serve(config: Config, plane: ControlPlane) -> None:
                 sip=sip,
                 sockets=sockets,
                 hang_up=calls.hang_up,
+                analyze=after_calls.analysis.submit,
             ),
             host=config.server.host,
             port=config.server.http_port,
@@ -247,6 +265,7 @@ async def serve(config: Config, plane: ControlPlane) -> None:
     except SystemExit:  # uvicorn's way of saying that start-up failed
         http.started = False
     finally:
+        await after_calls.stop()
         await dialer.close()
         await browser.stop()
         await sockets.stop()
@@ -255,6 +274,55 @@ async def serve(config: Config, plane: ControlPlane) -> None:
         await pool.aclose()
     if not http.started:
         raise OSError(f"could not listen on {config.server.host}:{config.server.http_port}")
+
+
+@dataclass
+class AfterCalls:
+    """What runs beside the calls in the control process: the post-call
+    analysis and the webhooks' delivery."""
+
+    analysis: AnalysisWorker
+    deliverer: Deliverer
+    tasks: list[asyncio.Task[None]]
+
+    @classmethod
+    def start(
+        cls, config: Config, plane: ControlPlane, pool: SpeechPool | RemotePool, book: AgentBook
+    ) -> AfterCalls:
+        from mediaserver.analysis.worker import AnalysisWorker
+        from mediaserver.webhooks.delivery import Deliverer, RetryPolicy
+        from mediaserver.webhooks.outbox import CallEvents, Outbox
+
+        hooks = config.webhooks
+
+        async def speech_for(name: str) -> Speech:
+            found = book.get(name)
+            return await pool.for_agent(found[0] if found else book.builtin)
+
+        events = CallEvents(Outbox(plane.store), hooks.public_url)
+        analysis = AnalysisWorker(
+            plane.store,
+            events,
+            speech_for,
+            config.analysis,
+            busy=lambda: plane.records.live_calls > 0,
+        )
+        events.analyze = analysis.submit
+        plane.records.events = events
+        deliverer = Deliverer(
+            OutboxStore(plane.store.engine),
+            NetGuard(hooks.allow),
+            RetryPolicy(hooks.retry_base_seconds, hooks.retry_max_seconds, hooks.max_attempts),
+            timeout_seconds=hooks.timeout_seconds,
+            poll_seconds=hooks.poll_seconds,
+        )
+        tasks = [asyncio.create_task(analysis.run()), asyncio.create_task(deliverer.run())]
+        return cls(analysis, deliverer, tasks)
+
+    async def stop(self) -> None:
+        for task in self.tasks:
+            task.cancel()
+        await asyncio.gather(*self.tasks, return_exceptions=True)
 
 
 class _AnnouncingServer(uvicorn.Server):

@@ -25,9 +25,11 @@ from mediaserver.config_calls import (
     WebSocketConfig,
 )
 from mediaserver.config_models import InferenceConfig, ModelsConfig
+from mediaserver.config_webhooks import AnalysisConfig, WebhooksConfig
 
 __all__ = [
     "AgentConfig",
+    "AnalysisConfig",
     "Config",
     "ConfigError",
     "InferenceConfig",
@@ -39,6 +41,7 @@ __all__ = [
     "TwilioConfig",
     "WebRtcConfig",
     "WebSocketConfig",
+    "WebhooksConfig",
     "load",
 ]
 
@@ -276,6 +279,8 @@ class Config:
     twilio: TwilioConfig = field(default_factory=TwilioConfig)
     inference: InferenceConfig = field(default_factory=InferenceConfig)
     cluster: ClusterConfig = field(default_factory=ClusterConfig)
+    webhooks: WebhooksConfig = field(default_factory=WebhooksConfig)
+    analysis: AnalysisConfig = field(default_factory=AnalysisConfig)
 
     @property
     def store_url(self) -> str:

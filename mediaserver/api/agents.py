@@ -9,6 +9,7 @@ from fastapi import APIRouter, Depends, HTTPException, Path, Response
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
 from mediaserver.agents import DEFAULT_AGENT
+from mediaserver.analysis.analyzer import SchemaError, check_schema
 from mediaserver.api.auth import Auth
 from mediaserver.api.guard import LARGE_BODY
 from mediaserver.api.json_body import TextJsonRoute
@@ -23,6 +24,29 @@ class MenuOption(BaseModel):
     digit: str = Field(pattern=r"^[0-9*#]$")
     language: str = Field(pattern=r"^[a-z]{2,3}(-[A-Za-z]{2,4})?$")
     greeting: str = Field(min_length=1, max_length=1000)
+
+
+class AnalysisSettings(BaseModel):
+    """The post-call analysis (mediaserver/analysis): a summary, one of the
+    dispositions, the caller's sentiment, and fields matching `schema`."""
+
+    model_config = ConfigDict(extra="forbid", serialize_by_alias=True, validate_by_name=True)
+    enabled: bool = True
+    dispositions: list[Annotated[str, Field(min_length=1, max_length=64)]] = Field(
+        default_factory=list, max_length=50
+    )
+    fields_schema: dict[str, Any] = Field(
+        default_factory=dict, alias="schema", description="JSON Schema of the fields to extract"
+    )
+
+    @field_validator("fields_schema")
+    @classmethod
+    def _valid_schema(cls, value: dict[str, Any]) -> dict[str, Any]:
+        try:
+            check_schema(value)
+        except SchemaError as exc:
+            raise ValueError(f"not a valid JSON Schema: {exc}") from None
+        return value
 
 
 class AgentSpec(BaseModel):
@@ -48,6 +72,7 @@ class AgentSpec(BaseModel):
     max_turns: int = Field(DEFAULT_AGENT.max_turns, ge=1, le=1000)
     record: bool = DEFAULT_AGENT.record
     tools: list[Literal["transfer", "hangup"]] = ["transfer", "hangup"]  # pydantic copies it
+    analysis: AnalysisSettings | None = None  # post-call analysis (None: none)
 
     @field_validator("transfer_target")
     @classmethod
