@@ -55,7 +55,7 @@ class NetGuard:
         if any(address in network for network in self.allow):
             return None
         for kind in ("loopback", "link_local", "private", "multicast", "reserved", "unspecified"):
-            if getattr(address, kind):
+            if getattr(address, f"is_{kind}"):
                 return f"{address} is a {kind.replace('_', '-')} address (not allowed)"
         if not address.is_global:
             return f"{address} is not a public address (not allowed)"
@@ -82,6 +82,9 @@ class NetGuard:
     async def check_async(self, url: str) -> Target:
         """On the event loop (the resolver runs off it)."""
         target = parse(url)
+        if _literal(target.host):
+            self.check_addresses(target.host, [target.host])
+            return target
         loop = asyncio.get_running_loop()
         try:
             infos = await loop.getaddrinfo(target.host, target.port, type=socket.SOCK_STREAM)
@@ -89,3 +92,11 @@ class NetGuard:
             raise Refused(f"cannot resolve {target.host}: {exc}") from None
         self.check_addresses(target.host, [str(info[4][0]) for info in infos])
         return target
+
+
+def _literal(host: str) -> bool:
+    try:
+        ipaddress.ip_address(host)
+    except ValueError:
+        return False
+    return True

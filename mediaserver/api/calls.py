@@ -59,6 +59,9 @@ class CallOut(BaseModel):
 class CallDetail(CallOut):
     turns: list[TurnOut]
     events: list[EventOut]
+    # post-call analysis: {"status": "pending" | "done" | "failed", summary, disposition,
+    # sentiment, fields | reason}; None: the agent has none (POST /calls/{id}/analysis)
+    analysis: dict[str, Any] | None = None
 
 
 class CallListed(CallOut):

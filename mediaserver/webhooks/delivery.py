@@ -12,6 +12,7 @@ import time
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime
+from typing import Any
 
 import httpx
 
@@ -45,10 +46,12 @@ class Outcome:
 
 
 Send = Callable[[str, bytes, dict[str, str]], Awaitable[Outcome]]
+Offload = Callable[..., Awaitable[Any]]  # runs blocking store work: asyncio.to_thread
 
 
 class Deliverer:
-    """`now`: seconds since the epoch (a test gives the event loop's virtual clock)."""
+    """`now`: seconds since the epoch; `offload`: how the store's blocking
+    calls run off the loop (a test on virtual time runs them in place)."""
 
     def __init__(
         self,
@@ -60,7 +63,9 @@ class Deliverer:
         poll_seconds: float = 1.0,
         send: Send | None = None,
         now: Callable[[], float] = time.time,
+        offload: Offload = asyncio.to_thread,
     ) -> None:
+        self.offload = offload
         self.rows = rows
         self.guard = guard
         self.policy = policy
@@ -92,7 +97,7 @@ class Deliverer:
 
     async def deliver_due(self) -> int:
         """One pass: every delivery due now; how many were tried."""
-        due = await asyncio.to_thread(self.rows.due, self._at(), BATCH)
+        due = await self.offload(self.rows.due, self._at(), BATCH)
         slots = asyncio.Semaphore(AT_ONCE)
 
         async def one(delivery: Due) -> None:
@@ -126,7 +131,7 @@ class Deliverer:
                 outcome.error,
                 f"; again in {retry_in:g} s" if retry_in is not None else "; given up",
             )
-        await asyncio.to_thread(
+        await self.offload(
             self.rows.attempted,
             delivery.id,
             at=self._at(),
