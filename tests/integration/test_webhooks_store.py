@@ -1,0 +1,182 @@
+"""The webhooks' outbox and API on the real stores (SQLite and PostgreSQL),
+and the call events the call log writes into the outbox."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+from datetime import timedelta
+from pathlib import Path
+
+import pytest
+from fastapi.testclient import TestClient
+
+from mediaserver.app import ControlPlane, control_plane, create_http_app
+from mediaserver.config import ApiConfig, Config, ServerConfig, WebhooksConfig
+from mediaserver.store.analysis import pending_analyses, set_analysis
+from mediaserver.store.db import utcnow
+from mediaserver.store.outbox import DELIVERED, FAILED, PENDING, OutboxStore
+from mediaserver.webhooks.outbox import CallEvents, Outbox
+
+pytestmark = pytest.mark.integration
+
+
+def config_for(store_url: str, tmp_path: Path, allow: tuple[str, ...] = ()) -> Config:
+    return Config(
+        server=ServerConfig(data_dir=str(tmp_path / "data")),
+        api=ApiConfig(store_url=store_url),
+        webhooks=WebhooksConfig(allow=allow),
+    )
+
+
+@pytest.fixture
+def plane(store_url: str, tmp_path: Path) -> ControlPlane:
+    return control_plane(config_for(store_url, tmp_path))
+
+
+def client_for(plane: ControlPlane, tmp_path: Path, allow: tuple[str, ...] = ()) -> TestClient:
+    config = config_for(plane.store.url, tmp_path, allow)
+    app = create_http_app(config, plane, lambda: {"models": True, "sip": True})
+    key = plane.store.create_key("admin")
+    return TestClient(app, headers={"Authorization": f"Bearer {key}"})
+
+
+def test_an_event_is_written_once_per_webhook_that_wants_it(plane: ControlPlane) -> None:
+    rows = OutboxStore(plane.store.engine)
+    everything = rows.create_webhook("http://a.example/", ["call.ended"], "s1", None, None)
+    for_sales = rows.create_webhook("http://b.example/", ["call.ended"], "s2", "sales", None)
+    for_spring = rows.create_webhook("http://c.example/", ["call.ended"], "s3", None, "spring")
+    rows.create_webhook("http://d.example/", ["call.started"], "s4", None, None)
+    outbox = Outbox(plane.store)
+    sales = outbox.emit("call.ended", {"n": 1}, agent="sales")
+    spring = outbox.emit("call.ended", {"n": 2}, agent="support", campaign="spring")
+    due = rows.due(utcnow())
+    assert sorted((d.url, d.event_id) for d in due) == sorted(
+        [
+            ("http://a.example/", sales),
+            ("http://b.example/", sales),
+            ("http://a.example/", spring),
+            ("http://c.example/", spring),
+        ]
+    )
+    body = json.loads(next(d.body for d in due if d.event_id == spring))
+    assert (body["id"], body["type"], body["data"]) == (spring, "call.ended", {"n": 2})
+    # attempts move a delivery on: retried later, delivered, failed
+    first, second, third = (d for d in due if d.url != "http://c.example/")
+    rows.attempted(first.id, at=utcnow(), status=500, error="HTTP 500", retry_in=60)
+    rows.attempted(second.id, at=utcnow(), status=200, error=None, retry_in=None)
+    rows.attempted(third.id, at=utcnow(), status=None, error="refused", retry_in=None)
+    assert {d.id for d in rows.due(utcnow())} == {d.id for d in due} - {
+        first.id,
+        second.id,
+        third.id,
+    }
+    assert first.id in {d.id for d in rows.due(utcnow() + timedelta(seconds=61))}
+    states = {d["id"]: d["state"] for d in rows.deliveries(everything["id"])}
+    states |= {d["id"]: d["state"] for d in rows.deliveries(for_sales["id"])}
+    assert states[first.id] == PENDING
+    assert {states[second.id], states[third.id]} == {DELIVERED, FAILED}
+    # deleting a webhook takes its outbox rows with it
+    assert rows.delete_webhook(for_spring["id"])
+    assert all(d.url != "http://c.example/" for d in rows.due(utcnow()))
+
+
+def test_call_events_follow_the_call_log_and_wait_for_its_analysis(plane: ControlPlane) -> None:
+    rows = OutboxStore(plane.store.engine)
+    hook = rows.create_webhook(
+        "http://a.example/", ["call.started", "call.answered", "call.ended"], "s", None, None
+    )
+    plane.store.put_agent("sales", {"analysis": {"enabled": True, "dispositions": ["yes"]}})
+    queued: list[str] = []
+    plane.records.events = CallEvents(Outbox(plane.store), "https://ms.example", queued.append)
+
+    async def call(agent: str, agent_version: int = 0) -> str:
+        log = plane.records.open(
+            transport="websocket", agent=agent, direction="inbound", agent_version=agent_version
+        )
+        log.answered()
+        log.ended("caller_hangup")
+        return log.id
+
+    plain = asyncio.run(call("default"))
+    assert plane.records.writer.flush()
+    types = [json.loads(d.body)["type"] for d in rows.due(utcnow())]
+    assert types == ["call.started", "call.answered", "call.ended"]
+    ended = json.loads(rows.due(utcnow())[-1].body)["data"]
+    assert ended["call_id"] == plain and ended["analysis"] is None and ended["transcript"] == []
+
+    # an agent with analysis: call.ended waits for it, the call is left pending (durably)
+    with plane.store.engine.begin() as c:
+        c.exec_driver_sql("DELETE FROM webhook_deliveries")
+    analysed = asyncio.run(call("sales", agent_version=1))
+    assert plane.records.writer.flush()
+    assert queued == [analysed]
+    assert pending_analyses(plane.store.engine) == [analysed]
+    types = [json.loads(d.body)["type"] for d in rows.due(utcnow())]
+    assert types == ["call.started", "call.answered"]
+    assert rows.deliveries(hook["id"])[0]["event_type"] == "call.answered"
+    set_analysis(plane.store.engine, analysed, {"status": "done"})
+    assert pending_analyses(plane.store.engine) == []
+
+
+def test_bad_webhooks_are_refused_with_422_and_nothing_is_stored(
+    plane: ControlPlane, tmp_path: Path
+) -> None:
+    client = client_for(plane, tmp_path)
+    for body, reason in [
+        ({"url": "ftp://example.com/", "events": ["call.ended"]}, "http"),
+        ({"url": "not a url", "events": ["call.ended"]}, "http"),
+        ({"url": "http://127.0.0.1:9/", "events": ["call.ended"]}, "loopback"),
+        ({"url": "http://10.0.0.7/", "events": ["call.ended"]}, "private"),
+        ({"url": "http://169.254.169.254/latest", "events": ["call.ended"]}, "link-local"),
+        ({"url": "http://[::1]:80/", "events": ["call.ended"]}, "loopback"),
+        ({"url": "http://93.184.216.34/", "events": ["call.exploded"]}, "call.ended"),
+        ({"url": "http://93.184.216.34/", "events": []}, "at least 1"),
+        ({"url": "http://93.184.216.34/", "events": ["call.ended"], "agent": "Bad Name"}, "agent"),
+        ({"url": "http://93.184.216.34/", "events": ["call.ended"], "token": "x"}, "token"),
+    ]:
+        response = client.post("/webhooks", json=body)
+        assert response.status_code == 422, (body, response.text)
+        assert reason in response.text, (body, response.text)
+    assert client.get("/webhooks").json() == []
+
+
+def test_a_webhook_shows_its_secret_once_and_lists_its_deliveries(
+    plane: ControlPlane, tmp_path: Path
+) -> None:
+    client = client_for(plane, tmp_path, allow=("127.0.0.1/32",))
+    created = client.post(
+        "/webhooks", json={"url": "http://127.0.0.1:9/hook", "events": ["call.ended"]}
+    )
+    assert created.status_code == 201, created.text
+    hook = created.json()
+    assert hook["secret"].startswith("whsec_")
+    assert "secret" not in client.get(f"/webhooks/{hook['id']}").json()
+    assert all("secret" not in h for h in client.get("/webhooks").json())
+    event = Outbox(plane.store).emit("call.ended", {"call_id": "x"})
+    [delivery] = client.get(f"/webhooks/{hook['id']}/deliveries").json()
+    assert (delivery["event_id"], delivery["state"], delivery["attempts"]) == (event, "pending", 0)
+    assert client.delete(f"/webhooks/{hook['id']}").status_code == 204
+    assert client.get(f"/webhooks/{hook['id']}").status_code == 404
+    assert client.delete(f"/webhooks/{hook['id']}").status_code == 404
+    assert client.get("/webhooks/0123456789abcdef/deliveries").status_code == 404
+
+
+def test_an_agents_analysis_schema_must_be_a_json_schema(
+    plane: ControlPlane, tmp_path: Path
+) -> None:
+    client = client_for(plane, tmp_path)
+    bad = {"name": "sales", "analysis": {"schema": {"type": "nonsense"}}}
+    response = client.post("/agents", json=bad)
+    assert response.status_code == 422 and "JSON Schema" in response.text
+    good = {
+        "name": "sales",
+        "analysis": {"dispositions": ["yes", "no"], "schema": {"type": "object"}},
+    }
+    response = client.post("/agents", json=good)
+    assert response.status_code == 201, response.text
+    assert response.json()["spec"]["analysis"] == {
+        "enabled": True,
+        "dispositions": ["yes", "no"],
+        "schema": {"type": "object"},
+    }
