@@ -74,7 +74,7 @@ class NetGuard:
         target = parse(url)
         try:
             infos = socket.getaddrinfo(target.host, target.port, type=socket.SOCK_STREAM)
-        except (socket.gaierror, UnicodeError) as exc:
+        except (OSError, UnicodeError, ValueError) as exc:
             raise Refused(f"cannot resolve {target.host}: {exc}") from None
         self.check_addresses(target.host, [str(info[4][0]) for info in infos])
         return target
@@ -88,7 +88,7 @@ class NetGuard:
         loop = asyncio.get_running_loop()
         try:
             infos = await loop.getaddrinfo(target.host, target.port, type=socket.SOCK_STREAM)
-        except (socket.gaierror, UnicodeError) as exc:
+        except (OSError, UnicodeError, ValueError) as exc:
             raise Refused(f"cannot resolve {target.host}: {exc}") from None
         self.check_addresses(target.host, [str(info[4][0]) for info in infos])
         return target
