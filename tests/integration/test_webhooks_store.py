@@ -7,12 +7,14 @@ import asyncio
 import json
 from datetime import timedelta
 from pathlib import Path
+from typing import Any
 
 import pytest
 from fastapi.testclient import TestClient
 
+from mediaserver.analysis.worker import AnalysisWorker
 from mediaserver.app import ControlPlane, control_plane, create_http_app
-from mediaserver.config import ApiConfig, Config, ServerConfig, WebhooksConfig
+from mediaserver.config import AnalysisConfig, ApiConfig, Config, ServerConfig, WebhooksConfig
 from mediaserver.store.analysis import pending_analyses, set_analysis
 from mediaserver.store.db import utcnow
 from mediaserver.store.outbox import DELIVERED, FAILED, PENDING, OutboxStore
@@ -180,3 +182,68 @@ def test_an_agents_analysis_schema_must_be_a_json_schema(
         "dispositions": ["yes", "no"],
         "schema": {"type": "object"},
     }
+
+
+class OneAnswer:
+    """The Speech port's reply: one scripted answer; counts the questions."""
+
+    def __init__(self, answer: str) -> None:
+        self.answer = answer
+        self.asked = 0
+
+    async def reply(self, messages: object, max_tokens: int, temperature: float) -> Any:
+        self.asked += 1
+        yield self.answer
+
+
+def test_the_analysis_waits_for_live_calls_then_sends_call_ended_with_it(
+    plane: ControlPlane,
+) -> None:
+    rows = OutboxStore(plane.store.engine)
+    rows.create_webhook("http://a.example/", ["call.ended", "call.analyzed"], "s", None, None)
+    plane.store.put_agent(
+        "sales",
+        {"analysis": {"enabled": True, "dispositions": ["yes", "no"], "schema": {}}},
+    )
+    call_id = plane.store.call_created(
+        transport="websocket", direction="inbound", agent="sales", agent_version=1
+    )
+    plane.store.add_turn(call_id, "caller", "Yes please.", start_s=0.0, end_s=1.0)
+    plane.store.call_ended(call_id, "caller_hangup")
+    answer = '{"summary": "Said yes.", "disposition": "yes", "sentiment": "positive", "fields": {}}'
+    speech = OneAnswer(answer)
+    live = {"calls": 1}
+
+    async def scenario() -> None:
+        async def speech_for(agent: str) -> Any:
+            return speech
+
+        events = CallEvents(Outbox(plane.store))
+        worker = AnalysisWorker(
+            plane.store,
+            events,
+            speech_for,
+            AnalysisConfig(sweep_seconds=0.1),
+            busy=lambda: live["calls"] > 0,
+        )
+        events.analyze = worker.submit
+        task = asyncio.create_task(worker.run())
+        await asyncio.to_thread(events.ended, call_id)
+        await asyncio.sleep(2)
+        assert speech.asked == 0  # a call is live: the model is left to it
+        assert plane.store.get_call(call_id)["analysis"] == {
+            "status": "pending",
+            "then": "call.ended",
+        }
+        live["calls"] = 0
+        for _ in range(100):
+            if worker.analysed:
+                break
+            await asyncio.sleep(0.1)
+        task.cancel()
+
+    asyncio.run(scenario())
+    stored = plane.store.get_call(call_id)["analysis"]
+    assert stored["status"] == "done" and stored["disposition"] == "yes", stored
+    [ended] = [json.loads(d.body) for d in rows.due(utcnow())]
+    assert ended["type"] == "call.ended" and ended["data"]["analysis"] == stored
