@@ -147,8 +147,13 @@ def router(store: Store, auth: Auth) -> APIRouter:
         max_body_size=LARGE_BODY,
     )
     def update_agent(name: AgentName, spec: AgentSpec) -> dict[str, Any]:
-        found(store.get_agent(name), name)
-        return store.put_agent(name, spec.model_dump())
+        stored = found(store.get_agent(name), name)
+        new = spec.model_dump()
+        if (
+            "analysis" not in spec.model_fields_set
+        ):  # forms that do not show it keep it; null drops it
+            new["analysis"] = stored["spec"].get("analysis")
+        return store.put_agent(name, new)
 
     @api.delete("/{name}", status_code=204, dependencies=[Depends(auth.admin)])
     def delete_agent(name: AgentName) -> Response:

@@ -247,3 +247,15 @@ def test_the_analysis_waits_for_live_calls_then_sends_call_ended_with_it(
     assert stored["status"] == "done" and stored["disposition"] == "yes", stored
     [ended] = [json.loads(d.body) for d in rows.due(utcnow())]
     assert ended["type"] == "call.ended" and ended["data"]["analysis"] == stored
+
+
+def test_an_agent_update_without_analysis_keeps_it_and_null_removes_it(
+    plane: ControlPlane, tmp_path: Path
+) -> None:
+    client = client_for(plane, tmp_path)
+    analysis = {"enabled": True, "dispositions": ["yes"], "schema": {}}
+    assert client.post("/agents", json={"name": "sales", "analysis": analysis}).status_code == 201
+    kept = client.put("/agents/sales", json={"greeting": "Hi there."})  # e.g. the console's form
+    assert kept.status_code == 200 and kept.json()["spec"]["analysis"] == analysis
+    dropped = client.put("/agents/sales", json={"greeting": "Hi.", "analysis": None})
+    assert dropped.json()["spec"]["analysis"] is None
