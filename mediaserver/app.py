@@ -50,11 +50,8 @@ from mediaserver.transports.websocket_call import SocketServer
 
 if TYPE_CHECKING:
     from mediaserver.agents import Agent
-    from mediaserver.analysis.worker import AnalysisWorker
     from mediaserver.services.pool import SpeechPool
     from mediaserver.services.remote_pool import RemotePool
-    from mediaserver.speech import Speech
-    from mediaserver.webhooks.delivery import Deliverer
 
 log = logging.getLogger("mediaserver")
 
@@ -175,6 +172,7 @@ class Sockets:
 
 async def serve(config: Config, plane: ControlPlane) -> None:
     """Run the server until SIGINT or SIGTERM."""
+    from mediaserver.after_calls import AfterCalls
     from mediaserver.agents import DEFAULT_AGENT, configured
     from mediaserver.calls import Calls
     from mediaserver.media.end_of_turn import turn_model
@@ -219,7 +217,7 @@ async def serve(config: Config, plane: ControlPlane) -> None:
         retries=config.sip.outbound_retries,
         retry_seconds=config.sip.outbound_retry_seconds,
     )
-    after_calls = AfterCalls.start(config, plane, pool, book)
+    after_calls = AfterCalls.start(config, plane, book, pool)
     await sip.start()
     state["sip"] = True
 
@@ -239,7 +237,7 @@ async def serve(config: Config, plane: ControlPlane) -> None:
                 sip=sip,
                 sockets=sockets,
                 hang_up=calls.hang_up,
-                analyze=after_calls.analysis.submit,
+                analyze=after_calls.analyze,
             ),
             host=config.server.host,
             port=config.server.http_port,
@@ -274,55 +272,6 @@ async def serve(config: Config, plane: ControlPlane) -> None:
         await pool.aclose()
     if not http.started:
         raise OSError(f"could not listen on {config.server.host}:{config.server.http_port}")
-
-
-@dataclass
-class AfterCalls:
-    """What runs beside the calls in the control process: the post-call
-    analysis and the webhooks' delivery."""
-
-    analysis: AnalysisWorker
-    deliverer: Deliverer
-    tasks: list[asyncio.Task[None]]
-
-    @classmethod
-    def start(
-        cls, config: Config, plane: ControlPlane, pool: SpeechPool | RemotePool, book: AgentBook
-    ) -> AfterCalls:
-        from mediaserver.analysis.worker import AnalysisWorker
-        from mediaserver.webhooks.delivery import Deliverer, RetryPolicy
-        from mediaserver.webhooks.outbox import CallEvents, Outbox
-
-        hooks = config.webhooks
-
-        async def speech_for(name: str) -> Speech:
-            found = book.get(name)
-            return await pool.for_agent(found[0] if found else book.builtin)
-
-        events = CallEvents(Outbox(plane.store), hooks.public_url)
-        analysis = AnalysisWorker(
-            plane.store,
-            events,
-            speech_for,
-            config.analysis,
-            busy=lambda: plane.records.live_calls > 0,
-        )
-        events.analyze = analysis.submit
-        plane.records.events = events
-        deliverer = Deliverer(
-            OutboxStore(plane.store.engine),
-            NetGuard(hooks.allow),
-            RetryPolicy(hooks.retry_base_seconds, hooks.retry_max_seconds, hooks.max_attempts),
-            timeout_seconds=hooks.timeout_seconds,
-            poll_seconds=hooks.poll_seconds,
-        )
-        tasks = [asyncio.create_task(analysis.run()), asyncio.create_task(deliverer.run())]
-        return cls(analysis, deliverer, tasks)
-
-    async def stop(self) -> None:
-        for task in self.tasks:
-            task.cancel()
-        await asyncio.gather(*self.tasks, return_exceptions=True)
 
 
 class _AnnouncingServer(uvicorn.Server):

@@ -35,8 +35,11 @@ class AnalysisWorker:
         events: CallEvents,
         speech_for: Callable[[str], Awaitable[Speech]],  # an agent's name -> its models
         config: AnalysisConfig,
+        *,
         busy: Callable[[], bool],  # whether a live call may need the model now
+        worker: str | None = None,  # a cluster worker analyses only its own calls
     ) -> None:
+        self.worker = worker
         self.store = store
         self.events = events
         self.speech_for = speech_for
@@ -50,7 +53,10 @@ class AnalysisWorker:
 
     def submit(self, call_id: str) -> None:
         """Analyse the call (its analysis is stored as pending); from any thread."""
-        self._loop.call_soon_threadsafe(self._put, call_id)
+        try:
+            self._loop.call_soon_threadsafe(self._put, call_id)
+        except RuntimeError:  # the loop is closed (shutting down): the sweep finds it next time
+            self.dropped += 1
 
     def _put(self, call_id: str) -> None:
         if call_id in self._queued:
@@ -78,7 +84,7 @@ class AnalysisWorker:
 
     async def _sweep(self) -> None:
         for call_id in await asyncio.to_thread(
-            pending_analyses, self.store.engine, self.config.queue
+            pending_analyses, self.store.engine, self.config.queue, self.worker
         ):
             self._put(call_id)
 

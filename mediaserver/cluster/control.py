@@ -12,6 +12,7 @@ from pathlib import Path
 import uvicorn
 
 from mediaserver import app
+from mediaserver.after_calls import AfterCalls
 from mediaserver.agents import DEFAULT_AGENT, AgentBook, configured
 from mediaserver.cluster import proto
 from mediaserver.cluster.metrics import cluster_registry
@@ -32,6 +33,7 @@ class ControlProcess:
         self.data_dir = Path(self.config.server.data_dir).resolve()
         self.plane: app.ControlPlane | None = None
         self.dialer: Dialer | None = None
+        self.after: AfterCalls | None = None
         self._http: uvicorn.Server | None = None
         self._http_task: asyncio.Task[None] | None = None
 
@@ -55,12 +57,15 @@ class ControlProcess:
         )
         # one scrape covers the whole cluster (cluster/metrics.py says why not multiprocess mode)
         metrics.registry = cluster_registry(metrics.registry, self.workers.metrics_texts)
+        # the webhooks' outbox is delivered from here; the workers analyse their own calls
+        self.after = AfterCalls.start(config, plane, None, None)
         http_app = app.create_http_app(
             config,
             plane,
             self.workers.ready,
             phone=(RemoteWebRtc(self.workers, ice), book),
             dialer=self.dialer,
+            analyze=self.after.analyze,
         )
         self._http = uvicorn.Server(
             uvicorn.Config(
@@ -90,6 +95,8 @@ class ControlProcess:
             await asyncio.gather(self._http_task, return_exceptions=True)
         if self.dialer is not None:
             await self.dialer.close()
+        if self.after is not None:
+            await self.after.stop()
         await self.workers.close()
         if self.plane is not None:
             self.plane.close()

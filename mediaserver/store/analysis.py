@@ -32,14 +32,15 @@ def set_analysis(
         return True
 
 
-def pending_analyses(engine: Engine, limit: int = 100) -> list[str]:
-    """Ended calls whose analysis waits (e.g. queued when the server stopped), oldest first."""
+def pending_analyses(engine: Engine, limit: int = 100, worker: str | None = None) -> list[str]:
+    """Ended calls whose analysis waits (e.g. queued when the server stopped),
+    oldest first; `worker`: only that cluster worker's."""
     status = calls.c.analysis["status"].as_string()
+    where = [calls.c.ended_at.is_not(None), status == PENDING]
+    if worker is not None:
+        where.append(calls.c.worker == worker)
     with engine.connect() as c:
         rows = c.execute(
-            sa.select(calls.c.id)
-            .where(calls.c.ended_at.is_not(None), status == PENDING)
-            .order_by(calls.c.ended_at)
-            .limit(limit)
+            sa.select(calls.c.id).where(*where).order_by(calls.c.ended_at).limit(limit)
         )
         return [str(r.id) for r in rows]
