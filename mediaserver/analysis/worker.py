@@ -107,8 +107,12 @@ class AnalysisWorker:
         if spec is None:
             result: dict[str, Any] = {"status": "failed", "reason": "the agent has no analysis"}
         else:
-            speech = await self.speech_for(str(call["agent"]))
-            result = await analyse(speech, spec, call["turns"], self.config.max_tokens)
+            try:
+                speech = await self.speech_for(str(call["agent"]))
+                result = await analyse(speech, spec, call["turns"], self.config.max_tokens)
+            except Exception as exc:  # stored as failed: a sweep must not retry it forever
+                log.exception("analysis of call %s", call_id)
+                result = {"status": "failed", "reason": f"{type(exc).__name__}: {exc}"[:1000]}
         then: EventType = (
             "call.analyzed" if pending.get("then") == "call.analyzed" else "call.ended"
         )

@@ -259,3 +259,32 @@ def test_an_agent_update_without_analysis_keeps_it_and_null_removes_it(
     assert kept.status_code == 200 and kept.json()["spec"]["analysis"] == analysis
     dropped = client.put("/agents/sales", json={"greeting": "Hi.", "analysis": None})
     assert dropped.json()["spec"]["analysis"] is None
+
+
+def test_an_analysis_whose_models_cannot_be_had_is_failed_not_retried_forever(
+    plane: ControlPlane,
+) -> None:
+    plane.store.put_agent("sales", {"analysis": {"enabled": True}})
+    call_id = plane.store.call_created(
+        transport="websocket", direction="inbound", agent="sales", agent_version=1
+    )
+    plane.store.call_ended(call_id, "caller_hangup")
+    set_analysis(plane.store.engine, call_id, {"status": "pending", "then": "call.ended"})
+
+    async def scenario() -> Any:
+        async def speech_for(agent: str) -> Any:
+            raise RuntimeError("no such model")
+
+        worker = AnalysisWorker(
+            plane.store,
+            CallEvents(Outbox(plane.store)),
+            speech_for,
+            AnalysisConfig(),
+            busy=lambda: False,
+        )
+        return await worker.analyse(call_id)
+
+    result = asyncio.run(scenario())
+    assert result == {"status": "failed", "reason": "RuntimeError: no such model"}
+    assert plane.store.get_call(call_id)["analysis"] == result
+    assert pending_analyses(plane.store.engine) == []
