@@ -288,3 +288,35 @@ def test_an_analysis_whose_models_cannot_be_had_is_failed_not_retried_forever(
     assert result == {"status": "failed", "reason": "RuntimeError: no such model"}
     assert plane.store.get_call(call_id)["analysis"] == result
     assert pending_analyses(plane.store.engine) == []
+
+
+def test_a_rerun_is_refused_for_a_live_call_or_an_agent_without_analysis(
+    plane: ControlPlane, tmp_path: Path
+) -> None:
+    queued: list[str] = []
+    config = config_for(plane.store.url, tmp_path)
+    app = create_http_app(config, plane, lambda: {"models": True}, analyze=queued.append)
+    key = plane.store.create_key("admin")
+    client = TestClient(app, headers={"Authorization": f"Bearer {key}"})
+    plane.store.put_agent("sales", {"analysis": {"enabled": True}})
+
+    def call(agent: str, version: int, ended: bool) -> str:
+        call_id = plane.store.call_created(
+            transport="sip", direction="inbound", agent=agent, agent_version=version
+        )
+        if ended:
+            plane.store.call_ended(call_id, "hangup")
+        return call_id
+
+    live, plain = call("sales", 1, ended=False), call("default", 0, ended=True)
+    assert client.post(f"/calls/{live}/analysis").status_code == 409
+    refused = client.post(f"/calls/{plain}/analysis")
+    assert refused.status_code == 409 and "no analysis" in refused.text
+    assert client.post("/calls/nope/analysis").status_code == 404
+    assert queued == []
+    done = call("sales", 1, ended=True)
+    set_analysis(plane.store.engine, done, {"status": "done"})
+    assert client.post(f"/calls/{done}/analysis").status_code == 202
+    assert queued == [done]
+    detail = client.get(f"/calls/{done}").json()
+    assert detail["analysis"] == {"status": "pending", "then": "call.analyzed"}
