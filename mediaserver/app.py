@@ -6,7 +6,6 @@ import asyncio
 import hashlib
 import logging
 import signal
-import socket
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
@@ -18,6 +17,7 @@ from fastapi import FastAPI
 
 from mediaserver import __version__, numbers
 from mediaserver.agents import AgentBook
+from mediaserver.announce import AnnouncingServer, announce
 from mediaserver.api import (
     agents,
     analytics,
@@ -31,9 +31,11 @@ from mediaserver.api import (
     tokens,
     trunks,
     twilio,
+    webhooks,
     webrtc,
     ws_audio,
 )
+from mediaserver.api import analysis as call_analysis
 from mediaserver.api import auth as who
 from mediaserver.api import calls as call_records
 from mediaserver.api.auth import Auth, CallTokens, FailedAuth, RateLimiter
@@ -42,13 +44,16 @@ from mediaserver.calllog import Records
 from mediaserver.campaigns.dnc import DoNotCall
 from mediaserver.campaigns.runner import runner_for
 from mediaserver.config import Config
-from mediaserver.dialer import Dialer
+from mediaserver.dialer import Dialer, Dials
 from mediaserver.metrics import Metrics
+from mediaserver.netguard import NetGuard
 from mediaserver.store import Store
 from mediaserver.store.campaigns import CampaignStore
+from mediaserver.store.outbox import OutboxStore
 from mediaserver.transports.sip import SipServer, TrunkStatus
 from mediaserver.transports.webrtc import WebRtcServer
 from mediaserver.transports.websocket_call import SocketServer
+from mediaserver.webhooks.campaigns import campaign_events
 
 if TYPE_CHECKING:
     from mediaserver.agents import Agent
@@ -121,12 +126,15 @@ def create_http_app(
     hang_up: live.HangUp | None = None,
     knowledge: tuple[Ingest, AgentBook] | None = None,
     trunk_states: Callable[[], Mapping[str, TrunkStatus]] | None = None,
+    analyze: Callable[[str], None] | None = None,
 ) -> FastAPI:
     """The HTTP side; `phone` (the WebRTC transport and the agents) adds /webrtc,
     `dialer` adds POST /calls, `sockets` adds /ws/audio and (when configured) /twilio;
     `hang_up` (a call record id -> whether it was live) lets an admin end a call;
     `knowledge` (uploads, and the agents) adds /agents/{name}/documents;
-    `trunk_states` adds /trunks where `sip` does not (a cluster: the edge's trunks)."""
+    `trunk_states` adds /trunks where `sip` does not (a cluster: the edge's trunks);
+
+    `analyze` (the analysis worker's submit) adds POST /calls/{id}/analysis."""
     app = FastAPI(title="mediaserver", version=__version__, max_body_size=config.api.max_body_bytes)
     app.add_middleware(
         RequestGuard, auth=plane.auth, timeout=float(config.api.request_timeout_seconds)
@@ -144,7 +152,14 @@ def create_http_app(
         app.include_router(
             campaigns.router(CampaignStore(plane.store), plane.auth, dialer.book, dialer)
         )
+    if analyze is not None:
+        app.include_router(call_analysis.router(plane.store, plane.auth, analyze))
     app.include_router(call_records.router(plane.store, plane.auth, plane.data_dir / "recordings"))
+    app.include_router(
+        webhooks.router(
+            OutboxStore(plane.store.engine), NetGuard(config.webhooks.allow), plane.auth
+        )
+    )
     app.include_router(analytics.router(plane.store, plane.auth))
     app.include_router(live.router(plane.store, plane.auth, hang_up))
     app.include_router(tokens.router(plane.tokens, plane.auth))
@@ -180,6 +195,7 @@ class Sockets:
 
 async def serve(config: Config, plane: ControlPlane) -> None:
     """Run the server until SIGINT or SIGTERM."""
+    from mediaserver.after_calls import AfterCalls
     from mediaserver.agents import DEFAULT_AGENT, configured
     from mediaserver.calls import Calls
     from mediaserver.media.end_of_turn import turn_model
@@ -204,9 +220,7 @@ async def serve(config: Config, plane: ControlPlane) -> None:
         tools=ToolRunners(config.tools, plane.store),
     )
     sip = SipServer(config.sip, config.server.host, config.server.sip_port, calls, loop)
-    calls.transports["sip"] = sip
     browser = WebRtcServer(config.webrtc, config.jitter, calls)
-    calls.transports["webrtc"] = browser
     sockets = Sockets(
         SocketServer(config.websocket, calls, config.websocket.max_calls),
         SocketServer(config.websocket, calls, config.twilio.max_calls)
@@ -215,31 +229,22 @@ async def serve(config: Config, plane: ControlPlane) -> None:
         book,
         calls.routes,
     )
-    calls.transports["websocket"] = sockets.apps
+    calls.transports.update(sip=sip, webrtc=browser, websocket=sockets.apps)
     if sockets.twilio is not None:
         calls.transports["twilio"] = sockets.twilio
-    dialer = Dialer(
-        calls,
-        book,
-        plane.metrics,
-        trunk_host=config.sip.trunk_host,
-        trunks={trunk.name: trunk.host for trunk in config.sip.trunks},
-        per_trunk=config.sip.outbound_per_trunk,
-        retries=config.sip.outbound_retries,
-        retry_seconds=config.sip.outbound_retry_seconds,
-        blocked=DoNotCall(CampaignStore(plane.store)).blocks,
-    )
+    dialer = dialer_for(config, calls, book, plane)
+    after_calls = AfterCalls.start(config, plane, book, pool)
     await sip.start()
     state["sip"] = True
-    campaign_runner = runner_for(dialer, plane.store)
+    campaign_runner = runner_for(dialer, plane.store, campaign_events(plane.store))
     campaign_runner.start()
 
     def ready() -> dict[str, bool]:
         trunks = {f"trunk {name}": t.registered for name, t in sip.trunks.items()}
         return {**state, **trunks}
 
-    http = _AnnouncingServer(
-        lambda: _announce(config, plane),
+    http = AnnouncingServer(
+        lambda: announce(config, plane.tokens),
         uvicorn.Config(
             create_http_app(
                 config,
@@ -251,6 +256,7 @@ async def serve(config: Config, plane: ControlPlane) -> None:
                 sockets=sockets,
                 hang_up=calls.hang_up_now,
                 knowledge=(knowledge[0], book) if knowledge is not None else None,
+                analyze=after_calls.analyze,
             ),
             host=config.server.host,
             port=config.server.http_port,
@@ -277,6 +283,7 @@ async def serve(config: Config, plane: ControlPlane) -> None:
         http.started = False
     finally:
         await campaign_runner.close()
+        await after_calls.stop()
         await dialer.close()
         await browser.stop()
         await sockets.stop()
@@ -290,34 +297,18 @@ async def serve(config: Config, plane: ControlPlane) -> None:
         raise OSError(f"could not listen on {config.server.host}:{config.server.http_port}")
 
 
-class _AnnouncingServer(uvicorn.Server):
-    """uvicorn's server, calling `on_listening` once its sockets are bound."""
-
-    def __init__(self, on_listening: Callable[[], None], config: uvicorn.Config) -> None:
-        super().__init__(config)
-        self.on_listening = on_listening
-
-    async def startup(self, sockets: list[socket.socket] | None = None) -> None:
-        await super().startup(sockets)
-        if self.started:
-            self.on_listening()
-
-
-def _announce(config: Config, plane: ControlPlane) -> None:
-    """Tell the person who started the server what to open."""
-    host = config.server.host
-    if host in ("0.0.0.0", "::", ""):  # noqa: S104 (reading the config, not binding)
-        host = "127.0.0.1"
-    base = f"http://{host}:{config.server.http_port}"
-    token = plane.tokens.issue()
-    print(
-        f"\nmediaserver is ready (SIP on port {config.server.sip_port}).\n"
-        f"  call the agent from this browser: {base}/ui/phone.html#token={token}\n"
-        f"    (the token is valid {plane.tokens.ttl_seconds // 60} minutes; "
-        "`mediaserver tokens create` makes another)\n"
-        f"  see the calls: {base}/ui/calls.html\n"
-        "    (with an API key from `.venv/bin/mediaserver keys create --role admin`)\n",
-        flush=True,
+def dialer_for(config: Config, dials: Dials, book: AgentBook, plane: ControlPlane) -> Dialer:
+    """Outbound calls from the API: per-trunk limits, retries, the do-not-call list."""
+    return Dialer(
+        dials,
+        book,
+        plane.metrics,
+        trunk_host=config.sip.trunk_host,
+        trunks={trunk.name: trunk.host for trunk in config.sip.trunks},
+        per_trunk=config.sip.outbound_per_trunk,
+        retries=config.sip.outbound_retries,
+        retry_seconds=config.sip.outbound_retry_seconds,
+        blocked=DoNotCall(CampaignStore(plane.store)).blocks,
     )
 
 

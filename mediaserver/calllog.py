@@ -9,6 +9,7 @@ import threading
 import uuid
 from collections.abc import Callable
 from datetime import UTC, datetime
+from typing import TYPE_CHECKING
 
 from mediaserver.amd.detector import AmdDecision
 from mediaserver.clock import now
@@ -28,6 +29,9 @@ from mediaserver.metrics import Metrics
 from mediaserver.store import Store
 from mediaserver.store.tool_calls import add_tool_call
 from mediaserver.store.writer import StoreWriter
+
+if TYPE_CHECKING:
+    from mediaserver.webhooks.outbox import CallEvents
 
 log = logging.getLogger(__name__)
 
@@ -61,6 +65,18 @@ class Records:
         self._live: set[str] = set()
         self._live_lock = threading.Lock()
         self.writer = StoreWriter(tick=self._heartbeat, tick_seconds=heartbeat_seconds)
+        # webhooks' call events, written by the writer right after the call's own write
+        self.events: CallEvents | None = None
+
+    @property
+    def live_calls(self) -> int:
+        with self._live_lock:
+            return len(self._live)
+
+    def after(self, write: Callable[[CallEvents], object]) -> None:
+        """Write a call event (if webhooks are on) after the writes queued so far."""
+        if (events := self.events) is not None:
+            self.writer.submit(lambda: write(events))
 
     def _heartbeat(self) -> None:
         with self._live_lock:
@@ -88,6 +104,7 @@ class Records:
                 **details,  # type: ignore[arg-type]
             )
         )
+        self.after(lambda events: events.started(call.id))
         self.metrics.active_calls.labels(transport).inc()
         return call
 
@@ -115,6 +132,7 @@ class CallLog:
     def answered(self) -> None:
         self._started = now()
         self._write("update_call", answered_at=datetime.now(UTC))
+        self._records.after(lambda events: events.answered(self.id))
 
     def recording(self, path: str) -> None:
         self._write("update_call", recording_path=path)
@@ -207,6 +225,7 @@ class CallLog:
         self._ended = True
         reason = self.hangup_reason or reason
         self._write("call_ended", reason, sip_code)
+        self._records.after(lambda events: events.ended(self.id))
         self._records.ended(self.id)
         metrics = self._records.metrics
         metrics.active_calls.labels(self.transport).dec()

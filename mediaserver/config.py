@@ -27,9 +27,11 @@ from mediaserver.config_calls import (
 from mediaserver.config_knowledge import KnowledgeConfig
 from mediaserver.config_models import InferenceConfig, ModelsConfig
 from mediaserver.config_tools import ToolsConfig
+from mediaserver.config_webhooks import AnalysisConfig, WebhooksConfig
 
 __all__ = [
     "AgentConfig",
+    "AnalysisConfig",
     "Config",
     "ConfigError",
     "InferenceConfig",
@@ -43,6 +45,7 @@ __all__ = [
     "TwilioConfig",
     "WebRtcConfig",
     "WebSocketConfig",
+    "WebhooksConfig",
     "load",
 ]
 
@@ -288,6 +291,8 @@ class Config:
     cluster: ClusterConfig = field(default_factory=ClusterConfig)
     knowledge: KnowledgeConfig = field(default_factory=KnowledgeConfig)
     tools: ToolsConfig = field(default_factory=ToolsConfig)
+    webhooks: WebhooksConfig = field(default_factory=WebhooksConfig)
+    analysis: AnalysisConfig = field(default_factory=AnalysisConfig)
 
     @property
     def store_url(self) -> str:

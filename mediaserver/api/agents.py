@@ -9,6 +9,7 @@ from fastapi import APIRouter, Depends, HTTPException, Path, Response
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
 from mediaserver.agents import DEFAULT_AGENT
+from mediaserver.analysis.analyzer import SchemaError, check_schema
 from mediaserver.api.auth import Auth
 from mediaserver.api.guard import LARGE_BODY
 from mediaserver.api.json_body import TextJsonRoute
@@ -74,6 +75,29 @@ class ToolSpec(BaseModel):
         return self
 
 
+class AnalysisSettings(BaseModel):
+    """The post-call analysis (mediaserver/analysis): a summary, one of the
+    dispositions, the caller's sentiment, and fields matching `schema`."""
+
+    model_config = ConfigDict(extra="forbid", serialize_by_alias=True, validate_by_name=True)
+    enabled: bool = True
+    dispositions: list[Annotated[str, Field(min_length=1, max_length=64)]] = Field(
+        default_factory=list, max_length=50
+    )
+    fields_schema: dict[str, Any] = Field(
+        default_factory=dict, alias="schema", description="JSON Schema of the fields to extract"
+    )
+
+    @field_validator("fields_schema")
+    @classmethod
+    def _valid_schema(cls, value: dict[str, Any]) -> dict[str, Any]:
+        try:
+            check_schema(value)
+        except SchemaError as exc:
+            raise ValueError(f"not a valid JSON Schema: {exc}") from None
+        return value
+
+
 class AgentSpec(BaseModel):
     """What an agent is. Model names come from the registry (models/registry.py) or are paths."""
 
@@ -111,6 +135,8 @@ class AgentSpec(BaseModel):
         if len(set(names)) != len(names):
             raise ValueError("each tool name may appear once")
         return value
+
+    analysis: AnalysisSettings | None = None  # post-call analysis (None: none)
 
     @field_validator("transfer_target")
     @classmethod
@@ -185,8 +211,13 @@ def router(store: Store, auth: Auth) -> APIRouter:
         max_body_size=LARGE_BODY,
     )
     def update_agent(name: AgentName, spec: AgentSpec) -> dict[str, Any]:
-        found(store.get_agent(name), name)
-        return store.put_agent(name, spec.model_dump())
+        stored = found(store.get_agent(name), name)
+        new = spec.model_dump()
+        if (
+            "analysis" not in spec.model_fields_set
+        ):  # forms that do not show it keep it; null drops it
+            new["analysis"] = stored["spec"].get("analysis")
+        return store.put_agent(name, new)
 
     # a POST: every GET is a viewer's, and a viewer must not read the key
     @api.post("/{name}/tool-secret", dependencies=[Depends(auth.admin)])

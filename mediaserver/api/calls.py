@@ -77,6 +77,9 @@ class CallDetail(CallOut):
     turns: list[TurnOut]
     events: list[EventOut]
     tool_calls: list[ToolCallOut] = []
+    # post-call analysis: {"status": "pending" | "done" | "failed", summary, disposition,
+    # sentiment, fields | reason}; None: the agent has none (POST /calls/{id}/analysis)
+    analysis: dict[str, Any] | None = None
 
 
 class CallListed(CallOut):

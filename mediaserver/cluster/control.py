@@ -12,8 +12,8 @@ from pathlib import Path
 import uvicorn
 
 from mediaserver import app
+from mediaserver.after_calls import AfterCalls
 from mediaserver.agents import DEFAULT_AGENT, AgentBook, configured
-from mediaserver.campaigns.dnc import DoNotCall
 from mediaserver.campaigns.runner import CampaignRunner, runner_for
 from mediaserver.cluster import kamailio_cfg, proto
 from mediaserver.cluster.child import ChildHttp
@@ -26,9 +26,9 @@ from mediaserver.dialer import Dialer
 from mediaserver.knowledge.index import KnowledgeIndex
 from mediaserver.knowledge.ingest import Ingest
 from mediaserver.store import Store
-from mediaserver.store.campaigns import CampaignStore
 from mediaserver.transports.call import CallHandler
 from mediaserver.transports.webrtc import WebRtcServer
+from mediaserver.webhooks.campaigns import campaign_events
 
 log = logging.getLogger(__name__)
 
@@ -46,6 +46,7 @@ class ControlProcess:
             tuple(trunk.name for trunk in self.config.sip.trunks),
             kamailio_cfg.rpc_socket(edge_dir(self.config.server.data_dir)),
         )
+        self.after: AfterCalls | None = None
         self._http: uvicorn.Server | None = None
         self._http_task: asyncio.Task[None] | None = None
         self.knowledge: tuple[Ingest, KnowledgeIndex] | None = None
@@ -59,24 +60,18 @@ class ControlProcess:
         self.trunks.start()
         book = AgentBook(configured(DEFAULT_AGENT, config.agent, config.models), store)
         ice = WebRtcServer(config.webrtc, config.jitter, CallHandler()).ice_servers()
-        self.dialer = Dialer(
-            RemoteCalls(self.workers, config.agent.max_call_seconds),
-            book,
-            metrics,
-            trunk_host=config.sip.trunk_host,
-            trunks={trunk.name: trunk.host for trunk in config.sip.trunks},
-            per_trunk=config.sip.outbound_per_trunk,
-            retries=config.sip.outbound_retries,
-            retry_seconds=config.sip.outbound_retry_seconds,
-            blocked=DoNotCall(CampaignStore(store)).blocks,
+        self.dialer = app.dialer_for(
+            config, RemoteCalls(self.workers, config.agent.max_call_seconds), book, plane
         )
         # campaigns run here, once for the cluster: a trunk's limit holds across workers
-        self.campaigns = runner_for(self.dialer, store)
+        self.campaigns = runner_for(self.dialer, store, campaign_events(store))
         self.campaigns.start()
         # one scrape covers the whole cluster (cluster/metrics.py says why not multiprocess mode)
         metrics.registry = cluster_registry(metrics.registry, self.workers.metrics_texts)
         if config.knowledge.enabled:  # uploads here; calls on workers go without (README)
             self.knowledge = await app.knowledge_base(config, plane, book)
+        # the webhooks' outbox is delivered from here; the workers analyse their own calls
+        self.after = AfterCalls.start(config, plane, None, None)
         http_app = app.create_http_app(
             config,
             plane,
@@ -87,6 +82,7 @@ class ControlProcess:
             dialer=self.dialer,
             knowledge=(self.knowledge[0], book) if self.knowledge is not None else None,
             trunk_states=lambda: self.trunks.states,
+            analyze=self.after.analyze,
         )
         self._http = ChildHttp(
             uvicorn.Config(
@@ -129,6 +125,8 @@ class ControlProcess:
         if self.knowledge is not None:
             await self.knowledge[0].close()
             self.knowledge[1].close()
+        if self.after is not None:
+            await self.after.stop()
         await self.workers.close()
         await self.trunks.close()
         if self.plane is not None:

@@ -14,6 +14,7 @@ from pathlib import Path
 import uvicorn
 
 from mediaserver import app
+from mediaserver.after_calls import AfterCalls
 from mediaserver.agents import DEFAULT_AGENT, Agent, AgentBook, configured
 from mediaserver.calllog import Records
 from mediaserver.calls import Calls, OneSpeech, SpeechSource
@@ -57,6 +58,7 @@ class MediaWorker:
         self.sip: SipServer | None = None
         self.browser: WebRtcServer | None = None
         self._speech_owner: object = None
+        self.after: AfterCalls | None = None
         self._http: uvicorn.Server | None = None
         self._http_task: asyncio.Task[None] | None = None
 
@@ -87,6 +89,8 @@ class MediaWorker:
         calls.transports["sip"] = self.sip
         self.browser = WebRtcServer(config.webrtc, config.jitter, calls)
         calls.transports["webrtc"] = self.browser
+        # this worker's calls are analysed here; the control process delivers their events
+        self.after = AfterCalls.start(config, plane, book, source, worker=me.worker, deliver=False)
         await self.sip.start()
         http_app = worker_app(self, metrics)
         self._http = ChildHttp(
@@ -124,6 +128,8 @@ class MediaWorker:
             await self.calls_.close()
         if self.sip is not None:
             await self.sip.stop()
+        if self.after is not None:
+            await self.after.stop()
         close = getattr(self._speech_owner, "aclose", None)
         if close is not None:
             await close()

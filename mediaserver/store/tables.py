@@ -17,6 +17,7 @@ from sqlalchemy import (
     String,
     Table,
     Text,
+    UniqueConstraint,
 )
 
 metadata = MetaData()
@@ -75,6 +76,8 @@ calls = Table(
     Column("amd", String(16)),
     Column("amd_decision_s", Float),
     Column("amd_beep", Boolean),
+    # post-call analysis: {"status": pending | done | failed, ...} (mediaserver/analysis)
+    Column("analysis", JSON),
     Index("calls_created_at", "created_at"),
     Index("calls_agent", "agent"),
     Index("calls_worker_open", "worker", "ended_at"),
@@ -225,4 +228,38 @@ do_not_call = Table(
     Column("phone", String(32), primary_key=True),
     Column("note", String(256), nullable=False, default=""),
     Column("created_at", DateTime(timezone=True), nullable=False),
+)
+
+webhooks = Table(
+    "webhooks",
+    metadata,
+    Column("id", String(16), primary_key=True),
+    Column("url", String(2048), nullable=False),
+    Column("events", JSON, nullable=False),  # the event types it receives
+    Column("agent", String(64)),  # only this agent's events (None: every agent's)
+    Column("campaign", String(64)),  # only this campaign's events
+    Column("secret", String(64), nullable=False),  # signs its deliveries (HMAC-SHA256)
+    Column("created_at", DateTime(timezone=True), nullable=False),
+)
+
+# The outbox: one row per event and webhook, written when the event happens;
+# the delivery worker sends it until it is delivered or out of attempts.
+webhook_deliveries = Table(
+    "webhook_deliveries",
+    metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("webhook_id", String(16), ForeignKey("webhooks.id", ondelete="CASCADE"), nullable=False),
+    Column("event_id", String(36), nullable=False),  # the receiver de-duplicates by it
+    Column("event_type", String(32), nullable=False),
+    Column("body", Text, nullable=False),  # the JSON sent, exactly as signed
+    Column("state", String(12), nullable=False),  # pending | delivered | failed
+    Column("attempts", Integer, nullable=False, default=0),
+    Column("next_attempt_at", DateTime(timezone=True), nullable=False),
+    Column("last_status", Integer),  # the receiver's last HTTP status
+    Column("last_error", String(256)),
+    Column("created_at", DateTime(timezone=True), nullable=False),
+    Column("delivered_at", DateTime(timezone=True)),
+    UniqueConstraint("webhook_id", "event_id", name="webhook_deliveries_once"),
+    Index("webhook_deliveries_due", "state", "next_attempt_at"),
+    Index("webhook_deliveries_webhook", "webhook_id", "id"),
 )
