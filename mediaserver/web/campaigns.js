@@ -58,6 +58,7 @@ async function loadList() {
     $("campaigns").tBodies[0].replaceChildren();
     shownList = null;
     openCampaign(null);
+    pollFailed = true;
     return showError("Enter an API key to see campaigns.");
   }
   try {

@@ -47,6 +47,7 @@ def test_an_admin_runs_a_campaign_and_a_viewer_only_watches(
             page.keyboard.press("Enter")
             page.wait_for_selector("#who:has-text('admin')")
             page.wait_for_selector("tr.empty:has-text('No campaigns yet')")
+            assert page.is_hidden("#error")  # "Enter an API key" is gone once signed in
 
             # the form, from the keyboard; a time zone the API does not know
             page.focus("#new-campaign")
@@ -133,6 +134,7 @@ def test_an_admin_runs_a_campaign_and_a_viewer_only_watches(
             page.fill("#key", viewer)
             page.click("#key-form button")
             page.wait_for_selector("#who:has-text('viewer')")
+            page.wait_for_selector("#error", state="hidden")
             page.wait_for_selector(f"#campaigns tr[data-id='{campaign_id}']:has-text('paused')")
             page.click(f"#campaigns tr[data-id='{campaign_id}']")
             page.wait_for_selector("#campaign-title:has-text('paused')")
