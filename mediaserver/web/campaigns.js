@@ -143,6 +143,7 @@ function drawCampaign(campaign) {
 
 async function move(action) {
   const button = $(action);
+  if (action === "stop" && !confirm("Stop this campaign? Its queued leads end as stopped; it cannot be started again.")) return;
   button.disabled = true; // one click, one request
   try {
     const campaign = await (await api(`/campaigns/${openId}/${action}`, { method: "POST" })).json();

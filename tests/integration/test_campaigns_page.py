@@ -120,6 +120,23 @@ def test_an_admin_runs_a_campaign_and_a_viewer_only_watches(
             assert page.is_enabled("#resume") and page.is_disabled("#pause")
             page.screenshot(path=str(artifacts / "campaigns-admin.png"), full_page=True)
 
+            # a paused campaign takes more leads; the table pages through them
+            more = "phone\n" + "".join(f"+1415555{n:04d}\n" for n in range(600, 655))
+            page.set_input_files(
+                "#leads-file", {"name": "more.csv", "mimeType": "text/csv", "buffer": more.encode()}
+            )
+            page.click("#upload")
+            page.wait_for_selector("#import-report:has-text('Imported 55 leads.')")
+            page.wait_for_selector("#campaign-done:has-text('2 of 58 leads done')")
+            page.select_option("#lead-state", "")
+            page.wait_for_selector("#leads-count:has-text('1\u201350 of 58')")
+            page.click("#leads-next")
+            page.wait_for_selector("#leads-count:has-text('51\u201358 of 58')")
+            assert page.is_disabled("#leads-next") and page.is_enabled("#leads-prev")
+            page.select_option("#lead-state", "rejected")  # a filter starts at the first page
+            page.wait_for_function("document.querySelectorAll('#leads tbody tr').length === 2")
+            assert page.is_hidden("#lead-paging")
+
             # the attempt's link opens the call on the calls page
             page.click("#attempts tbody a")
             page.wait_for_url(f"**/ui/calls.html#call={call_id}")
