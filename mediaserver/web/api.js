@@ -22,7 +22,8 @@ export function readableError(status, detail, retryAfter) {
 // `credential`: an API key (default: the one typed in), or a call token.
 export async function api(path, options = {}, credential = keyStore.get()) {
   const headers = {
-    "Content-Type": "application/json",
+    // a FormData body (a file upload) sets its own multipart type
+    ...(options.body instanceof FormData ? {} : { "Content-Type": "application/json" }),
     ...(options.headers || {}),
     Authorization: `Bearer ${credential}`,
   };

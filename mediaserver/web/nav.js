@@ -5,7 +5,7 @@ import { el } from "/ui/api.js";
 
 const PAGES = [
   ["/ui/calls.html", "Calls"], ["/ui/live.html", "Live"], ["/ui/agents.html", "Agents"],
-  ["/ui/analytics.html", "Analytics"], ["/ui/phone.html", "Softphone"],
+  ["/ui/campaigns.html", "Campaigns"], ["/ui/analytics.html", "Analytics"], ["/ui/phone.html", "Softphone"],
 ];
 
 function signInForm() {
