@@ -32,3 +32,16 @@ class IvrMenu:
         if self.tries > self.agent.menu_retries:
             return self.agent.menu[0]
         return None
+
+    def pressed(self, digit: str) -> MenuOption | str:
+        """A digit: the option chosen, or the text to play again."""
+        if (option := self.option(digit)) is not None:
+            return option
+        return self.again(f"Sorry, {digit} is not an option.")
+
+    def again(self, apology: str = "") -> MenuOption | str:
+        """No digit in time, or a wrong one: the prompt to play again (after
+        `apology`), or, out of tries, the first option."""
+        if (option := self.retry()) is not None:
+            return option
+        return f"{apology} {self.agent.menu_text}".strip()
