@@ -135,7 +135,9 @@ class TurnEngine:
             if self._menu.timed_out():
                 self._menu_step(self._menu.again())
             return
-        self._check_limits(event is not None or self.listening.in_speech)
+        caller_active = event is not None or self.listening.in_speech
+        if (limit := self.policy.limits(caller_active, self.busy)) is not None:
+            self._speak(limit)
         match event:
             case SpeechStarted():
                 self.listening.started(event)
@@ -177,11 +179,11 @@ class TurnEngine:
 
     def say_and_hang_up(self, text: str, reason: str) -> None:
         """Say `text` (e.g. a voicemail message), then end the call with `reason`."""
-        self._say_goodbye(reason, None, text)
+        self._speak(self.policy.goodbye(reason, None, text))
 
     def transfer_failed(self) -> None:
         """The transport could not hand the call over: say how to reach a person, end."""
-        self._say_goodbye("transfer_failed", None, self.agent.no_transfer)
+        self._speak(self.policy.goodbye("transfer_failed", None, self.agent.no_transfer))
 
     @property
     def busy(self) -> bool:
@@ -204,39 +206,14 @@ class TurnEngine:
         if isinstance(outcome, str):
             self._speak(Reply(None, outcome, in_history=False))
             return
-        option, self._menu = outcome, None
+        assert self._menu is not None
+        option, prompt, self._menu = outcome, self._menu.system_prompt(outcome), None
         self.language = option.language
         self.on_event(MenuChoice(option.digit, option.language))
-        if option.language != self.agent.language:
-            name = option.label or option.language
-            self.history.restart(
-                f"{self.agent.system_prompt}\nThe caller chose {name}: reply in {name}."
-            )
+        if prompt is not None:
+            self.history.restart(prompt)
         self.policy.heard()
         self._speak(Reply(None, option.greeting))
-
-    # -- call policy -----------------------------------------------------------------
-    def _check_limits(self, caller_active: bool) -> None:
-        """Max call length, and a caller who went quiet: ask once, then say goodbye."""
-        match self.policy.check(caller_active, self.busy):
-            case None:
-                pass
-            case "still_there":
-                self._speak(Reply(None, self.agent.still_there, in_history=False))
-            case reason:
-                self._say_goodbye(reason, None)
-
-    def _hand_over(self, turn: Turn) -> None:
-        """The caller wants a person (or we keep failing them): transfer, or say how."""
-        if not self.agent.transfer_target:
-            self._say_goodbye("no_transfer_target", turn, self.agent.no_transfer)
-            return
-        self.policy.transfer_after_reply = True
-        self._speak(Reply(turn, self.agent.transfer_phrase, in_history=False))
-
-    def _say_goodbye(self, reason: str, turn: Turn | None, text: str | None = None) -> None:
-        self.policy.hangup_reason = reason
-        self._speak(Reply(turn, text or self.agent.goodbye, in_history=False))
 
     # -- turn-taking ------------------------------------------------------------
     def _follow_utterance(self, frame: AudioFrame, voiced: bool) -> None:
@@ -342,7 +319,7 @@ class TurnEngine:
             return
         if not text:
             if self.policy.not_understood():
-                self._hand_over(turn)
+                self._speak(self.policy.hand_over(turn))
                 return
             turn.reprompt = True
             turn.agent_text = self.agent.reprompt
@@ -354,9 +331,9 @@ class TurnEngine:
         if spec is not None:
             spec.user_entry = self.history.entries[-1]
         if self.policy.count_turn():
-            self._say_goodbye("max_turns", turn)
+            self._speak(self.policy.goodbye("max_turns", turn))
         elif wants_person(text):
-            self._hand_over(turn)
+            self._speak(self.policy.hand_over(turn))
         else:
             turn.chunks = facts.chunk_ids
             self._speak(Reply(turn, facts=facts))

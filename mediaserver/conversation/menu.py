@@ -33,6 +33,13 @@ class IvrMenu:
             return self.agent.menu[0]
         return None
 
+    def system_prompt(self, option: MenuOption) -> str | None:
+        """The system prompt for a caller who chose `option` (None: the agent's own)."""
+        if option.language == self.agent.language:
+            return None
+        name = option.label or option.language
+        return f"{self.agent.system_prompt}\nThe caller chose {name}: reply in {name}."
+
     def pressed(self, digit: str) -> MenuOption | str:
         """A digit: the option chosen, or the text to play again."""
         if (option := self.option(digit)) is not None:
