@@ -17,16 +17,16 @@ waits up to dangling_wait_ms of the caller's silence before it plays: a
 caller who goes on is answered for the whole sentence (the utterances are
 merged), as when they go on before any answer is ready.
 
-Its parts: turn_taking (following the caller), speaker (the reply pipeline),
-menu (the IVR menu) and policy (limits, re-prompts, hand-over). The engine
-wires them together and owns the turns and the background tasks.
+Its parts: turn_taking (following the caller), hearing (the caller's words
+and the facts for them), speaker (the reply pipeline), agent_tools (tool
+rounds), menu (the IVR menu) and policy (limits, re-prompts, hand-over). The
+engine wires them together and owns the turns and the background tasks.
 """
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
-import logging
 from collections.abc import Callable, Coroutine
 from typing import Any
 
@@ -34,14 +34,15 @@ import numpy as np
 
 from mediaserver.agents import Agent, MenuOption
 from mediaserver.clock import now
+from mediaserver.conversation.agent_tools import AgentTools
+from mediaserver.conversation.hearing import Hearing
 from mediaserver.conversation.history import History
 from mediaserver.conversation.knowledge import NO_FACTS, Facts, Retrieval
 from mediaserver.conversation.menu import IvrMenu
 from mediaserver.conversation.policy import CallPolicy, wants_person
 from mediaserver.conversation.ports import Playout
 from mediaserver.conversation.reply import Reply
-from mediaserver.conversation.speaker import Speaker, describe
-from mediaserver.conversation.tool_round import ToolPhrases, ToolRound
+from mediaserver.conversation.speaker import Speaker
 from mediaserver.conversation.turn_taking import TurnConfig, TurnTaking
 from mediaserver.conversation.turns import Speculation, Turn
 from mediaserver.events import (
@@ -54,12 +55,10 @@ from mediaserver.events import (
     Transcript,
 )
 from mediaserver.frames import AudioFrame, InboundAudio
-from mediaserver.speech import Speech, SpeechError
-from mediaserver.tools.spec import Tool, ToolRunner
+from mediaserver.speech import Speech
+from mediaserver.tools.spec import ToolRunner
 
 __all__ = ["TurnConfig", "TurnEngine"]
-
-log = logging.getLogger(__name__)
 
 
 class TurnEngine:
@@ -88,6 +87,19 @@ class TurnEngine:
         self._audio = InboundAudio(rate, 32.0)
         self._tasks: set[asyncio.Task[None]] = set()
         self.listening = TurnTaking(self.config, rate)
+        self.policy = CallPolicy(agent)
+        self.tools = tools
+        tool_rounds = None
+        if agent.tools and tools is not None:
+            tool_rounds = AgentTools(
+                agent,
+                speech,
+                tools,
+                policy=self.policy,
+                listening=self.listening,
+                history=self.history,
+                on_event=self.on_event,
+            ).round
         self.speaker = Speaker(
             agent,
             speech,
@@ -98,12 +110,9 @@ class TurnEngine:
             tts_timeout_s=self.config.tts_timeout_s,
             on_event=self.on_event,
             spawn=self._spawn,
-            tool_rounds=self._tool_round if agent.tools and tools is not None else None,
+            tool_rounds=tool_rounds,
         )
-        self.tools = tools
-        self.policy = CallPolicy(agent)
-        # the agent's documents, searched on the caller's words (None: it has none)
-        self.retrieval = retrieval
+        self.hearing = Hearing(agent, speech, rate, self.config.stt_timeout_s, retrieval)
         self._menu: IvrMenu | None = None  # the IVR menu is being played
         self._release_at: float | None = None  # an answer to dangling words plays then
 
@@ -124,9 +133,11 @@ class TurnEngine:
         self._track_playout()
         if self._menu is not None:  # only digits count until the caller has chosen
             if self._menu.timed_out():
-                self._menu_again()
+                self._menu_step(self._menu.again())
             return
-        self._check_limits(event is not None or self.listening.in_speech)
+        caller_active = event is not None or self.listening.in_speech
+        if (limit := self.policy.limits(caller_active, self.busy)) is not None:
+            self._speak(limit)
         match event:
             case SpeechStarted():
                 self.listening.started(event)
@@ -155,7 +166,7 @@ class TurnEngine:
         """A keypad digit: a menu choice, or the caller's input to the LLM."""
         self.on_event(Dtmf(digit))
         if self._menu is not None:
-            self._menu_digit(digit)
+            self._menu_step(self._menu.pressed(digit))
             return
         if self.speaker.active():
             self.speaker.interrupt()
@@ -168,11 +179,11 @@ class TurnEngine:
 
     def say_and_hang_up(self, text: str, reason: str) -> None:
         """Say `text` (e.g. a voicemail message), then end the call with `reason`."""
-        self._say_goodbye(reason, None, text)
+        self._speak(self.policy.goodbye(reason, None, text))
 
     def transfer_failed(self) -> None:
         """The transport could not hand the call over: say how to reach a person, end."""
-        self._say_goodbye("transfer_failed", None, self.agent.no_transfer)
+        self._speak(self.policy.goodbye("transfer_failed", None, self.agent.no_transfer))
 
     @property
     def busy(self) -> bool:
@@ -182,8 +193,7 @@ class TurnEngine:
     async def close(self) -> None:
         """The call is over. A reply cut by the hang-up is recorded as far as it was heard."""
         self.speaker.close()
-        if self.retrieval is not None:
-            self.retrieval.close()
+        self.hearing.close()
         for task in list(self._tasks):
             task.cancel()
         for task in list(self._tasks):
@@ -191,56 +201,19 @@ class TurnEngine:
                 await task
 
     # -- the IVR menu ----------------------------------------------------------------
-    def _menu_digit(self, digit: str) -> None:
-        assert self._menu is not None
-        if (option := self._menu.option(digit)) is not None:
-            self._choose(option)
-        else:
-            self._menu_again(f"Sorry, {digit} is not an option.")
-
-    def _menu_again(self, apology: str = "") -> None:
-        """No digit in time, or a wrong one: the prompt again, then the first option."""
-        assert self._menu is not None
-        if (option := self._menu.retry()) is not None:
-            self._choose(option)
+    def _menu_step(self, outcome: MenuOption | str) -> None:
+        """The menu's answer to a digit or to silence: the prompt again, or an option."""
+        if isinstance(outcome, str):
+            self._speak(Reply(None, outcome, in_history=False))
             return
-        text = f"{apology} {self.agent.menu_text}".strip()
-        self._speak(Reply(None, text, in_history=False))
-
-    def _choose(self, option: MenuOption) -> None:
-        self._menu = None
+        assert self._menu is not None
+        option, prompt, self._menu = outcome, self._menu.system_prompt(outcome), None
         self.language = option.language
         self.on_event(MenuChoice(option.digit, option.language))
-        if option.language != self.agent.language:
-            name = option.label or option.language
-            self.history.restart(
-                f"{self.agent.system_prompt}\nThe caller chose {name}: reply in {name}."
-            )
+        if prompt is not None:
+            self.history.restart(prompt)
         self.policy.heard()
         self._speak(Reply(None, option.greeting))
-
-    # -- call policy -----------------------------------------------------------------
-    def _check_limits(self, caller_active: bool) -> None:
-        """Max call length, and a caller who went quiet: ask once, then say goodbye."""
-        match self.policy.check(caller_active, self.busy):
-            case None:
-                pass
-            case "still_there":
-                self._speak(Reply(None, self.agent.still_there, in_history=False))
-            case reason:
-                self._say_goodbye(reason, None)
-
-    def _hand_over(self, turn: Turn) -> None:
-        """The caller wants a person (or we keep failing them): transfer, or say how."""
-        if not self.agent.transfer_target:
-            self._say_goodbye("no_transfer_target", turn, self.agent.no_transfer)
-            return
-        self.policy.transfer_after_reply = True
-        self._speak(Reply(turn, self.agent.transfer_phrase, in_history=False))
-
-    def _say_goodbye(self, reason: str, turn: Turn | None, text: str | None = None) -> None:
-        self.policy.hangup_reason = reason
-        self._speak(Reply(turn, text or self.agent.goodbye, in_history=False))
 
     # -- turn-taking ------------------------------------------------------------
     def _follow_utterance(self, frame: AudioFrame, voiced: bool) -> None:
@@ -260,13 +233,8 @@ class TurnEngine:
             listening.speculation = spec
 
     def _cancel_speculation(self) -> None:
-        spec, self.listening.speculation = self.listening.speculation, None
-        if spec is None:
+        if (spec := self.listening.take_back()) is None:
             return
-        spec.cancelled = True
-        spec.decided.set()
-        if spec.task is not None:
-            spec.task.cancel()
         reply = self.speaker.reply
         if reply is not None and spec.turn is not None and reply.turn is spec.turn:
             self.speaker.drop()
@@ -277,10 +245,7 @@ class TurnEngine:
             self.policy.uncount_turn()
 
     def _on_utterance(self, event: SpeechEnded) -> None:
-        spec = self.listening.speculation
-        if spec is not None and not event.too_short:
-            self.listening.speculation, spec.confirmed = None, True
-            spec.decided.set()
+        if not event.too_short and (spec := self.listening.confirm()) is not None:
             if spec.transcript is not None:
                 self.on_event(spec.transcript)
             reply = self.speaker.reply
@@ -307,17 +272,9 @@ class TurnEngine:
     ) -> None:
         turn = Turn()
         turn.mark("speech_end", speech_end)
-        heard = await self._transcribe(audio)
-        models_failed, text = heard is None, heard or ""
-        turn.mark("stt_done", now())
-        if spec is not None and spec.cancelled:
+        if (heard := await self.hearing.hear(audio, self.language, turn, spec)) is None:
             return
-        facts = NO_FACTS
-        if text and self.retrieval is not None:  # speculative: during the endpointer's wait
-            facts = await self.retrieval.facts(text)
-            turn.mark("retrieved", now())
-            if spec is not None and spec.cancelled:
-                return
+        text = heard.text
         if text:
             if spec is None or spec.confirmed:
                 self.on_event(Transcript(text, start, end))
@@ -345,7 +302,7 @@ class TurnEngine:
         self.turns.append(turn)
         if spec is not None:
             spec.turn = turn
-        self._answer(turn, text, spec, models_failed, facts)
+        self._answer(turn, text, spec, heard.models_failed, heard.facts)
 
     def _answer(
         self,
@@ -362,7 +319,7 @@ class TurnEngine:
             return
         if not text:
             if self.policy.not_understood():
-                self._hand_over(turn)
+                self._speak(self.policy.hand_over(turn))
                 return
             turn.reprompt = True
             turn.agent_text = self.agent.reprompt
@@ -374,9 +331,9 @@ class TurnEngine:
         if spec is not None:
             spec.user_entry = self.history.entries[-1]
         if self.policy.count_turn():
-            self._say_goodbye("max_turns", turn)
+            self._speak(self.policy.goodbye("max_turns", turn))
         elif wants_person(text):
-            self._hand_over(turn)
+            self._speak(self.policy.hand_over(turn))
         else:
             turn.chunks = facts.chunk_ids
             self._speak(Reply(turn, facts=facts))
@@ -391,53 +348,6 @@ class TurnEngine:
             self._release_at = now() + self.config.dangling_wait_ms / 1000
         else:
             self.speaker.resume()
-
-    async def _transcribe(self, audio: np.ndarray) -> str | None:
-        """The caller's words ("" if none were caught); None if the models failed."""
-        # the agent's vocabulary is written in its own language
-        prompt = self.agent.stt_prompt if self.language == self.agent.language else ""
-        try:
-            async with asyncio.timeout(self.config.stt_timeout_s):
-                frame = AudioFrame(audio, self.rate)
-                text = await self.speech.transcribe(frame, self.language, prompt or None)
-                return text.strip()
-        except (SpeechError, TimeoutError) as exc:  # one line: the models' side logs the rest
-            log.warning("transcription failed (%s); saying the fallback phrase", describe(exc))
-            return None
-        except Exception:  # a failed transcription is an utterance we did not catch
-            log.exception("transcription failed")
-            return ""
-
-    # -- tools ------------------------------------------------------------------
-    def _tool_round(self, reply: Reply) -> ToolRound:
-        assert self.tools is not None
-
-        async def confirmed() -> bool:
-            """Wait until the caller's turn is no longer speculative; False: it
-            was taken back (the caller went on), and no tool may be called."""
-            spec = self.listening.speculation
-            if spec is None or spec.turn is not reply.turn:
-                return True
-            await spec.decided.wait()
-            return not spec.cancelled
-
-        return ToolRound(
-            self.speech,
-            self.agent.tools,
-            self.tools,
-            self._tool_action,
-            self.on_event,
-            phrases=ToolPhrases(self.agent.tool_filler, self.agent.tool_apology),
-            confirmed=confirmed,
-            record=lambda message: self.history.add(message["role"], message["content"]),
-        )
-
-    def _tool_action(self, tool: Tool, arguments: dict[str, Any]) -> str | None:
-        """A built-in the LLM called: what the agent says (None: nothing)."""
-        text, event = self.policy.builtin(tool.name, arguments)
-        if event is not None:
-            self.on_event(event)
-        return text
 
     # -- speaking ---------------------------------------------------------------
     def _speak(self, reply: Reply) -> None:

@@ -32,3 +32,23 @@ class IvrMenu:
         if self.tries > self.agent.menu_retries:
             return self.agent.menu[0]
         return None
+
+    def system_prompt(self, option: MenuOption) -> str | None:
+        """The system prompt for a caller who chose `option` (None: the agent's own)."""
+        if option.language == self.agent.language:
+            return None
+        name = option.label or option.language
+        return f"{self.agent.system_prompt}\nThe caller chose {name}: reply in {name}."
+
+    def pressed(self, digit: str) -> MenuOption | str:
+        """A digit: the option chosen, or the text to play again."""
+        if (option := self.option(digit)) is not None:
+            return option
+        return self.again(f"Sorry, {digit} is not an option.")
+
+    def again(self, apology: str = "") -> MenuOption | str:
+        """No digit in time, or a wrong one: the prompt to play again (after
+        `apology`), or, out of tries, the first option."""
+        if (option := self.retry()) is not None:
+            return option
+        return f"{apology} {self.agent.menu_text}".strip()

@@ -1,5 +1,6 @@
 """Call policy: how long a call may last, a caller who went quiet, a caller
-we keep failing to understand, and the hand-over to a person."""
+we keep failing to understand, and the hand-over to a person; and what the
+agent says on the policy's account (the engine speaks it)."""
 
 from __future__ import annotations
 
@@ -8,6 +9,8 @@ from typing import Any
 
 from mediaserver.agents import Agent
 from mediaserver.clock import now
+from mediaserver.conversation.reply import Reply
+from mediaserver.conversation.turns import Turn
 from mediaserver.events import CallEvent, Hangup, SendDtmf, Transfer
 from mediaserver.tools.spec import DTMF_DIGITS
 
@@ -56,6 +59,28 @@ class CallPolicy:
             self._asked_still_there = True
             return "still_there"
         return None
+
+    def limits(self, caller_active: bool, agent_busy: bool) -> Reply | None:
+        """Max call length, and a caller who went quiet: ask once, then say goodbye."""
+        match self.check(caller_active, agent_busy):
+            case None:
+                return None
+            case "still_there":
+                return Reply(None, self.agent.still_there, in_history=False)
+            case reason:
+                return self.goodbye(reason, None)
+
+    def hand_over(self, turn: Turn) -> Reply:
+        """The caller wants a person (or we keep failing them): transfer, or say how."""
+        if not self.agent.transfer_target:
+            return self.goodbye("no_transfer_target", turn, self.agent.no_transfer)
+        self.transfer_after_reply = True
+        return Reply(turn, self.agent.transfer_phrase, in_history=False)
+
+    def goodbye(self, reason: str, turn: Turn | None, text: str | None = None) -> Reply:
+        """Say `text` (the agent's goodbye by default), then hang up with `reason`."""
+        self.hangup_reason = reason
+        return Reply(turn, text or self.agent.goodbye, in_history=False)
 
     def heard(self) -> None:
         """The agent just finished speaking: the silence clock starts again."""

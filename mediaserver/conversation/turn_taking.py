@@ -10,7 +10,7 @@ import re
 from dataclasses import dataclass, field
 
 from mediaserver.config import SPECULATE_MS
-from mediaserver.conversation.turns import Speculation
+from mediaserver.conversation.turns import Speculation, Turn
 from mediaserver.events import SpeechStarted
 from mediaserver.frames import AudioFrame
 
@@ -98,6 +98,33 @@ class TurnTaking:
         self.silence_ms += ms
         after = self.config.speculate_after_ms
         return bool(after) and self.silence_ms >= after > self.silence_ms - ms
+
+    async def confirmed(self, turn: Turn | None) -> bool:
+        """Wait until `turn` is no longer speculative; False: it was taken back
+        (the caller went on), and no tool may be called."""
+        spec = self.speculation
+        if spec is None or spec.turn is not turn:
+            return True
+        await spec.decided.wait()
+        return not spec.cancelled
+
+    def take_back(self) -> Speculation | None:
+        """The caller went on: the speculative turn (if any) is cancelled."""
+        spec, self.speculation = self.speculation, None
+        if spec is not None:
+            spec.cancelled = True
+            spec.decided.set()
+            if spec.task is not None:
+                spec.task.cancel()
+        return spec
+
+    def confirm(self) -> Speculation | None:
+        """The endpointer agrees the caller is done: the speculative turn stands."""
+        spec, self.speculation = self.speculation, None
+        if spec is not None:
+            spec.confirmed = True
+            spec.decided.set()
+        return spec
 
     def should_interrupt(self) -> bool:
         """Speech over the agent has gone on long enough to take the floor."""

@@ -14,7 +14,8 @@ from typing import Any
 import sqlalchemy as sa
 from sqlalchemy.engine import Connection
 
-from mediaserver.store.db import Store, _utc, utcnow
+from mediaserver.store.db import Store
+from mediaserver.store.rows import _utc, utcnow
 from mediaserver.store.tables import campaign_attempts, campaign_leads, campaigns, do_not_call
 
 ACTIVE = ("queued", "calling")

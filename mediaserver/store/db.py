@@ -5,13 +5,10 @@ through a worker thread (FastAPI's threadpool, or the CallLog writer)."""
 
 from __future__ import annotations
 
-import hashlib
-import hmac
-import secrets
 import uuid
 from collections.abc import Callable
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import datetime
 from pathlib import Path
 from typing import Any
 
@@ -20,35 +17,20 @@ from alembic import command
 from alembic.config import Config as AlembicConfig
 from sqlalchemy.engine import Connection, Engine
 
+from mediaserver.store.keys import KeysAndSettings
+from mediaserver.store.rows import StoreError, _row, utcnow
 from mediaserver.store.tables import (
     agent_versions,
     agents,
-    api_keys,
     call_events,
     calls,
-    settings,
     turns,
 )
 from mediaserver.store.text import fit
 
 MIGRATIONS = Path(__file__).with_name("migrations")
-ROLES = ("admin", "viewer")
-KEY_PREFIX = "msk"
 
-
-class StoreError(Exception):
-    """The store cannot be opened or does not hold what was asked for."""
-
-
-def utcnow() -> datetime:
-    return datetime.now(UTC)
-
-
-def _utc(value: datetime | None) -> datetime | None:
-    """SQLite hands datetimes back naive: they were written in UTC."""
-    if value is None or value.tzinfo is not None:
-        return value
-    return value.replace(tzinfo=UTC)
+__all__ = ["CallFilter", "Store", "StoreError", "utcnow"]
 
 
 def engine_for(url: str) -> Engine:
@@ -89,7 +71,7 @@ class CallFilter:
     offset: int = 0
 
 
-class Store:
+class Store(KeysAndSettings):
     def __init__(self, url: str) -> None:
         self.url = url
         self.engine = engine_for(url)
@@ -117,86 +99,6 @@ class Store:
     def _write(self, work: Callable[[Connection], Any]) -> Any:
         with self.engine.begin() as connection:
             return work(connection)
-
-    # -- settings -------------------------------------------------------------
-    def pop_setting(self, key: str) -> str | None:
-        """Remove `key`; its value, if it had one."""
-        with self.engine.begin() as c:
-            value = c.scalar(sa.select(settings.c.value).where(settings.c.key == key))
-            c.execute(settings.delete().where(settings.c.key == key))
-            return None if value is None else str(value)
-
-    def setting(self, key: str, default: Callable[[], str]) -> str:
-        """The stored value of `key`; the first caller stores `default()`."""
-        with self.engine.begin() as c:
-            value = c.scalar(sa.select(settings.c.value).where(settings.c.key == key))
-            if value is not None:
-                return str(value)
-            value = default()
-            c.execute(settings.insert().values(key=key, value=value))
-            return value
-
-    # -- API keys -------------------------------------------------------------
-    def create_key(self, role: str, name: str = "") -> str:
-        """A new API key (shown once; only its hash is stored)."""
-        if role not in ROLES:
-            raise StoreError(f"role must be one of {', '.join(ROLES)}, not {role!r}")
-        key_id = secrets.token_hex(6)
-        secret = secrets.token_urlsafe(24)
-        self._write(
-            lambda c: c.execute(
-                api_keys.insert().values(
-                    id=key_id,
-                    name=name,
-                    role=role,
-                    secret_sha256=hashlib.sha256(secret.encode()).hexdigest(),
-                    created_at=utcnow(),
-                )
-            )
-        )
-        return f"{KEY_PREFIX}_{key_id}_{secret}"
-
-    def key_role(self, key: str) -> tuple[str, str] | None:
-        """(key id, role) of a valid, unrevoked key; None otherwise."""
-        if not key.isascii():
-            return None
-        prefix, _, rest = key.partition("_")
-        key_id, _, secret = rest.partition("_")
-        if prefix != KEY_PREFIX or not key_id or not secret:
-            return None
-        with self.engine.connect() as c:
-            row = c.execute(
-                sa.select(api_keys.c.role, api_keys.c.secret_sha256).where(
-                    api_keys.c.id == key_id, api_keys.c.revoked_at.is_(None)
-                )
-            ).first()
-        if row is None:
-            return None
-        digest = hashlib.sha256(secret.encode()).hexdigest()
-        return (key_id, row.role) if hmac.compare_digest(digest, row.secret_sha256) else None
-
-    def revoke_key(self, key_id: str) -> bool:
-        result = self._write(
-            lambda c: c.execute(
-                api_keys.update()
-                .where(api_keys.c.id == key_id, api_keys.c.revoked_at.is_(None))
-                .values(revoked_at=utcnow())
-            )
-        )
-        return bool(result.rowcount)
-
-    def list_keys(self) -> list[dict[str, Any]]:
-        with self.engine.connect() as c:
-            rows = c.execute(
-                sa.select(
-                    api_keys.c.id,
-                    api_keys.c.name,
-                    api_keys.c.role,
-                    api_keys.c.created_at,
-                    api_keys.c.revoked_at,
-                ).order_by(api_keys.c.created_at)
-            )
-            return [_row(r) for r in rows]
 
     # -- agents ---------------------------------------------------------------
     def list_agents(self) -> list[dict[str, Any]]:
@@ -429,12 +331,3 @@ def _seen(c: Connection, call_ids: list[str]) -> None:
         .where(calls.c.id.in_(call_ids), calls.c.ended_at.is_(None))
         .values(last_seen_at=utcnow())
     )
-
-
-def _row(row: Any, drop: tuple[str, ...] = ()) -> dict[str, Any]:
-    out = {}
-    for key, value in row._mapping.items():
-        if key in drop:
-            continue
-        out[key] = _utc(value) if isinstance(value, datetime) else value
-    return out

@@ -14,7 +14,8 @@ from typing import Any
 import numpy as np
 import sqlalchemy as sa
 
-from mediaserver.store.db import Store, _row, utcnow
+from mediaserver.store.db import Store
+from mediaserver.store.rows import _row, utcnow
 from mediaserver.store.tables import chunks, documents
 from mediaserver.store.text import fit
 

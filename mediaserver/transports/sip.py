@@ -7,6 +7,9 @@ PJSIP's bridge has already decoded and resampled: they only copy frames into
 and out of two native buffers per call, never waiting on asyncio or a model.
 
     event loop (Session, engine)  <->  CallMedia buffers  <->  media thread
+
+Its parts: sip_call (one call), sip_trunks (registration trunks), sip_check,
+sip_tcp, sip_budget, sip_carrier and sip_log; this module runs the endpoint.
 """
 
 from __future__ import annotations
@@ -15,19 +18,20 @@ import asyncio
 import collections
 import ipaddress
 import logging
-import socket
 import threading
 import time
 from collections.abc import Callable
-from dataclasses import dataclass
 from typing import Any
 
 import pjsua2 as pj
 
 from mediaserver.config import SipConfig, TrunkConfig
-from mediaserver.transports import sip_budget, sip_carrier, sip_check, sip_log, sip_tcp
+from mediaserver.transports import sip_budget, sip_carrier, sip_check, sip_log, sip_tcp, sip_trunks
 from mediaserver.transports.call import RATE, CallHandle, CallHandler
 from mediaserver.transports.sip_call import Port, SipCall
+from mediaserver.transports.sip_trunks import Registration, TrunkStatus
+
+__all__ = ["SipServer", "TrunkStatus"]
 
 log = logging.getLogger(__name__)
 
@@ -72,7 +76,7 @@ class SipServer:
         self._log: sip_log.PjsipLog | None = None
         self._tcp = sip_tcp.TcpGuard(port, idle_seconds=config.tcp_idle_seconds)
         self._budget = sip_budget.SocketBudget(config.max_calls)
-        self._registrations: dict[str, _Registration] = {}
+        self._registrations: dict[str, Registration] = {}
         self._retired: collections.deque[tuple[float, Port]] = collections.deque()
         self._registrar_addresses: dict[str, set[str]] = {}  # calls from there are the trunk's
         # registration trunks: written by the pjsip thread, read anywhere
@@ -266,27 +270,10 @@ class SipServer:
             self._log.close()
 
     def _register(self, trunk: TrunkConfig) -> None:
-        registration = _Registration(self, trunk.name)
-        acfg = pj.AccountConfig()
-        acfg.idUri = f"sip:{trunk.username}@{trunk.host}"
-        acfg.regConfig.registrarUri = trunk.registrar
-        acfg.regConfig.timeoutSec = trunk.expires
-        acfg.regConfig.retryIntervalSec = trunk.retry_seconds
-        acfg.regConfig.firstRetryIntervalSec = trunk.retry_seconds
-        acfg.sipConfig.authCreds.append(
-            pj.AuthCredInfo("digest", "*", trunk.username, 0, trunk.password)
-        )
-        acfg.mediaConfig.transportConfig.port = self.config.rtp_port
-        acfg.mediaConfig.transportConfig.boundAddress = self.host
-        registration.create(acfg, True)
+        registration, addresses = sip_trunks.register(self, trunk)
         self._registrations[trunk.name] = registration
-        host = trunk.registrar.split(":", 1)[1].split(";")[0].rsplit(":", 1)[0].strip("[]")
-        try:
-            self._registrar_addresses[trunk.name] = {
-                str(info[4][0]) for info in socket.getaddrinfo(host, None)
-            }
-        except OSError:
-            log.warning("trunk %s: cannot resolve %s", trunk.name, host)
+        if addresses is not None:
+            self._registrar_addresses[trunk.name] = addresses
 
     def _set_codecs(self, ep: Any) -> None:
         wanted = {
@@ -311,7 +298,7 @@ class SipServer:
             op.reason = f"Bad Request: {reason}"
             call.hangup(op)
             return
-        trusted = isinstance(account, _Registration) and source.rsplit(":", 1)[0].strip(
+        trusted = isinstance(account, Registration) and source.rsplit(":", 1)[0].strip(
             "[]"
         ) in self._registrar_addresses.get(account.name, ())
         if not (trusted or _allowed(source, self._networks)):
@@ -373,45 +360,4 @@ class _Account(pj.Account):  # type: ignore[misc]
         try:
             self.server._incoming(self, prm)
         except Exception:  # an exception escaping into PJSIP aborts the process
-            log.exception("incoming call failed")
-
-
-@dataclass(frozen=True, slots=True)
-class TrunkStatus:
-    registered: bool = False
-    code: int = 0  # the registrar's last answer (0: none yet)
-    reason: str = "not registered yet"
-    expires: int = 0  # seconds left, as of `at`
-    at: float = 0.0  # time.time() of the last answer
-
-
-class _Registration(pj.Account):  # type: ignore[misc]
-    """A registration trunk's account: PJSIP re-registers before expiry and
-    retries failures after retry_seconds (never a tight loop)."""
-
-    def __init__(self, server: SipServer, name: str) -> None:
-        super().__init__()
-        self.server = server
-        self.name = name
-
-    def onRegState(self, prm: Any) -> None:
-        try:
-            info = self.getInfo()
-            status = TrunkStatus(
-                registered=bool(info.regIsActive) and 200 <= prm.code < 300,
-                code=int(prm.code),
-                reason=str(prm.reason),
-                expires=int(info.regExpiresSec) if info.regIsActive else 0,
-                at=time.time(),
-            )
-            self.server.trunks[self.name] = status
-            level = logging.INFO if status.registered else logging.WARNING
-            log.log(level, "trunk %s: %d %s", self.name, status.code, status.reason)
-        except Exception:
-            log.exception("registration state")
-
-    def onIncomingCall(self, prm: Any) -> None:
-        try:
-            self.server._incoming(self, prm)
-        except Exception:
             log.exception("incoming call failed")
