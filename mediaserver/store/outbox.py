@@ -15,7 +15,7 @@ from typing import Any
 import sqlalchemy as sa
 from sqlalchemy.engine import Connection, Engine
 
-from mediaserver.store.db import _row, utcnow
+from mediaserver.store.rows import _row, utcnow
 from mediaserver.store.tables import webhook_deliveries, webhooks
 from mediaserver.store.text import fit
 
