@@ -89,6 +89,19 @@ def retrieved_facts(agent: Agent, document: str = DOCUMENT, top: int = 3) -> Bui
     return build
 
 
+def write_pdf(path: Path, document: str = DOCUMENT) -> None:
+    """The FAQ as a PDF (what a practice would upload to its knowledge base)."""
+    from fpdf import FPDF
+
+    pdf = FPDF()
+    pdf.add_page()
+    for line in document.splitlines():
+        heading = line.startswith("#")
+        pdf.set_font("Helvetica", "B" if heading else "", 14 if heading else 11)
+        pdf.multi_cell(0, 7, line.lstrip("# ") or " ", new_x="LMARGIN", new_y="NEXT")
+    pdf.output(str(path))
+
+
 def tool_prompt(system: str, tools: list[dict[str, Any]] = TOOLS) -> str:
     """`system` with Qwen2.5's tool section (as its chat template writes it)."""
     specs = "\n".join(json.dumps(t, ensure_ascii=False) for t in tools)
@@ -176,17 +189,25 @@ def run_llm(path: Path, agent: Agent, facts: str, limit: int | None) -> dict[str
         progress("tool", item["q"], out, verdict)
         if verdict.passed:
             result = {"role": "user", "content": '<tool_response>\n{"ok": true}\n</tool_response>'}
-            after = generate(llm, [*messages, {"role": "assistant", "content": out.text}, result], agent)
+            after = generate(
+                llm, [*messages, {"role": "assistant", "content": out.text}, result], agent
+            )
             rounds.append(out.total_ms + after.first_token_ms)
             direct.append(out.first_token_ms)
     row: dict[str, Any] = {"llm": path.parent.name, "facts": facts}
-    for category, key in (("answer", "answer_accuracy"), ("refuse", "refusal_rate"), ("tool", "tool_accuracy")):
+    for category, key in (
+        ("answer", "answer_accuracy"),
+        ("refuse", "refusal_rate"),
+        ("tool", "tool_accuracy"),
+    ):
         graded = results[category]
         row[key] = round(sum(r["passed"] for r in graded) / len(graded), 3) if graded else None
         row[f"{category}_questions"] = len(graded)
     row["first_token_p50_ms"] = median(first_tokens)
     row["retrieval_first_token_p50_ms"] = median(retrieval_first)
-    row["retrieval_cost_ms"] = round(row["retrieval_first_token_p50_ms"] - row["first_token_p50_ms"], 1)
+    row["retrieval_cost_ms"] = round(
+        row["retrieval_first_token_p50_ms"] - row["first_token_p50_ms"], 1
+    )
     row["tool_round_p50_ms"] = median(rounds)  # call written + first token after its result
     row["tool_round_cost_ms"] = round(median(rounds) - median(direct), 1) if rounds else None
     row["failures"] = [
@@ -213,12 +234,21 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--llm", action="append", help="only this LLM (repeatable)")
     parser.add_argument("--limit", type=int, help="only the first N questions of each category")
     parser.add_argument("--facts", choices=("prompt", "retrieval"), default="prompt")
-    parser.add_argument("--spoken", type=int, default=0, metavar="N",
-                        help="also N questions of (a) and of (b) spoken through the engine")
+    parser.add_argument(
+        "--spoken",
+        type=int,
+        default=0,
+        metavar="N",
+        help="also N questions of (a) and of (b) spoken through the engine",
+    )
+    parser.add_argument("--pdf", type=Path, help="write the sample document as this PDF, and stop")
     args = parser.parse_args(argv)
+    if args.pdf:
+        write_pdf(args.pdf)
+        return 0
     agent = DEFAULT_AGENT
     report: dict[str, Any] = {"agent_temperature": agent.temperature, "llms": []}
-    for name, path in installed_llms(args.llm).items():
+    for path in installed_llms(args.llm).values():
         row = run_llm(path, agent, args.facts, args.limit)
         report["llms"].append(row)
         if not args.json:
@@ -239,7 +269,8 @@ def print_row(row: dict[str, Any]) -> None:
         f"{row['llm']:34} answers {row['answer_accuracy']:.0%} ({row['answer_questions']})  "
         f"refusals {row['refusal_rate']:.0%} ({row['refuse_questions']})  "
         f"tools {row['tool_accuracy']:.0%} ({row['tool_questions']})  "
-        f"first token p50 {row['first_token_p50_ms']} ms, retrieval +{row['retrieval_cost_ms']} ms, "
+        f"first token p50 {row['first_token_p50_ms']} ms, "
+        f"retrieval +{row['retrieval_cost_ms']} ms, "
         f"tool round +{row['tool_round_cost_ms']} ms",
         flush=True,
     )

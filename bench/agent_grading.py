@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import json
 import re
+from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -51,7 +52,9 @@ class Verdict:
     why: str  # what was missing or wrong; "" when passed
 
 
-def grade_answer(answer: str, must: list[list[str]], must_not: list[str] = ()) -> Verdict:  # type: ignore[assignment]
+def grade_answer(
+    answer: str, must: Sequence[Sequence[str]], must_not: Sequence[str] = ()
+) -> Verdict:
     """Every group of `must` has one of its phrases, and nothing of `must_not`."""
     text = normalize(answer)
     for group in must:
@@ -63,7 +66,7 @@ def grade_answer(answer: str, must: list[list[str]], must_not: list[str] = ()) -
     return Verdict(True, "")
 
 
-def grade_refusal(answer: str, must_not: list[str]) -> Verdict:
+def grade_refusal(answer: str, must_not: Sequence[str]) -> Verdict:
     """The answer declines or admits not knowing, and invents nothing of `must_not`."""
     text = normalize(answer)
     if not text.strip():

@@ -16,7 +16,7 @@ from typing import Any
 import numpy as np
 
 from bench.agent import EVAL, grade_one, median
-from mediaserver.agents import DEFAULT_AGENT, Agent
+from mediaserver.agents import DEFAULT_AGENT
 from mediaserver.config import load
 from mediaserver.harness import read_wav, talk
 from mediaserver.services.factory import local_speech
@@ -40,9 +40,7 @@ Prices: check-up 60 dollars, cleaning 80 dollars.
 Dentists: Dr. Patel and Dr. Moreno. New patients welcome.
 Booking: ask for the caller's name and preferred day; a colleague will confirm by phone.
 If you don't know, say so and offer a call back."""
-TODAY = replace(
-    DEFAULT_AGENT, system_prompt=TODAY_PROMPT, temperature=0.6, max_reply_tokens=100
-)
+TODAY = replace(DEFAULT_AGENT, system_prompt=TODAY_PROMPT, temperature=0.6, max_reply_tokens=100)
 
 
 def espeak(text: str, directory: Path) -> np.ndarray:
@@ -79,7 +77,11 @@ def run_spoken(n: int) -> dict[str, Any]:
         with tempfile.TemporaryDirectory() as tmp:
             for i, (category, item) in enumerate(questions):
                 for voice in ("espeak-ng", "piper"):
-                    said = espeak(item["q"], Path(tmp)) if voice == "espeak-ng" else piper(tts, item["q"])
+                    said = (
+                        espeak(item["q"], Path(tmp))
+                        if voice == "espeak-ng"
+                        else piper(tts, item["q"])
+                    )
                     audio = np.concatenate([pad, said, pad])
                     order = list(agents) if i % 2 == 0 else list(reversed(agents))
                     for name in order:
