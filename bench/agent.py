@@ -24,6 +24,10 @@ tool's result, against a direct answer's first token).
 today's default agent) or "retrieval" (the best sections of the document,
 chosen per question).
 
+--speed N: the first token and first clause (the LLM's share of
+voice-to-voice) of N answers per LLM, with and without prompt lookup
+(bench/agent_speed.py).
+
 Spoken mode (--spoken N, bench/agent_spoken.py): N questions of (a) and
 (b) each said by espeak-ng and Piper voices, through the same session and
 engine as a live call (`mediaserver talk`), on the default models, the
@@ -241,6 +245,14 @@ def main(argv: list[str] | None = None) -> int:
         metavar="N",
         help="also N questions of (a) and of (b) spoken through the engine",
     )
+    parser.add_argument(
+        "--speed",
+        type=int,
+        default=0,
+        metavar="N",
+        help="also time the first clause of N answers per LLM, with and without prompt lookup",
+    )
+    parser.add_argument("--no-text", action="store_true", help="skip the text-mode set")
     parser.add_argument("--pdf", type=Path, help="write the sample document as this PDF, and stop")
     args = parser.parse_args(argv)
     if args.pdf:
@@ -248,11 +260,17 @@ def main(argv: list[str] | None = None) -> int:
         return 0
     agent = DEFAULT_AGENT
     report: dict[str, Any] = {"agent_temperature": agent.temperature, "llms": []}
-    for path in installed_llms(args.llm).values():
+    for path in installed_llms(args.llm).values() if not args.no_text else ():
         row = run_llm(path, agent, args.facts, args.limit)
         report["llms"].append(row)
         if not args.json:
             print_row(row)
+    if args.speed:
+        from bench.agent_speed import print_speed, run_speed
+
+        report["speed"] = run_speed(args.llm, args.speed)
+        if not args.json:
+            print_speed(report["speed"])
     if args.spoken:
         from bench.agent_spoken import run_spoken
 
