@@ -157,6 +157,14 @@ def grade_one(category: str, item: dict[str, Any], answer: str) -> Verdict:
     return grade_tool_call(answer, item["tool"], item["arguments"])
 
 
+def spread(items: list[dict[str, Any]], n: int | None) -> list[dict[str, Any]]:
+    """`n` items spread over the list (not only its first ones); None: all."""
+    if n is None or n >= len(items):
+        return items
+    step = len(items) / max(1, n)
+    return [items[int(i * step)] for i in range(n)]
+
+
 def median(values: list[float]) -> float:
     return round(statistics.median(values), 1) if values else float("nan")
 
@@ -170,7 +178,7 @@ def run_llm(path: Path, agent: Agent, facts: str, limit: int | None) -> dict[str
     first_tokens: list[float] = []
     for category in ("answer", "refuse"):
         results[category] = []
-        for item in EVAL[category][:limit]:
+        for item in spread(EVAL[category], limit):
             out = generate(llm, build(item["q"]), agent)
             first_tokens.append(out.first_token_ms)
             verdict = grade_one(category, item, out.text)
@@ -180,12 +188,12 @@ def run_llm(path: Path, agent: Agent, facts: str, limit: int | None) -> dict[str
     retrieval = retrieved_facts(agent)
     retrieval_first = [
         generate(llm, retrieval(item["q"]), agent).first_token_ms
-        for item in EVAL["answer"][: min(limit or 6, 6)]
+        for item in spread(EVAL["answer"], min(limit or 6, 6))
     ]
     # tools: the facts and the tools in the system prompt
     system = tool_prompt(build("")[0]["content"])
     results["tool"], rounds, direct = [], [], []
-    for item in EVAL["tool"][:limit]:
+    for item in spread(EVAL["tool"], limit):
         messages = [{"role": "system", "content": system}, *build(item["q"])[1:]]
         out = generate(llm, messages, agent, stop="</tool_call>")
         verdict = grade_one("tool", item, out.text)
@@ -236,7 +244,9 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m bench.agent", description=__doc__)
     parser.add_argument("--json", action="store_true")
     parser.add_argument("--llm", action="append", help="only this LLM (repeatable)")
-    parser.add_argument("--limit", type=int, help="only the first N questions of each category")
+    parser.add_argument(
+        "--limit", type=int, help="only N questions of each category, spread over it"
+    )
     parser.add_argument("--facts", choices=("prompt", "retrieval"), default="prompt")
     parser.add_argument(
         "--spoken",

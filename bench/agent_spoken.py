@@ -15,7 +15,7 @@ from typing import Any
 
 import numpy as np
 
-from bench.agent import EVAL, grade_one, median
+from bench.agent import EVAL, grade_one, median, spread
 from mediaserver.agents import DEFAULT_AGENT
 from mediaserver.config import load
 from mediaserver.harness import read_wav, talk
@@ -53,12 +53,6 @@ def espeak(text: str, directory: Path) -> np.ndarray:
 def piper(tts: PiperTTS, text: str) -> np.ndarray:
     voiced = np.concatenate(list(tts.synthesize(text)))
     return resample.resampler(tts.sample_rate, RATE).process(voiced).copy()
-
-
-def spread(items: list[dict[str, Any]], n: int) -> list[dict[str, Any]]:
-    """`n` items spread over the list (not only its first ones)."""
-    step = max(1, len(items) // max(1, n))
-    return items[::step][:n]
 
 
 def run_spoken(n: int) -> dict[str, Any]:
