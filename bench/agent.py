@@ -48,7 +48,13 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from bench.agent_grading import Verdict, grade_answer, grade_refusal, grade_tool_call
+from bench.agent_grading import (
+    Verdict,
+    grade_answer,
+    grade_refusal,
+    grade_tool_call,
+    tool_calls,
+)
 from mediaserver.agents import DEFAULT_AGENT, RECEPTIONIST_INSTRUCTIONS, Agent
 from models import registry, store
 from models.llm import LlamaLLM, Message
@@ -91,6 +97,12 @@ def retrieved_facts(agent: Agent, document: str = DOCUMENT, top: int = 3) -> Bui
         ]
 
     return build
+
+
+def as_tool_call(output: str) -> str:
+    """The model's call as its chat template writes it back into the history."""
+    call = tool_calls(output)[0]
+    return f"<tool_call>\n{json.dumps(call)}\n</tool_call>"
 
 
 def write_pdf(path: Path, document: str = DOCUMENT) -> None:
@@ -202,7 +214,9 @@ def run_llm(path: Path, agent: Agent, facts: str, limit: int | None) -> dict[str
         if verdict.passed:
             result = {"role": "user", "content": '<tool_response>\n{"ok": true}\n</tool_response>'}
             after = generate(
-                llm, [*messages, {"role": "assistant", "content": out.text}, result], agent
+                llm,
+                [*messages, {"role": "assistant", "content": as_tool_call(out.text)}, result],
+                agent,
             )
             rounds.append(out.total_ms + after.first_token_ms)
             direct.append(out.first_token_ms)

@@ -82,9 +82,14 @@ def grade_refusal(answer: str, must_not: Sequence[str]) -> Verdict:
 def tool_calls(output: str) -> list[dict[str, Any]]:
     """The calls in a Qwen2.5 reply: each `<tool_call>{"name": ..., "arguments":
     {...}}</tool_call>` (a missing closing tag at the end is tolerated: a stop
-    string may have cut it); malformed JSON is skipped."""
+    string may have cut it). `<tool_call>` is a special token, which
+    llama.cpp leaves out of the text it returns: a reply without the tags is
+    read as the JSON objects it holds. Malformed JSON is skipped."""
+    bodies = re.findall(r"<tool_call>(.*?)(?:</tool_call>|$)", output, re.DOTALL)
+    if not bodies:
+        bodies = json_objects(output)
     calls = []
-    for body in re.findall(r"<tool_call>(.*?)(?:</tool_call>|$)", output, re.DOTALL):
+    for body in bodies:
         try:
             call = json.loads(body.strip())
         except json.JSONDecodeError:
@@ -98,6 +103,20 @@ def tool_calls(output: str) -> list[dict[str, Any]]:
                     arguments = {}
             calls.append({"name": call["name"], "arguments": arguments})
     return calls
+
+
+def json_objects(text: str) -> list[str]:
+    """The top-level JSON objects in `text`, as text."""
+    decoder, found, at = json.JSONDecoder(), [], 0
+    while (start := text.find("{", at)) >= 0:
+        try:
+            _, end = decoder.raw_decode(text, start)
+        except json.JSONDecodeError:
+            at = start + 1
+            continue
+        found.append(text[start:end])
+        at = end
+    return found
 
 
 def grade_tool_call(output: str, tool: str, expected: dict[str, str]) -> Verdict:

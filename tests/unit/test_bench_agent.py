@@ -68,6 +68,10 @@ def test_a_tool_call_passes_only_with_the_right_tool_and_arguments() -> None:
     order = '<tool_call>{"name": "lookup_order", "arguments": "{\\"order_number\\": \\"45 12\\"}"}'
     assert tool_calls(order) == [{"name": "lookup_order", "arguments": {"order_number": "45 12"}}]
     assert grade_tool_call(order, "lookup_order", {"order_number": "4512"}).passed
+    # llama.cpp drops the special <tool_call> token from the text: the bare JSON counts
+    bare = 'Sure. {"name": "lookup_order", "arguments": {"order_number": "4512"}}'
+    assert grade_tool_call(bare, "lookup_order", {"order_number": "4512"}).passed
+    assert not grade_tool_call('{"order_number": "4512"}', "lookup_order", {}).passed
 
 
 def test_the_evaluation_set_is_the_size_the_issue_asks_and_its_facts_are_in_the_document() -> None:
