@@ -118,6 +118,14 @@ def write_pdf(path: Path, document: str = DOCUMENT) -> None:
     pdf.output(str(path))
 
 
+# Without it both Qwen models mostly answer a booking in words (1.5B: 1 in 5
+# of the requests tried called a tool; with it, 4 in 4).
+TOOL_INSTRUCTION = (
+    "To book, cancel or find an appointment, or to check an order, do not answer in words: "
+    "reply with the tool call only."
+)
+
+
 def tool_prompt(system: str, tools: list[dict[str, Any]] = TOOLS) -> str:
     """`system` with Qwen2.5's tool section (as its chat template writes it)."""
     specs = "\n".join(json.dumps(t, ensure_ascii=False) for t in tools)
@@ -127,6 +135,7 @@ def tool_prompt(system: str, tools: list[dict[str, Any]] = TOOLS) -> str:
         f"<tools>\n{specs}\n</tools>\n\nFor each function call, return a json object with "
         "function name and arguments within <tool_call></tool_call> XML tags:\n<tool_call>\n"
         '{"name": <function-name>, "arguments": <args-json-object>}\n</tool_call>'
+        f"\n\n{TOOL_INSTRUCTION}"
     )
 
 
@@ -203,7 +212,9 @@ def run_llm(path: Path, agent: Agent, facts: str, limit: int | None) -> dict[str
         for item in spread(EVAL["answer"], min(limit or 6, 6))
     ]
     # tools: the facts and the tools in the system prompt
-    system = tool_prompt(build("")[0]["content"])
+    # with tools the agent books itself: no "a colleague will confirm" line
+    facts = build("")[0]["content"].splitlines()
+    system = tool_prompt("\n".join(line for line in facts if "colleague will confirm" not in line))
     results["tool"], rounds, direct = [], [], []
     for item in spread(EVAL["tool"], limit):
         messages = [{"role": "system", "content": system}, *build(item["q"])[1:]]
