@@ -211,10 +211,10 @@ def run_llm(path: Path, agent: Agent, facts: str, limit: int | None) -> dict[str
         generate(llm, retrieval(item["q"]), agent).first_token_ms
         for item in spread(EVAL["answer"], min(limit or 6, 6))
     ]
-    # tools: the facts and the tools in the system prompt
-    # with tools the agent books itself: no "a colleague will confirm" line
-    facts = build("")[0]["content"].splitlines()
-    system = tool_prompt("\n".join(line for line in facts if "colleague will confirm" not in line))
+    # tools: the facts and the tools in the system prompt; with tools the
+    # agent books itself (no "a colleague will confirm" line)
+    lines = build("")[0]["content"].splitlines()
+    system = tool_prompt("\n".join(line for line in lines if "colleague will confirm" not in line))
     results["tool"], rounds, direct = [], [], []
     for item in spread(EVAL["tool"], limit):
         messages = [{"role": "system", "content": system}, *build(item["q"])[1:]]
