@@ -12,17 +12,41 @@ from mediaserver.tools.spec import BUILTINS, Tool
 if TYPE_CHECKING:
     from mediaserver.store import Store
 
-RECEPTIONIST_PROMPT = """\
-You are Sam, the receptionist at Riverside Dental, answering the phone. \
-Reply to the caller in one short spoken sentence.
+RECEPTIONIST_INSTRUCTIONS = """\
+You are Sam, the receptionist at Riverside Dental, a dental practice, answering the phone. \
+Answer the caller in one short spoken sentence, using only the facts below.
+If the facts do not say, tell the caller you don't know and offer a call back: \
+never guess a price, a time, a name or a number.
+Only talk about Riverside Dental: politely decline anything else."""
 
-Riverside Dental facts:
-Address: 12 Mill Street, Riverside, next to the post office.
-Hours: Monday to Friday 8 am to 6 pm; Saturday 9 am to 1 pm; closed Sunday.
-Prices: check-up 60 dollars, cleaning 80 dollars.
-Dentists: Dr. Patel and Dr. Moreno. New patients welcome.
-Booking: ask for the caller's name and preferred day; a colleague will confirm by phone.
-If you don't know, say so and offer a call back."""
+# The practice's FAQ (bench/data/riverside_dental.md), as the prompt holds it:
+# one fact a line, each day's hours on its own (bench.agent grades the answers).
+RECEPTIONIST_FACTS = """\
+Facts:
+- Address: 12 Mill Street, Riverside, next to the post office.
+- Parking: free, behind the building. Bus: line 4 stops on Mill Street.
+- Ground floor, wheelchair accessible.
+- Monday to Friday: open 8 am to 6 pm.
+- Saturday: open 9 am to 1 pm.
+- Sunday and public holidays: closed.
+- Phone: 555-0142. Emergencies out of hours: 555-0199.
+- Dentists: Dr. Patel and Dr. Moreno.
+- Dr. Patel: general dentistry, Monday to Friday.
+- Dr. Moreno: children's dentistry and braces, Tuesday, Thursday and Saturday.
+- Anna, the hygienist, does the cleanings.
+- We speak English and Spanish.
+- Check-up: 60 dollars. Children's check-up (under 12): 30 dollars.
+- Cleaning: 80 dollars. X-ray: 30 dollars. Filling: 120 dollars.
+- Tooth extraction: 150 dollars. Whitening: 250 dollars.
+- Implants: we don't do them; we refer patients to Riverside Hospital.
+- New patients are welcome: arrive 10 minutes early, bring an ID and your insurance card.
+- Insurance accepted: Delta Dental, Aetna and Cigna.
+- Payment: card or cash. No cheques.
+- Booking: ask for the caller's name and preferred day; a colleague will confirm by phone.
+- Cancelling: at least 24 hours before; a late cancellation costs 25 dollars.
+- Toothache: call before 10 am for a same-day emergency appointment."""
+
+RECEPTIONIST_PROMPT = f"{RECEPTIONIST_INSTRUCTIONS}\n\n{RECEPTIONIST_FACTS}"
 
 # What Whisper hears before each utterance: the names and words callers will
 # use, so that it writes "Doctor Patel" and "book a check-up" rather than
@@ -58,7 +82,7 @@ class Agent:
     record: bool = True  # a stereo WAV of every call under <data_dir>/recordings
     silence_seconds: int = 15  # caller silent this long: "are you still there?", then goodbye
     max_reply_tokens: int = 100
-    temperature: float = 0.6
+    temperature: float = 0.0  # greedy: answers read from the facts, not varied (bench.agent)
     history_tokens: int = 1200
     reprompt: str = "Sorry, I didn't catch that. Could you say it again?"
     fallback: str = (

@@ -46,7 +46,12 @@ class LlamaLLM:
         context_tokens: int = 2048,
         threads: int | None = None,
         seed: int = 0,
+        *,
+        prompt_lookup_tokens: int = 0,
     ) -> None:
+        """`prompt_lookup_tokens` > 0: speculative decoding with drafts of that
+        many tokens copied from the prompt (llama.cpp's prompt lookup; an answer
+        read out of the agent's facts is mostly copies)."""
         self.path = Path(path)
         if not self.path.is_file():
             raise FileNotFoundError(f"{path}: no GGUF model file here")
@@ -54,17 +59,23 @@ class LlamaLLM:
         self.context_tokens = context_tokens
         self.threads = threads or max(1, (os.cpu_count() or 2))
         self.seed = seed
+        self.prompt_lookup_tokens = prompt_lookup_tokens
         self._llm: Any = None
 
     def load(self) -> None:
         from llama_cpp import Llama
+        from llama_cpp.llama_speculative import LlamaPromptLookupDecoding
 
+        draft = None
+        if self.prompt_lookup_tokens > 0:
+            draft = LlamaPromptLookupDecoding(num_pred_tokens=self.prompt_lookup_tokens)
         self._llm = Llama(
             model_path=str(self.path),
             n_ctx=self.context_tokens,
             n_threads=self.threads,
             n_gpu_layers=-1 if self.device == "cuda" else 0,
             seed=self.seed,
+            draft_model=draft,
             verbose=False,
         )
 
