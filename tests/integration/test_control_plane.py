@@ -160,8 +160,12 @@ def operations(client: TestClient) -> list[tuple[str, str]]:
 
 
 def test_every_endpoint_but_healthz_needs_a_key_and_writes_need_admin(
-    client: TestClient, plane: ControlPlane
+    store_url: str, tmp_path: Path
 ) -> None:
+    # one wrong key per endpoint: more than the default throttle allows one address
+    config = config_for(store_url, tmp_path, auth_failures=10_000)
+    plane = control_plane(config)
+    client = TestClient(create_http_app(config, plane, lambda: {"models": True, "sip": True}))
     viewer, admin = plane.store.create_key("viewer"), plane.store.create_key("admin")
     ops = operations(client)
     assert ("GET", "/calls") in ops and ("POST", "/agents") in ops and ("GET", "/metrics") in ops
