@@ -42,7 +42,7 @@ def test_a_call_from_the_keyboard_with_timer_mute_and_live_agent_text(
         page.on("console", lambda m: problems.append(m.text) if m.type == "error" else None)
         page.on("pageerror", lambda e: problems.append(str(e)))
         page.goto(f"{base}/ui/phone.html")
-        for _ in range(6):  # past the links to the other pages
+        for _ in range(12):  # past the links to the other pages
             page.keyboard.press("Tab")
             if page.evaluate("document.activeElement.id") == "token":
                 break
