@@ -17,11 +17,36 @@ function menuOption(option = { digit: "", language: "", greeting: "" }) {
   return item;
 }
 
-// the agent's HTTP tools and built-ins (objects): not edited here, kept as they are on save
-let keptTools = [];
+// The HTTP tools textarea could not be read: shown next to it, nothing is sent.
+export class ToolsSyntaxError extends Error {}
+
+export function showToolsError(message) {
+  $("tools-error").textContent = message;
+  $("tools-error").hidden = !message;
+  if (message) $("f-http_tools").setAttribute("aria-invalid", "true");
+  else $("f-http_tools").removeAttribute("aria-invalid");
+}
+
+function readTools() {
+  const text = $("f-http_tools").value.trim();
+  if (!text) return [];
+  let tools;
+  try {
+    tools = JSON.parse(text);
+  } catch (e) {
+    throw new ToolsSyntaxError(`HTTP tools: not valid JSON (${e.message}).`);
+  }
+  if (!Array.isArray(tools)) tools = [tools]; // one tool written without its list
+  if (!tools.every((tool) => tool && typeof tool === "object" && !Array.isArray(tool))) {
+    throw new ToolsSyntaxError("HTTP tools: expected a list of objects, one per tool.");
+  }
+  return tools;
+}
 
 export function fillForm(name, spec) {
-  keptTools = spec.tools.filter((tool) => typeof tool === "object");
+  const httpTools = spec.tools.filter((tool) => typeof tool === "object");
+  $("f-http_tools").value = httpTools.length ? JSON.stringify(httpTools, null, 2) : "";
+  showToolsError("");
   $("f-name").value = name;
   for (const field of TEXT) $(`f-${field}`).value = spec[field] ?? "";
   for (const field of OPTIONAL) $(`f-${field}`).value = spec[field] ?? "";
@@ -42,7 +67,7 @@ export function readForm() {
   spec.record = $("f-record").checked;
   spec.tools = [
     ...[...document.querySelectorAll("input[name=tool]:checked")].map((box) => box.value),
-    ...keptTools,
+    ...readTools(),
   ];
   spec.ivr_menu = [...document.querySelectorAll("#menu li")].map((item) => ({
     digit: item.querySelector("[name=digit]").value.trim(),

@@ -1,7 +1,10 @@
 // Agents: list, create, edit, versions (view, diff with the current, restore),
 // and "Call this agent" (a call token, then the softphone).
 import { api, el, keyStore } from "/ui/api.js";
-import { addMenuOption, diff, fillForm, readForm, setReadOnly } from "/ui/agent-form.js";
+import {
+  addMenuOption, diff, fillForm, readForm, setReadOnly, showToolsError, ToolsSyntaxError,
+} from "/ui/agent-form.js";
+import { hideKnowledge, showKnowledge } from "/ui/agent-knowledge.js";
 import { shortWhen, when } from "/ui/format.js";
 import { isAdmin, setUpSignIn, signOutIfRefused } from "/ui/session.js";
 
@@ -19,16 +22,35 @@ function notice(message) {
   $("notice").hidden = !message;
 }
 
+// A 422 from FastAPI lists its problems: {loc: ["body", "tools", 2, "url"], msg}.
+function readable(e) {
+  let problems;
+  try { problems = JSON.parse(e.detail); } catch { return e.message; }
+  if (!Array.isArray(problems)) return e.message;
+  return problems.map((problem) => {
+    const where = (problem.loc || []).filter((part) => part !== "body").join(" › ");
+    const why = String(problem.msg).replace(/^Value error, /, "");
+    return where ? `${where}: ${why}` : why;
+  }).join("; ");
+}
+
 function failed(e) {
   signOutIfRefused(e);
   notice("");
-  showError(e.message);
+  if (e instanceof ToolsSyntaxError) {
+    showError("");
+    showToolsError(e.message);
+    $("f-http_tools").focus();
+    return;
+  }
+  showError(readable(e));
 }
 
 async function loadAgents() {
   if (!keyStore.get()) {
     $("agents").tBodies[0].replaceChildren();
     $("editor").hidden = true;
+    hideKnowledge();
     return showError("Enter an API key to see agents.");
   }
   try {
@@ -79,6 +101,9 @@ function edit(agent) {
     $("versions").replaceChildren(...Array.from({ length: agent.version }, (_, i) => agent.version - i)
       .map((n) => el("option", { value: String(n) }, n === agent.version ? `v${n} (current)` : `v${n}`)));
     fillForm(agent.name, agent.spec);
+    showKnowledge(agent.name);
+  } else {
+    hideKnowledge();
   }
   $(agent ? "f-system_prompt" : "f-name").focus();
 }
@@ -148,6 +173,10 @@ $("restore").addEventListener("click", () => {
 $("call-agent").addEventListener("click", () => callAgent().catch(failed));
 $("agent-form").addEventListener("submit", (event) => {
   event.preventDefault();
-  save(readForm(), $("f-name").value.trim()).catch(failed);
+  try {
+    save(readForm(), $("f-name").value.trim()).catch(failed);
+  } catch (e) {
+    failed(e);
+  }
 });
 loadAgents();
