@@ -40,6 +40,7 @@ function readTools() {
   if (!tools.every((tool) => tool && typeof tool === "object" && !Array.isArray(tool))) {
     throw new ToolsSyntaxError("HTTP tools: expected a list of objects, one per tool.");
   }
+  showToolsError("");
   return tools;
 }
 

@@ -27,8 +27,13 @@ function readable(e) {
   let problems;
   try { problems = JSON.parse(e.detail); } catch { return e.message; }
   if (!Array.isArray(problems)) return e.message;
+  // a tool is a built-in's name or an object: drop the name branch's complaint
+  // about an object, and the union's branch tags ("function-after[_check(), ToolSpec]")
+  const isNameBranch = (problem) => String((problem.loc || []).at(-1)).startsWith("literal[");
+  if (problems.some((problem) => !isNameBranch(problem))) problems = problems.filter((p) => !isNameBranch(p));
   return problems.map((problem) => {
-    const where = (problem.loc || []).filter((part) => part !== "body").join(" › ");
+    const where = (problem.loc || [])
+      .filter((part) => part !== "body" && !String(part).includes("[")).join(".");
     const why = String(problem.msg).replace(/^Value error, /, "");
     return where ? `${where}: ${why}` : why;
   }).join("; ");
