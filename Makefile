@@ -102,7 +102,8 @@ native/.built: $(VENV)/.installed setup.py $(wildcard native/*.pyx native/*.pxd 
 # Regenerate the lock files from pyproject.toml (newest versions its bounds allow);
 # requirements-gpu.lock is Dockerfile.gpu's (no dev tools, onnxruntime-gpu).
 LOCK_FLAGS := --generate-hashes --python-version 3.11 --python-platform x86_64-manylinux_2_28 --quiet
-lock: $(VENV)/.installed
+lock:  # not after setup: a changed pyproject.toml is what the lock is for, setup would refuse it
+	@[ -x $(BIN)/uv ] || { echo "make setup first (the lock is made with its uv)"; exit 1; }
 	$(BIN)/uv pip compile pyproject.toml --extra dev --extra build $(LOCK_FLAGS) -o requirements.lock
 	$(BIN)/uv pip compile pyproject.toml --extra gpu --no-emit-package onnxruntime $(LOCK_FLAGS) \
 	  -o requirements-gpu.lock
