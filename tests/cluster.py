@@ -8,7 +8,6 @@ from __future__ import annotations
 import os
 import re
 import signal
-import socket
 import subprocess
 import sys
 import time
@@ -16,7 +15,7 @@ from pathlib import Path
 
 import httpx
 
-from tests.server import Server, admin_key, free_port
+from tests.server import Server, admin_key, free_port, free_sip_port
 
 PCAPS = Path("/usr/share/sip-tester")
 
@@ -34,7 +33,7 @@ def start_cluster(
     """`extra_config`: more [cluster] keys; `sip_extra`: tables after [sip]
     ([[sip.trunks]]); `agent_extra`: an [agent] table; `env`: for the cluster;
     `ready`: wait for /readyz to say so (not where a check is meant to fail)."""
-    sip_port, http_port = free_port(socket.SOCK_DGRAM), free_port()
+    sip_port, http_port = free_sip_port(), free_port()
     config = tmp / "cluster.toml"
     config.write_text(
         f'[server]\ndata_dir = "{tmp / "data"}"\nlog_format = "text"\n'
@@ -169,9 +168,9 @@ def sipp(
             "-i",
             bind,
             "-p",
-            str(free_port(socket.SOCK_DGRAM)),
+            str(free_sip_port()),
             "-mp",
-            str(free_port(socket.SOCK_DGRAM)),
+            str(free_sip_port()),
             "-nostdin",
             "-timeout",
             str(int(timeout)),

@@ -23,15 +23,20 @@ def free_port(kind: int = socket.SOCK_STREAM) -> int:
         return int(s.getsockname()[1])
 
 
-def port_outside_ephemeral_range() -> int:
-    """A free UDP port below Linux's ephemeral range (32768+), for a peer that
-    starts later: no socket bound to port 0 meanwhile can take it."""
+def free_sip_port() -> int:
+    """A port free for both UDP and TCP (SIP listens on both) below Linux's
+    ephemeral range (32768+), for a peer that starts later: no socket bound to
+    port 0 meanwhile, such as an HTTP client's connection, can take it."""
     import random
 
     for port in random.sample(range(20000, 32000), 200):
-        with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as s:
+        with (
+            socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as udp,
+            socket.socket(socket.AF_INET, socket.SOCK_STREAM) as tcp,
+        ):
             try:
-                s.bind(("127.0.0.1", port))
+                udp.bind(("127.0.0.1", port))
+                tcp.bind(("127.0.0.1", port))
             except OSError:
                 continue
             return port
@@ -122,10 +127,10 @@ def start_server(tmp: Path, extra_config: str = "", sip_config: str = "") -> Ser
     """`mediaserver serve` with its own data dir (and store), SIP from loopback only;
     `sip_config`: more lines for its [sip] table. "{http_port}" in extra_config
     becomes the HTTP port (e.g. in a public URL)."""
-    sip_port, http_port = free_port(socket.SOCK_DGRAM), free_port()
+    sip_port, http_port = free_sip_port(), free_port()
     extra_config = extra_config.replace("{http_port}", str(http_port))
     config = tmp / "server.toml"
-    front_desk = port_outside_ephemeral_range()
+    front_desk = free_sip_port()
     config.write_text(
         f'[server]\ndata_dir = "{tmp / "data"}"\n[sip]\nallow = ["127.0.0.1/32"]\n'
         f"outbound_retries = 1\noutbound_retry_seconds = 1\n{sip_config}\n"

@@ -36,6 +36,19 @@ def _free_port(kind: int) -> int:
         return int(s.getsockname()[1])
 
 
+def _free_sip_port() -> int:
+    """A port free for UDP and TCP both: a worker's SIP listens on the two."""
+    for _ in range(50):
+        port = _free_port(socket.SOCK_DGRAM)
+        with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as tcp:
+            try:
+                tcp.bind(("127.0.0.1", port))
+            except OSError:
+                continue
+            return port
+    raise OSError("no port free for both UDP and TCP")
+
+
 def worker_addresses(config: Config) -> tuple[proto.WorkerAddress, ...]:
     """Each worker's ports, fixed for the cluster's life (the edge's list names them)."""
     host = config.cluster.media_address or config.server.host
@@ -44,7 +57,7 @@ def worker_addresses(config: Config) -> tuple[proto.WorkerAddress, ...]:
     base = config.cluster.worker_port
     out = []
     for i in range(1, config.cluster.workers + 1):
-        sip = base + i if base else _free_port(socket.SOCK_DGRAM)
+        sip = base + i if base else _free_sip_port()
         http = base + 100 + i if base else _free_port(socket.SOCK_STREAM)
         out.append(proto.WorkerAddress(f"w{i}", host, sip, http))
     return tuple(out)

@@ -20,7 +20,7 @@ from mediaserver.harness import read_wav, write_wav
 from mediaserver.store import CallFilter, Store
 from tests.cluster import alive, descendants, start_cluster, stop_cluster, worker_pid
 from tests.kamailio import kamailio
-from tests.server import free_port, port_outside_ephemeral_range
+from tests.server import free_port, free_sip_port
 from tests.speech import speak
 
 pytestmark = pytest.mark.integration
@@ -130,7 +130,7 @@ def test_a_registration_trunk_registers_once_at_the_edge_and_takes_a_call(
 ) -> None:
     """GET /trunks and /readyz tell the edge's registrations (Kamailio's, over
     JSON-RPC): one accepted, one refused with 403."""
-    port = free_port(socket.SOCK_DGRAM)
+    port = free_sip_port()
     trunk = (
         f'[[sip.trunks]]\nname = "carrier"\nregistrar = "sip:127.0.0.1:{port}"\n'
         'username = "alice"\npassword = "s3cret"\n'
@@ -194,7 +194,7 @@ def test_a_refer_transfer_goes_through_the_edge(tmp_path: Path) -> None:
     """The caller asks for a person (the fake hears it): the worker's REFER
     reaches the caller through the edge's record-route, and the caller
     calls the front desk."""
-    desk_port = port_outside_ephemeral_range()
+    desk_port = free_sip_port()
     srv = start_cluster(
         tmp_path,
         1,

@@ -17,7 +17,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.server import Server, free_port, start_server, stop_server
+from tests.server import Server, free_sip_port, start_server, stop_server
 from tests.sip_raw import Peer, Request, invite, options, status
 
 pytestmark = pytest.mark.integration
@@ -171,7 +171,7 @@ def sipp_calls(
             "-i",
             "127.0.0.1",
             "-p",
-            str(free_port(socket.SOCK_DGRAM)),
+            str(free_sip_port()),
             "-nostdin",
             "-timeout",
             "60",

@@ -21,7 +21,7 @@ from mediaserver.harness import read_wav, write_wav
 from models import registry, store
 from models.stt import WhisperSTT
 from native import g711
-from tests.server import Server, free_port, start_server, stop_server
+from tests.server import Server, free_sip_port, start_server, stop_server
 from tests.speech import speak
 
 pytestmark = pytest.mark.integration
@@ -130,9 +130,9 @@ def test_sipp_with_g711a_rtp_and_rfc2833_dtmf(server: Server, tmp_path: Path) ->
             "-i",
             "127.0.0.1",
             "-p",
-            str(free_port(socket.SOCK_DGRAM)),
+            str(free_sip_port()),
             "-mp",
-            str(free_port(socket.SOCK_DGRAM)),
+            str(free_sip_port()),
             "-nostdin",
             "-timeout",
             "40",
@@ -238,7 +238,7 @@ def test_garbage_sip_and_a_burst_of_invites_do_not_hurt_the_server(
             "-i",
             "127.0.0.1",
             "-p",
-            str(free_port(socket.SOCK_DGRAM)),
+            str(free_sip_port()),
             "-nostdin",
             "-timeout",
             "20",

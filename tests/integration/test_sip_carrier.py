@@ -16,7 +16,7 @@ from pathlib import Path
 import pytest
 
 from tests.integration.test_sip import caller
-from tests.server import Server, free_port, start_server, stop_server
+from tests.server import Server, free_sip_port, start_server, stop_server
 from tests.sip_raw import Peer, Request, invite, status
 
 pytestmark = pytest.mark.integration
@@ -201,9 +201,9 @@ def test_sipp_sees_to_as_sent_and_a_ptime_in_the_answer(server: Server, tmp_path
             "-i",
             "127.0.0.1",
             "-p",
-            str(free_port(socket.SOCK_DGRAM)),
+            str(free_sip_port()),
             "-mp",
-            str(free_port(socket.SOCK_DGRAM)),
+            str(free_sip_port()),
             "-nostdin",
             "-timeout",
             "30",

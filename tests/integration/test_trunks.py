@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-import socket
 import subprocess
 import sys
 import time
@@ -12,7 +11,7 @@ from pathlib import Path
 import pytest
 
 from tests.kamailio import kamailio
-from tests.server import free_port, start_server, stop_server
+from tests.server import free_sip_port, start_server, stop_server
 
 pytestmark = pytest.mark.integration
 CALLER = (sys.executable, "-m", "tests.sip_caller")
@@ -21,7 +20,7 @@ CALLER = (sys.executable, "-m", "tests.sip_caller")
 def test_a_trunk_registers_with_digest_auth_and_a_wrong_password_does_not_loop(
     tmp_path: Path,
 ) -> None:
-    port = free_port(socket.SOCK_DGRAM)
+    port = free_sip_port()
     registrar = f"sip:127.0.0.1:{port}"
     trunks = (
         f'[[sip.trunks]]\nname = "carrier"\nregistrar = "{registrar}"\n'
