@@ -41,13 +41,14 @@ from mediaserver.api import calls as call_records
 from mediaserver.api.auth import Auth, CallTokens, FailedAuth, RateLimiter
 from mediaserver.api.guard import RequestGuard, guarded_protocol
 from mediaserver.calllog import Records
-from mediaserver.campaigns.dnc import DoNotCall
+from mediaserver.campaigns.one_call import CallRules
 from mediaserver.campaigns.runner import runner_for
 from mediaserver.config import Config
 from mediaserver.dialer import Dialer, Dials
 from mediaserver.metrics import Metrics
 from mediaserver.netguard import NetGuard
 from mediaserver.store import Store
+from mediaserver.store.call_jobs import CallJobs
 from mediaserver.store.campaigns import CampaignStore
 from mediaserver.store.outbox import OutboxStore
 from mediaserver.transports.sip import SipServer, TrunkStatus
@@ -127,6 +128,7 @@ def create_http_app(
     knowledge: tuple[Ingest, AgentBook] | None = None,
     trunk_states: Callable[[], Mapping[str, TrunkStatus]] | None = None,
     analyze: Callable[[str], None] | None = None,
+    wake_dialer: Callable[[], None] = lambda: None,
 ) -> FastAPI:
     """The HTTP side; `phone` (the WebRTC transport and the agents) adds /webrtc,
     `dialer` adds POST /calls, `sockets` adds /ws/audio and (when configured) /twilio;
@@ -134,7 +136,8 @@ def create_http_app(
     `knowledge` (uploads, and the agents) adds /agents/{name}/documents;
     `trunk_states` adds /trunks where `sip` does not (a cluster: the edge's trunks);
 
-    `analyze` (the analysis worker's submit) adds POST /calls/{id}/analysis."""
+    `analyze` (the analysis worker's submit) adds POST /calls/{id}/analysis;
+    `wake_dialer` (the campaign runner's wake) dials a new POST /calls job at once."""
     app = FastAPI(title="mediaserver", version=__version__, max_body_size=config.api.max_body_bytes)
     app.add_middleware(
         RequestGuard, auth=plane.auth, timeout=float(config.api.request_timeout_seconds)
@@ -148,7 +151,7 @@ def create_http_app(
     elif trunk_states is not None:
         app.include_router(trunks.router(trunk_states, plane.auth))
     if dialer is not None:  # before /calls/{id}
-        app.include_router(outbound.router(dialer, plane.auth))
+        app.include_router(outbound.router(dialer, CallJobs(plane.store), plane.auth, wake_dialer))
         app.include_router(
             campaigns.router(CampaignStore(plane.store), plane.auth, dialer.book, dialer)
         )
@@ -257,6 +260,7 @@ async def serve(config: Config, plane: ControlPlane) -> None:
                 hang_up=calls.hang_up_now,
                 knowledge=(knowledge[0], book) if knowledge is not None else None,
                 analyze=after_calls.analyze,
+                wake_dialer=campaign_runner.wake,
             ),
             host=config.server.host,
             port=config.server.http_port,
@@ -284,7 +288,6 @@ async def serve(config: Config, plane: ControlPlane) -> None:
     finally:
         await campaign_runner.close()
         await after_calls.stop()
-        await dialer.close()
         await browser.stop()
         await sockets.stop()
         await calls.close()
@@ -298,7 +301,7 @@ async def serve(config: Config, plane: ControlPlane) -> None:
 
 
 def dialer_for(config: Config, dials: Dials, book: AgentBook, plane: ControlPlane) -> Dialer:
-    """Outbound calls from the API: per-trunk limits, retries, the do-not-call list."""
+    """Outbound calls: trunks, per-trunk limits, POST /calls' retries."""
     return Dialer(
         dials,
         book,
@@ -306,9 +309,9 @@ def dialer_for(config: Config, dials: Dials, book: AgentBook, plane: ControlPlan
         trunk_host=config.sip.trunk_host,
         trunks={trunk.name: trunk.host for trunk in config.sip.trunks},
         per_trunk=config.sip.outbound_per_trunk,
-        retries=config.sip.outbound_retries,
-        retry_seconds=config.sip.outbound_retry_seconds,
-        blocked=DoNotCall(CampaignStore(plane.store)).blocks,
+        rules=CallRules(
+            retries=config.sip.outbound_retries, retry_seconds=config.sip.outbound_retry_seconds
+        ),
     )
 
 

@@ -34,6 +34,7 @@ class CampaignOut(BaseModel):
     created_at: datetime
     updated_at: datetime
     finished_at: datetime | None
+    kind: str = Field("campaign", description="call: a POST /calls job")
 
 
 class CampaignPage(BaseModel):
@@ -138,8 +139,11 @@ def router(store: CampaignStore, auth: Auth, book: AgentBook, dialer: Dialer) ->
         return store.create(spec.name, spec.model_dump())
 
     @api.get("/campaigns", response_model=CampaignPage, dependencies=viewer)
-    def list_campaigns(limit: Limit = 50, offset: Offset = 0) -> dict[str, Any]:
-        total, items = store.page(limit, offset)
+    def list_campaigns(
+        limit: Limit = 50, offset: Offset = 0, kind: Literal["campaign", "call"] = "campaign"
+    ) -> dict[str, Any]:
+        """Campaigns; kind=call: the one-lead campaigns POST /calls made instead."""
+        total, items = store.page(limit, offset, kind)
         return {"total": total, "items": items}
 
     @api.get("/campaigns/{campaign_id}", response_model=CampaignOut, dependencies=viewer)
@@ -160,6 +164,8 @@ def router(store: CampaignStore, auth: Auth, book: AgentBook, dialer: Dialer) ->
         found = campaign(campaign_id)
         if found["state"] in ("stopped", "finished"):
             raise HTTPException(409, f"campaign {campaign_id} is {found['state']}")
+        if found["kind"] != "campaign":
+            raise HTTPException(409, f"campaign {campaign_id} is a POST /calls job of one call")
         parsed = _parsed(_upload(file), found["spec"]["country"])
         imported, already = store.add_leads(campaign_id, parsed.leads)
         for line, phone in already:

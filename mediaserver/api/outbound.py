@@ -1,18 +1,27 @@
-"""POST /calls places an outbound call through the dialer's queue; GET /outbound/{id}."""
+"""POST /calls queues an outbound call as a one-lead campaign in the store
+(campaigns/one_call.py): the campaign runner dials it, with retries, and a
+restart loses nothing. GET /outbound and /outbound/{id} read the jobs back."""
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from datetime import datetime
 from typing import Annotated, Any, Literal
 
-from fastapi import APIRouter, Depends, HTTPException
+from fastapi import APIRouter, Depends, HTTPException, Query
 from fastapi import Path as PathParam
+from fastapi.concurrency import run_in_threadpool
 from pydantic import BaseModel, Field
 
 from mediaserver.amd.policy import AmdPolicy, AmdPolicyError
 from mediaserver.api.auth import Auth
 from mediaserver.api.json_body import TextJsonRoute
+from mediaserver.campaigns.one_call import call_spec, job_view
 from mediaserver.dialer import Dialer, DialError
+from mediaserver.store.call_jobs import CallJobs
+
+MAX_TARGET = 320  # characters of the SIP URI dialled (campaign_leads.phone)
+Variables = dict[str, Annotated[str, Field(max_length=200)]]
 
 
 class AmdIn(BaseModel):
@@ -23,9 +32,7 @@ class AmdIn(BaseModel):
     enabled: bool = True
     on_machine: Literal["message", "hangup"] = "hangup"
     voicemail_message: str = Field("", max_length=1000, description="{name}: a variable")
-    variables: dict[str, Annotated[str, Field(max_length=200)]] = Field(
-        default_factory=dict, max_length=32
-    )
+    variables: Variables = Field(default_factory=dict, max_length=32)
 
     def policy(self) -> AmdPolicy | None:
         if not self.enabled:
@@ -41,6 +48,11 @@ class CallRequest(BaseModel):
     agent: str = Field("default", pattern=r"^[a-z0-9][a-z0-9_-]{0,63}$")
     trunk: str = Field("default", pattern=r"^[a-z0-9][a-z0-9_-]{0,63}$")
     amd: AmdIn | None = None
+    variables: Variables = Field(
+        default_factory=dict,
+        max_length=32,
+        description="{name}s of the greeting and prompt",
+    )
 
 
 class JobOut(BaseModel):
@@ -60,27 +72,49 @@ class JobOut(BaseModel):
     )
 
 
-def router(dialer: Dialer, auth: Auth) -> APIRouter:
+def router(
+    dialer: Dialer, jobs: CallJobs, auth: Auth, wake: Callable[[], None] = lambda: None
+) -> APIRouter:
+    """`wake`: the campaign runner's, so a new job is dialled at once."""
     api = APIRouter(tags=["outbound"], route_class=TextJsonRoute)
+    rules = dialer.rules
+
+    def add(request: CallRequest, amd: AmdPolicy | None) -> dict[str, Any]:
+        target = dialer.target(request.to, request.trunk)
+        if len(target) > MAX_TARGET:
+            raise DialError(f"the SIP URI to call is over {MAX_TARGET} characters")
+        if jobs.waiting() >= rules.queue_limit:
+            raise DialError(f"the outbound queue is full ({rules.queue_limit} calls)")
+        variables = {**request.variables, **(dict(amd.variables) if amd is not None else {})}
+        spec = call_spec(request.agent, request.trunk, amd, rules)
+        job_id = jobs.add(spec.model_dump(), target, variables)
+        dialer.metrics.outbound_queue.set(jobs.waiting())
+        found = jobs.get(job_id)
+        assert found is not None  # written just now, in this process
+        return job_view(found)
 
     @api.post("/calls", response_model=JobOut, status_code=202, dependencies=[Depends(auth.admin)])
     async def place_call(request: CallRequest) -> dict[str, Any]:
-        """Queue an outbound call; follow it at /outbound/{id}."""
+        """Queue an outbound call (kept in the store: a restart loses nothing);
+        follow it at /outbound/{id}."""
         amd = request.amd.policy() if request.amd is not None else None
         try:
-            return dialer.submit(request.to, request.agent, request.trunk, amd).as_dict()
+            job = await run_in_threadpool(add, request, amd)
         except DialError as exc:
             raise HTTPException(422, str(exc)) from None
+        wake()
+        return job
 
     @api.get("/outbound", response_model=list[JobOut], dependencies=[Depends(auth.viewer)])
-    async def list_jobs() -> list[dict[str, Any]]:
-        return [job.as_dict() for job in reversed(dialer.jobs.values())]
+    def list_jobs(limit: Annotated[int, Query(ge=1, le=1000)] = 100) -> list[dict[str, Any]]:
+        """The newest jobs first."""
+        return [job_view(row) for row in jobs.recent(limit)]
 
     @api.get("/outbound/{job_id}", response_model=JobOut, dependencies=[Depends(auth.viewer)])
-    async def get_job(job_id: Annotated[int, PathParam(ge=1, le=2**31 - 1)]) -> dict[str, Any]:
-        job = dialer.jobs.get(job_id)
-        if job is None:
+    def get_job(job_id: Annotated[int, PathParam(ge=1, le=2**31 - 1)]) -> dict[str, Any]:
+        found = jobs.get(job_id)
+        if found is None:
             raise HTTPException(404, f"no outbound job {job_id}")
-        return job.as_dict()
+        return job_view(found)
 
     return api

@@ -88,6 +88,7 @@ class CampaignSpec(BaseModel):
     ring_seconds: float = Field(default=30.0, ge=1.0, le=120.0)
     voicemail: Literal["hang_up", "leave_message"] = "hang_up"
     voicemail_message: str = Field(default="", max_length=2000)
+    amd: bool = Field(default=True, description="answering-machine detection on every call")
 
     @field_validator("country")
     @classmethod

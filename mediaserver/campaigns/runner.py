@@ -82,6 +82,10 @@ class CampaignRunner:
     def start(self) -> None:
         self._loop_task = asyncio.get_running_loop().create_task(self.run())
 
+    def wake(self) -> None:
+        """Tick now, not at the next second (a POST /calls job was just written)."""
+        self._wake.set()
+
     async def run(self) -> None:
         while True:
             self._wake.clear()
@@ -113,7 +117,8 @@ class CampaignRunner:
                 self.store.finish_if_done, row["id"]
             ):
                 log.info("campaign %d (%s) finished", row["id"], row["name"])
-                self.on_event(CampaignFinished(row["id"], row["name"]))
+                if row.get("kind", "campaign") == "campaign":  # not a POST /calls job
+                    self.on_event(CampaignFinished(row["id"], row["name"]))
 
     async def _fill(self, campaign_id: int, spec: CampaignSpec, now: datetime) -> None:
         calling = self.calling.setdefault(campaign_id, set())
@@ -144,6 +149,7 @@ class CampaignRunner:
 
     async def _attempt(self, claim: Claim, spec: CampaignSpec, slots: asyncio.Semaphore) -> None:
         outcome, code, call_id = "failed", None, None
+        decided: list[AmdDecision] = []
         try:
             found = await self.offload(self.book.get, spec.agent)
             if found is None:
@@ -152,14 +158,13 @@ class CampaignRunner:
                 uri = self.target(claim.phone, spec.trunk)
                 variables = {k: neutralized(str(v)) for k, v in claim.variables.items()}
                 trunk = spec.trunk if spec.trunk in self.named_trunks else None
-                decided: list[AmdDecision] = []
                 said, sip_code, _, record = await self.dials.dial(
                     uri,
                     found[0],
                     found[1],
                     spec.ring_seconds,
                     trunk,
-                    amd=machine_policy(spec, variables),
+                    amd=machine_policy(spec, variables) if spec.amd else None,
                     on_amd=decided.append,
                     variables=variables,
                 )
@@ -175,7 +180,8 @@ class CampaignRunner:
         finally:
             slots.release()
             self.calling.get(claim.campaign_id, set()).discard(claim.lead_id)
-        await self._finish(claim, spec, outcome, code=code, call_id=call_id)
+        amd = decided[0].as_dict() if decided else None
+        await self._finish(claim, spec, outcome, code=code, call_id=call_id, amd=amd)
         self._wake.set()
 
     async def _finish(
@@ -187,6 +193,7 @@ class CampaignRunner:
         code: int | None = None,
         call_id: str | None = None,
         owner: str | None = None,
+        amd: dict[str, Any] | None = None,
     ) -> None:
         state, next_at = after(spec, outcome, claim.attempt, self.now())
         kept = await self.offload(
@@ -198,6 +205,7 @@ class CampaignRunner:
                 call_id=call_id,
                 state=state,
                 next_at=next_at,
+                amd=amd,
             )
         )
         if not kept:

@@ -83,6 +83,7 @@ class ControlProcess:
             knowledge=(self.knowledge[0], book) if self.knowledge is not None else None,
             trunk_states=lambda: self.trunks.states,
             analyze=self.after.analyze,
+            wake_dialer=self.campaigns.wake,
         )
         self._http = ChildHttp(
             uvicorn.Config(
@@ -112,7 +113,8 @@ class ControlProcess:
         return 0
 
     def drain(self) -> None:
-        """The workers refuse new calls; the dialer's queued calls wait for good."""
+        """The workers refuse new calls; queued outbound calls (campaigns and
+        POST /calls jobs alike) wait in the store for a worker that takes them."""
 
     async def stop(self) -> None:
         if self._http is not None and self._http_task is not None:
@@ -120,8 +122,6 @@ class ControlProcess:
             await asyncio.gather(self._http_task, return_exceptions=True)
         if self.campaigns is not None:
             await self.campaigns.close()
-        if self.dialer is not None:
-            await self.dialer.close()
         if self.knowledge is not None:
             await self.knowledge[0].close()
             self.knowledge[1].close()

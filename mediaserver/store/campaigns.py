@@ -59,11 +59,19 @@ class CampaignStore:
             row = c.execute(sa.select(campaigns).where(campaigns.c.id == campaign_id)).first()
             return None if row is None else {**_row(row), "leads": self._counts(c, campaign_id)}
 
-    def page(self, limit: int = 50, offset: int = 0) -> tuple[int, list[dict[str, Any]]]:
+    def page(
+        self, limit: int = 50, offset: int = 0, kind: str = "campaign"
+    ) -> tuple[int, list[dict[str, Any]]]:
+        """Campaigns of `kind` ("call": POST /calls jobs), the newest first."""
+        mine = campaigns.c.kind == kind
         with self.engine.connect() as c:
-            total = c.scalar(sa.select(sa.func.count()).select_from(campaigns)) or 0
+            total = c.scalar(sa.select(sa.func.count()).select_from(campaigns).where(mine)) or 0
             rows = c.execute(
-                sa.select(campaigns).order_by(campaigns.c.id.desc()).limit(limit).offset(offset)
+                sa.select(campaigns)
+                .where(mine)
+                .order_by(campaigns.c.id.desc())
+                .limit(limit)
+                .offset(offset)
             )
             return total, [{**_row(r), "leads": self._counts(c, r.id)} for r in rows]
 
@@ -98,7 +106,9 @@ class CampaignStore:
 
     def running(self) -> list[dict[str, Any]]:
         with self.engine.connect() as c:
-            rows = c.execute(sa.select(campaigns).where(campaigns.c.state == "running"))
+            rows = c.execute(  # the oldest first: POST /calls jobs wait their turn
+                sa.select(campaigns).where(campaigns.c.state == "running").order_by(campaigns.c.id)
+            )
             return [_row(r) for r in rows]
 
     def finish_if_done(self, campaign_id: int) -> bool:
@@ -284,6 +294,7 @@ class CampaignStore:
         call_id: str | None,
         state: str,
         next_at: datetime | None = None,
+        amd: dict[str, Any] | None = None,
     ) -> bool:
         """Close the claimed attempt; the lead goes to `state` (queued: again
         at `next_at`; stopped instead if its campaign was stopped meanwhile).
@@ -319,7 +330,13 @@ class CampaignStore:
                     campaign_attempts.c.number == claim.attempt,
                     campaign_attempts.c.ended_at.is_(None),
                 )
-                .values(ended_at=now, outcome=outcome, sip_code=sip_code, call_id=call_id or None)
+                .values(
+                    ended_at=now,
+                    outcome=outcome,
+                    sip_code=sip_code,
+                    call_id=call_id or None,
+                    amd=amd,
+                )
             )
             return bool(done)
 

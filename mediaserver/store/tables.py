@@ -179,6 +179,8 @@ campaigns = Table(
     Column("created_at", DateTime(timezone=True), nullable=False),
     Column("updated_at", DateTime(timezone=True), nullable=False),
     Column("finished_at", DateTime(timezone=True)),
+    # "call": a POST /calls job (one lead), hidden from GET /campaigns unless asked
+    Column("kind", String(16), nullable=False, server_default="campaign"),
 )
 
 # One number to call: queued -> calling (claimed under a lease) -> queued again
@@ -189,7 +191,7 @@ campaign_leads = Table(
     Column("id", Integer, primary_key=True, autoincrement=True),
     Column("campaign_id", Integer, ForeignKey("campaigns.id", ondelete="CASCADE"), nullable=False),
     Column("line", Integer, nullable=False),  # in the uploaded CSV
-    Column("phone", String(32), nullable=False),  # E.164
+    Column("phone", String(320), nullable=False),  # E.164 (a POST /calls job: its SIP URI)
     Column("name", String(128), nullable=False, default=""),
     Column("timezone", String(64), nullable=False, default=""),  # "": the campaign's
     Column("variables", JSON, nullable=False),
@@ -218,6 +220,7 @@ campaign_attempts = Table(
     Column("outcome", String(16)),  # answered | busy | no_answer | voicemail | ... | unclean
     Column("sip_code", Integer),
     Column("call_id", String(36)),
+    Column("amd", JSON),  # answering-machine detection's decision (AmdDecision.as_dict)
     Index("campaign_attempts_lead", "lead_id", "number"),
 )
 
