@@ -70,7 +70,10 @@ class RetrySeconds(BaseModel):
     voicemail: int | None = Field(default=3600, ge=1, le=7 * 86400)
     failed: int | None = Field(
         default=900, ge=1, le=7 * 86400
-    )  # also an attempt cut short (unclean)
+    )  # also an attempt cut short (unclean), unless `unclean` says otherwise
+    # an attempt cut short by a stop or a crash (or still waiting for a worker
+    # then); null: as `failed`
+    unclean: int | None = Field(default=None, ge=1, le=7 * 86400)
 
 
 class CampaignSpec(BaseModel):
@@ -118,7 +121,7 @@ class CampaignSpec(BaseModel):
             "no_answer": delays.no_answer,
             "voicemail": delays.voicemail if self.voicemail == "hang_up" else None,
             "failed": delays.failed,
-            "unclean": delays.failed,
+            "unclean": delays.failed if delays.unclean is None else delays.unclean,
         }.get(outcome)
 
 

@@ -1,6 +1,8 @@
-"""POST /calls as a campaign of one lead: the spec its request makes (today's
-retry rules: busy or no answer called again `retries` times, `retry_seconds`
-apart; any hour of any day), and the job as the API has always shown it."""
+"""POST /calls as a campaign of one lead: the spec its request makes (the
+retry rules of the in-memory queue it replaces: busy or no answer called again
+`retries` times, `retry_seconds` apart, any hour of any day; and, new with the
+store, an attempt cut short by a stop or a crash, or still waiting for a
+worker then, is called again like them), and the job as the API shows it."""
 
 from __future__ import annotations
 
@@ -37,7 +39,9 @@ def call_spec(agent: str, trunk: str, amd: AmdPolicy | None, rules: CallRules) -
         schedule=ANY_TIME,
         max_concurrent=1,
         max_attempts=rules.retries + 1,
-        retry_seconds=RetrySeconds(busy=delay, no_answer=delay, voicemail=None, failed=None),
+        retry_seconds=RetrySeconds(
+            busy=delay, no_answer=delay, voicemail=None, failed=None, unclean=delay
+        ),
         ring_seconds=rules.ring_seconds,
         amd=amd is not None,
         voicemail="leave_message" if amd is not None and amd.on_machine == "message" else "hang_up",

@@ -194,11 +194,6 @@ class RemoteCalls:
         on_amd: Callable[[AmdDecision], None] | None = None,
         variables: dict[str, str] | None = None,
     ) -> tuple[str, int, str, str]:
-        # room shows up in the workers' polled status: no event to wait on
-        while (state := self.workers.pick(sip=True)) is None:  # noqa: ASYNC110
-            await asyncio.sleep(POLL_SECONDS)
-        state.placing += 1  # counted until the worker's own status shows the call
-        asyncio.get_running_loop().call_later(2.0, state.placed)
         body = {
             "uri": uri,
             "agent": agent.name,
@@ -207,13 +202,25 @@ class RemoteCalls:
             "amd": amd.as_dict() if amd is not None else None,
             "variables": variables or {},
         }
-        try:
-            log.info("outbound call to %s placed on worker %s", uri, state.address.worker)
-            response = await self.workers.post(
-                state, "/worker/dial", body, ring_seconds + self.max_call_seconds + 30
-            )
-        except httpx.HTTPError as exc:
-            return "failed", 0, f"worker {state.address.worker}: {exc}", ""
+        while True:
+            # room shows up in the workers' polled status: no event to wait on
+            while (state := self.workers.pick(sip=True)) is None:  # noqa: ASYNC110
+                await asyncio.sleep(POLL_SECONDS)
+            state.placing += 1  # counted until the worker's own status shows the call
+            asyncio.get_running_loop().call_later(2.0, state.placed)
+            try:
+                log.info("outbound call to %s placed on worker %s", uri, state.address.worker)
+                response = await self.workers.post(
+                    state, "/worker/dial", body, ring_seconds + self.max_call_seconds + 30
+                )
+            except httpx.HTTPError as exc:
+                return "failed", 0, f"worker {state.address.worker}: {exc}", ""
+            if response.status_code != 503:
+                break
+            # it began to drain (or filled up) since its last poll: the call waits
+            # for a worker that takes it, as when none has room
+            log.info("worker %s refused the call: %s", state.address.worker, response.text[:200])
+            state.draining = True  # until its next poll says otherwise
         if response.status_code != 200:
             return "failed", 0, f"worker {state.address.worker}: {response.text[:200]}", ""
         out = response.json()
