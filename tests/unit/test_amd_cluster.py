@@ -14,6 +14,7 @@ from mediaserver.amd.policy import AmdPolicy
 from mediaserver.cluster.proto import WorkerAddress
 from mediaserver.cluster.remote import RemoteCalls, Workers
 from mediaserver.cluster.worker_api import worker_app
+from mediaserver.dialer import DialOptions
 from mediaserver.metrics import Metrics
 from tests.browser import serving
 
@@ -31,20 +32,11 @@ class FakeCalls:
     )
 
     async def dial(
-        self,
-        uri: str,
-        agent: Agent,
-        version: int = 0,
-        ring_seconds: float = 30.0,
-        trunk: str | None = None,
-        *,
-        amd: AmdPolicy | None = None,
-        on_amd: Any = None,
-        variables: dict[str, str] | None = None,
+        self, uri: str, agent: Agent, version: int, options: DialOptions
     ) -> tuple[str, int, str, str]:
-        self.asked.append(amd)
-        if amd is not None and on_amd is not None:
-            on_amd(DECISION)
+        self.asked.append(options.amd)
+        if options.amd is not None and options.on_amd is not None:
+            options.on_amd(DECISION)
         return "answered", 200, "OK", "call-1"
 
 
@@ -76,10 +68,15 @@ def test_the_amd_policy_reaches_the_worker_and_its_verdict_comes_back() -> None:
                 remote = RemoteCalls(workers, max_call_seconds=10)
                 with_amd: list[AmdDecision] = []
                 result = await remote.dial(
-                    "sip:lead@127.0.0.1", DEFAULT_AGENT, amd=policy, on_amd=with_amd.append
+                    "sip:lead@127.0.0.1",
+                    DEFAULT_AGENT,
+                    0,
+                    DialOptions(amd=policy, on_amd=with_amd.append),
                 )
                 without: list[AmdDecision] = []
-                await remote.dial("sip:lead@127.0.0.1", DEFAULT_AGENT, on_amd=without.append)
+                await remote.dial(
+                    "sip:lead@127.0.0.1", DEFAULT_AGENT, 0, DialOptions(on_amd=without.append)
+                )
                 return with_amd, without, result
             finally:
                 await workers.close()
