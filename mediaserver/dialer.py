@@ -7,7 +7,7 @@ from __future__ import annotations
 import asyncio
 import itertools
 import logging
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any, Protocol
@@ -40,6 +40,7 @@ class Job:
     created_at: datetime = field(default_factory=lambda: datetime.now(UTC))
     amd_policy: AmdPolicy | None = None  # answering-machine detection asked for
     amd: dict[str, Any] | None = None  # its decision on the last answered attempt
+    caller_id: str = ""  # the From of its INVITEs ("": the account's own)
 
     def as_dict(self) -> dict[str, Any]:
         out = dict(vars(self))
@@ -49,20 +50,23 @@ class Job:
         return out
 
 
+@dataclass(frozen=True, slots=True)
+class DialOptions:
+    """How one outbound call is placed, besides whom and with which agent."""
+
+    ring_seconds: float = 30.0  # then the INVITE is cancelled: "no answer"
+    trunk: str | None = None  # a registration trunk to call through; None: the plain account
+    amd: AmdPolicy | None = None  # answering-machine detection before the greeting
+    on_amd: Callable[[AmdDecision], None] | None = None  # told the detector's decision
+    variables: Mapping[str, str] = field(default_factory=dict)  # {name}s of greeting and prompt
+    caller_id: str = ""  # E.164 or sip: URI, the INVITE's From; "": the account's own
+
+
 class Dials(Protocol):
     """Where calls are placed: Calls (one process) or a cluster's workers."""
 
     async def dial(
-        self,
-        uri: str,
-        agent: Agent,
-        version: int = 0,
-        ring_seconds: float = 30.0,
-        trunk: str | None = None,
-        *,
-        amd: AmdPolicy | None = None,
-        on_amd: Callable[[AmdDecision], None] | None = None,
-        variables: dict[str, str] | None = None,  # {name}s of the greeting and prompt
+        self, uri: str, agent: Agent, version: int, options: DialOptions
     ) -> tuple[str, int, str, str]: ...
 
 
@@ -117,12 +121,17 @@ class Dialer:
         return sum(job.state in ("queued", "waiting") for job in self.jobs.values())
 
     def submit(
-        self, to: str, agent: str, trunk: str = "default", amd: AmdPolicy | None = None
+        self,
+        to: str,
+        agent: str,
+        trunk: str = "default",
+        amd: AmdPolicy | None = None,
+        caller_id: str = "",
     ) -> Job:
         uri = self.target(to, trunk)
         if self.waiting >= self.queue_limit:
             raise DialError(f"the outbound queue is full ({self.queue_limit} calls)")
-        job = Job(next(self._ids), uri, agent, trunk, amd_policy=amd)
+        job = Job(next(self._ids), uri, agent, trunk, amd_policy=amd, caller_id=caller_id)
         self.jobs[job.id] = job
         while len(self.jobs) > self.keep:  # forget the oldest finished jobs
             oldest = next((j for j in self.jobs.values() if j.state == "done"), None)
@@ -162,13 +171,7 @@ class Dialer:
                 self._count()
                 try:
                     outcome, code, _, call_id = await self.calls.dial(
-                        job.to,
-                        found[0],
-                        found[1],
-                        self.ring_seconds,
-                        job.trunk if job.trunk in self.trunks else None,
-                        amd=job.amd_policy,
-                        on_amd=lambda decision: setattr(job, "amd", decision.as_dict()),
+                        job.to, found[0], found[1], self.options(job)
                     )
                 except Exception:
                     log.exception("outbound call %d failed", job.id)
@@ -184,6 +187,15 @@ class Dialer:
             await asyncio.sleep(self.retry_seconds)
         self._count()
         log.info("outbound job %d: %s after %d attempt(s)", job.id, job.outcome, job.attempts)
+
+    def options(self, job: Job) -> DialOptions:
+        return DialOptions(
+            ring_seconds=self.ring_seconds,
+            trunk=job.trunk if job.trunk in self.trunks else None,
+            amd=job.amd_policy,
+            on_amd=lambda decision: setattr(job, "amd", decision.as_dict()),
+            caller_id=job.caller_id,
+        )
 
     async def close(self) -> None:
         for task in list(self._tasks):

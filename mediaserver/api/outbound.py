@@ -7,11 +7,12 @@ from typing import Annotated, Any, Literal
 
 from fastapi import APIRouter, Depends, HTTPException
 from fastapi import Path as PathParam
-from pydantic import BaseModel, Field
+from pydantic import BaseModel, Field, field_validator
 
 from mediaserver.amd.policy import AmdPolicy, AmdPolicyError
 from mediaserver.api.auth import Auth
 from mediaserver.api.json_body import TextJsonRoute
+from mediaserver.caller_id import MAX_LENGTH, checked
 from mediaserver.dialer import Dialer, DialError
 
 
@@ -41,6 +42,14 @@ class CallRequest(BaseModel):
     agent: str = Field("default", pattern=r"^[a-z0-9][a-z0-9_-]{0,63}$")
     trunk: str = Field("default", pattern=r"^[a-z0-9][a-z0-9_-]{0,63}$")
     amd: AmdIn | None = None
+    caller_id: str = Field(
+        "", max_length=MAX_LENGTH, description="the INVITE's From: E.164 or a sip: URI"
+    )
+
+    @field_validator("caller_id")
+    @classmethod
+    def _caller_id(cls, value: str) -> str:
+        return checked(value)
 
 
 class JobOut(BaseModel):
@@ -54,6 +63,7 @@ class JobOut(BaseModel):
     attempts: int
     call_ids: list[str]
     created_at: datetime
+    caller_id: str = ""
     amd_policy: dict[str, Any] | None = None
     amd: dict[str, Any] | None = Field(
         None, description="the last answer's verdict: verdict, at_s, reason, beep, carrier"
@@ -68,7 +78,9 @@ def router(dialer: Dialer, auth: Auth) -> APIRouter:
         """Queue an outbound call; follow it at /outbound/{id}."""
         amd = request.amd.policy() if request.amd is not None else None
         try:
-            return dialer.submit(request.to, request.agent, request.trunk, amd).as_dict()
+            return dialer.submit(
+                request.to, request.agent, request.trunk, amd, request.caller_id
+            ).as_dict()
         except DialError as exc:
             raise HTTPException(422, str(exc)) from None
 
