@@ -46,13 +46,11 @@ def start_service(directory: Path) -> tuple[subprocess.Popen[bytes], str]:
         port = s.getsockname()[1]
     config = directory / "inference.toml"
     config.write_text('[server]\nlog_format = "text"\n')
-    log = (directory / "inference.log").open("wb")
-    proc = subprocess.Popen(
-        [sys.executable, "-m", "mediaserver", "inference", "--config", str(config)]
-        + ["--port", str(port)],
-        stdout=log,
-        stderr=subprocess.STDOUT,
-    )
+    command = [sys.executable, "-m", "mediaserver", "inference", "--config", str(config)]
+    with (directory / "inference.log").open("wb") as log:
+        proc = subprocess.Popen(
+            [*command, "--port", str(port)], stdout=log, stderr=subprocess.STDOUT
+        )
     deadline = time.monotonic() + 180
     while time.monotonic() < deadline:
         if proc.poll() is not None:
