@@ -1,5 +1,6 @@
-"""The three loaded models behind their lanes: what the routes call. Models
-never run on the event loop: each lane's own thread runs its model."""
+"""The three loaded models, and the knowledge base's embedding models, behind
+their lanes: what the routes call. Models never run on the event loop: each
+lane's own thread runs its model."""
 
 from __future__ import annotations
 
