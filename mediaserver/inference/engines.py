@@ -89,7 +89,12 @@ class Engines:
 
     @property
     def lanes(self) -> tuple[Lane[object, object], ...]:
-        return (self.stt, self.llm, self.tts, self.embed)  # type: ignore[return-value]
+        return (*self.speech_lanes, self.embed)  # type: ignore[arg-type]
+
+    @property
+    def speech_lanes(self) -> tuple[Lane[object, object], ...]:
+        """What a call cannot go without (a call goes on without retrieval)."""
+        return (self.stt, self.llm, self.tts)  # type: ignore[return-value]
 
     def load(self) -> None:
         """Load and warm each model (blocking; the first run of each is slow)."""
