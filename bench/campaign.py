@@ -19,19 +19,17 @@ import json
 import resource
 import tempfile
 import time
-from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
 import sqlalchemy as sa
 
 from mediaserver.agents import DEFAULT_AGENT, AgentBook
-from mediaserver.amd.detector import AmdDecision
-from mediaserver.amd.policy import AmdPolicy
 from mediaserver.campaigns import leads_csv
 from mediaserver.campaigns.events import CampaignFinished
 from mediaserver.campaigns.model import CampaignSpec, Schedule
 from mediaserver.campaigns.runner import CampaignRunner
+from mediaserver.dialer import DialOptions
 from mediaserver.store import Store
 from mediaserver.store.campaigns import CampaignStore
 
@@ -50,16 +48,7 @@ class Callees:
         self.calls = 0
 
     async def dial(
-        self,
-        uri: str,
-        agent: Any,
-        version: int = 0,
-        ring_seconds: float = 30.0,
-        trunk: str | None = None,
-        *,
-        amd: AmdPolicy | None = None,
-        on_amd: Callable[[AmdDecision], None] | None = None,
-        variables: dict[str, str] | None = None,
+        self, uri: str, agent: Any, version: int, options: DialOptions
     ) -> tuple[str, int, str, str]:
         self.calls += 1
         self.live += 1

@@ -8,10 +8,11 @@ as a live call (mediaserver/harness.py): espeak-ng voices, each question
 after the agent's greeting and then 2-6 s after the agent's likely answer,
 like people. Backends: "local" (LocalSpeech in this process) and "service"
 (`mediaserver inference` in its own process, RemoteSpeech over loopback
-HTTP), interleaved N by N. Per N and backend: voice-to-voice p50/p95 and the
-CPU-seconds a second of call costs (this process plus the service's). The
-largest N whose p95 stays <= 1.5 s, and the compute bound: cores / the
-CPU-seconds a conversation costs per second of call (at N=1).
+HTTP), interleaved N by N, each warmed by one unmeasured conversation
+first. Per N and backend: voice-to-voice p50/p95 and the CPU-seconds a
+second of call costs (this process plus the service's). The largest N
+whose p95 stays <= 1.5 s, and the compute bound: cores / the CPU-seconds a
+conversation costs per second of call (at N=1).
 
 On a shared 2-core box the figures are contended: compare the backends in
 the same run, not runs with each other.
@@ -123,6 +124,11 @@ def measure(sizes: list[int], questions: int) -> dict[str, Any]:
 
     try:
         with tempfile.TemporaryDirectory() as tmp:
+            # one unmeasured conversation each: the first request's model
+            # warm-up and prompt cache are not what a conversation costs
+            warm = conversations(1, 1, Path(tmp))
+            asyncio.run(run_calls(local, warm, agent, vad))
+            asyncio.run(through_service(warm))
             for index, n in enumerate(sizes):
                 audios = conversations(n, questions, Path(tmp))
                 order = ["local", "service"] if index % 2 == 0 else ["service", "local"]

@@ -58,6 +58,7 @@ from mediaserver.webhooks.campaigns import campaign_events
 
 if TYPE_CHECKING:
     from mediaserver.agents import Agent
+    from mediaserver.knowledge.embed import EmbedderSource
     from mediaserver.knowledge.index import KnowledgeIndex
     from mediaserver.knowledge.ingest import Ingest
     from mediaserver.services.pool import SpeechPool
@@ -342,7 +343,6 @@ async def knowledge_base(
 ) -> tuple[Ingest, KnowledgeIndex]:
     """Agents' documents: uploads (ingest) and retrieval in calls (index); the
     English embedding model loaded now, once for the process."""
-    from mediaserver.knowledge.embed import Embedders
     from mediaserver.knowledge.index import KnowledgeIndex
     from mediaserver.knowledge.ingest import Ingest
     from mediaserver.store.documents import Documents
@@ -352,7 +352,7 @@ async def knowledge_base(
     stored = Documents(plane.store)
     if failed := await loop.run_in_executor(None, stored.fail_unfinished):
         log.warning("%d document(s) were being processed when the server stopped", failed)
-    embedders = Embedders(config.knowledge, config.models)
+    embedders = embedders_for(config)
     try:
         await loop.run_in_executor(None, embedders.get, config.knowledge.english_model)
     except ModelError as exc:  # uploads fail with this reason; calls go without
@@ -364,6 +364,27 @@ async def knowledge_base(
         return found[0].language if found is not None else book.builtin.language
 
     return Ingest(stored, index, embedders, config.knowledge, language_of), index
+
+
+def embedders_for(config: Config) -> EmbedderSource:
+    """The embedding models: loaded here (backend "local"), or asked of the
+    inference service's /v1/embeddings (backend "remote")."""
+    from mediaserver.knowledge.embed import Embedders
+    from mediaserver.services.remote_embed import RemoteEmbedders
+
+    if config.models.backend == "remote":
+        return RemoteEmbedders(config.knowledge, config.models)
+    return Embedders(config.knowledge, config.models)
+
+
+def retrieval_index(config: Config, store: Store) -> KnowledgeIndex:
+    """Retrieval only, for a cluster's media worker: the control process
+    ingests into the shared store; the worker reads the agent's chunks from it
+    at each call's start and embeds the caller's words via the service."""
+    from mediaserver.knowledge.index import KnowledgeIndex
+    from mediaserver.store.documents import Documents
+
+    return KnowledgeIndex(Documents(store), embedders_for(config), config.knowledge)
 
 
 class _Stop(Exception):

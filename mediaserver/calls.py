@@ -18,6 +18,7 @@ from mediaserver.amd.policy import AmdPolicy
 from mediaserver.calllog import CallLog, Records
 from mediaserver.config import VadConfig
 from mediaserver.conversation.knowledge import Retrieval
+from mediaserver.dialer import DialOptions
 from mediaserver.events import CallEvent, SendDtmf, Transfer
 from mediaserver.frames import AudioFrame
 from mediaserver.media.end_of_turn import TurnModel
@@ -66,32 +67,28 @@ class Calls(CallHandler):
         self._tasks: set[asyncio.Task[None]] = set()
 
     async def dial(
-        self,
-        uri: str,
-        agent: Agent,
-        version: int = 0,
-        ring_seconds: float = 30.0,
-        trunk: str | None = None,
-        *,
-        amd: AmdPolicy | None = None,
-        on_amd: Callable[[AmdDecision], None] | None = None,
-        variables: dict[str, str] | None = None,
+        self, uri: str, agent: Agent, version: int, options: DialOptions
     ) -> tuple[str, int, str, str]:
         """Call `uri` with the agent ({name}s in its greeting and prompt filled
-        from `variables`); once the call is over: (outcome, SIP code, reason,
-        call record id). outcome: "answered", "busy", "no answer", "rejected"
-        or "failed". With `amd`, answering-machine detection holds the greeting
-        until it has decided, and acts on a machine as the policy says; on_amd
-        is told its decision (the call record keeps it too)."""
-        handle, record = self._place(uri, with_variables(agent, variables), version, trunk)
-        if amd is not None:
-            self._amd[handle] = (amd, on_amd or (lambda decision: None))
+        from options.variables); once the call is over: (outcome, SIP code,
+        reason, call record id). outcome: "answered", "busy", "no answer",
+        "rejected" or "failed". With options.amd, answering-machine detection
+        holds the greeting until it has decided, and acts on a machine as the
+        policy says; options.on_amd is told its decision (the call record keeps
+        it too)."""
+        handle, record = self._place(
+            uri, with_variables(agent, dict(options.variables)), version, options
+        )
+        if options.amd is not None:
+            self._amd[handle] = (options.amd, options.on_amd or (lambda decision: None))
         dialing = self._dialing[handle] = _Dialing(
             asyncio.Event(), asyncio.get_running_loop().create_future()
         )
         ringing = asyncio.ensure_future(dialing.answered.wait())
         waiting: set[asyncio.Future[Any]] = {dialing.done, ringing}
-        await asyncio.wait(waiting, timeout=ring_seconds, return_when=asyncio.FIRST_COMPLETED)
+        await asyncio.wait(
+            waiting, timeout=options.ring_seconds, return_when=asyncio.FIRST_COMPLETED
+        )
         ringing.cancel()
         if not (dialing.done.done() or dialing.answered.is_set()):
             self.transports["sip"].hangup(handle, 487)  # nobody answered: cancel the INVITE
@@ -102,7 +99,7 @@ class Calls(CallHandler):
         return outcome, code, reason, record.id
 
     def _place(
-        self, uri: str, agent: Agent, version: int, trunk: str | None
+        self, uri: str, agent: Agent, version: int, options: DialOptions
     ) -> tuple[CallHandle, CallLog]:
         """An outbound call with `agent`: recorded from the first INVITE."""
         record = self.records.open(
@@ -111,11 +108,11 @@ class Calls(CallHandler):
             agent=agent.name,
             agent_version=version,
             to_uri=uri,
-            trunk=trunk or "",
+            trunk=options.trunk or "",
         )
         sip = self.transports["sip"]
         assert isinstance(sip, SipServer)
-        handle = sip.place(uri, trunk)
+        handle = sip.place(uri, options.trunk, options.caller_id)
         handle.record_id = record.id
         self.logs[handle] = (agent, record)
         return handle, record

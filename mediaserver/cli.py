@@ -307,6 +307,7 @@ def call(args: argparse.Namespace) -> int:
 
     from mediaserver.agents import AgentBook
     from mediaserver.calls import Calls, OneSpeech
+    from mediaserver.dialer import DialOptions
     from mediaserver.transports.sip import SipServer
 
     try:
@@ -344,7 +345,7 @@ def call(args: argparse.Namespace) -> int:
         await server.start()
         try:
             outcome, code, reason, _ = await calls.dial(
-                target, agent, ring_seconds=args.ring_seconds
+                target, agent, 0, DialOptions(ring_seconds=args.ring_seconds)
             )
             return outcome, code, reason
         finally:

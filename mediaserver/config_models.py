@@ -35,6 +35,7 @@ class ModelsConfig:
     stt_url: str = ""  # remote: this model elsewhere (a base URL ending in /v1)
     llm_url: str = ""
     tts_url: str = ""
+    embed_url: str = ""  # remote: where /v1/embeddings is asked (default: url)
     voice: str = ""  # remote: the `voice` of speech requests (default: the tts name)
     api_key: str = ""  # remote: sent as a Bearer token (vLLM --api-key, llama-server --api-key)
     timeout_seconds: float = 10.0  # remote: a request's deadline, and a stream's between pieces
@@ -51,7 +52,7 @@ class ModelsConfig:
             "models.backend",
             f'expected "local" or "remote", got {self.backend!r}',
         )
-        for key in ("url", "stt_url", "llm_url", "tts_url"):
+        for key in ("url", "stt_url", "llm_url", "tts_url", "embed_url"):
             value = getattr(self, key)
             parts = urlsplit(value)
             require(
@@ -84,6 +85,7 @@ class InferenceConfig:
     stt_queue: int = 16  # requests waiting per model, beyond the one(s) running
     llm_queue: int = 8
     tts_queue: int = 16
+    embed_queue: int = 16  # /v1/embeddings requests (retrieval during calls, ingestion)
     stt_batch: int = 8  # transcriptions decoded together at most
     stt_batch_window_ms: int = 0  # after the first, wait this long for others (GPU: 10-20)
     retry_after_seconds: int = 1  # what a refusal tells the client
@@ -91,7 +93,7 @@ class InferenceConfig:
     def __post_init__(self) -> None:
         require(bool(self.host), "inference.host", "must not be empty")
         require(0 <= self.port <= 65535, "inference.port", f"expected 0..65535, got {self.port}")
-        for key in ("stt_queue", "llm_queue", "tts_queue"):
+        for key in ("stt_queue", "llm_queue", "tts_queue", "embed_queue"):
             require(1 <= getattr(self, key) <= 10_000, f"inference.{key}", "expected 1..10000")
         require(1 <= self.stt_batch <= 64, "inference.stt_batch", "expected 1..64")
         require(

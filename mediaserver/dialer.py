@@ -6,7 +6,8 @@ store: campaigns/one_call.py)."""
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
 from typing import Protocol
 
 from mediaserver.agents import Agent, AgentBook
@@ -20,20 +21,23 @@ class DialError(ValueError):
     """The request cannot be queued; the message says why."""
 
 
+@dataclass(frozen=True, slots=True)
+class DialOptions:
+    """How one outbound call is placed, besides whom and with which agent."""
+
+    ring_seconds: float = 30.0  # then the INVITE is cancelled: "no answer"
+    trunk: str | None = None  # a registration trunk to call through; None: the plain account
+    amd: AmdPolicy | None = None  # answering-machine detection before the greeting
+    on_amd: Callable[[AmdDecision], None] | None = None  # told the detector's decision
+    variables: Mapping[str, str] = field(default_factory=dict)  # {name}s of greeting and prompt
+    caller_id: str = ""  # E.164 or sip: URI, the INVITE's From; "": the account's own
+
+
 class Dials(Protocol):
     """Where calls are placed: Calls (one process) or a cluster's workers."""
 
     async def dial(
-        self,
-        uri: str,
-        agent: Agent,
-        version: int = 0,
-        ring_seconds: float = 30.0,
-        trunk: str | None = None,
-        *,
-        amd: AmdPolicy | None = None,
-        on_amd: Callable[[AmdDecision], None] | None = None,
-        variables: dict[str, str] | None = None,  # {name}s of the greeting and prompt
+        self, uri: str, agent: Agent, version: int, options: DialOptions
     ) -> tuple[str, int, str, str]: ...
 
 

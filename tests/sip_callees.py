@@ -7,7 +7,7 @@ number (the user part of the To URI) gets the answer a script gives it.
 answer (the caller cancels); a number: that final status. Numbers not in the
 script are answered. Prints "listening PORT", then, on SIGTERM or after
 --seconds, one JSON line: {"invites": {number: n}, "most_at_once": {number: n},
-"most_calls": n}.
+"most_calls": n, "froms": {number: [the From URI of each INVITE]}}.
 """
 
 from __future__ import annotations
@@ -23,6 +23,8 @@ from collections import Counter
 from typing import Any
 
 import pjsua2 as pj
+
+from tests.sip_raw import from_uri
 
 
 def number_of(uri: str) -> str:
@@ -50,6 +52,7 @@ class Callees(pj.Account):  # type: ignore[misc]
         self.script = script
         self.calls: list[Call] = []  # every pj.Call stays referenced until libDestroy
         self.invites: Counter[str] = Counter()
+        self.froms: dict[str, list[str]] = {}
         self.live: Counter[str] = Counter()
         self.most_at_once: Counter[str] = Counter()
         self.most_calls = 0
@@ -58,6 +61,7 @@ class Callees(pj.Account):  # type: ignore[misc]
         try:
             call = Call(self, prm.callId, "")
             number = call.number = number_of(call.getInfo().localUri)
+            self.froms.setdefault(number, []).append(from_uri(str(prm.rdata.wholeMsg)))
             self.calls.append(call)
             self.invites[number] += 1
             self.live[number] += 1
@@ -125,6 +129,7 @@ def main() -> int:
         "invites": dict(account.invites),
         "most_at_once": dict(account.most_at_once),
         "most_calls": account.most_calls,
+        "froms": account.froms,
     }
     ep.hangupAllCalls()
     for _ in range(50):

@@ -19,6 +19,8 @@ from typing import Any
 
 import pjsua2 as pj
 
+from tests.sip_raw import from_uri
+
 
 class Callee(pj.Account):  # type: ignore[misc]
     def __init__(self, respond: int) -> None:
@@ -26,11 +28,13 @@ class Callee(pj.Account):  # type: ignore[misc]
         self.respond = respond
         self.call: Call | None = None
         self.invites = 0
+        self.froms: list[str] = []  # the From URI of each INVITE
         self.refused: list[Call] = []  # every pj.Call stays referenced until libDestroy
 
     def onIncomingCall(self, prm: Any) -> None:
         try:
             self.invites += 1
+            self.froms.append(from_uri(str(prm.rdata.wholeMsg)))
             call = Call(self, prm.callId)
             op = pj.CallOpParam()
             op.statusCode = 180
@@ -180,6 +184,7 @@ def main() -> int:
     }
     if isinstance(account, Callee):
         result["invites"] = account.invites
+        result["froms"] = account.froms
     ep.hangupAllCalls()  # a call a REFER made too; then let PJSIP finish them
     for _ in range(50):
         ep.libHandleEvents(10)

@@ -185,6 +185,12 @@ def status(response: str) -> int:
     return int(parts[1]) if len(parts) > 1 and parts[1].isdigit() else 0
 
 
+def from_uri(message: str) -> str:
+    """The URI of a request's From header, as it was sent ("" if it has none)."""
+    value = _header(message, "From", "f") or ""
+    return value.split("<", 1)[-1].split(">", 1)[0] if "<" in value else value.split(";")[0]
+
+
 def _header(message: str, name: str, compact: str) -> str | None:
     for line in message.split("\r\n\r\n", 1)[0].split("\r\n")[1:]:
         key, _, value = line.partition(":")

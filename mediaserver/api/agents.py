@@ -14,6 +14,7 @@ from mediaserver.api.auth import Auth
 from mediaserver.api.guard import LARGE_BODY
 from mediaserver.api.json_body import TextJsonRoute
 from mediaserver.store import Store
+from mediaserver.store.documents import delete_agent_with_documents
 from mediaserver.tools.guard import url_problem
 from mediaserver.tools.secret import tool_secret
 from mediaserver.tools.spec import BUILTINS, NAME, SECRET_REF, schema_problem
@@ -228,7 +229,7 @@ def router(store: Store, auth: Auth) -> APIRouter:
 
     @api.delete("/{name}", status_code=204, dependencies=[Depends(auth.admin)])
     def delete_agent(name: AgentName) -> Response:
-        if not store.delete_agent(name):
+        if not delete_agent_with_documents(store, name):
             raise HTTPException(404, f"no agent {name!r}")
         return Response(status_code=204)
 

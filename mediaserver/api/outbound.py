@@ -11,11 +11,12 @@ from typing import Annotated, Any, Literal
 from fastapi import APIRouter, Depends, HTTPException, Query
 from fastapi import Path as PathParam
 from fastapi.concurrency import run_in_threadpool
-from pydantic import BaseModel, Field
+from pydantic import BaseModel, Field, field_validator
 
 from mediaserver.amd.policy import AmdPolicy, AmdPolicyError
 from mediaserver.api.auth import Auth
 from mediaserver.api.json_body import TextJsonRoute
+from mediaserver.caller_id import MAX_LENGTH, checked
 from mediaserver.campaigns.one_call import call_spec, job_view
 from mediaserver.dialer import Dialer, DialError
 from mediaserver.store.call_jobs import CallJobs
@@ -53,6 +54,14 @@ class CallRequest(BaseModel):
         max_length=32,
         description="{name}s of the greeting and prompt",
     )
+    caller_id: str = Field(
+        "", max_length=MAX_LENGTH, description="the INVITE's From: E.164 or a sip: URI"
+    )
+
+    @field_validator("caller_id")
+    @classmethod
+    def _caller_id(cls, value: str) -> str:
+        return checked(value)
 
 
 class JobOut(BaseModel):
@@ -66,6 +75,7 @@ class JobOut(BaseModel):
     attempts: int
     call_ids: list[str]
     created_at: datetime
+    caller_id: str = ""
     amd_policy: dict[str, Any] | None = None
     amd: dict[str, Any] | None = Field(
         None, description="the last answer's verdict: verdict, at_s, reason, beep, carrier"
@@ -86,7 +96,7 @@ def router(
         if jobs.waiting() >= rules.queue_limit:
             raise DialError(f"the outbound queue is full ({rules.queue_limit} calls)")
         variables = {**request.variables, **(dict(amd.variables) if amd is not None else {})}
-        spec = call_spec(request.agent, request.trunk, amd, rules)
+        spec = call_spec(request.agent, request.trunk, amd, rules, request.caller_id)
         job_id = jobs.add(spec.model_dump(), target, variables)
         dialer.metrics.outbound_queue.set(jobs.waiting())
         found = jobs.get(job_id)

@@ -9,6 +9,8 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 import phonenumbers
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
+from mediaserver import caller_id
+
 NAME = r"^[a-z0-9][a-z0-9_-]{0,63}$"
 DAYS = ("mon", "tue", "wed", "thu", "fri", "sat", "sun")
 Day = Literal["mon", "tue", "wed", "thu", "fri", "sat", "sun"]
@@ -81,7 +83,7 @@ class CampaignSpec(BaseModel):
     name: str = Field(min_length=1, max_length=128)
     agent: str = Field(default="default", pattern=NAME)
     trunk: str = Field(default="default", pattern=NAME)
-    caller_id: str = Field(default="", max_length=64)
+    caller_id: str = Field(default="", max_length=64, description="E.164 or a sip: URI")
     country: str = Field(default="US", description="region of national numbers (ISO 3166 alpha-2)")
     timezone: str = Field(default="UTC", description="IANA zone of leads that name none")
     schedule: Schedule = Schedule()
@@ -100,6 +102,11 @@ class CampaignSpec(BaseModel):
         if value not in phonenumbers.SUPPORTED_REGIONS:
             raise ValueError(f"unknown country {value!r} (expected e.g. US, GB, DE)")
         return value
+
+    @field_validator("caller_id")
+    @classmethod
+    def _caller_id(cls, value: str) -> str:
+        return caller_id.checked(value)
 
     @field_validator("timezone")
     @classmethod

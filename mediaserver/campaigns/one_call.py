@@ -30,12 +30,15 @@ class CallRules:
     queue_limit: int = 1000  # jobs waiting to be dialled, at most
 
 
-def call_spec(agent: str, trunk: str, amd: AmdPolicy | None, rules: CallRules) -> CampaignSpec:
+def call_spec(
+    agent: str, trunk: str, amd: AmdPolicy | None, rules: CallRules, caller_id: str = ""
+) -> CampaignSpec:
     delay = rules.retry_seconds
     return CampaignSpec(
         name="call",
         agent=agent,
         trunk=trunk,
+        caller_id=caller_id,
         schedule=ANY_TIME,
         max_concurrent=1,
         max_attempts=rules.retries + 1,
@@ -80,6 +83,7 @@ def job_view(row: dict[str, Any]) -> dict[str, Any]:
         "attempts": row["attempts"],
         "call_ids": [a["call_id"] for a in row["attempt_log"] if a["call_id"]],
         "created_at": row["created_at"],
+        "caller_id": spec.caller_id,
         "amd_policy": policy,
         "amd": decided[-1] if decided else None,
     }

@@ -24,7 +24,7 @@ from mediaserver.campaigns.events import AttemptEnded, CampaignEvent, CampaignFi
 from mediaserver.campaigns.leads_csv import neutralized
 from mediaserver.campaigns.model import CampaignSpec, outcome_state, zone
 from mediaserver.campaigns.schedule import next_open
-from mediaserver.dialer import Dialer, Dials
+from mediaserver.dialer import Dialer, DialOptions, Dials
 from mediaserver.store import Store
 from mediaserver.store.campaigns import CampaignStore, Claim
 from mediaserver.store.db import utcnow
@@ -158,16 +158,15 @@ class CampaignRunner:
                 uri = self.target(claim.phone, spec.trunk)
                 variables = {k: neutralized(str(v)) for k, v in claim.variables.items()}
                 trunk = spec.trunk if spec.trunk in self.named_trunks else None
-                said, sip_code, _, record = await self.dials.dial(
-                    uri,
-                    found[0],
-                    found[1],
-                    spec.ring_seconds,
-                    trunk,
+                options = DialOptions(
+                    ring_seconds=spec.ring_seconds,
+                    trunk=trunk,
                     amd=machine_policy(spec, variables) if spec.amd else None,
                     on_amd=decided.append,
                     variables=variables,
+                    caller_id=spec.caller_id,
                 )
+                said, sip_code, _, record = await self.dials.dial(uri, found[0], found[1], options)
                 outcome, code, call_id = said.replace(" ", "_"), sip_code or None, record or None
                 if outcome == "answered" and decided:
                     outcome = amd_outcome(decided[0])

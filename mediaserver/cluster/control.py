@@ -68,7 +68,7 @@ class ControlProcess:
         self.campaigns.start()
         # one scrape covers the whole cluster (cluster/metrics.py says why not multiprocess mode)
         metrics.registry = cluster_registry(metrics.registry, self.workers.metrics_texts)
-        if config.knowledge.enabled:  # uploads here; calls on workers go without (README)
+        if config.knowledge.enabled:  # uploads here; the workers retrieve (worker.py)
             self.knowledge = await app.knowledge_base(config, plane, book)
         # the webhooks' outbox is delivered from here; the workers analyse their own calls
         self.after = AfterCalls.start(config, plane, None, None)

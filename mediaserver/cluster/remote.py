@@ -6,7 +6,6 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
@@ -14,9 +13,9 @@ import httpx
 
 from mediaserver.agents import Agent
 from mediaserver.amd.detector import AmdDecision
-from mediaserver.amd.policy import AmdPolicy
 from mediaserver.cluster.proto import WorkerAddress
 from mediaserver.cluster.worker_api import SECRET_HEADER
+from mediaserver.dialer import DialOptions
 from mediaserver.transports.call import CallHandle
 from mediaserver.transports.webrtc import Busy, OfferError
 
@@ -183,24 +182,16 @@ class RemoteCalls:
         self.max_call_seconds = max_call_seconds
 
     async def dial(
-        self,
-        uri: str,
-        agent: Agent,
-        version: int = 0,
-        ring_seconds: float = 30.0,
-        trunk: str | None = None,
-        *,
-        amd: AmdPolicy | None = None,
-        on_amd: Callable[[AmdDecision], None] | None = None,
-        variables: dict[str, str] | None = None,
+        self, uri: str, agent: Agent, version: int, options: DialOptions
     ) -> tuple[str, int, str, str]:
         body = {
             "uri": uri,
             "agent": agent.name,
-            "ring_seconds": ring_seconds,
-            "trunk": trunk,
-            "amd": amd.as_dict() if amd is not None else None,
-            "variables": variables or {},
+            "ring_seconds": options.ring_seconds,
+            "trunk": options.trunk,
+            "amd": options.amd.as_dict() if options.amd is not None else None,
+            "variables": dict(options.variables),
+            "caller_id": options.caller_id,
         }
         while True:
             # room shows up in the workers' polled status: no event to wait on
@@ -211,7 +202,7 @@ class RemoteCalls:
             try:
                 log.info("outbound call to %s placed on worker %s", uri, state.address.worker)
                 response = await self.workers.post(
-                    state, "/worker/dial", body, ring_seconds + self.max_call_seconds + 30
+                    state, "/worker/dial", body, options.ring_seconds + self.max_call_seconds + 30
                 )
             except httpx.HTTPError as exc:
                 return "failed", 0, f"worker {state.address.worker}: {exc}", ""
@@ -224,6 +215,6 @@ class RemoteCalls:
         if response.status_code != 200:
             return "failed", 0, f"worker {state.address.worker}: {response.text[:200]}", ""
         out = response.json()
-        if on_amd is not None and out.get("amd"):
-            on_amd(AmdDecision(**out["amd"]))
+        if options.on_amd is not None and out.get("amd"):
+            options.on_amd(AmdDecision(**out["amd"]))
         return str(out["outcome"]), int(out["code"]), str(out["reason"]), str(out["call_id"])

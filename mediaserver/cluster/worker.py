@@ -22,6 +22,8 @@ from mediaserver.cluster import proto
 from mediaserver.cluster.child import ChildHttp
 from mediaserver.cluster.worker_api import worker_app
 from mediaserver.config import Config
+from mediaserver.knowledge.index import KnowledgeIndex
+from mediaserver.services.remote_embed import RemoteEmbedders
 from mediaserver.store import Store
 from mediaserver.tools.runners import ToolRunners
 from mediaserver.transports.sip import SipServer
@@ -58,6 +60,7 @@ class MediaWorker:
         self.sip: SipServer | None = None
         self.browser: WebRtcServer | None = None
         self._speech_owner: object = None
+        self.knowledge: KnowledgeIndex | None = None
         self.after: AfterCalls | None = None
         self._http: uvicorn.Server | None = None
         self._http_task: asyncio.Task[None] | None = None
@@ -69,6 +72,9 @@ class MediaWorker:
         self.store, self.records, metrics = plane.store, plane.records, plane.metrics
         book = AgentBook(configured(DEFAULT_AGENT, config.agent, config.models), self.store)
         source, self._speech_owner = await speech_source(config, book.builtin)
+        if config.knowledge.enabled and config.models.backend == "remote":
+            # the agent's chunks from the shared store, the caller's words embedded by the service
+            self.knowledge = app.retrieval_index(config, self.store)
         calls = self.calls_ = Calls(
             book,
             source,
@@ -76,6 +82,7 @@ class MediaWorker:
             records=self.records,
             data_dir=self.data_dir,
             routes={route.number: route.agent for route in config.sip.routes},
+            knowledge=self.knowledge,
             tools=ToolRunners(config.tools, self.store),
         )
         # only the edge (and our own box) reaches this port; trunks register at the edge
@@ -130,6 +137,10 @@ class MediaWorker:
             await self.sip.stop()
         if self.after is not None:
             await self.after.stop()
+        if self.knowledge is not None:
+            self.knowledge.close()
+            if isinstance(self.knowledge.embedders, RemoteEmbedders):
+                await self.knowledge.embedders.aclose()
         close = getattr(self._speech_owner, "aclose", None)
         if close is not None:
             await close()

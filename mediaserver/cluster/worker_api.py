@@ -10,10 +10,12 @@ from typing import TYPE_CHECKING, Annotated, Any
 from fastapi import Depends, FastAPI, Header, HTTPException, Response
 from fastapi.concurrency import run_in_threadpool
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
-from pydantic import BaseModel, Field
+from pydantic import BaseModel, Field, field_validator
 
 from mediaserver.amd.detector import AmdDecision
 from mediaserver.amd.policy import AmdPolicy, AmdPolicyError
+from mediaserver.caller_id import MAX_LENGTH, checked
+from mediaserver.dialer import DialOptions
 from mediaserver.metrics import Metrics
 from mediaserver.transports.webrtc import Busy, OfferError
 
@@ -36,6 +38,12 @@ class DialIn(BaseModel):
     trunk: str | None = None
     amd: dict[str, Any] | None = None  # AmdPolicy.as_dict()
     variables: dict[str, str] = Field(default_factory=dict)  # a campaign lead's columns
+    caller_id: str = Field("", max_length=MAX_LENGTH)  # the INVITE's From
+
+    @field_validator("caller_id")
+    @classmethod
+    def _caller_id(cls, value: str) -> str:
+        return checked(value)
 
 
 def worker_app(worker: MediaWorker, metrics: Metrics) -> FastAPI:
@@ -84,16 +92,15 @@ def worker_app(worker: MediaWorker, metrics: Metrics) -> FastAPI:
         except (AmdPolicyError, TypeError) as exc:
             raise HTTPException(422, f"amd: {exc}") from None
         decided: list[AmdDecision] = []
-        outcome, code, reason, call_id = await calls.dial(
-            body.uri,
-            found[0],
-            found[1],
-            body.ring_seconds,
-            body.trunk,
+        options = DialOptions(
+            ring_seconds=body.ring_seconds,
+            trunk=body.trunk,
             amd=amd,
             on_amd=decided.append,
             variables=body.variables,
+            caller_id=body.caller_id,
         )
+        outcome, code, reason, call_id = await calls.dial(body.uri, found[0], found[1], options)
         return {
             "outcome": outcome,
             "code": code,

@@ -17,7 +17,8 @@ from mediaserver.config import Config
 from mediaserver.inference import errors
 from mediaserver.inference.engines import Engines
 from mediaserver.inference.metrics import ServiceMetrics
-from mediaserver.inference.routes import chat, info, speech, transcriptions
+from mediaserver.inference.routes import chat, embeddings, info, speech, transcriptions
+from mediaserver.knowledge.embed import Embedders
 from mediaserver.modelset import model_set
 
 log = logging.getLogger("mediaserver.inference")
@@ -26,7 +27,7 @@ log = logging.getLogger("mediaserver.inference")
 def create_app(engines: Engines, retry_after_seconds: int = 1) -> FastAPI:
     app = FastAPI(title="mediaserver inference", version=__version__)
     errors.install(app, engines.metrics, retry_after_seconds)
-    for module in (transcriptions, chat, speech, info):
+    for module in (transcriptions, chat, speech, embeddings, info):
         app.include_router(module.router(engines))
     return app
 
@@ -39,6 +40,7 @@ def engines_for(config: Config) -> Engines:
         (models.stt, models.llm, models.tts),
         config.inference,
         ServiceMetrics(),
+        Embedders(config.knowledge, models),
     )
 
 

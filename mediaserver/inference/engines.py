@@ -1,5 +1,6 @@
-"""The three loaded models behind their lanes: what the routes call. Models
-never run on the event loop: each lane's own thread runs its model."""
+"""The three loaded models, and the knowledge base's embedding models, behind
+their lanes: what the routes call. Models never run on the event loop: each
+lane's own thread runs its model."""
 
 from __future__ import annotations
 
@@ -16,8 +17,10 @@ import numpy as np
 from mediaserver.config_models import InferenceConfig
 from mediaserver.inference.lanes import Lane
 from mediaserver.inference.metrics import ServiceMetrics
+from mediaserver.knowledge.embed import Embedders
 from mediaserver.modelset import ModelSet
 from mediaserver.speech import Message
+from models.store import ModelError
 from models.stt import Transcription
 
 SPOKEN_CACHE_SIZE = 64  # phrases kept as audio: greetings, fallbacks, frequent clauses
@@ -28,6 +31,15 @@ STT_PRIORITY = 0
 FIRST_CLAUSE, LATER_CLAUSE = 0, 1
 
 Emit = Callable[[str | BaseException | None], None]
+
+
+@dataclass(frozen=True, slots=True)
+class Embedding:
+    """Texts to embed with one model; `query`: a question, not a passage (e5 tells them apart)."""
+
+    model: str
+    texts: list[str]
+    query: bool
 
 
 @dataclass
@@ -52,8 +64,11 @@ class Engines:
         names: tuple[str, str, str],
         config: InferenceConfig,
         metrics: ServiceMetrics,
+        embedders: Embedders | None = None,
     ) -> None:
         self.models = models
+        self.embedders = embedders  # None: no /v1/embeddings
+        self._embedding_models: list[str] | None = None
         self.names = names  # stt, llm, tts as clients name them
         self.metrics = metrics
         self.loaded = False
@@ -67,12 +82,18 @@ class Engines:
         )
         self.llm = Lane[Generation, None]("llm", self._generate, config.llm_queue)
         self.tts = Lane[str, np.ndarray]("tts", self._synthesize, config.tts_queue)
+        self.embed = Lane[Embedding, np.ndarray]("embed", self._embed, config.embed_queue)
         self._spoken: OrderedDict[str, np.ndarray] = OrderedDict()
         self._spoken_lock = threading.Lock()
-        metrics.watch((self.stt, self.llm, self.tts))
+        metrics.watch(self.lanes)
 
     @property
     def lanes(self) -> tuple[Lane[object, object], ...]:
+        return (*self.speech_lanes, self.embed)  # type: ignore[arg-type]
+
+    @property
+    def speech_lanes(self) -> tuple[Lane[object, object], ...]:
+        """What a call cannot go without (a call goes on without retrieval)."""
         return (self.stt, self.llm, self.tts)  # type: ignore[return-value]
 
     def load(self) -> None:
@@ -84,6 +105,12 @@ class Engines:
             pass
         self.models.tts.load()
         list(self.models.tts.synthesize("Hello."))
+        if self.embedders is not None:
+            english = self.embedders.config.english_model
+            try:
+                self.embedders.get(english).embed(["Hello."])
+            except ModelError as exc:  # the speech models serve on; embeddings answer 404
+                log.warning("embeddings: %s", exc)
         self.loaded = True
 
     def close(self) -> None:
@@ -165,6 +192,26 @@ class Engines:
             finally:
                 stream.close()  # llama.cpp's loop ends here, not at max_tokens
         return [None] * len(jobs)
+
+    # -- embeddings -----------------------------------------------------------------
+    def embedding_models(self) -> list[str]:
+        """The embedding models this service can load (installed ones; looked up once)."""
+        if self._embedding_models is None:
+            found: list[str] = []
+            if self.embedders is not None:
+                config = self.embedders.config
+                names = dict.fromkeys(n for n in (config.english_model, config.other_model) if n)
+                found = [name for name in names if self.embedders.installed(name)]
+            self._embedding_models = found
+        return self._embedding_models
+
+    async def embeddings(self, job: Embedding) -> np.ndarray:
+        """(len(texts), dim) float32, L2-normalized; ModelError if the model is not installed."""
+        return await self.embed.run(job)
+
+    def _embed(self, jobs: list[Embedding]) -> list[np.ndarray]:
+        assert self.embedders is not None  # the route refuses requests without them
+        return [self.embedders.get(job.model).embed(job.texts, query=job.query) for job in jobs]
 
     # -- TTS ----------------------------------------------------------------------
     async def synthesize(self, text: str, priority: int, *, admitted: bool = False) -> np.ndarray:

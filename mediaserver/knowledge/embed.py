@@ -1,12 +1,14 @@
 """The embedding models, chosen by the agent's language and loaded once per
 process on first use. get() blocks (a load takes ~0.2 s): call it off the
-event loop."""
+event loop. With `[models] backend = "remote"` the inference service embeds
+instead (services/remote_embed.py): both are an EmbedderSource."""
 
 from __future__ import annotations
 
 import logging
 import threading
 from pathlib import Path
+from typing import Protocol
 
 from mediaserver.config_knowledge import KnowledgeConfig
 from mediaserver.config_models import ModelsConfig
@@ -14,6 +16,16 @@ from models import registry, store
 from models.embed import E5, Embedder, MiniLM
 
 log = logging.getLogger(__name__)
+
+
+class EmbedderSource(Protocol):
+    def name_for(self, language: str) -> str:
+        """The embedding model for an agent of `language` (blocking)."""
+        ...
+
+    def get(self, name: str) -> Embedder:
+        """That model, ready to embed (ModelError if it cannot be had). Blocking."""
+        ...
 
 
 class Embedders:
@@ -28,12 +40,17 @@ class Embedders:
         english, other = self.config.english_model, self.config.other_model
         if language.split("-", maxsplit=1)[0].lower() == "en" or not other or other == english:
             return english
-        try:
-            store.locate(registry.by_name(other), self.models_dir)
-        except (KeyError, store.ModelError):
+        if not self.installed(other):
             log.warning("%s is not installed: %s is embedded by %s", other, language, english)
             return english
         return other
+
+    def installed(self, name: str) -> bool:
+        try:
+            store.locate(registry.by_name(name), self.models_dir)
+        except (KeyError, store.ModelError):
+            return False
+        return True
 
     def get(self, name: str) -> Embedder:
         """The loaded model (ModelError if it is not installed). Blocking."""

@@ -9,17 +9,25 @@ import asyncio
 import logging
 from collections.abc import Sequence
 from concurrent.futures import ThreadPoolExecutor
+from typing import Protocol, runtime_checkable
 
 import numpy as np
 
 from mediaserver.agents import Agent
 from mediaserver.config_knowledge import KnowledgeConfig
 from mediaserver.conversation.knowledge import Fact, Retrieval
-from mediaserver.knowledge.embed import Embedders
+from mediaserver.knowledge.embed import EmbedderSource
 from mediaserver.store.documents import AgentChunks, Documents
 from models.embed import Embedder
 
 log = logging.getLogger(__name__)
+
+
+@runtime_checkable
+class AsyncEmbedder(Protocol):
+    """An embedder that waits on the network, not the CPU (services/remote_embed.py)."""
+
+    async def embed_async(self, texts: list[str], query: bool = False) -> np.ndarray: ...
 
 
 def top_facts(chunks: AgentChunks, query: np.ndarray, k: int, min_score: float) -> list[Fact]:
@@ -59,7 +67,13 @@ class AgentKnowledge:
 
     async def search(self, text: str) -> Sequence[Fact]:
         loop = asyncio.get_running_loop()
-        return await loop.run_in_executor(self.executor, self.search_now, text)
+        if not isinstance(self.embedder, AsyncEmbedder):
+            return await loop.run_in_executor(self.executor, self.search_now, text)
+        # over HTTP: awaited here, so a slow service holds no thread other calls need
+        query = (await self.embedder.embed_async([text], query=True))[0]
+        return await loop.run_in_executor(
+            self.executor, top_facts, self.chunks, query, self.config.top_k, self.config.min_score
+        )
 
 
 class KnowledgeIndex:
@@ -67,7 +81,9 @@ class KnowledgeIndex:
     at each call's start (a cheap count), so a change made by another process
     (a cluster's control plane) is seen by the next call."""
 
-    def __init__(self, documents: Documents, embedders: Embedders, config: KnowledgeConfig) -> None:
+    def __init__(
+        self, documents: Documents, embedders: EmbedderSource, config: KnowledgeConfig
+    ) -> None:
         self.documents = documents
         self.embedders = embedders
         self.config = config

@@ -20,7 +20,7 @@ import numpy as np
 
 from mediaserver.config_knowledge import KnowledgeConfig
 from mediaserver.knowledge.chunk import chunks
-from mediaserver.knowledge.embed import Embedders
+from mediaserver.knowledge.embed import EmbedderSource
 from mediaserver.knowledge.index import KnowledgeIndex
 from mediaserver.knowledge.parse import DocumentError, content_type, parse
 from mediaserver.store.documents import Documents
@@ -47,7 +47,7 @@ class Ingest:
         self,
         documents: Documents,
         index: KnowledgeIndex,
-        embedders: Embedders,
+        embedders: EmbedderSource,
         config: KnowledgeConfig,
         language_of: Callable[[str], str],
     ) -> None:

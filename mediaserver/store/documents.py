@@ -16,7 +16,7 @@ import sqlalchemy as sa
 
 from mediaserver.store.db import Store
 from mediaserver.store.rows import _row, utcnow
-from mediaserver.store.tables import chunks, documents
+from mediaserver.store.tables import agents, chunks, documents
 from mediaserver.store.text import fit
 
 PROCESSING, READY, FAILED = "processing", "ready", "failed"
@@ -192,3 +192,16 @@ class Documents:
             [r.name for r in rows],
             vectors,
         )
+
+
+def delete_agent_with_documents(store: Store, name: str) -> bool:
+    """Remove the agent and its knowledge base (documents and chunks) in one
+    transaction; its versions stay for the calls that used them. False if
+    there is no such agent (nothing is removed). A document still being
+    embedded finds its row gone and stores nothing (Documents.ready)."""
+    with store.engine.begin() as c:
+        if not c.execute(agents.delete().where(agents.c.name == name)).rowcount:
+            return False
+        c.execute(chunks.delete().where(chunks.c.agent == name))
+        c.execute(documents.delete().where(documents.c.agent == name))
+        return True

@@ -25,6 +25,7 @@ from typing import Any
 
 import pjsua2 as pj
 
+from mediaserver.caller_id import from_uri
 from mediaserver.config import SipConfig, TrunkConfig
 from mediaserver.transports import sip_budget, sip_carrier, sip_check, sip_log, sip_tcp, sip_trunks
 from mediaserver.transports.call import RATE, CallHandle, CallHandler
@@ -316,20 +317,24 @@ class SipServer:
         op.statusCode = 200
         call.answer(op)
 
-    def place(self, uri: str, trunk: str | None = None) -> CallHandle:
+    def place(self, uri: str, trunk: str | None = None, caller_id: str = "") -> CallHandle:
         """Call `uri` (from the event loop), through a registration trunk if
-        named (its credentials answer the carrier's challenge); the handler
-        hears started/ended."""
+        named (its credentials answer the carrier's challenge), From
+        `caller_id` if one is given (a number: at the account's host); the
+        handler hears started/ended."""
         handle = CallHandle(-1, remote_uri=uri, outbound=True)
-        self.submit(lambda: self._place(handle, trunk))
+        self.submit(lambda: self._place(handle, trunk, caller_id))
         return handle
 
-    def _place(self, handle: CallHandle, trunk: str | None) -> None:
+    def _place(self, handle: CallHandle, trunk: str | None, caller_id: str) -> None:
         uri = handle.remote_uri
         account = self._registrations.get(trunk or "", self._account)
         call = SipCall(self, account, handle)
+        op = pj.CallOpParam(True)
+        if caller_id:
+            op.txOption.localUri = from_uri(caller_id, self._account_host(account))
         try:
-            call.makeCall(uri, pj.CallOpParam(True))
+            call.makeCall(uri, op)
         except pj.Error as exc:
             handle.ended = True
             self._notify(self.handler.ended, handle, 0, f"could not call {uri}: {exc.reason}")
@@ -337,6 +342,12 @@ class SipServer:
         handle.call_id = call.getId()
         if not handle.ended:  # (a call that failed inside makeCall is among the ended already)
             self._track(call)
+
+    def _account_host(self, account: Any) -> str:
+        """The host of `account`'s own URI: a trunk's host, or this server's address."""
+        if isinstance(account, Registration):
+            return next(t.host for t in self.config.trunks if t.name == account.name)
+        return f"{self.host}:{self.port}"
 
     def _notify(self, fn: Callable[..., None], *args: Any) -> None:
         self.loop.call_soon_threadsafe(fn, *args)

@@ -106,7 +106,8 @@ def test_a_campaign_ends_every_lead_in_its_state_after_its_retries(
     try:
         sales = {"name": "sales", "greeting": "Hello {name}, about your {plan} plan."}
         assert server.post("/agents", sales).status_code == 201
-        created = server.post("/campaigns", campaign_spec(agent="sales"))
+        spec = campaign_spec(agent="sales", caller_id="sip:sales@example.com")
+        created = server.post("/campaigns", spec)
         assert created.status_code == 201, created.text
         campaign_id = created.json()["id"]
         rows = [f"{ANSWERS},Ann,gold", f"{BUSY},Bob,x", f"{RINGS},Cy,x", f"{REJECTS},Dee,x"]
@@ -143,6 +144,8 @@ def test_a_campaign_ends_every_lead_in_its_state_after_its_retries(
     assert said["invites"] == {ANSWERS: 1, BUSY: 2, RINGS: 2, REJECTS: 1}
     assert set(said["most_at_once"].values()) == {1}  # no lead dialled twice at once
     assert said["most_calls"] <= 2  # max_concurrent
+    # the campaign's caller ID is the From of every INVITE
+    assert {uri for froms in said["froms"].values() for uri in froms} == {"sip:sales@example.com"}
 
 
 def test_a_server_killed_mid_campaign_closes_its_attempts_unclean_and_retries_them(
@@ -200,6 +203,9 @@ def test_bad_lead_lists_and_bodies_are_refused_with_reasons(
         wrong = server.post("/campaigns", campaign_spec(max_concurrent=0, timezone="Mars/Base"))
         assert wrong.status_code == 422 and "Mars/Base" in wrong.text
         assert server.post("/campaigns", campaign_spec(agent="nobody")).status_code == 422
+        for caller_id in ("Sales", "4155550101", "sip:x@example.com>"):
+            wrong = server.post("/campaigns", campaign_spec(caller_id=caller_id))
+            assert wrong.status_code == 422 and "caller_id" in wrong.text, wrong.text
         campaign_id = server.post("/campaigns", campaign_spec()).json()["id"]
         path = f"/campaigns/{campaign_id}/leads"
         viewer = server.cli("keys", "create", "--role", "viewer")
@@ -246,7 +252,8 @@ def test_in_a_cluster_the_trunk_limit_holds_across_workers_and_variables_reach_t
     tmp_path: Path,
 ) -> None:
     """The runner lives in the control process: [sip] outbound_per_trunk = 2
-    caps the campaign's calls (max_concurrent 4) across both workers."""
+    caps the campaign's calls (max_concurrent 4) across both workers; the
+    campaign's caller_id reaches the workers as each INVITE's From."""
     from tests.cluster import start_cluster
 
     numbers = [f"+1415555030{n}" for n in range(6)]
@@ -257,7 +264,8 @@ def test_in_a_cluster_the_trunk_limit_holds_across_workers_and_variables_reach_t
     try:
         sales = {"name": "sales", "greeting": "Hello {name}."}
         assert cluster.post("/agents", sales).status_code == 201
-        created = cluster.post("/campaigns", campaign_spec(agent="sales", max_concurrent=4))
+        spec = campaign_spec(agent="sales", max_concurrent=4, caller_id="+14155550100")
+        created = cluster.post("/campaigns", spec)
         campaign_id = created.json()["id"]
         rows = "\n".join(f"{number},Lead {n}" for n, number in enumerate(numbers))
         upload(cluster, f"/campaigns/{campaign_id}/leads", f"phone,name\n{rows}".encode())
@@ -271,3 +279,6 @@ def test_in_a_cluster_the_trunk_limit_holds_across_workers_and_variables_reach_t
         stop_server(cluster)
     said = callees_report(proc)
     assert said["most_calls"] == 2 and set(said["most_at_once"].values()) == {1}, said
+    # the caller ID crossed to the workers: a number at the placing worker's SIP address
+    froms = [uri for number in numbers for uri in said["froms"][number]]
+    assert len(froms) == 6 and all(uri.startswith("sip:+14155550100@127.0.0.1:") for uri in froms)

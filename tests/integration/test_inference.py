@@ -113,9 +113,10 @@ def test_speech_states_its_rate_in_a_header_and_the_wav(service: Service) -> Non
 
 def test_models_health_and_metrics(service: Service) -> None:
     ids = [m["id"] for m in httpx.get(f"{service.url}/models").json()["data"]]
-    assert ids == [ModelsConfig().stt, ModelsConfig().llm, ModelsConfig().tts]
+    assert ids[:3] == [ModelsConfig().stt, ModelsConfig().llm, ModelsConfig().tts]
+    assert "minilm-l6-v2-int8" in ids[3:]  # /v1/embeddings (test_embeddings.py)
     health = httpx.get(f"{service.root}/healthz").json()
-    assert health["status"] == "ok"
+    assert health["status"] == "ok" and set(health["waiting"]) == {"stt", "llm", "tts", "embed"}
     assert "inference_queue_depth" in httpx.get(f"{service.root}/metrics").text
 
 

@@ -449,9 +449,11 @@ def test_an_api_call_to_a_busy_number_is_retried_and_every_attempt_recorded(
     server: Server,
 ) -> None:
     callee, port = listening_callee("--respond", "486", "--seconds", "10")
-    placed = server.post("/calls", {"to": f"sip:callee@127.0.0.1:{port}", "agent": "default"})
+    to = f"sip:callee@127.0.0.1:{port}"
+    placed = server.post("/calls", {"to": to, "agent": "default", "caller_id": "+14155550199"})
     assert placed.status_code == 202, placed.text
     job = placed.json()
+    assert job["caller_id"] == "+14155550199"
     deadline = time.monotonic() + 40
     while job["state"] != "done" and time.monotonic() < deadline:
         time.sleep(0.5)
@@ -467,8 +469,13 @@ def test_an_api_call_to_a_busy_number_is_retried_and_every_attempt_recorded(
         )
     said = json.loads(callee.communicate(timeout=30)[0].strip().splitlines()[-1])
     assert said["invites"] == 2
+    # the caller ID is each INVITE's From, a number at the server's own SIP address
+    assert said["froms"] == [f"sip:+14155550199@127.0.0.1:{server.sip_port}"] * 2, said
     bad = server.post("/calls", {"to": "not a number"})
     assert bad.status_code == 422 and "neither a number" in bad.json()["detail"]
+    for caller_id in ("Sales", "+1 415 555", "sip:a@b>;x", "sip:a@b\r\nX: y"):
+        wrong = server.post("/calls", {"to": to, "caller_id": caller_id})
+        assert wrong.status_code == 422 and "caller_id" in wrong.text, wrong.text
     viewer = server.cli("keys", "create", "--role", "viewer")
     assert server.post("/calls", {"to": "sip:x@127.0.0.1"}, token=viewer).status_code == 403
 

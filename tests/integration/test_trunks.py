@@ -58,3 +58,34 @@ def test_a_trunk_registers_with_digest_auth_and_a_wrong_password_does_not_loop(
             assert record["direction"] == "inbound" and "alice" in str(record["to_uri"])
         finally:
             stop_server(server)
+
+
+def test_a_call_through_a_registration_trunk_presents_the_caller_id_at_the_trunks_domain(
+    tmp_path: Path,
+) -> None:
+    """A number as caller ID is sent at the trunk account's domain, not the
+    server's own address. The callee stands in for the carrier (it refuses
+    the REGISTER; a call goes out through the trunk's account all the same)."""
+    from tests.integration.test_sip import listening_callee
+
+    callee, port = listening_callee("--respond", "486", "--seconds", "20")
+    carrier = f"127.0.0.1:{port}"
+    server = start_server(
+        tmp_path,
+        f'[[sip.trunks]]\nname = "carrier"\nregistrar = "sip:{carrier}"\n'
+        f'username = "alice"\npassword = "s3cret"\ndomain = "{carrier}"\n',
+    )
+    try:
+        body = {"to": "+14155550123", "trunk": "carrier", "caller_id": "+14155550199"}
+        placed = server.post("/calls", body)
+        assert placed.status_code == 202, placed.text
+        job = placed.json()
+        deadline = time.monotonic() + 40
+        while job["state"] != "done" and time.monotonic() < deadline:
+            time.sleep(0.5)
+            job = server.api(f"/outbound/{job['id']}").json()
+        assert (job["outcome"], job["sip_code"]) == ("busy", 486), job
+    finally:
+        stop_server(server)
+    said = json.loads(callee.communicate(timeout=30)[0].strip().splitlines()[-1])
+    assert said["froms"] == [f"sip:+14155550199@{carrier}"] * 2, said

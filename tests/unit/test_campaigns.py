@@ -25,6 +25,7 @@ from mediaserver.campaigns.events import AttemptEnded, CampaignEvent, CampaignFi
 from mediaserver.campaigns.model import CampaignSpec, Schedule, zone
 from mediaserver.campaigns.runner import CampaignRunner
 from mediaserver.campaigns.schedule import next_open
+from mediaserver.dialer import DialOptions
 from mediaserver.store import Store
 from mediaserver.store.campaigns import CampaignStore
 from tests.virtual_time import run_virtual
@@ -169,17 +170,9 @@ class FakeCallees:
     policies: dict[str, AmdPolicy | None] = field(default_factory=dict)
 
     async def dial(
-        self,
-        uri: str,
-        agent: Any,
-        version: int = 0,
-        ring_seconds: float = 30.0,
-        trunk: str | None = None,
-        *,
-        amd: AmdPolicy | None = None,
-        on_amd: Callable[[AmdDecision], None] | None = None,
-        variables: dict[str, str] | None = None,
+        self, uri: str, agent: Any, version: int, options: DialOptions
     ) -> tuple[str, int, str, str]:
+        amd, on_amd, ring_seconds = options.amd, options.on_amd, options.ring_seconds
         number = uri.split(":", 1)[1].split("@", 1)[0]
         self.calls[number] += 1
         self.dialled_at.setdefault(number, []).append(self.clock())

@@ -22,6 +22,7 @@ from mediaserver.campaigns.one_call import CallRules, call_spec, job_view
 from mediaserver.campaigns.runner import after, machine_policy
 from mediaserver.cluster.proto import WorkerAddress
 from mediaserver.cluster.remote import RemoteCalls, Workers
+from mediaserver.dialer import DialOptions
 
 NOW = datetime(2026, 3, 2, 12, 0, tzinfo=UTC)
 
@@ -165,7 +166,8 @@ def test_a_call_a_draining_worker_refuses_waits_for_a_worker_that_takes_it(
         workers = Workers((WorkerAddress("w1", "127.0.0.1", 5070, worker_port),), "secret")
         workers.start()
         try:
-            return await RemoteCalls(workers, 60.0).dial("sip:+14155550101@pbx", DEFAULT_AGENT)
+            calls = RemoteCalls(workers, 60.0)
+            return await calls.dial("sip:+14155550101@pbx", DEFAULT_AGENT, 0, DialOptions())
         finally:
             await workers.close()
 

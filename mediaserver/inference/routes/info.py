@@ -22,15 +22,16 @@ def router(engines: Engines) -> APIRouter:
             "object": "list",
             "data": [
                 {"id": name, "object": "model", "created": STARTED, "owned_by": "mediaserver"}
-                for name in engines.names
+                for name in (*engines.names, *engines.embedding_models())
             ],
         }
 
     @api.get("/healthz")
     async def healthz() -> JSONResponse:
-        """200 while every model can take a request; 503 while one is
-        saturated (a server should refuse new calls until it is not)."""
-        saturated = [lane.name for lane in engines.lanes if lane.saturated]
+        """200 while every speech model can take a request; 503 while one is
+        saturated (a server should refuse new calls until it is not). A full
+        embeddings queue costs calls their retrieval only: it is not counted."""
+        saturated = [lane.name for lane in engines.speech_lanes if lane.saturated]
         waiting = {lane.name: lane.waiting for lane in engines.lanes}
         status = "saturated" if saturated else "ok"
         body = {"status": status, "saturated": saturated, "waiting": waiting}
