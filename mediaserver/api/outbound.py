@@ -93,6 +93,8 @@ def router(
         target = dialer.target(request.to, request.trunk)
         if len(target) > MAX_TARGET:
             raise DialError(f"the SIP URI to call is over {MAX_TARGET} characters")
+        if not target.isprintable() or any(ch.isspace() for ch in target):
+            raise DialError("the SIP URI to call has spaces or control characters")
         if jobs.waiting() >= rules.queue_limit:
             raise DialError(f"the outbound queue is full ({rules.queue_limit} calls)")
         variables = {**request.variables, **(dict(amd.variables) if amd is not None else {})}

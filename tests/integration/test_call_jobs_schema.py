@@ -1,0 +1,77 @@
+"""schemathesis against POST /calls and GET /outbound (the app with a dialer,
+on a SQLite store; the jobs are stored, no runner dials them): whatever it
+sends with an admin key, nothing answers 500, and a refused request stores
+no job."""
+
+from __future__ import annotations
+
+import tempfile
+from pathlib import Path
+
+import pytest
+import schemathesis
+from fastapi.testclient import TestClient
+from hypothesis import HealthCheck, settings
+from schemathesis.checks import not_a_server_error
+
+from mediaserver.agents import DEFAULT_AGENT, AgentBook
+from mediaserver.app import control_plane, create_http_app
+from mediaserver.config import ApiConfig, Config, ServerConfig
+from mediaserver.dialer import Dialer, DialOptions
+from mediaserver.store.call_jobs import CallJobs
+
+pytestmark = pytest.mark.integration
+
+
+class NoCalls:
+    async def dial(
+        self, uri: str, agent: object, version: int, options: DialOptions
+    ) -> tuple[str, int, str, str]:
+        return "failed", 0, "no calls in this test", ""
+
+
+_root = Path(tempfile.mkdtemp(prefix="mediaserver-calls-schema-"))
+_config = Config(
+    server=ServerConfig(data_dir=str(_root / "data")),
+    api=ApiConfig(store_url=f"sqlite:///{_root / 'store.db'}", rate_burst=1_000_000),
+)
+_plane = control_plane(_config)
+_admin = _plane.store.create_key("admin")
+_dialer = Dialer(
+    NoCalls(), AgentBook(DEFAULT_AGENT, _plane.store), _plane.metrics, trunk_host="127.0.0.1"
+)
+app = create_http_app(_config, _plane, lambda: {"models": True}, dialer=_dialer)
+schema = schemathesis.openapi.from_asgi("/openapi.json", app).include(
+    path_regex="^/(calls$|outbound)"
+)
+
+
+@schema.parametrize()
+@settings(max_examples=60, suppress_health_check=list(HealthCheck), deadline=None)
+def test_no_request_makes_the_call_api_fail(case: schemathesis.Case) -> None:
+    case.call_and_validate(
+        headers={"Authorization": f"Bearer {_admin}"}, checks=[not_a_server_error]
+    )
+
+
+@pytest.mark.parametrize(
+    ("to", "reason"),
+    [
+        ("not a number", "neither a number"),
+        ("sip:a@b\r\nX: y", "control characters"),
+        ("sip:a@b\x00", "control characters"),
+        ("sip:" + "a" * 252 + "@" + "b" * 70, "at most 256 characters"),
+        ("+14155550123", "no trunk 'pbx'"),
+    ],
+)
+def test_a_call_that_cannot_be_placed_is_refused_and_no_job_is_stored(to: str, reason: str) -> None:
+    before = CallJobs(_plane.store).recent(1000)
+    client = TestClient(app)
+    refused = client.post(
+        "/calls",
+        json={"to": to, "trunk": "pbx" if to.startswith("+") else "default"},
+        headers={"Authorization": f"Bearer {_admin}"},
+    )
+    assert refused.status_code == 422, refused.text
+    assert reason in refused.text, refused.text
+    assert CallJobs(_plane.store).recent(1000) == before
