@@ -4,6 +4,7 @@ restart loses nothing. GET /outbound and /outbound/{id} read the jobs back."""
 
 from __future__ import annotations
 
+import math
 from collections.abc import Callable
 from datetime import datetime
 from typing import Annotated, Any, Literal
@@ -12,6 +13,7 @@ from fastapi import APIRouter, Depends, HTTPException, Query
 from fastapi import Path as PathParam
 from fastapi.concurrency import run_in_threadpool
 from pydantic import BaseModel, Field, field_validator
+from sqlalchemy.exc import SQLAlchemyError
 
 from mediaserver.amd.policy import AmdPolicy, AmdPolicyError
 from mediaserver.api.auth import Auth
@@ -89,6 +91,15 @@ def router(
     api = APIRouter(tags=["outbound"], route_class=TextJsonRoute)
     rules = dialer.rules
 
+    def waiting() -> float:
+        """The jobs waiting to be dialled, read from the store at each scrape."""
+        try:
+            return float(jobs.waiting())
+        except SQLAlchemyError:
+            return math.nan
+
+    dialer.metrics.outbound_queue.set_function(waiting)
+
     def add(request: CallRequest, amd: AmdPolicy | None) -> dict[str, Any]:
         target = dialer.target(request.to, request.trunk)
         if len(target) > MAX_TARGET:
@@ -100,7 +111,6 @@ def router(
         variables = {**request.variables, **(dict(amd.variables) if amd is not None else {})}
         spec = call_spec(request.agent, request.trunk, amd, rules, request.caller_id)
         job_id = jobs.add(spec.model_dump(), target, variables)
-        dialer.metrics.outbound_queue.set(jobs.waiting())
         found = jobs.get(job_id)
         assert found is not None  # written just now, in this process
         return job_view(found)

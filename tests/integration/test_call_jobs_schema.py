@@ -75,3 +75,14 @@ def test_a_call_that_cannot_be_placed_is_refused_and_no_job_is_stored(to: str, r
     assert refused.status_code == 422, refused.text
     assert reason in refused.text, refused.text
     assert CallJobs(_plane.store).recent(1000) == before
+
+
+def test_the_queue_depth_metric_counts_the_stored_jobs_waiting() -> None:
+    client = TestClient(app)
+    admin = {"Authorization": f"Bearer {_admin}"}
+    placed = client.post("/calls", json={"to": "sip:callee@127.0.0.1:9"}, headers=admin)
+    assert placed.status_code == 202 and placed.json()["state"] == "queued", placed.text
+    waiting = CallJobs(_plane.store).waiting()
+    assert waiting >= 1
+    scraped = client.get("/metrics", headers=admin).text
+    assert f"mediaserver_outbound_queue_depth {float(waiting)}" in scraped, scraped[:2000]
