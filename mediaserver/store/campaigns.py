@@ -127,6 +127,27 @@ class CampaignStore:
             ).rowcount
             return bool(done)
 
+    def finish_done(self) -> list[dict[str, Any]]:
+        """Every running campaign with no lead queued or calling is finished
+        (one statement, however many are running); the id, name and kind of each."""
+        now = utcnow()
+        busy = (
+            sa.select(campaign_leads.c.id)
+            .where(
+                campaign_leads.c.campaign_id == campaigns.c.id,
+                campaign_leads.c.state.in_(ACTIVE),
+            )
+            .exists()
+        )
+        with self.engine.begin() as c:
+            rows = c.execute(
+                campaigns.update()
+                .where(campaigns.c.state == "running", ~busy)
+                .values(state="finished", updated_at=now, finished_at=now)
+                .returning(campaigns.c.id, campaigns.c.name, campaigns.c.kind)
+            )
+            return [dict(r._mapping) for r in rows]
+
     # -- leads ----------------------------------------------------------------
     def add_leads(
         self, campaign_id: int, leads: list[Any], chunk: int = 500
