@@ -47,6 +47,12 @@ def test_a_job_keeps_its_sip_uri_and_stays_out_of_the_campaign_list(store_url: s
         assert [c["name"] for c in campaigns.page()[1]] == ["spring"]  # no job among them
         assert [c["id"] for c in campaigns.page(kind="call")[1]] == [job_id]
         assert [r["id"] for r in campaigns.running()] == [job_id]  # the runner's to dial
+        spring = campaigns.page()[1][0]["id"]
+        assert campaigns.move(spring, {"draft"}, "running")  # no leads: done at once
+        assert campaigns.finish_done() == [{"id": spring, "name": "spring", "kind": "campaign"}]
+        assert campaigns.settle(jobs.get(job_id)["lead_id"], "dnc")  # type: ignore[index]
+        assert campaigns.finish_done() == [{"id": job_id, "name": "call", "kind": "call"}]
+        assert job_view(jobs.get(job_id) or {})["state"] == "done" and jobs.waiting() == 0
     finally:
         store.close()
 
