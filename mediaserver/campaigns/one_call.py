@@ -62,7 +62,7 @@ def job_state(lead_state: str, attempts: int) -> str:
 def job_view(row: dict[str, Any]) -> dict[str, Any]:
     """A stored job (CallJobs) as GET /outbound/{id} shows it."""
     spec = CampaignSpec.model_validate(row["spec"])
-    outcome = row["outcome"]
+    outcome: str | None = row["outcome"] or ("stopped" if row["state"] == "stopped" else None)
     decided = [a["amd"] for a in row["attempt_log"] if a["amd"]]
     policy = None
     if spec.amd:
@@ -78,7 +78,7 @@ def job_view(row: dict[str, Any]) -> dict[str, Any]:
         "agent": spec.agent,
         "trunk": spec.trunk,
         "state": job_state(row["state"], row["attempts"]),
-        "outcome": JOB_OUTCOME.get(outcome, outcome),
+        "outcome": None if outcome is None else JOB_OUTCOME.get(outcome, outcome),
         "sip_code": row["sip_code"],
         "attempts": row["attempts"],
         "call_ids": [a["call_id"] for a in row["attempt_log"] if a["call_id"]],

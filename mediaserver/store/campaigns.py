@@ -111,22 +111,6 @@ class CampaignStore:
             )
             return [_row(r) for r in rows]
 
-    def finish_if_done(self, campaign_id: int) -> bool:
-        """A running campaign with no lead queued or calling is finished."""
-        now = utcnow()
-        busy = (
-            sa.select(campaign_leads.c.id)
-            .where(campaign_leads.c.campaign_id == campaign_id, campaign_leads.c.state.in_(ACTIVE))
-            .exists()
-        )
-        with self.engine.begin() as c:
-            done = c.execute(
-                campaigns.update()
-                .where(campaigns.c.id == campaign_id, campaigns.c.state == "running", ~busy)
-                .values(state="finished", updated_at=now, finished_at=now)
-            ).rowcount
-            return bool(done)
-
     def finish_done(self) -> list[dict[str, Any]]:
         """Every running campaign with no lead queued or calling is finished
         (one statement, however many are running); the id, name and kind of each."""

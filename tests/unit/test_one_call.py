@@ -79,6 +79,7 @@ def job_row(**overrides: Any) -> dict[str, Any]:
         ({"state": "calling", "attempts": 1}, ("calling", None)),
         ({"attempts": 1, "outcome": "no_answer"}, ("waiting", "no answer")),
         ({"state": "dnc", "outcome": "dnc"}, ("done", "dnc")),
+        ({"state": "stopped"}, ("done", "stopped")),  # POST /campaigns/{id}/stop
         ({"state": "failed", "attempts": 3, "outcome": "unclean"}, ("done", "failed")),
     ],
 )
