@@ -15,6 +15,7 @@ from mediaserver.analysis.spec import for_call
 from mediaserver.store import Store
 from mediaserver.store.analysis import PENDING, set_analysis
 from mediaserver.store.outbox import OutboxStore
+from mediaserver.store.unclean import OnClosed
 
 log = logging.getLogger(__name__)
 
@@ -93,6 +94,18 @@ def call_data(call: dict[str, Any], public_url: str = "", ended: bool = False) -
             else None
         )
     return data
+
+
+def unclean_ended(store: Store, public_url: str = "") -> OnClosed:
+    """Store.close_unclean's on_closed: the closed call's call.ended (its
+    transcript so far, its recording URL), in the closing transaction."""
+    outbox = Outbox(store)
+
+    def ended(c: Connection, call: dict[str, Any]) -> None:
+        data = call_data(call, public_url, ended=True)
+        outbox.emit_on(c, "call.ended", data, agent=call["agent"])
+
+    return ended
 
 
 class CallEvents:
