@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Callable
+from pathlib import Path
 from typing import Any, Literal
 
 from sqlalchemy.engine import Connection
@@ -102,6 +103,9 @@ def unclean_ended(store: Store, public_url: str = "") -> OnClosed:
     outbox = Outbox(store)
 
     def ended(c: Connection, call: dict[str, Any]) -> None:
+        recording = call.get("recording_path")
+        if recording and not Path(recording).is_file():  # the kill came before it was written
+            call = {**call, "recording_path": None}
         data = call_data(call, public_url, ended=True)
         outbox.emit_on(c, "call.ended", data, agent=call["agent"])
 

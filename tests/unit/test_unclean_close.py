@@ -49,9 +49,9 @@ def hooked(store: Store) -> Store:
     return store
 
 
-def a_call_left_open(store: Store, recording: bool = True) -> str:
+def a_call_left_open(store: Store, recording: Path | None = None) -> str:
     call_id = store.call_created(transport="sip", direction="inbound", agent="sales")
-    path = "rec.wav" if recording else None
+    path = None if recording is None else str(recording)
     store.update_call(call_id, answered_at=utcnow(), recording_path=path)
     store.add_turn(call_id, "caller", "I would like a cleaning", start_s=0.5, end_s=2.0)
     store.add_turn(call_id, "agent", "Which day suits you?", start_s=2.5, end_s=4.0)
@@ -61,7 +61,9 @@ def a_call_left_open(store: Store, recording: bool = True) -> str:
 def test_a_restart_writes_the_unclean_calls_call_ended_once(store_url: str, tmp_path: Path) -> None:
     config = config_for(store_url, tmp_path)
     first = control_plane(config)
-    call_id = a_call_left_open(hooked(first.store))
+    recording = tmp_path / "recording.wav"
+    recording.write_bytes(b"RIFF")
+    call_id = a_call_left_open(hooked(first.store), recording)
     first.close()  # as if killed: the call was never ended
 
     second = control_plane(config)  # the restart closes it
@@ -81,12 +83,14 @@ def test_a_restart_writes_the_unclean_calls_call_ended_once(store_url: str, tmp_
     third.close()
 
 
-def test_a_call_without_a_recording_has_no_recording_url(store_url: str) -> None:
+def test_a_call_whose_recording_file_is_missing_has_no_recording_url(
+    store_url: str, tmp_path: Path
+) -> None:
     store = hooked(Store.open(store_url))
-    a_call_left_open(store, recording=False)
-    assert store.close_unclean(on_closed=unclean_ended(store, PUBLIC_URL)) == 1
-    [event] = ended_events(store)
-    assert event["data"]["recording_url"] is None
+    a_call_left_open(store)
+    a_call_left_open(store, tmp_path / "never-written.wav")
+    assert store.close_unclean(on_closed=unclean_ended(store, PUBLIC_URL)) == 2
+    assert [event["data"]["recording_url"] for event in ended_events(store)] == [None, None]
 
 
 def test_two_processes_closing_at_once_write_one_event_per_call(store_url: str) -> None:
