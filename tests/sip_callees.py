@@ -104,6 +104,26 @@ class Callees(pj.Account):  # type: ignore[misc]
         except Exception:
             traceback.print_exc(file=sys.stdout)
 
+    def tick(self, now: float, hold: float) -> None:
+        """Start each answered call's playing and recording; end those held long enough."""
+        for call in self.calls:
+            behaviour = self.script.get(call.number, "answer")
+            plan = behaviour if isinstance(behaviour, dict) else {}
+            if plan and call.media is not None and not call.playing and not call.over:
+                call.play_and_record(plan.get("play"), plan.get("record"))
+            held = now - call.answered_at if call.answered_at is not None else 0.0
+            if not call.over and held > float(plan.get("hold", hold)):
+                call.answered_at = None
+                with contextlib.suppress(pj.Error):
+                    call.hangup(pj.CallOpParam(True))
+
+    def release(self) -> None:
+        """Before libDestroy: no pj object may outlive it (the recordings' WAV
+        headers are written as their recorders go)."""
+        for call in self.calls:
+            call.player = call.recorder = call.media = None
+        self.calls.clear()
+
 
 def main() -> int:
     parser = argparse.ArgumentParser()
@@ -138,17 +158,7 @@ def main() -> int:
     start = time.monotonic()
     while not stop and time.monotonic() - start < args.seconds:
         ep.libHandleEvents(10)
-        now = time.monotonic()
-        for call in account.calls:
-            behaviour = account.script.get(call.number, "answer")
-            plan = behaviour if isinstance(behaviour, dict) else {}
-            if plan and call.media is not None and not call.playing and not call.over:
-                call.play_and_record(plan.get("play"), plan.get("record"))
-            hold = float(plan.get("hold", args.hold))
-            if not call.over and call.answered_at is not None and now - call.answered_at > hold:
-                call.answered_at = None
-                with contextlib.suppress(pj.Error):
-                    call.hangup(pj.CallOpParam(True))
+        account.tick(time.monotonic(), args.hold)
     result = {
         "invites": dict(account.invites),
         "most_at_once": dict(account.most_at_once),
@@ -158,9 +168,7 @@ def main() -> int:
     ep.hangupAllCalls()
     for _ in range(50):
         ep.libHandleEvents(10)
-    for call in account.calls:  # the recordings' WAV headers are written here
-        call.player = call.recorder = call.media = None
-    account.calls.clear()
+    account.release()
     account.shutdown()
     ep.libDestroy()
     print(json.dumps(result), flush=True)
