@@ -41,15 +41,20 @@ class SocketBudget:
         while self._released and self._released[0][0] <= now:
             self.cooling -= self._released.popleft()[1]
 
-    def may_poll(self, calls: int, connections: int, gated: bool, now: float) -> bool:
-        """Whether a round of polling fits: keys in use, cooling, and what
-        new calls and connections (none while `gated`) the round may register."""
-        self.expire(now)
+    def tight(self, calls: int, connections: int, gated: bool) -> bool:
+        """Whether keys in use, cooling, and what new calls and connections
+        (none while `gated`) one round of polling may register could overrun
+        the table."""
         if self.cooling <= 0:
-            return True
+            return False
         in_use = FIXED + PER_CALL * calls + connections
         need = PER_CALL * self.max_calls * TURNOVERS + (0 if gated else ROUND)
-        fits = in_use + self.cooling + need <= KEYS
-        if not fits:
+        return in_use + self.cooling + need > KEYS
+
+    def may_poll(self, calls: int, connections: int, gated: bool, now: float) -> bool:
+        """Whether a round of polling fits (see tight)."""
+        self.expire(now)
+        if self.tight(calls, connections, gated):
             self.paused += 1
-        return fits
+            return False
+        return True
