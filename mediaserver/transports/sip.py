@@ -9,7 +9,7 @@ and out of two native buffers per call, never waiting on asyncio or a model.
     event loop (Session, engine)  <->  CallMedia buffers  <->  media thread
 
 Its parts: sip_call (one call), sip_trunks (registration trunks), sip_check,
-sip_tcp, sip_budget, sip_invite_gate, sip_carrier and sip_log; this module runs the endpoint.
+sip_tcp, sip_budget, sip_carrier and sip_log; this module runs the endpoint.
 """
 
 from __future__ import annotations
@@ -26,15 +26,7 @@ from typing import Any
 import pjsua2 as pj
 
 from mediaserver.config import SipConfig, TrunkConfig
-from mediaserver.transports import (
-    sip_budget,
-    sip_carrier,
-    sip_check,
-    sip_invite_gate,
-    sip_log,
-    sip_tcp,
-    sip_trunks,
-)
+from mediaserver.transports import sip_budget, sip_carrier, sip_check, sip_log, sip_tcp, sip_trunks
 from mediaserver.transports.call import RATE, CallHandle, CallHandler
 from mediaserver.transports.sip_call import Port, SipCall
 from mediaserver.transports.sip_trunks import Registration, TrunkStatus
@@ -84,7 +76,6 @@ class SipServer:
         self._log: sip_log.PjsipLog | None = None
         self._tcp = sip_tcp.TcpGuard(port, idle_seconds=config.tcp_idle_seconds)
         self._budget = sip_budget.SocketBudget(config.max_calls)
-        self._invites = sip_invite_gate.InviteGate(port)
         self._registrations: dict[str, Registration] = {}
         self._retired: collections.deque[tuple[float, Port]] = collections.deque()
         self._registrar_addresses: dict[str, set[str]] = {}  # calls from there are the trunk's
@@ -150,7 +141,6 @@ class SipServer:
     def disconnected(self, call: SipCall) -> None:
         """From the call's own DISCONNECTED callback: out of the live calls, kept until reaped."""
         self._budget.released(sip_budget.PER_CALL, time.monotonic())
-        self._gate_invites()  # at once: the rest of this round's datagrams may be INVITEs
         if self.calls.get(call.handle.call_id) is call:
             del self.calls[call.handle.call_id]
         self._ended.append(call)
@@ -212,18 +202,10 @@ class SipServer:
         now = time.monotonic()
         self._budget.expire(now)
         self._tcp.gate(self._tcp.crowding or self._budget.cooling > 0)
-        self._gate_invites()
         if self._budget.may_poll(len(self.calls), self._tcp.open, self._tcp.gated, now):
             ep.libHandleEvents(10)
         else:
             time.sleep(0.01)  # sockets closed lately: let their keys cool first
-
-    def _gate_invites(self) -> None:
-        """New UDP INVITEs are dropped in the kernel while a round's calls may not fit."""
-        try:
-            self._invites.set(self._budget.tight(len(self.calls), self._tcp.open, self._tcp.gated))
-        except OSError:  # the gate is a defence: SIP goes on without it
-            log.exception("SIP INVITE gate")
 
     def _sweep_tcp(self) -> None:
         try:
@@ -251,7 +233,6 @@ class SipServer:
         transport.port = self.port
         transport.boundAddress = self.host
         ep.transportCreate(pj.PJSIP_TRANSPORT_UDP, transport)
-        self._invites.find()
         ep.transportCreate(pj.PJSIP_TRANSPORT_TCP, transport)
         ep.audDevManager().setNullDev()
         self._set_codecs(ep)

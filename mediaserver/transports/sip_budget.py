@@ -41,20 +41,15 @@ class SocketBudget:
         while self._released and self._released[0][0] <= now:
             self.cooling -= self._released.popleft()[1]
 
-    def tight(self, calls: int, connections: int, gated: bool) -> bool:
-        """Whether keys in use, cooling, and what new calls and connections
-        (none while `gated`) one round of polling may register could overrun
-        the table."""
+    def may_poll(self, calls: int, connections: int, gated: bool, now: float) -> bool:
+        """Whether a round of polling fits: keys in use, cooling, and what
+        new calls and connections (none while `gated`) the round may register."""
+        self.expire(now)
         if self.cooling <= 0:
-            return False
+            return True
         in_use = FIXED + PER_CALL * calls + connections
         need = PER_CALL * self.max_calls * TURNOVERS + (0 if gated else ROUND)
-        return in_use + self.cooling + need > KEYS
-
-    def may_poll(self, calls: int, connections: int, gated: bool, now: float) -> bool:
-        """Whether a round of polling fits (see tight)."""
-        self.expire(now)
-        if self.tight(calls, connections, gated):
+        fits = in_use + self.cooling + need <= KEYS
+        if not fits:
             self.paused += 1
-            return False
-        return True
+        return fits
