@@ -159,7 +159,9 @@ def create_http_app(
     app.include_router(call_records.router(plane.store, plane.auth, plane.data_dir / "recordings"))
     app.include_router(
         webhooks.router(
-            OutboxStore(plane.store.engine), NetGuard(config.webhooks.allow), plane.auth
+            OutboxStore(plane.store.engine),
+            NetGuard(config.webhooks.allow, setting="[webhooks] allow"),
+            plane.auth,
         )
     )
     app.include_router(analytics.router(plane.store, plane.auth))
