@@ -27,9 +27,9 @@ from mediaserver.config_models import ModelsConfig
 from mediaserver.conversation.clauses import ClauseSplitter
 from mediaserver.conversation.tool_round import ToolPhrases, ToolRound
 from mediaserver.modelset import model_set
+from mediaserver.netguard import networks
 from mediaserver.services.local import LocalSpeech
 from mediaserver.speech import Message, Speech
-from mediaserver.tools.guard import networks
 from mediaserver.tools.http import HttpTools
 from mediaserver.tools.spec import Tool
 

@@ -68,7 +68,7 @@ class AfterCalls:
             hooks = config.webhooks
             after.deliverer = Deliverer(
                 OutboxStore(plane.store.engine),
-                NetGuard(hooks.allow),
+                NetGuard(hooks.allow, setting="[webhooks] allow"),
                 RetryPolicy(hooks.retry_base_seconds, hooks.retry_max_seconds, hooks.max_attempts),
                 timeout_seconds=hooks.timeout_seconds,
                 poll_seconds=hooks.poll_seconds,

@@ -55,6 +55,7 @@ from mediaserver.transports.sip import SipServer, TrunkStatus
 from mediaserver.transports.webrtc import WebRtcServer
 from mediaserver.transports.websocket_call import SocketServer
 from mediaserver.webhooks.campaigns import campaign_events
+from mediaserver.webhooks.outbox import unclean_ended
 
 if TYPE_CHECKING:
     from mediaserver.agents import Agent
@@ -86,7 +87,7 @@ class ControlPlane:
 def control_plane(config: Config) -> ControlPlane:
     """Open (and migrate) the store; calls a killed server left open are closed as unclean."""
     store = Store.open(config.store_url)
-    if unclean := store.close_unclean():
+    if unclean := store.close_unclean(on_closed=unclean_ended(store, config.webhooks.public_url)):
         log.warning("%d call(s) were not ended cleanly (server stopped mid-call)", unclean)
     return plane_on(store, config)
 
@@ -161,7 +162,9 @@ def create_http_app(
     app.include_router(call_records.router(plane.store, plane.auth, plane.data_dir / "recordings"))
     app.include_router(
         webhooks.router(
-            OutboxStore(plane.store.engine), NetGuard(config.webhooks.allow), plane.auth
+            OutboxStore(plane.store.engine),
+            NetGuard(config.webhooks.allow, setting="[webhooks] allow"),
+            plane.auth,
         )
     )
     app.include_router(analytics.router(plane.store, plane.auth))

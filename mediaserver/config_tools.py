@@ -17,7 +17,7 @@ class ToolsConfig:
     max_response_bytes: int = 65536  # a tool's answer; larger ones are refused
 
     def __post_init__(self) -> None:
-        from mediaserver.tools.guard import networks
+        from mediaserver.netguard import networks
 
         try:
             networks(self.allow)

@@ -3,7 +3,6 @@ the post-call analysis ([analysis])."""
 
 from __future__ import annotations
 
-import ipaddress
 from dataclasses import dataclass
 
 from mediaserver.config_base import require
@@ -24,11 +23,12 @@ class WebhooksConfig:
     public_url: str = ""  # prefixes the recording URL in call.ended ("": a path only)
 
     def __post_init__(self) -> None:
-        for network in self.allow:
-            try:
-                ipaddress.ip_network(network, strict=False)
-            except ValueError:
-                require(False, "webhooks.allow", f"not a network: {network!r}")
+        from mediaserver.netguard import networks
+
+        try:
+            networks(self.allow)
+        except ValueError as exc:
+            require(False, "webhooks.allow", str(exc))
         require(0.1 <= self.timeout_seconds <= 120, "webhooks.timeout_seconds", "0.1..120")
         require(
             0.01 <= self.retry_base_seconds <= 3600, "webhooks.retry_base_seconds", "0.01..3600"

@@ -4,7 +4,10 @@ number (the user part of the To URI) gets the answer a script gives it.
     python -m tests.sip_callees --script '{"+14155550101": "answer", "+14155550102": 486}'
 
 "answer": 200, then hang up after --hold seconds; "ring": 180 and never
-answer (the caller cancels); a number: that final status. Numbers not in the
+answer (the caller cancels); a number: that final status; an object
+{"play": WAV, "record": WAV, "hold": s} (each optional): answer, play the WAV
+into the call (e.g. a voicemail greeting and its beep), record what the call
+brings in, hang up after "hold" seconds (else --hold). Numbers not in the
 script are answered. Prints "listening PORT", then, on SIGTERM or after
 --seconds, one JSON line: {"invites": {number: n}, "most_at_once": {number: n},
 "most_calls": n, "froms": {number: [the From URI of each INVITE]}}.
@@ -39,11 +42,31 @@ class Call(pj.Call):  # type: ignore[misc]
         self.number = number
         self.answered_at: float | None = None
         self.over = False
+        self.media: Any = None
+        self.player: Any = None
+        self.recorder: Any = None
+        self.playing = False  # play_and_record ran
 
     def onCallState(self, prm: Any) -> None:
         if self.getInfo().state == pj.PJSIP_INV_STATE_DISCONNECTED and not self.over:
             self.over = True
             self.account.live[self.number] -= 1
+
+    def onCallMediaState(self, prm: Any) -> None:
+        if self.media is None:
+            self.media = self.getAudioMedia(-1)
+
+    def play_and_record(self, play: str | None, record: str | None) -> None:
+        """Once the media is up: play `play` into the call, record it into `record`."""
+        self.playing = True
+        if record:
+            self.recorder = pj.AudioMediaRecorder()
+            self.recorder.createRecorder(record)
+            self.media.startTransmit(self.recorder)
+        if play:
+            self.player = pj.AudioMediaPlayer()
+            self.player.createPlayer(play, pj.PJMEDIA_FILE_NO_LOOP)
+            self.player.startTransmit(self.media)
 
 
 class Callees(pj.Account):  # type: ignore[misc]
@@ -71,7 +94,7 @@ class Callees(pj.Account):  # type: ignore[misc]
             op = pj.CallOpParam()
             op.statusCode = 180
             call.answer(op)
-            if behaviour == "answer":
+            if behaviour == "answer" or isinstance(behaviour, dict):
                 op.statusCode = 200
                 call.answer(op)
                 call.answered_at = time.monotonic()
@@ -80,6 +103,26 @@ class Callees(pj.Account):  # type: ignore[misc]
                 call.hangup(op)
         except Exception:
             traceback.print_exc(file=sys.stdout)
+
+    def tick(self, now: float, hold: float) -> None:
+        """Start each answered call's playing and recording; end those held long enough."""
+        for call in self.calls:
+            behaviour = self.script.get(call.number, "answer")
+            plan = behaviour if isinstance(behaviour, dict) else {}
+            if plan and call.media is not None and not call.playing and not call.over:
+                call.play_and_record(plan.get("play"), plan.get("record"))
+            held = now - call.answered_at if call.answered_at is not None else 0.0
+            if not call.over and held > float(plan.get("hold", hold)):
+                call.answered_at = None
+                with contextlib.suppress(pj.Error):
+                    call.hangup(pj.CallOpParam(True))
+
+    def release(self) -> None:
+        """Before libDestroy: no pj object may outlive it (the recordings' WAV
+        headers are written as their recorders go)."""
+        for call in self.calls:
+            call.player = call.recorder = call.media = None
+        self.calls.clear()
 
 
 def main() -> int:
@@ -115,16 +158,7 @@ def main() -> int:
     start = time.monotonic()
     while not stop and time.monotonic() - start < args.seconds:
         ep.libHandleEvents(10)
-        now = time.monotonic()
-        for call in account.calls:
-            if (
-                not call.over
-                and call.answered_at is not None
-                and now - call.answered_at > args.hold
-            ):
-                call.answered_at = None
-                with contextlib.suppress(pj.Error):
-                    call.hangup(pj.CallOpParam(True))
+        account.tick(time.monotonic(), args.hold)
     result = {
         "invites": dict(account.invites),
         "most_at_once": dict(account.most_at_once),
@@ -134,7 +168,7 @@ def main() -> int:
     ep.hangupAllCalls()
     for _ in range(50):
         ep.libHandleEvents(10)
-    account.calls.clear()
+    account.release()
     account.shutdown()
     ep.libDestroy()
     print(json.dumps(result), flush=True)

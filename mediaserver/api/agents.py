@@ -13,9 +13,9 @@ from mediaserver.analysis.analyzer import SchemaError, check_schema
 from mediaserver.api.auth import Auth
 from mediaserver.api.guard import LARGE_BODY
 from mediaserver.api.json_body import TextJsonRoute
+from mediaserver.netguard import url_problem
 from mediaserver.store import Store
 from mediaserver.store.documents import delete_agent_with_documents
-from mediaserver.tools.guard import url_problem
 from mediaserver.tools.secret import tool_secret
 from mediaserver.tools.spec import BUILTINS, NAME, SECRET_REF, schema_problem
 

@@ -24,6 +24,7 @@ from mediaserver.cluster.process import ChildError, SupervisedProcess
 from mediaserver.config import Config
 from mediaserver.services import fixed
 from mediaserver.store import Store
+from mediaserver.webhooks.outbox import unclean_ended
 
 log = logging.getLogger(__name__)
 
@@ -88,7 +89,8 @@ class Supervisor:
     async def run(self) -> None:
         config = self.config
         self.store = Store.open(config.store_url)  # migrated once, here, before any child
-        if unclean := self.store.close_unclean():
+        ended = unclean_ended(self.store, config.webhooks.public_url)
+        if unclean := self.store.close_unclean(on_closed=ended):
             log.warning("%d call(s) were not ended cleanly (server stopped mid-call)", unclean)
         files = kamailio_cfg.write(config, self.workers, edge_dir(config.server.data_dir))
         log.info("edge config: %s", files.config)
@@ -129,7 +131,10 @@ class Supervisor:
                 return
             log.error("%s %s: restarting in %.1f s", child.name, why, backoff)
             if child.init.role == "worker" and self.store is not None:
-                closed = await loop.run_in_executor(None, self.store.close_unclean, child.name)
+                ended = unclean_ended(self.store, self.config.webhooks.public_url)
+                closed = await loop.run_in_executor(
+                    None, self.store.close_unclean, child.name, ended
+                )
                 log.warning("%s: %d call(s) closed as unclean", child.name, closed)
             if loop.time() - started > HEALTHY_SECONDS:
                 backoff = BACKOFF_FIRST

@@ -27,6 +27,7 @@ from mediaserver.store.tables import (
     turns,
 )
 from mediaserver.store.text import fit
+from mediaserver.store.unclean import OnClosed, close_unclean, read_call
 
 MIGRATIONS = Path(__file__).with_name("migrations")
 
@@ -253,20 +254,12 @@ class Store(KeysAndSettings):
 
         self._write(add)
 
-    def close_unclean(self, worker: str | None = None) -> int:
+    def close_unclean(self, worker: str | None = None, on_closed: OnClosed | None = None) -> int:
         """At start-up: calls a killed server left open are ended as `unclean`, at
         the last moment each was known alive (its last turn, event or heartbeat);
-        with `worker`: only that cluster worker's (it died, the others go on)."""
-        last_alive = sa.func.coalesce(calls.c.last_seen_at, calls.c.answered_at, calls.c.created_at)
-        open_calls: list[sa.ColumnElement[bool]] = [calls.c.ended_at.is_(None)]
-        if worker is not None:
-            open_calls.append(calls.c.worker == worker)
-        result = self._write(
-            lambda c: c.execute(
-                calls.update().where(*open_calls).values(ended_at=last_alive, end_reason="unclean")
-            )
-        )
-        return int(result.rowcount)
+        with `worker`: only that cluster worker's (it died, the others go on).
+        `on_closed` runs in each call's closing transaction (its call.ended)."""
+        return close_unclean(self.engine, worker, on_closed)
 
     def list_calls(self, where: CallFilter) -> tuple[int, list[dict[str, Any]]]:
         """(how many match, one page of them, newest first)."""
@@ -304,25 +297,7 @@ class Store(KeysAndSettings):
     def get_call(self, call_id: str) -> dict[str, Any] | None:
         """The call with its turns and events, in order."""
         with self.engine.connect() as c:
-            row = c.execute(sa.select(calls).where(calls.c.id == call_id)).first()
-            if row is None:
-                return None
-            call = _row(row)
-            call["turns"] = [
-                _row(r, drop=("call_id",))
-                for r in c.execute(
-                    sa.select(turns).where(turns.c.call_id == call_id).order_by(turns.c.id)
-                )
-            ]
-            call["events"] = [
-                _row(r, drop=("call_id",))
-                for r in c.execute(
-                    sa.select(call_events)
-                    .where(call_events.c.call_id == call_id)
-                    .order_by(call_events.c.id)
-                )
-            ]
-            return call
+            return read_call(c, call_id)
 
 
 def _seen(c: Connection, call_ids: list[str]) -> None:

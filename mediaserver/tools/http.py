@@ -17,12 +17,12 @@ import os
 import time
 from collections.abc import Mapping
 from typing import Any
-from urllib.parse import urlencode, urlsplit, urlunsplit
+from urllib.parse import urlencode, urlsplit
 
 import httpx
 
 from mediaserver.clock import now
-from mediaserver.tools.guard import Network, Refused, check
+from mediaserver.netguard import NetGuard, Network, Refused
 from mediaserver.tools.spec import SECRET_REF, Tool, ToolResult
 
 log = logging.getLogger(__name__)
@@ -64,11 +64,13 @@ class HttpTools:
         max_response_bytes: int = MAX_RESPONSE_BYTES,
     ) -> None:
         self.secret = secret
-        self.allowed = allowed
+        self.guard = NetGuard(allowed, setting="[tools] allow")
         self.secrets = secrets or {}
         self.call_id = call_id
         self.max_response_bytes = max_response_bytes
-        self._client = httpx.AsyncClient(follow_redirects=False, trust_env=False)
+        self._client = httpx.AsyncClient(
+            follow_redirects=False, trust_env=False, transport=self.guard.transport()
+        )
 
     async def aclose(self) -> None:
         await self._client.aclose()
@@ -96,12 +98,8 @@ class HttpTools:
             raise Refused(
                 f"the secret {exc.args[0]} is set neither in [tools] secrets nor the environment"
             ) from None
-        target = await check(tool.url, self.allowed)
-        parts = urlsplit(tool.url)
-        host = f"[{target.address}]" if target.address.version == 6 else str(target.address)
-        url = urlunsplit(
-            (parts.scheme, f"{host}:{target.port}", parts.path or "/", parts.query, "")
-        )
+        url = tool.url.split("#", 1)[0]
+        parts = urlsplit(url)
         body = b""
         if tool.method == "GET":
             query = urlencode({k: _plain(v) for k, v in arguments.items()})
@@ -114,7 +112,6 @@ class HttpTools:
         timestamp = str(int(time.time()))
         headers.update(
             {
-                "Host": parts.netloc.rsplit("@", 1)[-1],
                 "User-Agent": USER_AGENT,
                 "Accept": "application/json",
                 "X-Mediaserver-Tool": tool.name,
@@ -128,7 +125,6 @@ class HttpTools:
             url,
             content=body or None,
             headers=headers,
-            extensions={"sni_hostname": target.host} if target.scheme == "https" else None,
         )
         response = await self._client.send(request, stream=True)
         try:

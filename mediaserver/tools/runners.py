@@ -7,7 +7,7 @@ import asyncio
 from typing import TYPE_CHECKING
 
 from mediaserver.config_tools import ToolsConfig
-from mediaserver.tools.guard import networks
+from mediaserver.netguard import networks
 from mediaserver.tools.http import HttpTools
 from mediaserver.tools.secret import tool_secret
 

@@ -68,6 +68,8 @@ class SipServer:
         # destructor hangs up (603) and unhooks whatever call holds its index now.
         self._ended: list[SipCall] = []
         self._networks = [ipaddress.ip_network(n, strict=False) for n in config.allow]
+        # INVITEs refused this round, answered after it (see _refuse)
+        self._refusals: list[tuple[SipCall, int, str]] = []
         self._commands: collections.deque[Callable[[], None]] = collections.deque(maxlen=_COMMANDS)
         self._stop = threading.Event()
         self._ready = threading.Event()
@@ -205,6 +207,7 @@ class SipServer:
         self._tcp.gate(self._tcp.crowding or self._budget.cooling > 0)
         if self._budget.may_poll(len(self.calls), self._tcp.open, self._tcp.gated, now):
             ep.libHandleEvents(10)
+            self._send_refusals()
         else:
             time.sleep(0.01)  # sockets closed lately: let their keys cool first
 
@@ -292,30 +295,47 @@ class SipServer:
         call = SipCall(self, account, CallHandle(prm.callId, source=prm.rdata.srcAddress))
         source = call.handle.source
         self._track(call)
-        op = pj.CallOpParam()
         if (reason := _malformed(prm.rdata)) is not None:
             log.warning("INVITE from %s refused: %s", source, reason)
-            op.statusCode = 400
-            op.reason = f"Bad Request: {reason}"
-            call.hangup(op)
+            self._refuse(call, 400, f"Bad Request: {reason}")
             return
         trusted = isinstance(account, Registration) and source.rsplit(":", 1)[0].strip(
             "[]"
         ) in self._registrar_addresses.get(account.name, ())
         if not (trusted or _allowed(source, self._networks)):
             log.warning("INVITE from %s refused: not a trunk address", source)
-            op.statusCode = 403
-            call.hangup(op)
+            self._refuse(call, 403)
             return
         refusal = "draining" if self.refusing else self.handler.refusal()
         if refusal is not None:
             log.warning("INVITE from %s refused: %s", source, refusal)
-            op.statusCode = 503
-            op.reason = "Service Unavailable"
-            call.hangup(op)
+            self._refuse(call, 503, "Service Unavailable")
             return
+        op = pj.CallOpParam()
         op.statusCode = 200
         call.answer(op)
+
+    def _refuse(self, call: SipCall, code: int, reason: str = "") -> None:
+        """Answer `code` once this round of polling is over. PJSIP has given the
+        INVITE an RTP and an RTCP socket already; refused at once, its line is
+        free for the next INVITE of the same round, so a flood of refused
+        INVITEs (off-trunk, a full or draining worker) opened and closed
+        sockets without bound and their cooling keys ran PJSIP's table dry
+        (sip_budget: an abort). Held over the round, a refused call keeps its
+        line: with every line held, pjsua answers 486 itself, opening nothing."""
+        self._refusals.append((call, code, reason))
+
+    def _send_refusals(self) -> None:
+        refusals, self._refusals = self._refusals, []
+        for call, code, reason in refusals:
+            op = pj.CallOpParam()
+            op.statusCode = code
+            if reason:
+                op.reason = reason
+            try:
+                call.hangup(op)
+            except pj.Error as exc:  # e.g. CANCELled meanwhile
+                log.info("refusing a call: %s", exc.info())
 
     def place(self, uri: str, trunk: str | None = None, caller_id: str = "") -> CallHandle:
         """Call `uri` (from the event loop), through a registration trunk if

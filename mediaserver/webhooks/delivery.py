@@ -142,9 +142,16 @@ class Deliverer:
 
     async def _post(self, url: str, body: bytes, headers: dict[str, str]) -> Outcome:
         if self._client is None:
-            self._client = httpx.AsyncClient(timeout=self._timeout, follow_redirects=False)
+            self._client = httpx.AsyncClient(
+                timeout=self._timeout,
+                follow_redirects=False,
+                trust_env=False,
+                transport=self.guard.transport(),  # connects to the address it checked
+            )
         try:
             response = await self._client.post(url, content=body, headers=headers)
+        except Refused as exc:  # the name resolves elsewhere since _attempt's check
+            return Outcome(None, str(exc))
         except httpx.TimeoutException:
             return Outcome(None, f"no answer within {self._timeout:g} s")
         except httpx.HTTPError as exc:

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Callable
+from pathlib import Path
 from typing import Any, Literal
 
 from sqlalchemy.engine import Connection
@@ -15,6 +16,7 @@ from mediaserver.analysis.spec import for_call
 from mediaserver.store import Store
 from mediaserver.store.analysis import PENDING, set_analysis
 from mediaserver.store.outbox import OutboxStore
+from mediaserver.store.unclean import OnClosed
 
 log = logging.getLogger(__name__)
 
@@ -93,6 +95,21 @@ def call_data(call: dict[str, Any], public_url: str = "", ended: bool = False) -
             else None
         )
     return data
+
+
+def unclean_ended(store: Store, public_url: str = "") -> OnClosed:
+    """Store.close_unclean's on_closed: the closed call's call.ended (its
+    transcript so far, its recording URL), in the closing transaction."""
+    outbox = Outbox(store)
+
+    def ended(c: Connection, call: dict[str, Any]) -> None:
+        recording = call.get("recording_path")
+        if recording and not Path(recording).is_file():  # the kill came before it was written
+            call = {**call, "recording_path": None}
+        data = call_data(call, public_url, ended=True)
+        outbox.emit_on(c, "call.ended", data, agent=call["agent"])
+
+    return ended
 
 
 class CallEvents:

@@ -12,7 +12,7 @@ from typing import Any
 
 import pytest
 
-from mediaserver.tools.guard import networks
+from mediaserver.netguard import networks
 from mediaserver.tools.http import HttpTools, sign
 from mediaserver.tools.spec import Tool, ToolResult
 from tests.tool_server import ToolServer

@@ -14,8 +14,8 @@ import pytest
 from mediaserver.agents import DEFAULT_AGENT
 from mediaserver.conversation.tool_round import ToolRound
 from mediaserver.events import CallEvent, ToolCall
+from mediaserver.netguard import networks
 from mediaserver.services.local import LocalSpeech
-from mediaserver.tools.guard import networks
 from mediaserver.tools.http import HttpTools, sign
 from mediaserver.tools.spec import Tool
 from models import registry, store

@@ -247,25 +247,42 @@ def add_campaign(
     return int(campaign["id"])
 
 
-def test_every_lead_ends_in_its_state_after_the_retries_its_outcome_allows(
+def run_campaign(
     store: CampaignStore,
-) -> None:
-    events: list[CampaignEvent] = []
+    campaign_id: int,
+    script: dict[str, str],
+    *,
+    seconds: float = 30.0,
+    events: list[CampaignEvent] | None = None,
+    max_ticks: int = 1000,
+) -> FakeCallees:
+    """Run the campaign on virtual time, one tick a second, against callees
+    answering as `script` says (answered calls last `seconds`), until it
+    finishes; the callees, with what they saw."""
 
     async def scenario() -> FakeCallees:
         loop = asyncio.get_running_loop()
-        callees = FakeCallees(SCRIPT, loop.time)
-        campaign = add_campaign(store, SPEC, [f"{number}," for number in SCRIPT])
-        runner = make_runner(store, callees, events)
-        for _ in range(1000):
+        callees = FakeCallees(script, loop.time, seconds=seconds)
+        runner = make_runner(store, callees, [] if events is None else events)
+        for _ in range(max_ticks):
             await runner.tick()
-            if store.get(campaign)["state"] == "finished":  # type: ignore[index]
+            if store.get(campaign_id)["state"] == "finished":  # type: ignore[index]
                 break
             await asyncio.sleep(1.0)
         await runner.close()
         return callees
 
     callees = run_virtual(scenario())
+    assert store.get(campaign_id)["state"] == "finished"  # type: ignore[index]
+    return callees
+
+
+def test_every_lead_ends_in_its_state_after_the_retries_its_outcome_allows(
+    store: CampaignStore,
+) -> None:
+    events: list[CampaignEvent] = []
+    campaign = add_campaign(store, SPEC, [f"{number}," for number in SCRIPT])
+    callees = run_campaign(store, campaign, SCRIPT, events=events)
     assert callees.calls == {
         "+14155550101": 1,
         "+14155550102": 3,
@@ -296,26 +313,12 @@ def test_a_machine_answer_ends_the_lead_as_voicemail_with_the_campaigns_message(
         update={"voicemail": "leave_message", "voicemail_message": "Hi {name}, call us back."}
     )
     script = {"+14155550101": "machine", "+14155550102": "answered", "+14155550103": "carrier"}
-
-    async def scenario() -> FakeCallees:
-        loop = asyncio.get_running_loop()
-        callees = FakeCallees(script, loop.time)
-        callees.seconds = 5
-        campaign = add_campaign(store, spec, [f"{n},Ann" for n in script], header="phone,name")
-        runner = make_runner(store, callees, [])
-        for _ in range(100):
-            await runner.tick()
-            if store.get(campaign)["state"] == "finished":  # type: ignore[index]
-                break
-            await asyncio.sleep(1.0)
-        await runner.close()
-        return callees
-
-    callees = run_virtual(scenario())
+    campaign = add_campaign(store, spec, [f"{n},Ann" for n in script], header="phone,name")
+    callees = run_campaign(store, campaign, script, seconds=5)
     policy = callees.policies["+14155550101"]
     assert policy is not None and policy.on_machine == "message"
     assert policy.message == "Hi Ann, call us back."
-    _, leads = store.leads(1)
+    _, leads = store.leads(campaign)
     states = {lead["phone"]: lead["state"] for lead in leads}
     assert states["+14155550101"] == "voicemail"  # a message left: final
     assert states["+14155550102"] == "answered"
@@ -353,20 +356,7 @@ def test_an_attempt_whose_runner_died_is_closed_unclean_and_retried(
     dead = store.claim(lead["id"], "dead-runner", WEDNESDAY_10 + timedelta(seconds=15))
     assert dead is not None
     assert store.claim(lead["id"], "another", WEDNESDAY_10 + timedelta(seconds=15)) is None
-
-    async def scenario() -> FakeCallees:
-        loop = asyncio.get_running_loop()
-        callees = FakeCallees({"+14155550101": "answered"}, loop.time)
-        runner = make_runner(store, callees, [])
-        for _ in range(200):
-            await runner.tick()
-            if store.get(campaign)["state"] == "finished":  # type: ignore[index]
-                break
-            await asyncio.sleep(1.0)
-        await runner.close()
-        return callees
-
-    callees = run_virtual(scenario())
+    callees = run_campaign(store, campaign, {"+14155550101": "answered"})
     assert callees.calls["+14155550101"] == 1 and callees.most_per_number == 1
     found = store.lead(campaign, lead["id"])
     assert found is not None
@@ -380,20 +370,7 @@ def test_an_attempt_whose_runner_died_is_closed_unclean_and_retried(
 def test_a_number_on_the_do_not_call_list_is_never_dialled(store: CampaignStore) -> None:
     campaign = add_campaign(store, SPEC, ["+14155550101,", "+14155550102,"])
     store.dnc_add(["+14155550102"])
-
-    async def scenario() -> FakeCallees:
-        loop = asyncio.get_running_loop()
-        callees = FakeCallees(SCRIPT, loop.time)
-        runner = make_runner(store, callees, [])
-        for _ in range(100):
-            await runner.tick()
-            if store.get(campaign)["state"] == "finished":  # type: ignore[index]
-                break
-            await asyncio.sleep(1.0)
-        await runner.close()
-        return callees
-
-    callees = run_virtual(scenario())
+    callees = run_campaign(store, campaign, SCRIPT)
     assert dict(callees.calls) == {"+14155550101": 1}
     _, leads = store.leads(campaign, "dnc")
     assert [lead["phone"] for lead in leads] == ["+14155550102"]
