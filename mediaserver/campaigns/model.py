@@ -2,14 +2,17 @@
 
 from __future__ import annotations
 
+import logging
 import re
-from typing import Literal
+from typing import Any, Literal
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 import phonenumbers
-from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
 from mediaserver import caller_id
+
+log = logging.getLogger(__name__)
 
 NAME = r"^[a-z0-9][a-z0-9_-]{0,63}$"
 DAYS = ("mon", "tue", "wed", "thu", "fri", "sat", "sun")
@@ -154,3 +157,20 @@ def e164(number: str, country: str) -> str:
     if not phonenumbers.is_valid_number(parsed):
         raise ValueError(f"{number!r} is not a valid number for {country}")
     return phonenumbers.format_number(parsed, phonenumbers.PhoneNumberFormat.E164)
+
+
+def stored_spec(campaign_id: int, data: dict[str, Any]) -> CampaignSpec:
+    """A campaign's spec as the store keeps it. One saved before the caller ID
+    check existed may hold one it refuses: read without it (the INVITE goes
+    from the default) rather than stop every tick of the runner."""
+    try:
+        return CampaignSpec.model_validate(data)
+    except ValidationError as exc:
+        if not all(error["loc"] == ("caller_id",) for error in exc.errors()):
+            raise
+        log.warning(
+            "campaign %d: stored caller_id %r is not E.164 or a sip: URI; calling without it",
+            campaign_id,
+            data.get("caller_id"),
+        )
+        return CampaignSpec.model_validate({**data, "caller_id": ""})

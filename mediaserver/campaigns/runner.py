@@ -16,13 +16,15 @@ from collections.abc import Awaitable, Callable
 from datetime import datetime, timedelta
 from typing import Any
 
+from pydantic import ValidationError
+
 from mediaserver.agents import AgentBook
 from mediaserver.amd.detector import AmdDecision
 from mediaserver.amd.policy import AmdPolicy, AmdPolicyError
 from mediaserver.campaigns.dnc import DoNotCall
 from mediaserver.campaigns.events import AttemptEnded, CampaignEvent, CampaignFinished, LeadSkipped
 from mediaserver.campaigns.leads_csv import neutralized
-from mediaserver.campaigns.model import CampaignSpec, outcome_state, zone
+from mediaserver.campaigns.model import CampaignSpec, outcome_state, stored_spec, zone
 from mediaserver.campaigns.schedule import next_open
 from mediaserver.dialer import Dialer, DialOptions, Dials
 from mediaserver.store import Store
@@ -111,7 +113,11 @@ class CampaignRunner:
         await self._recover(now)
         await self._renew(now)
         for row in await self.offload(self.store.running):
-            spec = CampaignSpec.model_validate(row["spec"])
+            try:
+                spec = stored_spec(row["id"], row["spec"])
+            except ValidationError as exc:  # one broken campaign stops no other
+                log.error("campaign %d: its stored spec is not valid: %s", row["id"], exc)
+                continue
             await self._fill(row["id"], spec, now)
         # one statement for all: a thousand POST /calls jobs waiting for a
         # trunk are a thousand running campaigns
@@ -238,7 +244,7 @@ class CampaignRunner:
             if owner == self.owner:
                 continue  # ours and still running (a stalled loop let it lapse)
             row = await self.offload(self.store.get, claim.campaign_id)
-            spec = CampaignSpec.model_validate(row["spec"])
+            spec = stored_spec(claim.campaign_id, row["spec"])
             log.warning(
                 "campaign %d lead %d: attempt %d closed as unclean (its runner stopped)",
                 claim.campaign_id,

@@ -28,6 +28,7 @@ from mediaserver.campaigns.schedule import next_open
 from mediaserver.dialer import DialOptions
 from mediaserver.store import Store
 from mediaserver.store.campaigns import CampaignStore
+from mediaserver.store.tables import campaigns
 from tests.virtual_time import run_virtual
 
 # Wednesday 2026-01-07 10:00 UTC
@@ -168,6 +169,7 @@ class FakeCallees:
     most_per_number: int = 0
     dialled_at: dict[str, list[float]] = field(default_factory=dict)
     policies: dict[str, AmdPolicy | None] = field(default_factory=dict)
+    caller_ids: list[str] = field(default_factory=list)
 
     async def dial(
         self, uri: str, agent: Any, version: int, options: DialOptions
@@ -175,6 +177,7 @@ class FakeCallees:
         amd, on_amd, ring_seconds = options.amd, options.on_amd, options.ring_seconds
         number = uri.split(":", 1)[1].split("@", 1)[0]
         self.calls[number] += 1
+        self.caller_ids.append(options.caller_id)
         self.dialled_at.setdefault(number, []).append(self.clock())
         self.live[number] += 1
         self.most_per_number = max(self.most_per_number, self.live[number])
@@ -450,3 +453,23 @@ def test_the_runner_closes_right_after_its_campaign_finishes(store: CampaignStor
         return True
 
     assert asyncio.run(scenario())
+
+
+def test_a_campaign_stored_with_a_caller_id_todays_check_refuses_still_runs(
+    store: CampaignStore, caplog: pytest.LogCaptureFixture
+) -> None:
+    """Saved before caller IDs were checked: dialled without it, not stuck."""
+    campaign = add_campaign(store, SPEC, ["+14155550101,"])
+    broken = store.create("broken", {**SPEC.model_dump(), "max_concurrent": "many"})
+    assert store.move(broken["id"], {"draft"}, "running")
+    with store.engine.begin() as c:
+        c.execute(
+            campaigns.update()
+            .where(campaigns.c.id == campaign)
+            .values(spec={**SPEC.model_dump(), "caller_id": "Sales"})
+        )
+    callees = run_campaign(store, campaign, SCRIPT)
+    assert callees.calls == {"+14155550101": 1}
+    assert callees.caller_ids == [""]
+    assert "stored caller_id 'Sales'" in caplog.text
+    assert f"campaign {broken['id']}: its stored spec is not valid" in caplog.text
