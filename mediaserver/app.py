@@ -45,6 +45,7 @@ from mediaserver.campaigns.one_call import CallRules
 from mediaserver.campaigns.runner import runner_for
 from mediaserver.config import Config
 from mediaserver.dialer import Dialer, Dials
+from mediaserver.knowledge.wiring import knowledge_base
 from mediaserver.metrics import Metrics
 from mediaserver.netguard import NetGuard
 from mediaserver.store import Store
@@ -59,8 +60,6 @@ from mediaserver.webhooks.outbox import unclean_ended
 
 if TYPE_CHECKING:
     from mediaserver.agents import Agent
-    from mediaserver.knowledge.embed import EmbedderSource
-    from mediaserver.knowledge.index import KnowledgeIndex
     from mediaserver.knowledge.ingest import Ingest
     from mediaserver.services.pool import SpeechPool
     from mediaserver.services.remote_pool import RemotePool
@@ -213,7 +212,9 @@ async def serve(config: Config, plane: ControlPlane) -> None:
     agent = book.builtin
     state = {"models": False, "sip": False}
     pool = await speech_pool(config, agent)
-    knowledge = await knowledge_base(config, plane, book) if config.knowledge.enabled else None
+    knowledge = (
+        await knowledge_base(config, plane.store, book) if config.knowledge.enabled else None
+    )
     state["models"] = True
     calls = Calls(
         book,
@@ -339,55 +340,6 @@ async def speech_pool(config: Config, agent: Agent) -> SpeechPool | RemotePool:
     loop = asyncio.get_running_loop()
     await loop.run_in_executor(None, speech.load, agent.system_prompt, agent.greeting)
     return SpeechPool(models, speech)
-
-
-async def knowledge_base(
-    config: Config, plane: ControlPlane, book: AgentBook
-) -> tuple[Ingest, KnowledgeIndex]:
-    """Agents' documents: uploads (ingest) and retrieval in calls (index); the
-    English embedding model loaded now, once for the process."""
-    from mediaserver.knowledge.index import KnowledgeIndex
-    from mediaserver.knowledge.ingest import Ingest
-    from mediaserver.store.documents import Documents
-    from models.store import ModelError
-
-    loop = asyncio.get_running_loop()
-    stored = Documents(plane.store)
-    if failed := await loop.run_in_executor(None, stored.fail_unfinished):
-        log.warning("%d document(s) were being processed when the server stopped", failed)
-    embedders = embedders_for(config)
-    try:
-        await loop.run_in_executor(None, embedders.get, config.knowledge.english_model)
-    except ModelError as exc:  # uploads fail with this reason; calls go without
-        log.warning("knowledge base: %s", exc)
-    index = KnowledgeIndex(stored, embedders, config.knowledge)
-
-    def language_of(name: str) -> str:
-        found = book.get(name)
-        return found[0].language if found is not None else book.builtin.language
-
-    return Ingest(stored, index, embedders, config.knowledge, language_of), index
-
-
-def embedders_for(config: Config) -> EmbedderSource:
-    """The embedding models: loaded here (backend "local"), or asked of the
-    inference service's /v1/embeddings (backend "remote")."""
-    from mediaserver.knowledge.embed import Embedders
-    from mediaserver.services.remote_embed import RemoteEmbedders
-
-    if config.models.backend == "remote":
-        return RemoteEmbedders(config.knowledge, config.models)
-    return Embedders(config.knowledge, config.models)
-
-
-def retrieval_index(config: Config, store: Store) -> KnowledgeIndex:
-    """Retrieval only, for a cluster's media worker: the control process
-    ingests into the shared store; the worker reads the agent's chunks from it
-    at each call's start and embeds the caller's words via the service."""
-    from mediaserver.knowledge.index import KnowledgeIndex
-    from mediaserver.store.documents import Documents
-
-    return KnowledgeIndex(Documents(store), embedders_for(config), config.knowledge)
 
 
 class _Stop(Exception):

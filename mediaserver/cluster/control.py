@@ -23,6 +23,7 @@ from mediaserver.cluster.metrics import cluster_registry
 from mediaserver.cluster.remote import RemoteCalls, RemoteWebRtc, Workers
 from mediaserver.config import Config
 from mediaserver.dialer import Dialer
+from mediaserver.knowledge import wiring
 from mediaserver.knowledge.index import KnowledgeIndex
 from mediaserver.knowledge.ingest import Ingest
 from mediaserver.store import Store
@@ -69,7 +70,7 @@ class ControlProcess:
         # one scrape covers the whole cluster (cluster/metrics.py says why not multiprocess mode)
         metrics.registry = cluster_registry(metrics.registry, self.workers.metrics_texts)
         if config.knowledge.enabled:  # uploads here; the workers retrieve (worker.py)
-            self.knowledge = await app.knowledge_base(config, plane, book)
+            self.knowledge = await wiring.knowledge_base(config, plane.store, book)
         # the webhooks' outbox is delivered from here; the workers analyse their own calls
         self.after = AfterCalls.start(config, plane, None, None)
         http_app = app.create_http_app(

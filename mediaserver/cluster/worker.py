@@ -22,6 +22,7 @@ from mediaserver.cluster import proto
 from mediaserver.cluster.child import ChildHttp
 from mediaserver.cluster.worker_api import worker_app
 from mediaserver.config import Config
+from mediaserver.knowledge import wiring
 from mediaserver.knowledge.index import KnowledgeIndex
 from mediaserver.services.remote_embed import RemoteEmbedders
 from mediaserver.store import Store
@@ -74,7 +75,7 @@ class MediaWorker:
         source, self._speech_owner = await speech_source(config, book.builtin)
         if config.knowledge.enabled and config.models.backend == "remote":
             # the agent's chunks from the shared store, the caller's words embedded by the service
-            self.knowledge = app.retrieval_index(config, self.store)
+            self.knowledge = wiring.retrieval_index(config, self.store)
         calls = self.calls_ = Calls(
             book,
             source,

@@ -14,8 +14,9 @@ import httpx
 import pytest
 
 from mediaserver.agents import Agent, AgentBook
-from mediaserver.app import control_plane, create_http_app, knowledge_base
+from mediaserver.app import control_plane, create_http_app
 from mediaserver.config import ApiConfig, Config, KnowledgeConfig, ServerConfig
+from mediaserver.knowledge.wiring import knowledge_base
 from tests.browser import chromium, serving
 
 pytestmark = pytest.mark.integration
@@ -39,7 +40,7 @@ def test_an_admin_edits_tools_and_the_knowledge_base(tmp_path: Path, artifacts: 
     )
     plane = control_plane(config)
     book = AgentBook(Agent(), plane.store)
-    ingest, index = asyncio.run(knowledge_base(config, plane, book))
+    ingest, index = asyncio.run(knowledge_base(config, plane.store, book))
     app = create_http_app(config, plane, dict, knowledge=(ingest, book))
     admin = plane.store.create_key("admin")
     auth = {"Authorization": f"Bearer {admin}"}

@@ -14,10 +14,11 @@ import pytest
 from fastapi.testclient import TestClient
 
 from mediaserver.agents import Agent, AgentBook
-from mediaserver.app import ControlPlane, control_plane, create_http_app, knowledge_base
+from mediaserver.app import ControlPlane, control_plane, create_http_app
 from mediaserver.config import ApiConfig, Config, KnowledgeConfig, ServerConfig
 from mediaserver.knowledge.index import KnowledgeIndex
 from mediaserver.knowledge.ingest import Ingest
+from mediaserver.knowledge.wiring import knowledge_base
 from mediaserver.store.documents import Documents
 from tests.unit.test_knowledge import docx_bytes, pdf_bytes
 
@@ -85,7 +86,7 @@ def make(store_url: str, tmp_path: Path, knowledge: KnowledgeConfig) -> Iterator
     )
     plane = control_plane(config)
     book = AgentBook(Agent(), plane.store)
-    ingest, index = asyncio.run(knowledge_base(config, plane, book))
+    ingest, index = asyncio.run(knowledge_base(config, plane.store, book))
     app = create_http_app(config, plane, lambda: {"models": True}, knowledge=(ingest, book))
     with TestClient(app) as client:
         yield Setup(client, plane, ingest)

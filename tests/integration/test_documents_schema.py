@@ -14,8 +14,9 @@ from hypothesis import HealthCheck, settings
 from schemathesis.checks import not_a_server_error
 
 from mediaserver.agents import Agent, AgentBook
-from mediaserver.app import control_plane, create_http_app, knowledge_base
+from mediaserver.app import control_plane, create_http_app
 from mediaserver.config import ApiConfig, Config, KnowledgeConfig, ServerConfig
+from mediaserver.knowledge.wiring import knowledge_base
 
 pytestmark = pytest.mark.integration
 
@@ -28,7 +29,7 @@ _config = Config(
 _plane = control_plane(_config)
 _admin = _plane.store.create_key("admin")
 _book = AgentBook(Agent(), _plane.store)
-_ingest, _index = asyncio.run(knowledge_base(_config, _plane, _book))
+_ingest, _index = asyncio.run(knowledge_base(_config, _plane.store, _book))
 app = create_http_app(_config, _plane, dict, knowledge=(_ingest, _book))
 schema = schemathesis.openapi.from_asgi("/openapi.json", app).include(path_regex="documents")
 
