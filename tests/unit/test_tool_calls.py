@@ -74,7 +74,7 @@ def test_a_call_without_arguments_has_empty_ones() -> None:
         ("```python\ndef sort(xs):\n    return sorted(xs)\n```", "expected a JSON object"),
         (f"{BODY} and then I will hang up", "one JSON object and nothing else"),
         (f"{BODY}\n{BODY}", "one JSON object and nothing else"),
-        (f"<tool_call>\nbook_appointment(day='Tuesday')\n</tool_call>", "expected a JSON object"),
+        ("<tool_call>\nbook_appointment(day='Tuesday')\n</tool_call>", "expected a JSON object"),
         ('{"name": "book_appointment", "arguments": {"patient_name": "Ma', "not JSON"),
         ('{"name": "book_appointment", "arguments": ["Maria", "Tuesday"]}', "a JSON object"),
         ('{"name": "book_appointment", "arguments": "Maria, Tuesday"}', "not JSON"),
