@@ -62,8 +62,9 @@ def _arguments(call: dict[str, Any]) -> dict[str, Any] | str:
 
 
 def _json_in(raw: str) -> object:
-    """The one JSON object `raw` holds (in tags, a fence, or bare), or what is
-    wrong (a str: a JSON string is never a call)."""
+    """The JSON object `raw` opens with (in tags, a fence, or bare; a second
+    call after it is not made), or what is wrong (a str: a JSON string is never
+    a call)."""
     text = raw.strip()
     if text.startswith(OPEN_TAG):
         text = text[len(OPEN_TAG) :].split(CLOSE_TAG, 1)[0].strip()
@@ -72,11 +73,9 @@ def _json_in(raw: str) -> object:
     if not text.startswith("{"):
         return 'expected a JSON object {"name": ..., "arguments": {...}}'
     try:
-        value, end = json.JSONDecoder().raw_decode(text)
+        value, _ = json.JSONDecoder().raw_decode(text)  # what follows is never spoken
     except ValueError as exc:
         return f"the tool call is not JSON: {exc}"
-    if text[end:].strip():
-        return "the tool call must be one JSON object and nothing else"
     return value
 
 

@@ -39,6 +39,8 @@ BODY = json.dumps({"name": "book_appointment", "arguments": ARGS})
         f"<tool_call>\n{BODY}",  # the closing tag cut by a stop string
         BODY,  # llama.cpp left the special-token tags out
         f"\n  {BODY}  \n",
+        f"{BODY}\n{json.dumps({'name': 'end_call', 'arguments': {}})}",  # the first call only
+        f"<tool_call>\n{BODY}\n</tool_call>\nI have booked you in.",
         f"```json\n{BODY}\n```",
         f"```\n{BODY}\n```",
         f"```json\n{BODY}",  # the fence not closed before max_tokens
@@ -72,8 +74,6 @@ def test_a_call_without_arguments_has_empty_ones() -> None:
         ('{"name": "Maria Lopez", "day": "Tuesday"}', "unexpected keys"),  # not a call
         ('{"name": "delete_everything", "arguments": {}}', "no tool 'delete_everything'"),
         ("```python\ndef sort(xs):\n    return sorted(xs)\n```", "expected a JSON object"),
-        (f"{BODY} and then I will hang up", "one JSON object and nothing else"),
-        (f"{BODY}\n{BODY}", "one JSON object and nothing else"),
         ("<tool_call>\nbook_appointment(day='Tuesday')\n</tool_call>", "expected a JSON object"),
         ('{"name": "book_appointment", "arguments": {"patient_name": "Ma', "not JSON"),
         ('{"name": "book_appointment", "arguments": ["Maria", "Tuesday"]}', "a JSON object"),
