@@ -9,6 +9,8 @@ from collections.abc import Iterator
 from dataclasses import dataclass, field
 from typing import Any, Literal, Protocol
 
+import jsonschema_rs
+
 BUILTINS = ("transfer_call", "end_call", "send_dtmf")
 NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_]{0,63}$")
 SECRET_REF = re.compile(r"\$\{([A-Za-z_][A-Za-z0-9_]{0,127})\}")
@@ -88,8 +90,15 @@ class ToolRunner(Protocol):
 
 def schema_problem(schema: object, where: str = "parameters") -> str | None:
     """Why `schema` is not a JSON Schema we can check arguments against (an
-    object schema whose properties have JSON types), or None."""
-    return next(_schema_problems(schema, where), None)
+    object schema whose properties have JSON types, valid for jsonschema-rs,
+    which checks the calls), or None."""
+    if problem := next(_schema_problems(schema, where), None):
+        return problem
+    try:
+        jsonschema_rs.validator_for(schema)
+    except (jsonschema_rs.ValidationError, ValueError) as exc:
+        return f"{where}: not a valid JSON Schema: {str(exc).splitlines()[0]}"
+    return None
 
 
 def _schema_problems(schema: object, where: str) -> Iterator[str]:

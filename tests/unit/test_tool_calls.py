@@ -9,7 +9,7 @@ import json
 import pytest
 
 from mediaserver.tools.calls import decode_call, parse_call
-from mediaserver.tools.spec import Tool
+from mediaserver.tools.spec import Tool, schema_problem
 
 BOOK = Tool(
     "book_appointment",
@@ -100,3 +100,11 @@ def test_what_is_not_a_valid_call_is_refused_with_the_reason(raw: str, why: str)
 def test_decode_reads_the_call_without_knowing_the_tools() -> None:
     assert decode_call(f"```json\n{BODY}\n```") == {"name": "book_appointment", "arguments": ARGS}
     assert isinstance(decode_call("[" + BODY + "]"), str)  # a list of calls is not one call
+
+
+def test_a_schema_the_checker_cannot_compile_is_refused_when_the_agent_is_saved() -> None:
+    """Else every call to the tool would be refused as malformed."""
+    assert schema_problem(BOOK.parameters) is None
+    bad = {"type": "object", "properties": {"day": {"type": "string", "pattern": "("}}}
+    problem = schema_problem(bad)
+    assert problem is not None and "not a valid JSON Schema" in problem and "regex" in problem
