@@ -15,8 +15,9 @@ calls.py): the right tool with the right arguments.
 Grading rules: bench/agent_grading.py.
 
 Text mode, per installed LLM: the question goes to the LLM with the
-messages a live call sends (the agent's system prompt, its greeting, the
-question) at the agent's decoding; it also times the first token, the
+messages a live call sends (the agent's system prompt and the question: the
+call's history starts on the caller's turn, without the greeting) at the
+agent's decoding; it also times the first token, the
 retrieval cost (the document's best sections put into the system prompt
 instead of the cached facts, as a knowledge base does: their prefill is the
 cost) and one tool round (writing the call, then the first token after the
@@ -58,6 +59,7 @@ from bench.agent_grading import (
     tool_calls,
 )
 from mediaserver.agents import DEFAULT_AGENT, RECEPTIONIST_INSTRUCTIONS, Agent
+from mediaserver.conversation.history import History
 from mediaserver.tools.spec import Tool
 from models import registry, store
 from models.llm import LlamaLLM, Message
@@ -74,13 +76,19 @@ DOCUMENT = (DATA / EVAL["document"]).read_text()
 Builder = Callable[[str], list[Message]]  # question -> the messages the LLM is sent
 
 
+def first_turn(system_prompt: str, agent: Agent, question: str) -> list[Message]:
+    """What a live call sends the LLM for the caller's first question: the
+    call's history after the greeting (History.messages starts on a user
+    turn, so the greeting is not among them)."""
+    history = History(system_prompt, agent.history_tokens)
+    history.add("assistant", agent.greeting)
+    history.add("user", question)
+    return history.messages()
+
+
 def prompt_facts(agent: Agent) -> Builder:
     """Today's: the facts are in the agent's system prompt (cached by llama.cpp)."""
-    return lambda question: [
-        {"role": "system", "content": agent.system_prompt},
-        {"role": "assistant", "content": agent.greeting},
-        {"role": "user", "content": question},
-    ]
+    return lambda question: first_turn(agent.system_prompt, agent, question)
 
 
 def sections(document: str) -> list[str]:
@@ -97,11 +105,7 @@ def retrieved_facts(agent: Agent, document: str = DOCUMENT, top: int = 3) -> Bui
         asked = set(re.findall(r"[a-z]+", question.lower()))
         ranked = sorted(chunks, key=lambda c: -len(asked & set(re.findall(r"[a-z]+", c.lower()))))
         facts = "\n\n".join(ranked[:top])
-        return [
-            {"role": "system", "content": f"{RECEPTIONIST_INSTRUCTIONS}\n\n{facts}"},
-            {"role": "assistant", "content": agent.greeting},
-            {"role": "user", "content": question},
-        ]
+        return first_turn(f"{RECEPTIONIST_INSTRUCTIONS}\n\n{facts}", agent, question)
 
     return build
 
