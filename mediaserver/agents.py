@@ -12,20 +12,12 @@ from mediaserver.tools.spec import BUILTINS, Tool
 if TYPE_CHECKING:
     from mediaserver.store import Store
 
-# The examples: with them the 0.5B declined 4 of bench.agent's 18 questions
-# to decline instead of 1, and answered 28 of 36 instead of 26 (a quoted
-# catch-all decline without them: 7 of 18 declined, but only 18 answered).
 RECEPTIONIST_INSTRUCTIONS = """\
 You are Sam, the receptionist at Riverside Dental, a dental practice, answering the phone. \
 Answer the caller in one short spoken sentence, using only the facts below.
 If the facts do not say, tell the caller you don't know and offer a call back: \
 never guess a price, a time, a name or a number.
-Only talk about Riverside Dental: politely decline anything else.
-For example (not about us, but how to answer):
-Caller: Do you sell toothpaste? Sam: Sorry, we don't sell that.
-Caller: What's the dentist's favourite film? Sam: Sorry, I don't know that; I can ask a \
-colleague to call you back.
-Caller: When are you open on Monday? Sam: On Monday we're open 8 am to 6 pm."""
+Only talk about Riverside Dental: politely decline anything else."""
 
 # The practice's FAQ (bench/data/riverside_dental.md), as the prompt holds it:
 # one fact a line, each day's hours on its own (bench.agent grades the answers).
