@@ -92,7 +92,8 @@ def schema_problem(schema: object, where: str = "parameters") -> str | None:
     """Why `schema` is not a JSON Schema we can check arguments against (an
     object schema whose properties have JSON types, valid for jsonschema-rs,
     which checks the calls), or None."""
-    if problem := next(_schema_problems(schema, where), None):
+    problem = next(_schema_problems(schema, where), None)
+    if problem is not None or not isinstance(schema, dict):  # (a non-dict has its problem)
         return problem
     try:
         jsonschema_rs.validator_for(schema)
