@@ -8,13 +8,16 @@ practice, Riverside Dental, whose FAQ is bench/data/riverside_dental.md
 answerable only from it, graded by the key facts the answer must say;
 (b) questions the agent must decline or admit not knowing, graded by a
 declining phrase and no invented fact; (c) requests that need a tool
-(bench/data/agent_tools.json, in Qwen2.5's tool prompt), graded by the
-`<tool_call>` the model writes: the right tool with the right arguments.
+(bench/data/agent_tools.json, offered as a live call offers them: through
+the GGUF's chat template, which writes Qwen2.5's tool prompt), graded by the
+call the model writes (read as the tool round reads it: mediaserver/tools/
+calls.py): the right tool with the right arguments.
 Grading rules: bench/agent_grading.py.
 
 Text mode, per installed LLM: the question goes to the LLM with the
-messages a live call sends (the agent's system prompt, its greeting, the
-question) at the agent's decoding; it also times the first token, the
+messages a live call sends (the agent's system prompt and the question: the
+call's history starts on the caller's turn, without the greeting) at the
+agent's decoding; it also times the first token, the
 retrieval cost (the document's best sections put into the system prompt
 instead of the cached facts, as a knowledge base does: their prefill is the
 cost) and one tool round (writing the call, then the first token after the
@@ -56,24 +59,36 @@ from bench.agent_grading import (
     tool_calls,
 )
 from mediaserver.agents import DEFAULT_AGENT, RECEPTIONIST_INSTRUCTIONS, Agent
+from mediaserver.conversation.history import History
+from mediaserver.tools.spec import Tool
 from models import registry, store
 from models.llm import LlamaLLM, Message
 
 DATA = Path(__file__).parent / "data"
 EVAL = json.loads((DATA / "agent_eval.json").read_text())
 TOOLS: list[dict[str, Any]] = json.loads((DATA / "agent_tools.json").read_text())
+CHECKED_TOOLS = {
+    t["function"]["name"]: Tool(t["function"]["name"], parameters=t["function"]["parameters"])
+    for t in TOOLS
+}
 DOCUMENT = (DATA / EVAL["document"]).read_text()
 
 Builder = Callable[[str], list[Message]]  # question -> the messages the LLM is sent
 
 
+def first_turn(system_prompt: str, agent: Agent, question: str) -> list[Message]:
+    """What a live call sends the LLM for the caller's first question: the
+    call's history after the greeting (History.messages starts on a user
+    turn, so the greeting is not among them)."""
+    history = History(system_prompt, agent.history_tokens)
+    history.add("assistant", agent.greeting)
+    history.add("user", question)
+    return history.messages()
+
+
 def prompt_facts(agent: Agent) -> Builder:
     """Today's: the facts are in the agent's system prompt (cached by llama.cpp)."""
-    return lambda question: [
-        {"role": "system", "content": agent.system_prompt},
-        {"role": "assistant", "content": agent.greeting},
-        {"role": "user", "content": question},
-    ]
+    return lambda question: first_turn(agent.system_prompt, agent, question)
 
 
 def sections(document: str) -> list[str]:
@@ -90,11 +105,7 @@ def retrieved_facts(agent: Agent, document: str = DOCUMENT, top: int = 3) -> Bui
         asked = set(re.findall(r"[a-z]+", question.lower()))
         ranked = sorted(chunks, key=lambda c: -len(asked & set(re.findall(r"[a-z]+", c.lower()))))
         facts = "\n\n".join(ranked[:top])
-        return [
-            {"role": "system", "content": f"{RECEPTIONIST_INSTRUCTIONS}\n\n{facts}"},
-            {"role": "assistant", "content": agent.greeting},
-            {"role": "user", "content": question},
-        ]
+        return first_turn(f"{RECEPTIONIST_INSTRUCTIONS}\n\n{facts}", agent, question)
 
     return build
 
@@ -126,17 +137,9 @@ TOOL_INSTRUCTION = (
 )
 
 
-def tool_prompt(system: str, tools: list[dict[str, Any]] = TOOLS) -> str:
-    """`system` with Qwen2.5's tool section (as its chat template writes it)."""
-    specs = "\n".join(json.dumps(t, ensure_ascii=False) for t in tools)
-    return (
-        f"{system}\n\n# Tools\n\nYou may call one or more functions to assist with the user "
-        "query.\n\nYou are provided with function signatures within <tools></tools> XML tags:\n"
-        f"<tools>\n{specs}\n</tools>\n\nFor each function call, return a json object with "
-        "function name and arguments within <tool_call></tool_call> XML tags:\n<tool_call>\n"
-        '{"name": <function-name>, "arguments": <args-json-object>}\n</tool_call>'
-        f"\n\n{TOOL_INSTRUCTION}"
-    )
+def tool_system(system: str) -> str:
+    """`system` for an agent with tools (the chat template adds the tools after it)."""
+    return f"{system}\n\n{TOOL_INSTRUCTION}"
 
 
 @dataclass
@@ -147,11 +150,15 @@ class Generated:
 
 
 def generate(
-    llm: LlamaLLM, messages: list[Message], agent: Agent, stop: str | None = None
+    llm: LlamaLLM,
+    messages: list[Message],
+    agent: Agent,
+    stop: str | None = None,
+    tools: list[dict[str, Any]] | None = None,
 ) -> Generated:
     start = time.perf_counter()
     first, text = 0.0, ""
-    for piece in llm.stream(messages, agent.max_reply_tokens, agent.temperature):
+    for piece in llm.stream(messages, agent.max_reply_tokens, agent.temperature, tools=tools):
         first = first or time.perf_counter() - start
         text += piece
         if stop and stop in text:
@@ -175,7 +182,7 @@ def grade_one(category: str, item: dict[str, Any], answer: str) -> Verdict:
         return grade_answer(answer, item["must"], item.get("must_not", []))
     if category == "refuse":
         return grade_refusal(answer, item["must_not"])
-    return grade_tool_call(answer, item["tool"], item["arguments"])
+    return grade_tool_call(answer, item["tool"], item["arguments"], CHECKED_TOOLS)
 
 
 def spread(items: list[dict[str, Any]], n: int | None) -> list[dict[str, Any]]:
@@ -211,23 +218,24 @@ def run_llm(path: Path, agent: Agent, facts: str, limit: int | None) -> dict[str
         generate(llm, retrieval(item["q"]), agent).first_token_ms
         for item in spread(EVAL["answer"], min(limit or 6, 6))
     ]
-    # tools: the facts and the tools in the system prompt; with tools the
-    # agent books itself (no "a colleague will confirm" line)
+    # tools: offered through the chat template, as on a live call; with tools
+    # the agent books itself (no "a colleague will confirm" line)
     lines = build("")[0]["content"].splitlines()
-    system = tool_prompt("\n".join(line for line in lines if "colleague will confirm" not in line))
+    system = tool_system("\n".join(line for line in lines if "colleague will confirm" not in line))
     results["tool"], rounds, direct = [], [], []
     for item in spread(EVAL["tool"], limit):
         messages = [{"role": "system", "content": system}, *build(item["q"])[1:]]
-        out = generate(llm, messages, agent, stop="</tool_call>")
+        out = generate(llm, messages, agent, stop="</tool_call>", tools=TOOLS)
         verdict = grade_one("tool", item, out.text)
         results["tool"].append({"q": item["q"], "a": out.text, **vars_of(verdict)})
         progress("tool", item["q"], out, verdict)
         if verdict.passed:
-            result = {"role": "user", "content": '<tool_response>\n{"ok": true}\n</tool_response>'}
+            result = {"role": "tool", "content": '{"ok": true}'}
             after = generate(
                 llm,
                 [*messages, {"role": "assistant", "content": as_tool_call(out.text)}, result],
                 agent,
+                tools=TOOLS,
             )
             rounds.append(out.total_ms + after.first_token_ms)
             direct.append(out.first_token_ms)

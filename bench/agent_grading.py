@@ -8,9 +8,12 @@ from __future__ import annotations
 
 import json
 import re
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
+
+from mediaserver.tools.calls import decode_call, parse_call
+from mediaserver.tools.spec import Tool
 
 # "any number": a digit, or a number said in words (what an invented price looks like)
 NUMBER = "#number"
@@ -84,25 +87,14 @@ def tool_calls(output: str) -> list[dict[str, Any]]:
     {...}}</tool_call>` (a missing closing tag at the end is tolerated: a stop
     string may have cut it). `<tool_call>` is a special token, which
     llama.cpp leaves out of the text it returns: a reply without the tags is
-    read as the JSON objects it holds. Malformed JSON is skipped."""
+    read as the JSON objects it holds (in a ```json fence too). Each is read
+    as the tool round reads a call (mediaserver/tools/calls.py: "parameters"
+    for "arguments", the arguments as a JSON string); what it refuses is skipped."""
     bodies = re.findall(r"<tool_call>(.*?)(?:</tool_call>|$)", output, re.DOTALL)
     if not bodies:
         bodies = json_objects(output)
-    calls = []
-    for body in bodies:
-        try:
-            call = json.loads(body.strip())
-        except json.JSONDecodeError:
-            continue
-        if isinstance(call, dict) and isinstance(call.get("name"), str):
-            arguments = call.get("arguments", {})
-            if isinstance(arguments, str):  # some models send the arguments as a JSON string
-                try:
-                    arguments = json.loads(arguments)
-                except json.JSONDecodeError:
-                    arguments = {}
-            calls.append({"name": call["name"], "arguments": arguments})
-    return calls
+    decoded = (decode_call(body) for body in bodies)
+    return [call for call in decoded if isinstance(call, dict)]
 
 
 def json_objects(text: str) -> list[str]:
@@ -119,15 +111,26 @@ def json_objects(text: str) -> list[str]:
     return found
 
 
-def grade_tool_call(output: str, tool: str, expected: dict[str, str]) -> Verdict:
+def grade_tool_call(
+    output: str,
+    tool: str,
+    expected: dict[str, str],
+    tools: Mapping[str, Tool] | None = None,
+) -> Verdict:
     """The reply's first tool call is `tool`, and each expected argument's
-    value contains the expected text (case and digit spacing aside)."""
+    value contains the expected text (case and digit spacing aside). With
+    `tools`: the call is also one the tool round would make (its arguments
+    valid against the tool's JSON Schema)."""
     calls = tool_calls(output)
     if not calls:
         return Verdict(False, "no tool call")
     call = calls[0]
     if call["name"] != tool:
         return Verdict(False, f"called {call['name']}, not {tool}")
+    if tools is not None:
+        _, problem = parse_call(json.dumps(call), tools)
+        if problem:
+            return Verdict(False, problem)
     arguments = call["arguments"] if isinstance(call["arguments"], dict) else {}
     for name, want in expected.items():
         got = normalize(str(arguments.get(name, "")))

@@ -1,6 +1,6 @@
 """Tool rounds inside one reply: the LLM's stream is watched for a tool call
-(Qwen's `<tool_call>{"name": ..., "arguments": ...}</tool_call>`, or the bare
-JSON when the template's tags are special tokens the stream leaves out)
+(Qwen's `<tool_call>{"name": ..., "arguments": ...}</tool_call>`, the bare
+JSON, or a reply that opens with a ``` fence: tools/calls.py reads them)
 before any of it is spoken; the call is checked against the tool's schema
 (malformed: asked again once, then an apology), run (a filler is said if it
 is slow), its answer handed back to the LLM, and the LLM's answer spoken."""
@@ -18,13 +18,15 @@ from typing import Any
 from mediaserver.clock import now
 from mediaserver.events import CallEvent, ToolCall
 from mediaserver.speech import Message, Speech
-from mediaserver.tools.spec import Tool, ToolResult, ToolRunner, arguments_problem
+from mediaserver.tools.calls import ParsedCall, parse_call
+from mediaserver.tools.spec import Tool, ToolResult, ToolRunner
 
 MAX_ROUNDS = 3  # tool calls in one reply
 TAG = "<tool_call>"
 _CALL_START = re.compile(r'\{\s*"name"')
 # what the start of a call looks like while it is still coming in
 _PARTIAL = re.compile(r'^(<(t(o(o(l(_(c(a(l(l(>)?)?)?)?)?)?)?)?)?)?|\{\s*("(n(a(m(e)?)?)?)?)?)$')
+FENCE = "```"  # a reply that opens with a code fence is JSON or code: never spoken
 
 # A built-in's effect, decided by the engine: the text to say (None: nothing).
 Action = Callable[[Tool, dict[str, Any]], str | None]
@@ -35,13 +37,6 @@ class ToolPhrases:
     filler: str = "One moment, let me check."
     apology: str = "Sorry, I couldn't do that just now. Is there anything else I can help with?"
     filler_after_s: float = 0.7
-
-
-@dataclass(frozen=True, slots=True)
-class ParsedCall:
-    tool: Tool
-    arguments: dict[str, Any]
-    text: str  # as the model wrote it (what goes back into the messages)
 
 
 class ToolRound:
@@ -150,22 +145,13 @@ class ToolRound:
 
     def parse(self, raw: str) -> tuple[ParsedCall | None, str]:
         """The call the model wrote, or why it is not one we can make."""
-        value = _decode(raw)
-        if isinstance(value, str):
-            return None, value
-        tool = self.tools.get(value["name"])
-        if tool is None:
-            return None, f"no tool {value['name']!r} (tools: {', '.join(self.tools)})"
-        arguments = value["arguments"]
-        if (problem := arguments_problem(tool.parameters, arguments)) is not None:
-            return None, problem
-        return ParsedCall(tool, arguments, json.dumps(value)), ""
+        return parse_call(raw, self.tools)
 
 
 async def _spoken_or_call(stream: AsyncIterator[str], call: list[str]) -> AsyncIterator[str]:
     """The stream's text to speak; a tool call in it is held back, never spoken,
     and left in `call` (the rest of the stream is the call). A reply that opens
-    with a brace is JSON, never words: held back the same way."""
+    with a brace or a ``` fence is JSON or code, never words: held back the same way."""
     pending = ""
     in_call = False
     spoken = False
@@ -175,7 +161,8 @@ async def _spoken_or_call(stream: AsyncIterator[str], call: list[str]) -> AsyncI
             if in_call:
                 continue
             while pending:
-                cut = min((i for i in (pending.find("{"), pending.find("<")) if i >= 0), default=-1)
+                starts = (pending.find("{"), pending.find("<"), pending.find("`"))
+                cut = min((i for i in starts if i >= 0), default=-1)
                 if cut < 0:
                     yield pending
                     spoken = spoken or bool(pending.strip())
@@ -185,11 +172,11 @@ async def _spoken_or_call(stream: AsyncIterator[str], call: list[str]) -> AsyncI
                     yield pending[:cut]
                     spoken = spoken or bool(pending[:cut].strip())
                     pending = pending[cut:]
-                opens_json = not spoken and pending.startswith("{")
+                opens_json = not spoken and pending.startswith(("{", FENCE))
                 if pending.startswith(TAG) or _CALL_START.match(pending) or opens_json:
                     in_call = True
                     break
-                if _PARTIAL.match(pending):
+                if _PARTIAL.match(pending) or (not spoken and FENCE.startswith(pending)):
                     break  # may still become a call: wait for more
                 yield pending[0]
                 spoken = True
@@ -201,26 +188,6 @@ async def _spoken_or_call(stream: AsyncIterator[str], call: list[str]) -> AsyncI
         call.append(pending)
     elif pending:
         yield pending
-
-
-def _decode(raw: str) -> dict[str, Any] | str:
-    """{"name": str, "arguments": dict} from the model's call, or what is wrong with it."""
-    text = raw.replace(TAG, "").replace("</tool_call>", "").strip()
-    try:
-        value, _ = json.JSONDecoder().raw_decode(text[max(text.find("{"), 0) :])
-    except ValueError as exc:
-        return f"the tool call is not JSON: {exc}"
-    if not isinstance(value, dict) or not isinstance(value.get("name"), str):
-        return 'expected {"name": ..., "arguments": {...}}'
-    arguments = value.get("arguments", {})
-    if isinstance(arguments, str):  # some templates write the arguments as a JSON string
-        try:
-            arguments = json.loads(arguments or "{}")
-        except ValueError:
-            return "the arguments are not JSON"
-    if not isinstance(arguments, dict):
-        return "the arguments must be a JSON object"
-    return {"name": value["name"], "arguments": arguments}
 
 
 def _key(arguments: dict[str, Any]) -> str:

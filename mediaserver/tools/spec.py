@@ -4,11 +4,12 @@ data: the conversation, the agents and the HTTP runner all import it."""
 
 from __future__ import annotations
 
-import json
 import re
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from typing import Any, Literal, Protocol
+
+import jsonschema_rs
 
 BUILTINS = ("transfer_call", "end_call", "send_dtmf")
 NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_]{0,63}$")
@@ -89,8 +90,16 @@ class ToolRunner(Protocol):
 
 def schema_problem(schema: object, where: str = "parameters") -> str | None:
     """Why `schema` is not a JSON Schema we can check arguments against (an
-    object schema whose properties have JSON types), or None."""
-    return next(_schema_problems(schema, where), None)
+    object schema whose properties have JSON types, valid for jsonschema-rs,
+    which checks the calls), or None."""
+    problem = next(_schema_problems(schema, where), None)
+    if problem is not None or not isinstance(schema, dict):  # (a non-dict has its problem)
+        return problem
+    try:
+        jsonschema_rs.validator_for(schema)
+    except (jsonschema_rs.ValidationError, ValueError) as exc:
+        return f"{where}: not a valid JSON Schema: {str(exc).splitlines()[0]}"
+    return None
 
 
 def _schema_problems(schema: object, where: str) -> Iterator[str]:
@@ -115,35 +124,3 @@ def _schema_problems(schema: object, where: str) -> Iterator[str]:
         yield from _schema_problems(schema["items"], f"{where}.items")
     if "enum" in schema and not isinstance(schema["enum"], list):
         yield f"{where}.enum: expected a list"
-
-
-def arguments_problem(
-    schema: dict[str, Any], value: object, where: str = "arguments"
-) -> str | None:
-    """Why `value` does not fit `schema` (types, required, enum), or None."""
-    kind = schema.get("type")
-    checks = {
-        "string": lambda v: isinstance(v, str),
-        "number": lambda v: isinstance(v, int | float) and not isinstance(v, bool),
-        "integer": lambda v: isinstance(v, int) and not isinstance(v, bool),
-        "boolean": lambda v: isinstance(v, bool),
-        "array": lambda v: isinstance(v, list),
-        "object": lambda v: isinstance(v, dict),
-        "null": lambda v: v is None,
-    }
-    if isinstance(kind, str) and not checks[kind](value):
-        return f"{where}: expected {kind}, got {json.dumps(value)[:60]}"
-    if "enum" in schema and value not in schema["enum"]:
-        return f"{where}: {json.dumps(value)[:60]} is not one of {schema['enum']}"
-    if isinstance(value, dict):
-        for name in schema.get("required", []):
-            if name not in value:
-                return f"{where}: {name!r} is missing"
-        for name, sub in schema.get("properties", {}).items():
-            if name in value and (problem := arguments_problem(sub, value[name], name)):
-                return problem
-    if isinstance(value, list) and isinstance(schema.get("items"), dict):
-        for i, item in enumerate(value):
-            if problem := arguments_problem(schema["items"], item, f"{where}[{i}]"):
-                return problem
-    return None

@@ -7,13 +7,15 @@ from pathlib import Path
 from pypdf import PdfReader
 
 from bench.agent import (
+    CHECKED_TOOLS,
     DOCUMENT,
     EVAL,
+    TOOL_INSTRUCTION,
     TOOLS,
     grade_one,
     retrieved_facts,
     sections,
-    tool_prompt,
+    tool_system,
     write_pdf,
 )
 from bench.agent_grading import grade_answer, grade_refusal, grade_tool_call, normalize, tool_calls
@@ -74,6 +76,22 @@ def test_a_tool_call_passes_only_with_the_right_tool_and_arguments() -> None:
     assert not grade_tool_call('{"order_number": "4512"}', "lookup_order", {}).passed
 
 
+def test_a_tool_call_is_read_as_the_tool_round_reads_it() -> None:
+    """A ```json fence and "parameters" count; with the tools, a call the tool
+    round would refuse (arguments against the schema) does not."""
+    want = {"patient_name": "lopez", "day": "tuesday", "service": "clean"}
+    arguments = {"patient_name": "Maria Lopez", "day": "Tuesday", "service": "cleaning"}
+    fenced = "```json\n" + json.dumps({"name": "book_appointment", "parameters": arguments})
+    assert grade_tool_call(fenced + "\n```", "book_appointment", want, CHECKED_TOOLS).passed
+    off_schema = json.dumps(
+        {"name": "book_appointment", "arguments": {**arguments, "service": "clean teeth"}}
+    )
+    assert grade_tool_call(off_schema, "book_appointment", want).passed  # the words are right
+    verdict = grade_tool_call(off_schema, "book_appointment", want, CHECKED_TOOLS)
+    assert not verdict.passed and "clean teeth" in verdict.why
+    assert grade_one("tool", EVAL["tool"][0], off_schema).why == verdict.why
+
+
 def test_the_evaluation_set_is_the_size_the_issue_asks_and_its_facts_are_in_the_document() -> None:
     assert len(EVAL["answer"]) >= 30 and len(EVAL["refuse"]) >= 15 and len(EVAL["tool"]) >= 20
     document, prompt = normalize(DOCUMENT), normalize(RECEPTIONIST_FACTS)
@@ -104,9 +122,8 @@ def test_retrieval_and_tool_prompts_carry_what_the_model_needs() -> None:
     messages = retrieved_facts(DEFAULT_AGENT)("How much does a cleaning cost?")
     assert "Cleaning: 80 dollars" in messages[0]["content"]
     assert messages[-1] == {"role": "user", "content": "How much does a cleaning cost?"}
-    prompt = tool_prompt("You are Sam.")
-    assert prompt.startswith("You are Sam.") and "<tools>" in prompt and "<tool_call>" in prompt
-    assert json.dumps(TOOLS[0], ensure_ascii=False) in prompt
+    prompt = tool_system("You are Sam.")
+    assert prompt.startswith("You are Sam.") and prompt.endswith(TOOL_INSTRUCTION)
 
 
 def test_the_sample_document_is_written_as_a_pdf_whose_text_reads_back(tmp_path: Path) -> None:

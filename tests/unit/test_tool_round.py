@@ -138,7 +138,7 @@ def test_malformed_arguments_are_asked_again_once() -> None:
     result = simulate(speech, 8, agent=AGENT, tools=runner)
     assert runner.calls == [("book_appointment", {"name": "Ann", "day": "Monday"})]
     error = json.loads(speech.prompts[1][-1]["content"])["error"]
-    assert "'day' is missing" in error
+    assert '"day" is a required property' in error
     assert [c.status for c in tool_calls(result)] == ["bad_arguments", "ok"]
 
 
@@ -252,3 +252,33 @@ def test_a_reply_that_is_json_but_no_call_is_never_spoken() -> None:
     spoken = " ".join(clauses(result))
     assert "shipped" not in spoken
     assert AGENT.tool_apology in spoken
+
+
+def test_a_call_in_a_json_fence_with_parameters_is_run_and_never_spoken() -> None:
+    """What small Qwen models write instead of <tool_call>: a ```json fence,
+    "parameters" for "arguments"."""
+    body = json.dumps({"name": "book_appointment", "parameters": {"name": "Ann", "day": "Monday"}})
+    speech = FakeSpeech(answers=[f"```json\n{body}\n```", "Booked, Monday."], lines=CALLER)
+    runner = FakeRunner()
+    result = simulate(speech, 8, agent=AGENT, tools=runner)
+    assert runner.calls == [("book_appointment", {"name": "Ann", "day": "Monday"})]
+    spoken = " ".join(clauses(result))
+    assert "`" not in spoken and "{" not in spoken
+    assert "Booked, Monday." in spoken
+
+
+def test_a_reply_that_opens_with_a_code_fence_is_never_spoken() -> None:
+    code = "```python\ndef sort(xs):\n    return sorted(xs)\n```"
+    speech = FakeSpeech(answers=[code, code], lines=CALLER)
+    runner = FakeRunner()
+    result = simulate(speech, 8, agent=AGENT, tools=runner)
+    spoken = " ".join(clauses(result))
+    assert runner.calls == []
+    assert "sorted" not in spoken and "`" not in spoken
+    assert AGENT.tool_apology in spoken
+
+
+def test_backticks_inside_words_are_spoken() -> None:
+    speech = FakeSpeech(answers=["Press the `hash` key, then 1."], lines=CALLER)
+    result = simulate(speech, 8, agent=AGENT, tools=FakeRunner())
+    assert "Press the `hash` key, then 1." in " ".join(clauses(result))
