@@ -73,27 +73,31 @@ from models.turn import SmartTurn
 FRAME = RATE // 50
 LATE_MS = 1000
 
-WAIT_MS = TurnConfig().dangling_wait_ms
+NO_WAIT = TurnConfig(dangling_wait_ms=0)
+WAIT = TurnConfig()  # the default: answers to words left hanging wait
+UNFINISHED = TurnConfig(unfinished_wait_ms=600)  # and to words not ended as a sentence
+UNFINISHED_1S = TurnConfig(unfinished_wait_ms=1000)
 LANDED = VadConfig(end_of_turn="smart-turn", end_of_turn_every_ms=0)  # asked once
 TUNED = VadConfig(end_of_turn="smart-turn")  # asked every 200 ms of silence
-# (name, VAD, whether the turn engine waits on words left hanging)
-CONFIGS: list[tuple[str, VadConfig, bool]] = [
-    ("webrtc endpointer (today)", VadConfig(), False),
-    ("webrtc + dangling wait", VadConfig(), True),
-    ("webrtc + smart-turn as landed", LANDED, False),
-    ("webrtc + smart-turn tuned + wait", TUNED, True),
-    (
-        "webrtc + smart-turn p>=0.8 + wait",
-        dataclasses.replace(TUNED, end_of_turn_threshold=0.8),
-        True,
-    ),
+ST_08 = dataclasses.replace(TUNED, end_of_turn_threshold=0.8)
+# (name, VAD, what the turn engine waits on: words left hanging, not ended as a sentence)
+CONFIGS: list[tuple[str, VadConfig, TurnConfig]] = [
+    ("webrtc endpointer + dangling wait (today)", VadConfig(), WAIT),
+    ("webrtc endpointer, no wait", VadConfig(), NO_WAIT),
+    ("webrtc + dangling + unfinished 0.6 s", VadConfig(), UNFINISHED),
+    ("webrtc + dangling + unfinished 1 s", VadConfig(), UNFINISHED_1S),
+    ("webrtc + smart-turn as landed", LANDED, NO_WAIT),
+    ("webrtc + smart-turn tuned + wait", TUNED, WAIT),
+    ("webrtc + smart-turn p>=0.8 + wait", ST_08, WAIT),
+    ("webrtc + smart-turn p>=0.8 + unfinished 0.6 s", ST_08, UNFINISHED),
+    ("webrtc + smart-turn p>=0.8 + unfinished 1 s", ST_08, UNFINISHED_1S),
     (
         "webrtc + smart-turn cap 1.2 s + wait",
         dataclasses.replace(TUNED, end_of_turn_max_ms=1200),
-        True,
+        WAIT,
     ),
-    ("silero endpointer", VadConfig(classifier="silero"), False),
-    ("silero + smart-turn tuned + wait", dataclasses.replace(TUNED, classifier="silero"), True),
+    ("silero endpointer", VadConfig(classifier="silero"), NO_WAIT),
+    ("silero + smart-turn tuned + wait", dataclasses.replace(TUNED, classifier="silero"), WAIT),
 ]
 
 
@@ -254,15 +258,17 @@ class Heard:
 
 
 def score(
-    name: str, vad: VadConfig, wait: bool, clips: list[Clip], *,
+    name: str, vad: VadConfig, turns: TurnConfig, clips: list[Clip], *,
     model: Remembered, stages_ms: float, heard: Heard, outcomes: list[Outcome] | None = None,
 ) -> dict[str, Any]:  # fmt: skip
-    """One configuration over every clip. With `wait`, an early commit on words
-    left hanging is no cut-off when the caller goes on within the wait (the
-    engine merges the two), and an answer to such words waits WAIT_MS.
+    """One configuration over every clip. An early commit the turn engine holds
+    (words left hanging, or not ended as a sentence: TurnTaking.answer_wait_ms)
+    is no cut-off when the caller goes on within the wait (the engine merges
+    the two), and an answer held so is that much later.
     `outcomes`: a peer's commits, clip by clip (it does not speculate)."""
     runs = len(model.wall_s)
-    turn_taking = TurnTaking(TurnConfig(dangling_wait_ms=WAIT_MS if wait else 0), RATE)
+    turn_taking = TurnTaking(turns, RATE)
+    hangover = vad.hangover_ms * RATE // 1000
     cut: dict[str, int] = {"paused": 0, "all": 0}
     answer_ms: list[float] = []
     late = found = said = 0
@@ -272,16 +278,18 @@ def score(
         for decided, event in outcome.commits:
             if decided >= clip.voice_end - FRAME:
                 continue
-            back = min([s for s in outcome.starts if s > decided], default=clip.audio.size)
-            dangling = turn_taking.dangles(heard.text(clip, event.start, event.end))
-            cut_off |= not (dangling and (back - decided) * 1000 / RATE <= WAIT_MS)
+            # the voice that came back after this utterance (it may be a frame or
+            # two before the commit: the endpointer hears a start 100 ms late)
+            back = min([s for s in outcome.starts if s > event.end - hangover], default=10**9)
+            wait_ms = turn_taking.answer_wait_ms(heard.text(clip, event.start, event.end))
+            cut_off |= not (max(back - decided, 0) * 1000 / RATE <= wait_ms)
         cut["all"] += cut_off
         cut["paused"] += cut_off and clip.kind == "paused"
         after = [c for c in outcome.commits if c[0] >= clip.voice_end - FRAME]
         delay = (after[0][0] - clip.voice_end) * 1000 / RATE if after else 1e9
-        if after and wait:
+        if after:
             event = after[0][1]
-            delay += WAIT_MS * turn_taking.dangles(heard.text(clip, event.start, event.end))
+            delay += turn_taking.answer_wait_ms(heard.text(clip, event.start, event.end))
         late += delay > LATE_MS
         if clip.kind != "paused":
             answer_ms.append(min(delay, clip.audio.size * 1000 / RATE))
@@ -408,13 +416,13 @@ def run(
     stt = whisper()
     heard = Heard(stt)
     rows = [
-        score(name, vad, wait, clips, model=model, stages_ms=stages_ms, heard=heard)
-        for name, vad, wait in CONFIGS
+        score(name, vad, turns, clips, model=model, stages_ms=stages_ms, heard=heard)
+        for name, vad, turns in CONFIGS
     ]
     if peer is not None:
         outcomes = pipecat_outcomes(clips, peer)
         peer_vad = VadConfig(classifier="silero", speculate_ms=0)
-        rows.append(score(PEER_NAME, peer_vad, False, clips, model=model,
+        rows.append(score(PEER_NAME, peer_vad, NO_WAIT, clips, model=model,
                           stages_ms=stages_ms, heard=heard, outcomes=outcomes))  # fmt: skip
     sounds = list(over_agent())
     barge = {

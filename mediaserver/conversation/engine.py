@@ -342,10 +342,11 @@ class TurnEngine:
 
     def _play_when_done(self, turn: Turn) -> None:
         """Play the answer to `turn` now, or, if its words were left hanging,
-        once the caller has been quiet for dangling_wait_ms more."""
-        if self.listening.dangles(turn.user_text):
+        once the caller has been quiet for dangling_wait_ms more (or
+        unfinished_wait_ms, for words not ended as a sentence)."""
+        if wait_ms := self.listening.answer_wait_ms(turn.user_text):
             self.speaker.hold()
-            self._release_at = now() + self.config.dangling_wait_ms / 1000
+            self._release_at = now() + wait_ms / 1000
         else:
             self.speaker.resume()
 

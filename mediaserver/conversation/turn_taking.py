@@ -38,6 +38,8 @@ BACKCHANNELS = frozenset(
         "thanks",
     }
 )
+# how Whisper ends a sentence it heard finished ("...?" / "." / "!"), closing quotes after
+SENTENCE_END = re.compile(r"(?<![.,])[.?!][\"')\]]*$")
 HUM = re.compile(r"[mh]+")  # "mm", "hmm", "mhm", "mmhmm", Whisper's "M-M-H-M"
 
 # A sentence ending on one of these is most likely going on after a pause
@@ -61,6 +63,9 @@ class TurnConfig:
     # An answer to words left hanging waits this long for the caller to go on (0: never).
     dangling_wait_ms: int = 1000
     dangling: frozenset[str] = field(default=DANGLING)
+    # An answer to words Whisper did not end as a sentence (no "." "?" "!", or a
+    # comma, "..." or a dash) waits this long for the caller to go on (0: never).
+    unfinished_wait_ms: int = 0
 
 
 def normalize(text: str) -> str:
@@ -157,3 +162,17 @@ class TurnTaking:
         return (
             bool(self.config.dangling_wait_ms) and bool(words) and words[-1] in self.config.dangling
         )
+
+    def unfinished(self, text: str) -> bool:
+        """Whisper did not end the words as a sentence: no mark, a comma, "..."
+        or a dash ("I'd like to book a cleaning", "... on Monday, ")."""
+        return bool(normalize(text)) and not SENTENCE_END.search(text.strip())
+
+    def answer_wait_ms(self, text: str) -> int:
+        """How long an answer to `text` waits for the caller to go on (0: plays
+        at once): words left hanging, then words not ended as a sentence."""
+        if self.dangles(text):
+            return self.config.dangling_wait_ms
+        if self.config.unfinished_wait_ms and self.unfinished(text):
+            return self.config.unfinished_wait_ms
+        return 0

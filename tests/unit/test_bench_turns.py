@@ -8,7 +8,7 @@ from pathlib import Path
 
 import numpy as np
 
-from bench.turns import Heard, Remembered, endpoint, score
+from bench.turns import NO_WAIT, UNFINISHED, WAIT, Heard, Remembered, endpoint, score
 from bench.turns_audio import RATE, Clip, place, trim
 from mediaserver.config import VadConfig
 from native import resample
@@ -64,14 +64,23 @@ def test_the_rows_count_cut_offs_and_the_wait_on_words_left_hanging(tmp_path: Pa
     clips = [paused(tmp_path, 0.9)]
     model = Remembered(Verdict(0.99))  # type: ignore[arg-type]
     say = {"model": model, "stages_ms": 0.0}
-    plain = score("today", VadConfig(), False, clips, heard=Heard(Words("for")), **say)  # type: ignore[arg-type]
+    plain = score("today", VadConfig(), NO_WAIT, clips, heard=Heard(Words("for")), **say)  # type: ignore[arg-type]
     assert plain["false_cutoff_rate"] == 1.0
     assert {"config", "false_cutoff_rate", "late_commit_rate", "v2v_p50_ms", "v2v_p95_ms"} <= set(
         plain
     )
     waited = score(
-        "wait", VadConfig(), True, clips, heard=Heard(Words("... a cleaning for")), **say
+        "wait", VadConfig(), WAIT, clips, heard=Heard(Words("... a cleaning for")), **say
     )  # type: ignore[arg-type]
     assert waited["false_cutoff_rate"] == 0.0  # the engine would merge the two
-    finished = score("wait", VadConfig(), True, clips, heard=Heard(Words("... Tuesday.")), **say)  # type: ignore[arg-type]
+    finished = score("wait", VadConfig(), WAIT, clips, heard=Heard(Words("... Tuesday.")), **say)  # type: ignore[arg-type]
     assert finished["false_cutoff_rate"] == 1.0
+
+
+def test_words_not_ended_as_a_sentence_wait_only_when_configured(tmp_path: Path) -> None:
+    clips = [paused(tmp_path, 0.9)]
+    model = Remembered(Verdict(0.99))  # type: ignore[arg-type]
+    say = {"model": model, "stages_ms": 0.0, "heard": Heard(Words("I'd like a cleaning,"))}
+    assert score("wait", VadConfig(), WAIT, clips, **say)["false_cutoff_rate"] == 1.0  # type: ignore[arg-type]
+    held = score("unfinished", VadConfig(), UNFINISHED, clips, **say)  # type: ignore[arg-type]
+    assert held["false_cutoff_rate"] == 0.0
