@@ -12,8 +12,13 @@ frames later as its run took (its CPU time: on a free core; the wall time on
 a shared machine is printed beside it).
 
 - false_cutoff_rate: turns of the paused third committed before the caller
-  finished (the goal: at most 5 %); false_cutoff_all: over all 60.
-- late_commit_rate: turns committed more than 1 s after the voice stopped.
+  finished (the goal: at most 5 %), unless the turn engine holds that answer
+  (TurnTaking.answer_wait_ms: words left hanging, or, with
+  unfinished_wait_ms, not ended as a sentence, in Whisper's words for the
+  utterance) and the caller goes on within the hold; false_cutoff_all: over
+  all 60.
+- late_commit_rate: turns committed (plus any such hold) more than 1 s after
+  the voice stopped.
 - commit_p50/p95_ms: voice end -> commit, finished and noisy turns.
 - v2v_p50/p95_ms: voice to voice on those turns, the commit time combined
   with the model stages measured on this machine (STT, LLM first clause,
