@@ -43,18 +43,16 @@ and wrong_resume (a real interruption was talked over).
 from __future__ import annotations
 
 import argparse
-import asyncio
 import concurrent.futures
 import dataclasses
 import hashlib
 import json
 import os
-import statistics
 import subprocess
 import sys
 import tempfile
 import time
-from collections.abc import AsyncIterator, Callable
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -62,15 +60,15 @@ import numpy as np
 
 from bench.stt_accuracy import words
 from bench.turns_audio import RATE, Clip, caller_turns, over_agent
+from bench.turns_barge_in import barge_in
+from bench.turns_stages import measure_stages
 from mediaserver.agents import DEFAULT_AGENT
 from mediaserver.config import VadConfig
 from mediaserver.conversation.turn_taking import TurnConfig, TurnTaking
-from mediaserver.events import CallEvent, Interrupted, SpeechEnded, SpeechStarted
+from mediaserver.events import SpeechEnded, SpeechStarted
 from mediaserver.frames import AudioFrame
 from mediaserver.media.end_of_turn import EndOfTurn
 from mediaserver.media.vad import VoiceActivity
-from mediaserver.session import Session
-from mediaserver.speech import Message
 from models import registry, store
 from models.stt import WhisperSTT
 from models.turn import SmartTurn
@@ -189,53 +187,6 @@ def percentile(values: list[float], q: float) -> float:
     return round(float(np.percentile(values, q)), 1) if values else float("nan")
 
 
-def measure_stages() -> dict[str, float]:
-    """STT, LLM to its first clause and TTS of it on the default local models, 3 turns."""
-    from mediaserver.config import load
-    from mediaserver.conversation.clauses import ClauseSplitter
-    from mediaserver.services.factory import local_speech
-
-    agent = DEFAULT_AGENT.deterministic()
-    speech = local_speech(load(None).models, agent.language)
-    speech.load(agent.system_prompt, agent.greeting)
-    questions = ["What time do you open on Saturday?", "Where can I park my car?",
-                 "How much does a cleaning cost?"]  # fmt: skip
-    clips = [c for c in caller_turns() if c.kind == "finished"][:3]
-    totals: dict[str, list[float]] = {"stt": [], "llm_first_clause": [], "tts_first_clause": []}
-
-    async def one(clip: Clip, question: str) -> None:
-        t0 = time.perf_counter()
-        await speech.transcribe(AudioFrame(clip.audio[: clip.voice_end], RATE), "en")
-        t1 = time.perf_counter()
-        splitter, first = ClauseSplitter(), ""
-        messages: list[Message] = [
-            {"role": "system", "content": agent.system_prompt},
-            {"role": "user", "content": question},
-        ]
-        pieces = speech.reply(messages, agent.max_reply_tokens, agent.temperature)
-        async for piece in pieces:
-            if clauses := splitter.feed(piece):
-                first = clauses[0]
-                break
-        await pieces.aclose()  # type: ignore[attr-defined]
-        first = first or splitter.flush() or "Sure."
-        t2 = time.perf_counter()
-        await speech.synthesize(first, first=True)
-        t3 = time.perf_counter()
-        for key, value in zip(totals, (t1 - t0, t2 - t1, t3 - t2), strict=True):
-            totals[key].append(value * 1000)
-
-    async def all_turns() -> None:
-        for clip, question in zip(clips, questions, strict=True):
-            await one(clip, question)
-
-    try:
-        asyncio.run(all_turns())
-    finally:
-        speech.close()
-    return {key: round(statistics.median(values)) for key, values in totals.items()}
-
-
 def whisper() -> WhisperSTT:
     stt = WhisperSTT(
         store.locate(registry.by_name("whisper-tiny.en")),
@@ -343,66 +294,6 @@ def pipecat_outcomes(clips: list[Clip], python: str) -> list[Outcome]:
     return [
         Outcome([(d, SpeechEnded(s, e)) for d, s, e in r["commits"]], r["starts"]) for r in results
     ]
-
-
-class OverAgentSpeech:
-    """The real STT (blocking: the clock is virtual); a long fixed reply."""
-
-    def __init__(self, stt: WhisperSTT) -> None:
-        self.stt = stt
-
-    async def transcribe(
-        self, audio: AudioFrame, language: str | None = None, prompt: str | None = None
-    ) -> str:
-        return self.stt.transcribe(audio.samples, prompt).text
-
-    async def reply(
-        self,
-        messages: list[Message],
-        max_tokens: int,
-        temperature: float,
-        *,
-        tools: list[dict[str, Any]] | None = None,
-    ) -> AsyncIterator[str]:
-        yield "Sure."
-
-    async def synthesize(self, text: str, *, first: bool = False) -> AudioFrame:
-        return AudioFrame(np.full(RATE * 6, 500, np.int16), RATE)  # six seconds of agent
-
-
-def barge_in(vad: VadConfig, clips: list[Clip], stt: WhisperSTT) -> dict[str, Any]:
-    """Each sound 1 s into a 6 s greeting: was the greeting cancelled?"""
-    from tests.virtual_time import run_virtual
-
-    wrong_cut = wrong_resume = noise = words_ = 0
-    for clip in clips:
-        events: list[CallEvent] = []
-
-        async def call(clip: Clip = clip, events: list[CallEvent] = events) -> None:
-            session = Session(DEFAULT_AGENT, OverAgentSpeech(stt), vad, on_event=events.append)
-            session.start()
-            for pos in range(0, clip.audio.size + RATE * 4 - FRAME + 1, FRAME):
-                samples = np.zeros(FRAME, np.int16)
-                chunk = clip.audio[pos : pos + FRAME]
-                samples[: chunk.size] = chunk
-                session.tick(AudioFrame(samples, RATE, pos))
-                await asyncio.sleep(0.02)
-            await session.close()
-
-        run_virtual(call())
-        cut = any(isinstance(e, Interrupted) for e in events)
-        if clip.truth == "interruption":
-            words_ += 1
-            wrong_resume += not cut
-        else:
-            noise += 1
-            wrong_cut += cut
-    return {
-        "wrong_cut_rate": round(wrong_cut / noise, 3),
-        "wrong_resume_rate": round(wrong_resume / words_, 3),
-        "sounds": noise,
-        "interruptions": words_,
-    }
 
 
 def run(
