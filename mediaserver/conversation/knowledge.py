@@ -45,10 +45,23 @@ class Facts:
 
 NO_FACTS = Facts()
 
+# What an agent with documents is told when none of them covers the question:
+# a small model given no facts otherwise answers from its own guesses.
+NOT_COVERED = (
+    "Your documents say nothing about this question. "
+    "Say you do not know and offer to have someone call back."
+)
+NOT_COVERED_FACTS = Facts(({"role": "system", "content": NOT_COVERED},))
 
-def facts_for_prompt(found: Sequence[Fact], budget_tokens: int) -> Facts:
+
+def facts_for_prompt(
+    found: Sequence[Fact], budget_tokens: int, covered_score: float = -1.0
+) -> Facts:
     """The best facts that fit `budget_tokens`, one "Facts from <document>: ..."
-    message per document, documents in the order of their best fact."""
+    message per document, documents in the order of their best fact; or, when
+    no fact reaches `covered_score` (above -1), the NOT_COVERED line instead."""
+    if covered_score > -1.0 and not any(fact.score >= covered_score for fact in found):
+        return NOT_COVERED_FACTS
     by_document: dict[str, list[str]] = {}
     ids: list[int] = []
     budget = budget_tokens
@@ -75,11 +88,13 @@ class Retrieval:
         knowledge: Knowledge,
         *,
         budget_tokens: int = 300,
+        covered_score: float = -1.0,
         timeout_s: float = 0.3,
         remembered: int = 8,
     ) -> None:
         self.knowledge = knowledge
         self.budget_tokens = budget_tokens
+        self.covered_score = covered_score
         self.timeout_s = timeout_s
         self.remembered = remembered
         self.searches = 0  # searches started (a reused one is not counted again)
@@ -113,7 +128,7 @@ class Retrieval:
         except Exception:
             log.exception("knowledge search failed; answering without")
             return NO_FACTS
-        return facts_for_prompt(found, self.budget_tokens)
+        return facts_for_prompt(found, self.budget_tokens, self.covered_score)
 
     def close(self) -> None:
         for task in self._by_text.values():
