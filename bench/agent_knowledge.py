@@ -133,7 +133,14 @@ def ask_knowledge(
             out, verdict = verdicts["line" if needs_line(best, config.covered_score) else "facts"]
             first_tokens.append(out.first_token_ms)
             results[category].append(
-                {"q": item["q"], "a": out.text, "best_score": round(best, 3), **vars_of(verdict)}
+                {
+                    "q": item["q"],
+                    "a": out.text,
+                    "a_facts": verdicts["facts"][0].text,
+                    "a_line": line and line[0].text,
+                    "best_score": round(best, 3),
+                    **vars_of(verdict),
+                }
             )
             progress(category, f"{item['q']} ({best:.2f})", out, verdict)
     return {

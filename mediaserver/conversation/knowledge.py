@@ -46,10 +46,12 @@ class Facts:
 NO_FACTS = Facts()
 
 # What an agent with documents is told when none of them covers the question:
-# a small model given no facts otherwise answers from its own guesses.
+# a small model given no facts otherwise answers from its own guesses. The
+# sentence to say is spelled out: the 0.5B model copies it, where "say you do
+# not know" left it guessing (bench.agent --facts retrieval: README).
 NOT_COVERED = (
-    "Your documents say nothing about this question. "
-    "Say you do not know and offer to have someone call back."
+    "None of your documents answers this question. Do not answer it: "
+    "say only \"I'm sorry, I don't know that. Shall I have someone call you back?\""
 )
 NOT_COVERED_FACTS = Facts(({"role": "system", "content": NOT_COVERED},))
 
