@@ -1,6 +1,7 @@
 """What the turn engine needs from an agent's knowledge base: a search port,
 and the facts it finds put in the prompt within a token budget (the speaker
-puts them just before the caller's words).
+puts them just before the caller's words); when no chunk is close enough
+(covered_score), a line telling the agent to say it does not know instead.
 
 The search runs on the speculative transcript, during the endpointer's wait;
 searches are kept by text, so the committed turn (or a speculation begun
