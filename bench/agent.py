@@ -1,6 +1,7 @@
 """Does the default agent answer right? Accuracy per installed LLM.
 
     python -m bench.agent [--json] [--llm NAME ...] [--limit N] [--spoken N] [--facts MODE]
+                          [--no-tools]
 
 A built-in evaluation set (bench/data/agent_eval.json) about a sample
 practice, Riverside Dental, whose FAQ is bench/data/riverside_dental.md
@@ -23,9 +24,11 @@ instead of the cached facts, as a knowledge base does: their prefill is the
 cost) and one tool round (writing the call, then the first token after the
 tool's result, against a direct answer's first token).
 
---facts: where the facts come from: "prompt" (the agent's system prompt,
-today's default agent) or "retrieval" (the best sections of the document,
-chosen per question).
+--facts: where the facts come from for (a) and (b): "prompt" (the agent's
+system prompt, today's default agent) or "retrieval" (the chunks of the
+document a knowledge base finds per question, with the "documents say
+nothing" line below [knowledge] covered_score, and a sweep of that
+threshold: bench/agent_knowledge.py).
 
 --speed N: the first token and first clause (the LLM's share of
 voice-to-voice) of N answers per LLM, with and without prompt lookup
@@ -197,21 +200,29 @@ def median(values: list[float]) -> float:
     return round(statistics.median(values), 1) if values else float("nan")
 
 
-def run_llm(path: Path, agent: Agent, facts: str, limit: int | None) -> dict[str, Any]:
+def run_llm(
+    path: Path, agent: Agent, facts: str, limit: int | None, no_tools: bool = False
+) -> dict[str, Any]:
     """Every question of the set through one LLM, as text."""
     llm = LlamaLLM(path)
     llm.load()
     build = prompt_facts(agent) if facts == "prompt" else retrieved_facts(agent)
     results: dict[str, list[dict[str, Any]]] = {}
     first_tokens: list[float] = []
-    for category in ("answer", "refuse"):
-        results[category] = []
-        for item in spread(EVAL[category], limit):
-            out = generate(llm, build(item["q"]), agent)
-            first_tokens.append(out.first_token_ms)
-            verdict = grade_one(category, item, out.text)
-            results[category].append({"q": item["q"], "a": out.text, **vars_of(verdict)})
-            progress(category, item["q"], out, verdict)
+    knowledge: dict[str, Any] = {}
+    if facts == "retrieval":
+        from bench.agent_knowledge import ask_knowledge
+
+        knowledge = ask_knowledge(llm, agent, limit, results, first_tokens)
+    else:
+        for category in ("answer", "refuse"):
+            results[category] = []
+            for item in spread(EVAL[category], limit):
+                out = generate(llm, build(item["q"]), agent)
+                first_tokens.append(out.first_token_ms)
+                verdict = grade_one(category, item, out.text)
+                results[category].append({"q": item["q"], "a": out.text, **vars_of(verdict)})
+                progress(category, item["q"], out, verdict)
     # retrieval: the same questions with the best sections in the prompt, uncached
     retrieval = retrieved_facts(agent)
     retrieval_first = [
@@ -223,7 +234,7 @@ def run_llm(path: Path, agent: Agent, facts: str, limit: int | None) -> dict[str
     lines = build("")[0]["content"].splitlines()
     system = tool_system("\n".join(line for line in lines if "colleague will confirm" not in line))
     results["tool"], rounds, direct = [], [], []
-    for item in spread(EVAL["tool"], limit):
+    for item in spread(EVAL["tool"], 0 if no_tools else limit):
         messages = [{"role": "system", "content": system}, *build(item["q"])[1:]]
         out = generate(llm, messages, agent, stop="</tool_call>", tools=TOOLS)
         verdict = grade_one("tool", item, out.text)
@@ -248,6 +259,7 @@ def run_llm(path: Path, agent: Agent, facts: str, limit: int | None) -> dict[str
         graded = results[category]
         row[key] = round(sum(r["passed"] for r in graded) / len(graded), 3) if graded else None
         row[f"{category}_questions"] = len(graded)
+    row.update(knowledge)
     row["first_token_p50_ms"] = median(first_tokens)
     row["retrieval_first_token_p50_ms"] = median(retrieval_first)
     row["retrieval_cost_ms"] = round(
@@ -296,6 +308,7 @@ def main(argv: list[str] | None = None) -> int:
         help="also time the first clause of N answers per LLM, with and without prompt lookup",
     )
     parser.add_argument("--no-text", action="store_true", help="skip the text-mode set")
+    parser.add_argument("--no-tools", action="store_true", help="skip (c), the tool requests")
     parser.add_argument("--pdf", type=Path, help="write the sample document as this PDF, and stop")
     args = parser.parse_args(argv)
     if args.pdf:
@@ -304,7 +317,7 @@ def main(argv: list[str] | None = None) -> int:
     agent = DEFAULT_AGENT
     report: dict[str, Any] = {"agent_temperature": agent.temperature, "llms": []}
     for path in installed_llms(args.llm).values() if not args.no_text else ():
-        row = run_llm(path, agent, args.facts, args.limit)
+        row = run_llm(path, agent, args.facts, args.limit, args.no_tools)
         report["llms"].append(row)
         if not args.json:
             print_row(row)
@@ -325,16 +338,25 @@ def main(argv: list[str] | None = None) -> int:
     return 0
 
 
+def percent(rate: float | None) -> str:
+    return "-" if rate is None else f"{rate:.0%}"
+
+
 def print_row(row: dict[str, Any]) -> None:
     print(
         f"{row['llm']:34} answers {row['answer_accuracy']:.0%} ({row['answer_questions']})  "
         f"refusals {row['refusal_rate']:.0%} ({row['refuse_questions']})  "
-        f"tools {row['tool_accuracy']:.0%} ({row['tool_questions']})  "
+        f"tools {percent(row['tool_accuracy'])} ({row['tool_questions']})  "
         f"first token p50 {row['first_token_p50_ms']} ms, "
         f"retrieval +{row['retrieval_cost_ms']} ms, "
         f"tool round +{row['tool_round_cost_ms']} ms",
         flush=True,
     )
+    for t in row.get("covered_score_sweep", []):
+        print(
+            f"    covered_score {t['covered_score']:5}: answers {t['answer_accuracy']:.0%}  "
+            f"refusals {t['refusal_rate']:.0%}"
+        )
     for f in row["failures"]:
         print(f"    [{f['category']}] {f['q']!r} -> {f['a']!r} ({f['why']})")
 

@@ -1,6 +1,7 @@
 """What the turn engine needs from an agent's knowledge base: a search port,
 and the facts it finds put in the prompt within a token budget (the speaker
-puts them just before the caller's words).
+puts them just before the caller's words); when no chunk is close enough
+(covered_score), a line telling the agent to say it does not know instead.
 
 The search runs on the speculative transcript, during the endpointer's wait;
 searches are kept by text, so the committed turn (or a speculation begun
@@ -45,10 +46,25 @@ class Facts:
 
 NO_FACTS = Facts()
 
+# What an agent with documents is told when none of them covers the question:
+# a small model given no facts otherwise answers from its own guesses. The
+# sentence to say is spelled out: the 0.5B model copies it, where "say you do
+# not know" left it guessing (bench.agent --facts retrieval: README).
+NOT_COVERED = (
+    "None of your documents answers this question. Do not answer it: "
+    "say only \"I'm sorry, I don't know that. Shall I have someone call you back?\""
+)
+NOT_COVERED_FACTS = Facts(({"role": "system", "content": NOT_COVERED},))
 
-def facts_for_prompt(found: Sequence[Fact], budget_tokens: int) -> Facts:
+
+def facts_for_prompt(
+    found: Sequence[Fact], budget_tokens: int, covered_score: float = -1.0
+) -> Facts:
     """The best facts that fit `budget_tokens`, one "Facts from <document>: ..."
-    message per document, documents in the order of their best fact."""
+    message per document, documents in the order of their best fact; or, when
+    no fact reaches `covered_score` (above -1), the NOT_COVERED line instead."""
+    if covered_score > -1.0 and not any(fact.score >= covered_score for fact in found):
+        return NOT_COVERED_FACTS
     by_document: dict[str, list[str]] = {}
     ids: list[int] = []
     budget = budget_tokens
@@ -75,11 +91,13 @@ class Retrieval:
         knowledge: Knowledge,
         *,
         budget_tokens: int = 300,
+        covered_score: float = -1.0,
         timeout_s: float = 0.3,
         remembered: int = 8,
     ) -> None:
         self.knowledge = knowledge
         self.budget_tokens = budget_tokens
+        self.covered_score = covered_score
         self.timeout_s = timeout_s
         self.remembered = remembered
         self.searches = 0  # searches started (a reused one is not counted again)
@@ -113,7 +131,7 @@ class Retrieval:
         except Exception:
             log.exception("knowledge search failed; answering without")
             return NO_FACTS
-        return facts_for_prompt(found, self.budget_tokens)
+        return facts_for_prompt(found, self.budget_tokens, self.covered_score)
 
     def close(self) -> None:
         for task in self._by_text.values():

@@ -123,6 +123,7 @@ class KnowledgeIndex:
         return Retrieval(
             knowledge,
             budget_tokens=self.config.facts_tokens,
+            covered_score=self.config.covered_score,
             timeout_s=self.config.timeout_ms / 1000,
         )
 

@@ -16,6 +16,7 @@ from fastapi.testclient import TestClient
 from mediaserver.agents import Agent, AgentBook
 from mediaserver.app import ControlPlane, control_plane, create_http_app
 from mediaserver.config import ApiConfig, Config, KnowledgeConfig, ServerConfig
+from mediaserver.conversation.knowledge import NOT_COVERED_FACTS, Facts
 from mediaserver.knowledge.index import KnowledgeIndex
 from mediaserver.knowledge.ingest import Ingest
 from mediaserver.knowledge.wiring import knowledge_base
@@ -112,6 +113,23 @@ def test_a_pdf_becomes_ready_and_is_found(kb: Setup) -> None:
     assert knowledge is not None
     (best, *_) = knowledge.search_now("where can I park my car")
     assert "Parking is free" in best.text and best.document == "clinic.pdf"
+
+
+def test_a_question_no_document_covers_gets_the_not_covered_line(kb: Setup) -> None:
+    done = kb.settled(kb.upload("clinic.txt", FACTS.encode()).json()["id"])
+    assert done["status"] == "ready", done
+
+    async def ask(*questions: str) -> list[Facts]:
+        retrieval = await kb.index.for_call(Agent())
+        assert retrieval is not None
+        try:
+            return [await retrieval.facts(q) for q in questions]
+        finally:
+            retrieval.close()
+
+    parking, france = asyncio.run(ask("Where can I park my car?", "What is the capital of France?"))
+    assert parking.chunk_ids and "Parking is free" in parking.messages[0]["content"]
+    assert france == NOT_COVERED_FACTS  # real MiniLM: nothing near, at the default threshold
 
 
 def test_every_format_is_accepted(kb: Setup) -> None:

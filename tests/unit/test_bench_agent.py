@@ -130,3 +130,19 @@ def test_the_sample_document_is_written_as_a_pdf_whose_text_reads_back(tmp_path:
     write_pdf(tmp_path / "faq.pdf")
     text = " ".join(page.extract_text() for page in PdfReader(tmp_path / "faq.pdf").pages)
     assert "12 Mill Street" in text and "Cleaning: 80 dollars" in text and "555-0199" in text
+
+
+def test_the_covered_score_sweep_reads_each_question_at_each_threshold() -> None:
+    from bench.agent_knowledge import Graded, needs_line, sweep
+
+    graded = [
+        Graded("answer", 0.5, with_facts=True, with_line=None),  # never below a threshold
+        Graded("answer", 0.18, with_facts=True, with_line=False),  # a low but right one
+        Graded("refuse", 0.12, with_facts=False, with_line=True),
+        Graded("refuse", 0.4, with_facts=False, with_line=None),
+    ]
+    rows = {row["covered_score"]: row for row in sweep(graded, (-1.0, 0.15, 0.2))}
+    assert rows[-1.0] == {"covered_score": -1.0, "answer_accuracy": 1.0, "refusal_rate": 0.0}
+    assert rows[0.15] == {"covered_score": 0.15, "answer_accuracy": 1.0, "refusal_rate": 0.5}
+    assert rows[0.2] == {"covered_score": 0.2, "answer_accuracy": 0.5, "refusal_rate": 0.5}
+    assert not needs_line(0.0, -1.0) and needs_line(0.1, 0.15) and not needs_line(0.15, 0.15)

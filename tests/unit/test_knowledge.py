@@ -13,10 +13,17 @@ import numpy as np
 import pytest
 
 from mediaserver.agents import Agent
-from mediaserver.conversation.knowledge import Fact, Retrieval, facts_for_prompt
+from mediaserver.config_knowledge import KnowledgeConfig
+from mediaserver.conversation.knowledge import (
+    NOT_COVERED,
+    NOT_COVERED_FACTS,
+    Fact,
+    Retrieval,
+    facts_for_prompt,
+)
 from mediaserver.events import AgentSpoke
 from mediaserver.knowledge.chunk import chunks
-from mediaserver.knowledge.index import top_facts
+from mediaserver.knowledge.index import KnowledgeIndex, top_facts
 from mediaserver.knowledge.parse import DocumentError, content_type, parse
 from mediaserver.store.documents import AgentChunks
 from tests.fake_speech import FakeSpeech, Line, simulate
@@ -248,3 +255,129 @@ def test_on_a_later_turn_the_facts_come_after_the_history_before_the_question() 
         ("system", "Facts from"),
         ("user", "Where can "),
     ]
+
+
+# -- questions the documents do not cover ------------------------------------------
+def test_the_not_covered_line_replaces_facts_exactly_when_none_reaches_the_threshold() -> None:
+    found = [Fact(1, "faq.md", "Parking is free.", 0.3), Fact(2, "faq.md", "Open 8 to 6.", 0.1)]
+    facts = facts_for_prompt(found, budget_tokens=200, covered_score=0.25)
+    assert facts.chunk_ids == (1, 2)
+    assert NOT_COVERED not in [m["content"] for m in facts.messages]
+    assert facts_for_prompt(found, 200, covered_score=0.3).chunk_ids == (1, 2)  # reached
+    assert facts_for_prompt(found, 200, covered_score=0.31) == NOT_COVERED_FACTS
+    assert facts_for_prompt([], 200, covered_score=0.2) == NOT_COVERED_FACTS
+    assert NOT_COVERED_FACTS.messages == ({"role": "system", "content": NOT_COVERED},)
+    assert NOT_COVERED_FACTS.chunk_ids == ()
+    # -1: never (no facts found is then no message at all)
+    assert facts_for_prompt([], 200, covered_score=-1.0).messages == ()
+
+
+class ScoredKnowledge:
+    def __init__(self, score: float) -> None:
+        self.score = score
+
+    async def search(self, text: str) -> Sequence[Fact]:
+        return [Fact(7, "faq.md", "Parking is free behind the clinic.", self.score)]
+
+
+@pytest.mark.parametrize(("score", "covered"), [(0.2, False), (0.6, True)])
+def test_the_engine_tells_the_agent_when_its_documents_do_not_cover_the_question(
+    score: float, covered: bool
+) -> None:
+    speech = FakeSpeech(
+        answers=["I don't know, shall someone call you back?"],
+        lines=[Line(GREETING_END + 0.5, 1.5, "Do you sell car insurance?")],
+    )
+    retrieval = Retrieval(ScoredKnowledge(score), covered_score=0.4)
+    result = simulate(speech, seconds=12, retrieval=retrieval)
+    prompt = speech.prompts[0]
+    contents = [m["content"] for m in prompt]
+    assert prompt[-1] == {"role": "user", "content": "Do you sell car insurance?"}
+    if covered:
+        assert prompt[-2]["content"].startswith("Facts from faq.md")
+        assert NOT_COVERED not in contents
+        assert result.engine.turns[0].chunks == (7,)
+    else:
+        assert prompt[-2] == {"role": "system", "content": NOT_COVERED}  # before the words
+        assert not any(c.startswith("Facts from") for c in contents)
+        assert result.engine.turns[0].chunks == ()
+
+
+class StandInDocuments:
+    """The store's documents of one agent: `texts`, embedded by StandInEmbedder."""
+
+    def __init__(self, texts: list[str]) -> None:
+        self.texts = texts
+
+    def signature(self, agent: str) -> tuple[int, str]:
+        return (len(self.texts), "2026-01-01")
+
+    def load(self, agent: str, embedder: str, dim: int) -> AgentChunks:
+        vectors = StandInEmbedder().embed(self.texts)
+        ids = np.arange(1, len(self.texts) + 1)
+        return AgentChunks(ids, self.texts, ["faq.md"] * len(self.texts), vectors)
+
+
+class StandInEmbedder:
+    """A word's vector: one axis per known word (unknown words: none)."""
+
+    name = "stand-in"
+    dim = 3
+    words = ("parking", "hours", "insurance")
+
+    def embed(self, texts: list[str], query: bool = False) -> np.ndarray:
+        vectors = np.array(
+            [[float(w in t.lower()) for w in self.words] for t in texts], dtype=np.float32
+        )
+        norms = np.linalg.norm(vectors, axis=1, keepdims=True)
+        return vectors / np.where(norms == 0, 1, norms)
+
+
+class StandInEmbedders:
+    def name_for(self, language: str) -> str:
+        return "stand-in"
+
+    def get(self, name: str) -> StandInEmbedder:
+        return StandInEmbedder()
+
+
+def index_of(texts: list[str], config: KnowledgeConfig) -> KnowledgeIndex:
+    return KnowledgeIndex(StandInDocuments(texts), StandInEmbedders(), config)  # type: ignore[arg-type]
+
+
+@pytest.mark.parametrize("covered_score", [0.5, -1.0])
+def test_an_agent_with_documents_gets_the_line_from_the_config_threshold(
+    covered_score: float,
+) -> None:
+    async def main() -> None:
+        config = KnowledgeConfig(covered_score=covered_score)
+        index = index_of(["Parking is behind the clinic.", "Opening hours: 8 to 6."], config)
+        retrieval = await index.for_call(Agent())
+        assert retrieval is not None
+        assert (await retrieval.facts("Where is parking?")).chunk_ids == (1,)
+        uncovered = await retrieval.facts("Do you sell insurance?")
+        if covered_score == -1.0:  # never: no facts found, no line either
+            assert uncovered.messages == ()
+        else:
+            assert uncovered == NOT_COVERED_FACTS
+        index.close()
+
+    asyncio.run(main())
+
+
+def test_an_agent_without_documents_is_unaffected() -> None:
+    async def main() -> None:
+        index = index_of([], KnowledgeConfig(covered_score=0.9))
+        assert await index.for_call(Agent()) is None  # no retrieval: no facts, no line
+        index.close()
+
+    asyncio.run(main())
+    speech = FakeSpeech(answers=["Yes."], lines=[Line(GREETING_END + 0.5, 1.5, "Insurance?")])
+    simulate(speech, seconds=10)
+    assert NOT_COVERED not in [m["content"] for m in speech.prompts[0]]
+    assert [m["role"] for m in speech.prompts[0]].count("system") == 1
+
+
+def test_the_threshold_is_checked() -> None:
+    with pytest.raises(ValueError, match="covered_score"):
+        KnowledgeConfig(covered_score=1.5)
