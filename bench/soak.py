@@ -132,17 +132,20 @@ def run(
             samples.append(sample(server.proc.pid, started, 0))
             callers.start()
             end = started + minutes * 60
-            while time.monotonic() < end:
+            while time.monotonic() < end and server.alive():
                 time.sleep(min(sample_seconds, max(0.0, end - time.monotonic())))
-                samples.append(sample(server.proc.pid, started, callers.connected))
+                if server.alive():
+                    samples.append(sample(server.proc.pid, started, callers.connected))
             callers.join()
+            alive = server.alive()
+            if not alive:  # the figures end here: say why
+                return {"server_alive": False, "log_tail": server.tail(60)}
             time.sleep(3)  # the last calls' records and recordings are closed
             samples.append(sample(server.proc.pid, started, callers.connected))
             stored = records(server)
             for record in stored:  # while the data folder is still there
                 path = record["recording_path"]
                 record["recording_exists"] = bool(path) and Path(path).is_file()
-            alive = server.alive()
         finally:
             stop_server(server)
     return report(

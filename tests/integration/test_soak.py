@@ -14,8 +14,8 @@ pytestmark = pytest.mark.integration
 
 def test_three_minutes_of_calls_at_capacity_leak_nothing_and_are_all_recorded() -> None:
     result = soak.run(minutes=3, sample_seconds=10, warmup_minutes=1, call_seconds=10)
+    assert result["server_alive"], result.get("log_tail")
     summary = {k: v for k, v in result.items() if k != "samples"} | {"samples": result["samples"]}
-    assert result["server_alive"], summary
     assert result["calls_answered"] >= 8, summary
     assert result["goals"] == {
         "rss_growth_below_5_percent": True,
