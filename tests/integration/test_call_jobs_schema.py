@@ -5,42 +5,19 @@ no job."""
 
 from __future__ import annotations
 
-import tempfile
-from pathlib import Path
-
 import pytest
 import schemathesis
 from fastapi.testclient import TestClient
 from hypothesis import HealthCheck, settings
 from schemathesis.checks import not_a_server_error
 
-from mediaserver.agents import DEFAULT_AGENT, AgentBook
-from mediaserver.app import control_plane, create_http_app
-from mediaserver.config import ApiConfig, Config, ServerConfig
-from mediaserver.dialer import Dialer, DialOptions
 from mediaserver.store.call_jobs import CallJobs
+from tests.api_app import app_without_calls
 
 pytestmark = pytest.mark.integration
 
 
-class NoCalls:
-    async def dial(
-        self, uri: str, agent: object, version: int, options: DialOptions
-    ) -> tuple[str, int, str, str]:
-        return "failed", 0, "no calls in this test", ""
-
-
-_root = Path(tempfile.mkdtemp(prefix="mediaserver-calls-schema-"))
-_config = Config(
-    server=ServerConfig(data_dir=str(_root / "data")),
-    api=ApiConfig(store_url=f"sqlite:///{_root / 'store.db'}", rate_burst=1_000_000),
-)
-_plane = control_plane(_config)
-_admin = _plane.store.create_key("admin")
-_dialer = Dialer(
-    NoCalls(), AgentBook(DEFAULT_AGENT, _plane.store), _plane.metrics, trunk_host="127.0.0.1"
-)
-app = create_http_app(_config, _plane, lambda: {"models": True}, dialer=_dialer)
+_plane, _admin, app = app_without_calls("mediaserver-calls-schema-")
 schema = schemathesis.openapi.from_asgi("/openapi.json", app).include(
     path_regex="^/(calls$|outbound)"
 )
