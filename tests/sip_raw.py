@@ -8,7 +8,9 @@ import re
 import socket
 import time
 import uuid
+from collections import Counter
 from dataclasses import dataclass
+from pathlib import Path
 
 SDP = (
     "v=0\r\no=- 1 1 IN IP4 127.0.0.1\r\ns=-\r\nc=IN IP4 127.0.0.1\r\nt=0 0\r\n"
@@ -178,6 +180,16 @@ class Peer:
 
     def close(self) -> None:
         self.sock.close()
+
+
+def invite_answers(sipp_messages: Path) -> Counter[int]:
+    """The final answers to the first INVITEs in a sipp -trace_msg file, by code."""
+    codes: Counter[int] = Counter()
+    for message in sipp_messages.read_text(errors="replace").split("received ")[1:]:
+        body = message.split("\n", 2)[-1].lstrip().split("\n-----", 1)[0]
+        if body.startswith("SIP/2.0") and "\nCSeq: 1 INVITE" in body and status(body) >= 200:
+            codes[status(body)] += 1
+    return codes
 
 
 def status(response: str) -> int:

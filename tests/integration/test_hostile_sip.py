@@ -18,7 +18,7 @@ from pathlib import Path
 import pytest
 
 from tests.server import Server, free_sip_port, start_server, stop_server
-from tests.sip_raw import Peer, Request, invite, options, status
+from tests.sip_raw import Peer, Request, invite, invite_answers, options, status
 
 pytestmark = pytest.mark.integration
 TCP_IDLE_SECONDS = 4
@@ -184,12 +184,7 @@ def sipp_calls(
         timeout=120,
         check=False,
     )
-    codes: Counter[int] = Counter()
-    for message in messages.read_text(errors="replace").split("received ")[1:]:
-        body = message.split("\n", 2)[-1].lstrip().split("\n-----", 1)[0]
-        if body.startswith("SIP/2.0") and "\nCSeq: 1 INVITE" in body and status(body) >= 200:
-            codes[status(body)] += 1
-    return codes
+    return invite_answers(messages)
 
 
 def test_an_invite_flood_gets_no_603_and_short_calls_do_not_crash_the_server(

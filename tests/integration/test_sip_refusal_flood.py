@@ -17,7 +17,7 @@ from pathlib import Path
 import pytest
 
 from tests.server import Server, free_sip_port, start_server, stop_server
-from tests.sip_raw import status
+from tests.sip_raw import invite_answers
 
 pytestmark = pytest.mark.integration
 
@@ -40,12 +40,7 @@ def flood(server: Server, tmp_path: Path, source: str) -> Counter[int]:
     command += ["-i", source, "-p", str(free_sip_port()), "-nostdin", "-timeout", "25"]
     command += ["-trace_msg", "-message_file", str(messages), f"127.0.0.1:{server.sip_port}"]
     subprocess.run(command, capture_output=True, timeout=60, check=False, cwd=tmp_path)
-    codes: Counter[int] = Counter()
-    for message in messages.read_text(errors="replace").split("received ")[1:]:
-        body = message.split("\n", 2)[-1].lstrip().split("\n-----", 1)[0]
-        if body.startswith("SIP/2.0") and "\nCSeq: 1 INVITE" in body and status(body) >= 200:
-            codes[status(body)] += 1
-    return codes
+    return invite_answers(messages)
 
 
 def test_a_flood_of_off_trunk_invites_is_refused_and_the_server_lives(
