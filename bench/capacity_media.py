@@ -1,12 +1,18 @@
 """How many SIP calls the media plane holds: a cluster on loopback.
 
     python -m bench.capacity --media [--json] [--steps 4,8,12] [--workers 3]
+                                     [--rate 10] [--audio-repeats 1]
 
 Starts `mediaserver serve --workers W` (Kamailio edge, W pjsua2 workers)
 with the speech port replaced by the FIXED-ANSWER fake (MEDIASERVER_FAKE_SPEECH:
 declared in the output), so the media plane's own limit shows. For each
 step N: N concurrent sipp calls through the edge, each with G.711 RTP from
-sipp's pcap and RFC 2833 DTMF. A step holds when every call is answered,
+sipp's pcap and RFC 2833 DTMF, placed --rate calls a second (all N up
+after N/rate seconds), the caller's 8 s of audio played --audio-repeats
+times before the DTMF and the BYE (with 1, the default, a call lasts ~10 s:
+at 10 calls/s N calls overlap for only a few seconds and the figures are
+mostly of the ramp; more repeats measure N calls talking in steady state).
+A step holds when every call is answered,
 greeted and recorded and every call's frame-gap p99 at the worker (pjsua2's
 media clock asking for our frames) is <= 30 ms. Also: memory per worker
 (RSS, sampled mid-step). The box is shared: read the figures as a floor.
@@ -28,7 +34,20 @@ from typing import Any
 from tests.cluster import sipp, sipp_scenario_via_edge, start_cluster, stop_cluster
 
 GAP_P99_LIMIT_MS = 30.0
+AUDIO_SECONDS = 8.0  # sipp's g711a.pcap, and the pause the scenario gives it
 SPEECH = "FIXED-ANSWER fake (MEDIASERVER_FAKE_SPEECH=1): no models run"
+
+
+def audio_repeated(scenario: str, repeats: int) -> str:
+    """The scenario with its caller audio (a pcap played, then a pause as long) `repeats` times."""
+    block = re.search(
+        r'  <nop>\s*<action>\s*<exec play_pcap_audio="[^"]*g711a\.pcap"/>.*?<pause[^>]*/>\n',
+        scenario,
+        re.S,
+    )
+    if block is None:
+        raise ValueError("no caller audio found in the scenario")
+    return scenario[: block.start()] + block.group(0) * repeats + scenario[block.end() :]
 
 
 def rss_mb(pid: int) -> float:
@@ -38,13 +57,26 @@ def rss_mb(pid: int) -> float:
     return 0.0
 
 
-def step(srv: Any, scenario: Path, calls: int, workers: dict[str, int]) -> dict[str, Any]:
+def step(
+    srv: Any, scenario: Path, calls: int, workers: dict[str, int], *, rate: int, hold_s: float
+) -> dict[str, Any]:
+    """One step: `hold_s` is how much longer than one pass of the audio a call lasts."""
     since = srv.mark()
     before = {r["id"] for r in srv.api("/calls?limit=200").json()["items"]}
-    run = sipp(scenario, srv.sip_port, "-m", str(calls), "-l", str(calls), "-r", "10")
-    time.sleep(min(6.0, 1.0 + calls / 10))  # every call up, mid-call
+    run = sipp(
+        scenario,
+        srv.sip_port,
+        "-m",
+        str(calls),
+        "-l",
+        str(calls),
+        "-r",
+        str(rate),
+        timeout=90 + hold_s,
+    )
+    time.sleep(min(6.0 + hold_s / 2, 1.0 + calls / rate + hold_s / 2))  # every call up
     memory = {name: round(rss_mb(pid), 1) for name, pid in workers.items()}
-    out = run.communicate(timeout=180)[0]
+    out = run.communicate(timeout=180 + hold_s)[0]
     deadline = time.monotonic() + 30
     new: list[dict[str, Any]] = []
     while time.monotonic() < deadline:
@@ -82,7 +114,10 @@ def step(srv: Any, scenario: Path, calls: int, workers: dict[str, int]) -> dict[
     }
 
 
-def run(steps: list[int], workers: int, every_step: bool = False) -> dict[str, Any]:
+def run(
+    steps: list[int], workers: int, every_step: bool = False, rate: int = 10, repeats: int = 1
+) -> dict[str, Any]:
+    hold_s = AUDIO_SECONDS * (repeats - 1)
     with tempfile.TemporaryDirectory(prefix="bench-capacity-") as tmp:
         root = Path(tmp)
         srv = start_cluster(root, workers, "invites_per_second = 100\npike_requests = 2000\n")
@@ -93,10 +128,10 @@ def run(steps: list[int], workers: int, every_step: bool = False) -> dict[str, A
                 if (m := re.search(rf"w{i} started \(pid (\d+)\)", srv.log.read_text()))
             }
             scenario = root / "uac_pcap.xml"
-            scenario.write_text(sipp_scenario_via_edge("uac_pcap"))
+            scenario.write_text(audio_repeated(sipp_scenario_via_edge("uac_pcap"), repeats))
             rows = []
             for calls in steps:
-                row = step(srv, scenario, calls, pids)
+                row = step(srv, scenario, calls, pids, rate=rate, hold_s=hold_s)
                 rows.append(row)
                 print(json.dumps(row), file=sys.stderr, flush=True)
                 if not row["holds"] and not every_step:
@@ -107,6 +142,8 @@ def run(steps: list[int], workers: int, every_step: bool = False) -> dict[str, A
     return {
         "speech": SPEECH,
         "workers": workers,
+        "calls_per_second": rate,
+        "audio_repeats": repeats,
         "gap_p99_limit_ms": GAP_P99_LIMIT_MS,
         "rows": rows,
         "max_calls": max(held, default=0),
@@ -120,14 +157,17 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--steps", default="4,8,12", help="concurrent calls per step")
     parser.add_argument("--workers", type=int, default=0, help="default: enough for the last step")
     parser.add_argument("--every-step", action="store_true", help="go on past a step that fails")
+    parser.add_argument("--rate", type=int, default=10, help="calls placed per second")
+    parser.add_argument("--audio-repeats", type=int, default=1, help="8 s of caller audio, N times")
     args = parser.parse_args(argv)
     steps = [int(s) for s in args.steps.split(",")]
     workers = args.workers or math.ceil(max(steps) / 4)
-    result = run(steps, workers, args.every_step)
+    result = run(steps, workers, args.every_step, args.rate, args.audio_repeats)
     if args.json:
         print(json.dumps(result))
         return 0
     print(f"speech: {result['speech']}")
+    print(f"{args.rate} calls placed a second, the caller's audio played {args.audio_repeats}x")
     print(f"{workers} workers; a step holds when every call is greeted and recorded")
     print(f"and each call's frame-gap p99 <= {GAP_P99_LIMIT_MS:.0f} ms\n")
     print(f"{'calls':>5} {'answered':>8} {'greeted':>7} {'recorded':>8} {'gap p99 max':>11}  holds")

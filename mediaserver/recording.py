@@ -15,32 +15,48 @@ import numpy as np
 
 log = logging.getLogger(__name__)
 
-QUEUE_FRAMES = 500  # 10 s of audio waiting for the disk
+BATCH_FRAMES = 25  # frames handed to the disk thread at once: one wake-up per 0.5 s, not per frame
+QUEUE_BATCHES = 20  # 10 s of audio waiting for the disk
 
 
 class Recorder:
     def __init__(self, path: Path, rate: int = 16000) -> None:
         self.path = path
         self.rate = rate
-        self.dropped = 0
-        self._stereo = np.empty(2 * rate // 50, dtype="<i2")  # one interleaved 20 ms frame
-        self._queue: queue.Queue[bytes | None] = queue.Queue(maxsize=QUEUE_FRAMES)
+        self.dropped = 0  # frames
+        self._batch = np.empty(BATCH_FRAMES * 2 * rate // 50, dtype="<i2")  # interleaved
+        self._filled = 0  # samples of _batch written
+        self._queue: queue.Queue[bytes | None] = queue.Queue(maxsize=QUEUE_BATCHES)
         path.parent.mkdir(parents=True, exist_ok=True)
         self._thread = threading.Thread(target=self._write, name=f"rec-{path.stem}", daemon=True)
         self._thread.start()
 
     def add(self, caller: np.ndarray, agent: np.ndarray) -> None:
         """One frame of each side (int16, equal lengths)."""
-        if self._stereo.size != caller.size * 2:
-            self._stereo = np.empty(caller.size * 2, dtype="<i2")
-        self._stereo[0::2] = caller
-        self._stereo[1::2] = agent
+        n = caller.size * 2
+        if self._filled + n > self._batch.size:
+            self._hand_over()
+            if n > self._batch.size:
+                self._batch = np.empty(n, dtype="<i2")
+        frame = self._batch[self._filled : self._filled + n]
+        frame[0::2] = caller
+        frame[1::2] = agent
+        self._filled += n
+        if self._filled == self._batch.size:
+            self._hand_over()
+
+    def _hand_over(self) -> None:
+        if not self._filled:
+            return
         try:
-            self._queue.put_nowait(self._stereo.tobytes())  # the one copy the queue needs
+            self._queue.put_nowait(self._batch[: self._filled].tobytes())  # the one copy needed
         except queue.Full:
-            self.dropped += 1
+            self.dropped += self._filled // (2 * self.rate // 50)
+        self._filled = 0
 
     def close(self) -> None:
+        """Blocking (the disk): what is left, then the file closed."""
+        self._hand_over()
         self._queue.put(None)
         self._thread.join(timeout=10)
 
