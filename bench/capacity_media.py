@@ -50,11 +50,16 @@ def audio_repeated(scenario: str, repeats: int) -> str:
     return scenario[: block.start()] + block.group(0) * repeats + scenario[block.end() :]
 
 
-def rss_mb(pid: int) -> float:
-    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+def rss_mb(pid: int) -> float | None:
+    """None: the process is gone (a worker that died mid-step)."""
+    try:
+        status = Path(f"/proc/{pid}/status").read_text()
+    except FileNotFoundError:
+        return None
+    for line in status.splitlines():
         if line.startswith("VmRSS:"):
-            return int(line.split()[1]) / 1024
-    return 0.0
+            return round(int(line.split()[1]) / 1024, 1)
+    return None
 
 
 def step(
@@ -75,7 +80,7 @@ def step(
         timeout=90 + hold_s,
     )
     time.sleep(min(6.0 + hold_s / 2, 1.0 + calls / rate + hold_s / 2))  # every call up
-    memory = {name: round(rss_mb(pid), 1) for name, pid in workers.items()}
+    memory = {name: rss_mb(pid) for name, pid in workers.items()}
     out = run.communicate(timeout=180 + hold_s)[0]
     deadline = time.monotonic() + 30
     new: list[dict[str, Any]] = []
@@ -94,8 +99,11 @@ def step(
     log = srv.log.read_text(errors="replace")[since:]
     gaps = [float(g) for g in re.findall(r"pacing: \{[^}]*'gap_p99_ms': ([\d.]+)", log)]
     answered = sum(bool(r["answered_at"]) for r in new)
+    died = re.findall(r"(w\d+ [^\n]*: restarting in)", log)
+    crashes = [line for line in log.splitlines() if "Assertion" in line or "Fatal Python" in line]
     holds = (
-        run.returncode == 0
+        not died
+        and run.returncode == 0
         and answered == greeted == recorded == calls
         and bool(gaps)
         and max(gaps) <= GAP_P99_LIMIT_MS
@@ -111,6 +119,8 @@ def step(
         "worker_rss_mb": memory,
         "holds": holds,
         "sipp_tail": "" if run.returncode == 0 else out[-600:],
+        "workers_restarted": died,
+        "crash_lines": crashes[:5],
     }
 
 

@@ -151,11 +151,20 @@ class Engines:
 
         async def stream() -> AsyncGenerator[str, None]:
             ended = False  # the model said all it had to (or failed)
+            held: list[str | BaseException | None] = []  # read while joining pieces
             try:
-                while (item := await pieces.get()) is not None:
+                while (item := held.pop() if held else await pieces.get()) is not None:
                     if isinstance(item, BaseException):
                         ended = True
                         raise item
+                    # what came while this loop was busy goes out as one piece: a
+                    # wake-up per token on each side costs the cores the model uses
+                    while not pieces.empty():
+                        following = pieces.get_nowait()
+                        if not isinstance(following, str):
+                            held.append(following)
+                            break
+                        item += following
                     yield item
                 ended = True
             finally:
