@@ -19,43 +19,56 @@ WORDS = 60  # chunks(): a few sentences
 OVERLAP = 15
 UNIT_WORDS = 25  # units(): longer sentences are cut into windows of about this many words
 UNIT_OVERLAP = 5
-HEADING_WORDS = 3  # a piece this short (a heading, "Contact") is read with the next one
+HEADING_WORDS = 3  # a line this short, ending no statement: a heading ("Contact") or list item
 WRAPPED_WORDS = 8  # a line at least this long not ending a sentence was wrapped: joined
 MAX_UNIT_WORDS = UNIT_WORDS + HEADING_WORDS  # no unit is longer (index.py tells old chunks by it)
 
 _SENTENCE_END = re.compile(r"[.!?;:]['\")\]]*$")
 _STATEMENT_END = re.compile(r"[.!;]['\")\]]*$")
 # a full stop that ends an abbreviation or an initial, not a sentence
-_ABBREVIATION = re.compile(r"(?:\b(?:Dr|Mr|Mrs|Ms|Prof|St|No|Nr|vs|etc|approx|e\.g|i\.e)|\b[A-Z])\.$")
+_ABBREVIATION = re.compile(
+    r"(?:\b(?:Dr|Mr|Mrs|Ms|Prof|St|No|Nr|vs|etc|approx|e\.g|i\.e)|\b[A-Z])\.$"
+)
 
 
 def units(text: str) -> list[str]:
     """Sentence-sized pieces of `text`, in order, each with the heading of its
     section, none over MAX_UNIT_WORDS words. Short lines in a row (a heading
-    and a list of short items) are kept as one unit, never dropped."""
+    and a list of short items) are kept as one unit under the first; a
+    heading with nothing under it (a title) is a unit alone: no word is lost."""
     out: list[str] = []
-    heading = ""
+    heading, heading_used = "", True
     short: list[str] = []  # short lines not yet placed
 
+    def add(sentence: str, overlap: int) -> None:
+        nonlocal heading_used
+        out.extend(_headed(heading, p) for p in chunks(sentence, UNIT_WORDS, overlap))
+        heading_used = True
+
+    def new_heading(line: str) -> None:
+        nonlocal heading, heading_used
+        if not heading_used:
+            out.append(heading)
+        heading, heading_used = line, False
+
     def place_short() -> None:
-        nonlocal heading
-        if len(short) == 1:
-            heading = short[0]
-        elif short:
-            heading = short[0]
-            out.extend(_headed(heading, p) for p in chunks(", ".join(short[1:]), UNIT_WORDS, 0))
+        if short:
+            new_heading(short[0])
+        if len(short) > 1:
+            add(", ".join(short[1:]), 0)
         short.clear()
 
     for sentence in _sentences(text):
-        if len(sentence.split()) <= HEADING_WORDS and not _STATEMENT_END.search(sentence):
+        if not sentence:  # a blank line: what is short before it is a group of its own
+            place_short()
+        elif len(sentence.split()) <= HEADING_WORDS and not _STATEMENT_END.search(sentence):
             short.append(sentence)
-            continue
-        place_short()
-        out.extend(_headed(heading, piece) for piece in chunks(sentence, UNIT_WORDS, UNIT_OVERLAP))
-    if len(short) == 1:  # a last line alone
-        out.append(_headed(heading, short[0]))
-    else:
-        place_short()
+        else:
+            place_short()
+            add(sentence, UNIT_OVERLAP)
+    place_short()
+    if not heading_used:
+        out.append(heading)
     return out
 
 
@@ -66,32 +79,39 @@ def _headed(heading: str, piece: str) -> str:
 
 
 def _sentences(text: str) -> list[str]:
-    """Sentences and stand-alone lines (headings, list items, table rows)."""
+    """Sentences and stand-alone lines (headings, list items, table rows);
+    "" where a blank line was."""
     out: list[str] = []
     for block in _blocks(text):
-        pieces = re.split(r"(?<=[.!?])\s+(?=[\"'(\[]?[A-Z0-9])", block)
-        for piece in pieces:
-            if out and out[-1] and _ABBREVIATION.search(out[-1]) and not out[-1].endswith(":"):
+        if not block:
+            out.append("")
+            continue
+        for piece in re.split(r"(?<=[.!?])\s+(?=[\"'(\[]?[A-Z0-9])", block):
+            if out and out[-1] and _ABBREVIATION.search(out[-1]):
                 out[-1] = f"{out[-1]} {piece}"
             else:
                 out.append(piece)
-    return [s for s in out if s]
+    return out
 
 
 def _blocks(text: str) -> list[str]:
-    """Lines, with a wrapped line joined to the next one; markdown marks stripped."""
+    """Lines, a wrapped line joined to the next one, markdown marks stripped;
+    "" for a blank line."""
     blocks: list[str] = []
     joining = False
     for raw in text.splitlines():
         line = re.sub(r"^\s*(?:#+|[-*+•]|\d+[.)])\s+", "", raw).strip()
         if not line:
+            if blocks and blocks[-1]:
+                blocks.append("")
             joining = False
-            continue
-        if joining:
+        elif joining:
             blocks[-1] = f"{blocks[-1]} {line}"
         else:
             blocks.append(line)
-        joining = len(line.split()) >= WRAPPED_WORDS and not _SENTENCE_END.search(line)
+        joining = (
+            bool(line) and len(line.split()) >= WRAPPED_WORDS and not _SENTENCE_END.search(line)
+        )
     return blocks
 
 
