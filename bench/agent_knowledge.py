@@ -125,7 +125,8 @@ def ask_knowledge(
             verdicts: dict[str, tuple[Generated, Verdict]] = {}
             for how, given in asked.items():
                 messages = first_turn(RECEPTIONIST_INSTRUCTIONS, agent, item["q"])
-                messages[-1:-1] = given.messages
+                messages[-1:-1] = given.messages  # as conversation/speaker.py puts them
+                messages.extend(given.after)
                 out = generate(llm, messages, agent)
                 verdicts[how] = (out, grade_one(category, item, out.text))
             line = verdicts.get("line")

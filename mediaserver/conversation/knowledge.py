@@ -1,7 +1,8 @@
 """What the turn engine needs from an agent's knowledge base: a search port,
 and the facts it finds put in the prompt within a token budget (the speaker
 puts them just before the caller's words); when no chunk is close enough
-(covered_score), a line telling the agent to say it does not know instead.
+(covered_score), a line telling the agent to say it does not know instead,
+just after the caller's words.
 
 The search runs on the speculative transcript, during the endpointer's wait;
 searches are kept by text, so the committed turn (or a speculation begun
@@ -45,8 +46,9 @@ class Knowledge(Protocol):
 class Facts:
     """The system messages for a reply, and the chunks they hold."""
 
-    messages: tuple[Message, ...] = ()
+    messages: tuple[Message, ...] = ()  # just before the caller's words
     chunk_ids: tuple[int, ...] = ()
+    after: tuple[Message, ...] = ()  # just after them
 
 
 NO_FACTS = Facts()
@@ -54,12 +56,15 @@ NO_FACTS = Facts()
 # What an agent with documents is told when none of them covers the question:
 # a small model given no facts otherwise answers from its own guesses. The
 # sentence to say is spelled out: the 0.5B model copies it, where "say you do
-# not know" left it guessing (bench.agent --facts retrieval: README).
+# not know" left it guessing (bench.agent --facts retrieval: README). It
+# comes after the caller's words: before them, the model still answered 5 of
+# 13 ("Paris", a Python function); after them, none. (Facts after the words
+# are worse: the model then declines what they answer.)
 NOT_COVERED = (
     "None of your documents answers this question. Do not answer it: "
     "say only \"I'm sorry, I don't know that. Shall I have someone call you back?\""
 )
-NOT_COVERED_FACTS = Facts(({"role": "system", "content": NOT_COVERED},))
+NOT_COVERED_FACTS = Facts(after=({"role": "system", "content": NOT_COVERED},))
 
 
 def covered(
