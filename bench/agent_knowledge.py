@@ -1,8 +1,8 @@
 """bench.agent --facts retrieval: the sample FAQ as an agent's knowledge base
 holds it (mediaserver/knowledge: cut into sentence-sized units, embedded by
-MiniLM), the facts for each question found (the best units with their
-neighbours) and put just before the caller's words, as a live call puts them
-(conversation/speaker.py).
+MiniLM), the facts for each question found (the best units) and put just
+before the caller's words, the "documents say nothing" line just after
+them, as a live call puts them (conversation/speaker.py).
 
 It also sweeps [knowledge] covered_score: a question whose best unit is
 less similar than the threshold gets the "your documents say nothing about
