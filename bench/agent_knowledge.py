@@ -1,9 +1,10 @@
 """bench.agent --facts retrieval: the sample FAQ as an agent's knowledge base
-holds it (mediaserver/knowledge: cut into chunks, embedded by MiniLM), the
-facts for each question found and put just before the caller's words, as a
-live call puts them (conversation/speaker.py).
+holds it (mediaserver/knowledge: cut into sentence-sized units, embedded by
+MiniLM), the facts for each question found (the best units) and put just
+before the caller's words, the "documents say nothing" line just after
+them, as a live call puts them (conversation/speaker.py).
 
-It also sweeps [knowledge] covered_score: a question whose best chunk is
+It also sweeps [knowledge] covered_score: a question whose best unit is
 less similar than the threshold gets the "your documents say nothing about
 this" line instead of facts. Each question is answered once with its facts
 and, if its best chunk is below the sweep's highest threshold, once with the
@@ -38,32 +39,33 @@ from mediaserver.conversation.knowledge import (
     Facts,
     facts_for_prompt,
 )
-from mediaserver.knowledge.chunk import chunks
+from mediaserver.knowledge.chunk import units
 from mediaserver.knowledge.index import top_facts
 from mediaserver.store.documents import AgentChunks
 from models import registry, store
 from models.embed import MiniLM
 from models.llm import LlamaLLM
 
-SWEEP = (-1.0, 0.1, 0.15, 0.2, 0.25, 0.3)  # -1: never (before this line existed)
+SWEEP = (-1.0, 0.15, 0.3, 0.35, 0.39, 0.42, 0.45)  # -1: never (before this line existed)
 
 
 class FaqKnowledge:
-    """One document's chunks and vectors, searched as an agent's are."""
+    """One document's units and vectors, searched as an agent's are."""
 
     def __init__(self, document: str, name: str, config: KnowledgeConfig) -> None:
         self.config = config
         self.embedder = MiniLM(store.locate(registry.by_name(config.english_model)), "bench")
         self.embedder.load()
-        pieces = chunks(document)
+        pieces = units(document)
         self.chunks = AgentChunks(
             np.arange(len(pieces)), pieces, [name] * len(pieces), self.embedder.embed(pieces)
         )
 
     def search(self, question: str) -> tuple[list[Fact], float]:
-        """The facts a call would find for `question`, and its best chunk's similarity."""
+        """The facts a call would find for `question`, and its best unit's similarity."""
         query = self.embedder.embed([question], query=True)[0]
-        found = top_facts(self.chunks, query, self.config.top_k, self.config.min_score)
+        config = self.config
+        found = top_facts(self.chunks, query, config.top_k, config.min_score, config.context)
         return found, float(np.max(self.chunks.vectors @ query))
 
     def facts(self, found: list[Fact]) -> Facts:
@@ -123,7 +125,8 @@ def ask_knowledge(
             verdicts: dict[str, tuple[Generated, Verdict]] = {}
             for how, given in asked.items():
                 messages = first_turn(RECEPTIONIST_INSTRUCTIONS, agent, item["q"])
-                messages[-1:-1] = given.messages
+                messages[-1:-1] = given.messages  # as conversation/speaker.py puts them
+                messages.extend(given.after)
                 out = generate(llm, messages, agent)
                 verdicts[how] = (out, grade_one(category, item, out.text))
             line = verdicts.get("line")

@@ -1,7 +1,8 @@
 """What the turn engine needs from an agent's knowledge base: a search port,
 and the facts it finds put in the prompt within a token budget (the speaker
 puts them just before the caller's words); when no chunk is close enough
-(covered_score), a line telling the agent to say it does not know instead.
+(covered_score), a line telling the agent to say it does not know instead,
+just after the caller's words.
 
 The search runs on the speculative transcript, during the endpointer's wait;
 searches are kept by text, so the committed turn (or a speculation begun
@@ -24,12 +25,17 @@ log = logging.getLogger(__name__)
 
 @dataclass(frozen=True, slots=True)
 class Fact:
-    """One chunk of a document, as found for the caller's words (best first)."""
+    """One chunk of a document, as found for the caller's words (best first),
+    with the chunks around it that `text` also holds (context_ids)."""
 
     chunk_id: int
     document: str
     text: str
     score: float
+    # a whole chunk of a document stored before sentence-sized units: its
+    # score is judged by legacy_covered_score
+    legacy: bool = False
+    context_ids: tuple[int, ...] = ()
 
 
 class Knowledge(Protocol):
@@ -40,8 +46,9 @@ class Knowledge(Protocol):
 class Facts:
     """The system messages for a reply, and the chunks they hold."""
 
-    messages: tuple[Message, ...] = ()
+    messages: tuple[Message, ...] = ()  # just before the caller's words
     chunk_ids: tuple[int, ...] = ()
+    after: tuple[Message, ...] = ()  # just after them
 
 
 NO_FACTS = Facts()
@@ -49,21 +56,38 @@ NO_FACTS = Facts()
 # What an agent with documents is told when none of them covers the question:
 # a small model given no facts otherwise answers from its own guesses. The
 # sentence to say is spelled out: the 0.5B model copies it, where "say you do
-# not know" left it guessing (bench.agent --facts retrieval: README).
+# not know" left it guessing (bench.agent --facts retrieval: README). It
+# comes after the caller's words: before them, the model still answered 5 of
+# 13 ("Paris", a Python function); after them, none. (Facts after the words
+# are worse: the model then declines what they answer.)
 NOT_COVERED = (
     "None of your documents answers this question. Do not answer it: "
     "say only \"I'm sorry, I don't know that. Shall I have someone call you back?\""
 )
-NOT_COVERED_FACTS = Facts(({"role": "system", "content": NOT_COVERED},))
+NOT_COVERED_FACTS = Facts(after=({"role": "system", "content": NOT_COVERED},))
+
+
+def covered(
+    found: Sequence[Fact], covered_score: float, legacy_covered_score: float | None = None
+) -> bool:
+    """Whether a fact reaches its threshold (a legacy one: legacy_covered_score,
+    if given); always, at -1."""
+    if covered_score <= -1.0:
+        return True
+    legacy = covered_score if legacy_covered_score is None else legacy_covered_score
+    return any(fact.score >= (legacy if fact.legacy else covered_score) for fact in found)
 
 
 def facts_for_prompt(
-    found: Sequence[Fact], budget_tokens: int, covered_score: float = -1.0
+    found: Sequence[Fact],
+    budget_tokens: int,
+    covered_score: float = -1.0,
+    legacy_covered_score: float | None = None,
 ) -> Facts:
     """The best facts that fit `budget_tokens`, one "Facts from <document>: ..."
     message per document, documents in the order of their best fact; or, when
     no fact reaches `covered_score` (above -1), the NOT_COVERED line instead."""
-    if covered_score > -1.0 and not any(fact.score >= covered_score for fact in found):
+    if not covered(found, covered_score, legacy_covered_score):
         return NOT_COVERED_FACTS
     by_document: dict[str, list[str]] = {}
     ids: list[int] = []
@@ -74,7 +98,7 @@ def facts_for_prompt(
             break
         budget -= cost
         by_document.setdefault(fact.document, []).append(fact.text)
-        ids.append(fact.chunk_id)
+        ids.extend((fact.chunk_id, *fact.context_ids))
     messages = tuple(
         {"role": "system", "content": f"Facts from {document}: " + " ... ".join(texts)}
         for document, texts in by_document.items()
@@ -92,12 +116,14 @@ class Retrieval:
         *,
         budget_tokens: int = 300,
         covered_score: float = -1.0,
+        legacy_covered_score: float | None = None,
         timeout_s: float = 0.3,
         remembered: int = 8,
     ) -> None:
         self.knowledge = knowledge
         self.budget_tokens = budget_tokens
         self.covered_score = covered_score
+        self.legacy_covered_score = legacy_covered_score
         self.timeout_s = timeout_s
         self.remembered = remembered
         self.searches = 0  # searches started (a reused one is not counted again)
@@ -131,7 +157,9 @@ class Retrieval:
         except Exception:
             log.exception("knowledge search failed; answering without")
             return NO_FACTS
-        return facts_for_prompt(found, self.budget_tokens, self.covered_score)
+        return facts_for_prompt(
+            found, self.budget_tokens, self.covered_score, self.legacy_covered_score
+        )
 
     def close(self) -> None:
         for task in self._by_text.values():

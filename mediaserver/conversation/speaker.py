@@ -202,6 +202,7 @@ class Speaker:
             # heeds facts next to the question best
             at = len(messages) - 1 if messages[-1]["role"] == "user" else len(messages)
             messages[at:at] = reply.facts.messages
+            messages.extend(reply.facts.after)  # "your documents do not say": heeded there
             args = (messages, self.agent.max_reply_tokens, self.agent.temperature)
             if self.tool_rounds is not None:
                 pieces = self.tool_rounds(reply).pieces(*args)

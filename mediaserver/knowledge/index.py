@@ -16,6 +16,7 @@ import numpy as np
 from mediaserver.agents import Agent
 from mediaserver.config_knowledge import KnowledgeConfig
 from mediaserver.conversation.knowledge import Fact, Retrieval
+from mediaserver.knowledge.chunk import MAX_UNIT_WORDS
 from mediaserver.knowledge.embed import EmbedderSource
 from mediaserver.store.documents import AgentChunks, Documents
 from models.embed import Embedder
@@ -30,19 +31,55 @@ class AsyncEmbedder(Protocol):
     async def embed_async(self, texts: list[str], query: bool = False) -> np.ndarray: ...
 
 
-def top_facts(chunks: AgentChunks, query: np.ndarray, k: int, min_score: float) -> list[Fact]:
-    """The k chunks nearest to `query` (L2-normalized) with at least min_score, best first."""
+def top_facts(
+    chunks: AgentChunks, query: np.ndarray, k: int, min_score: float, context: int = 0
+) -> list[Fact]:
+    """The k chunks nearest to `query` (L2-normalized) with at least min_score,
+    best first, each with up to `context` neighbours either side of its
+    document (units: a sentence alone leaves out what it is about). A chunk
+    already given as another's neighbour is not given again."""
     if not len(chunks.ids):
         return []
     scores = chunks.vectors @ query
     k = min(k, scores.size)
     best = np.argpartition(-scores, k - 1)[:k]
     best = best[np.argsort(-scores[best])]
-    return [
-        Fact(int(chunks.ids[i]), chunks.documents[i], chunks.texts[i], float(scores[i]))
-        for i in best
-        if scores[i] >= min_score
-    ]
+    given: set[int] = set()
+    facts = []
+    for i in (int(i) for i in best if scores[i] >= min_score):
+        if i in given:
+            continue
+        legacy = len(chunks.texts[i].split()) > MAX_UNIT_WORDS
+        span = [i] if legacy else _neighbours(chunks, i, context, given)
+        given.update(span)
+        facts.append(
+            Fact(
+                int(chunks.ids[i]),
+                chunks.documents[i],
+                " ".join(chunks.texts[j] for j in span),
+                float(scores[i]),
+                legacy=legacy,
+                context_ids=tuple(int(chunks.ids[j]) for j in span if j != i),
+            )
+        )
+    return facts
+
+
+def _neighbours(chunks: AgentChunks, i: int, context: int, given: set[int]) -> list[int]:
+    """i and the units around it in its document (stored in order: consecutive
+    ids), not already given, in the document's order."""
+    span = [i]
+    for step in (-1, 1):
+        for j in range(i + step, i + step * (context + 1), step):
+            if not 0 <= j < len(chunks.ids) or j in given:
+                break
+            same_document = chunks.documents[j] == chunks.documents[i]
+            if not same_document or chunks.ids[j] - chunks.ids[i] != j - i:
+                break
+            if len(chunks.texts[j].split()) > MAX_UNIT_WORDS:
+                break
+            span.append(j)
+    return sorted(span)
 
 
 class AgentKnowledge:
@@ -63,7 +100,11 @@ class AgentKnowledge:
     def search_now(self, text: str) -> list[Fact]:
         """Blocking: embed `text` and score every chunk."""
         query = self.embedder.embed([text], query=True)[0]
-        return top_facts(self.chunks, query, self.config.top_k, self.config.min_score)
+        return self.nearest(query)
+
+    def nearest(self, query: np.ndarray) -> list[Fact]:
+        config = self.config
+        return top_facts(self.chunks, query, config.top_k, config.min_score, config.context)
 
     async def search(self, text: str) -> Sequence[Fact]:
         loop = asyncio.get_running_loop()
@@ -71,9 +112,7 @@ class AgentKnowledge:
             return await loop.run_in_executor(self.executor, self.search_now, text)
         # over HTTP: awaited here, so a slow service holds no thread other calls need
         query = (await self.embedder.embed_async([text], query=True))[0]
-        return await loop.run_in_executor(
-            self.executor, top_facts, self.chunks, query, self.config.top_k, self.config.min_score
-        )
+        return await loop.run_in_executor(self.executor, self.nearest, query)
 
 
 class KnowledgeIndex:
@@ -124,6 +163,7 @@ class KnowledgeIndex:
             knowledge,
             budget_tokens=self.config.facts_tokens,
             covered_score=self.config.covered_score,
+            legacy_covered_score=self.config.legacy_covered_score,
             timeout_s=self.config.timeout_ms / 1000,
         )
 

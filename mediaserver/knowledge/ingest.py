@@ -19,7 +19,7 @@ from typing import Any
 import numpy as np
 
 from mediaserver.config_knowledge import KnowledgeConfig
-from mediaserver.knowledge.chunk import chunks
+from mediaserver.knowledge.chunk import units
 from mediaserver.knowledge.embed import EmbedderSource
 from mediaserver.knowledge.index import KnowledgeIndex
 from mediaserver.knowledge.parse import DocumentError, content_type, parse
@@ -136,7 +136,7 @@ class Ingest:
 
 
 def _chunked(kind: str, data: bytes) -> list[str]:
-    pieces = chunks(parse(kind, data))
+    pieces = units(parse(kind, data))
     if not pieces:
         raise DocumentError("the document holds no text")
     return pieces

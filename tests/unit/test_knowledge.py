@@ -266,7 +266,8 @@ def test_the_not_covered_line_replaces_facts_exactly_when_none_reaches_the_thres
     assert facts_for_prompt(found, 200, covered_score=0.3).chunk_ids == (1, 2)  # reached
     assert facts_for_prompt(found, 200, covered_score=0.31) == NOT_COVERED_FACTS
     assert facts_for_prompt([], 200, covered_score=0.2) == NOT_COVERED_FACTS
-    assert NOT_COVERED_FACTS.messages == ({"role": "system", "content": NOT_COVERED},)
+    assert NOT_COVERED_FACTS.after == ({"role": "system", "content": NOT_COVERED},)
+    assert NOT_COVERED_FACTS.messages == ()
     assert NOT_COVERED_FACTS.chunk_ids == ()
     # -1: never (no facts found is then no message at all)
     assert facts_for_prompt([], 200, covered_score=-1.0).messages == ()
@@ -292,13 +293,15 @@ def test_the_engine_tells_the_agent_when_its_documents_do_not_cover_the_question
     result = simulate(speech, seconds=12, retrieval=retrieval)
     prompt = speech.prompts[0]
     contents = [m["content"] for m in prompt]
-    assert prompt[-1] == {"role": "user", "content": "Do you sell car insurance?"}
+    question = {"role": "user", "content": "Do you sell car insurance?"}
     if covered:
-        assert prompt[-2]["content"].startswith("Facts from faq.md")
+        assert prompt[-1] == question
+        assert prompt[-2]["content"].startswith("Facts from faq.md")  # before the words
         assert NOT_COVERED not in contents
         assert result.engine.turns[0].chunks == (7,)
     else:
-        assert prompt[-2] == {"role": "system", "content": NOT_COVERED}  # before the words
+        assert prompt[-2] == question
+        assert prompt[-1] == {"role": "system", "content": NOT_COVERED}  # after the words
         assert not any(c.startswith("Facts from") for c in contents)
         assert result.engine.turns[0].chunks == ()
 
