@@ -69,9 +69,23 @@ class Workers:
         await self._client.aclose()
 
     async def _poll_forever(self) -> None:
-        while True:
-            await asyncio.gather(*(self._poll(s) for s in self.states.values()))
-            await asyncio.sleep(POLL_SECONDS)
+        """Each worker once per POLL_SECONDS, the polls spread over the period:
+        all at once, every worker's event loop woke in the same instant, a burst
+        of work on every core that showed as a spike in the calls' frame pacing."""
+        states = list(self.states.values())
+        gap = POLL_SECONDS / max(1, len(states))
+        polls: dict[str, asyncio.Task[None]] = {}
+        try:
+            while True:
+                for state in states:
+                    running = polls.get(state.address.worker)
+                    if running is None or running.done():  # a slow worker is not polled twice
+                        polls[state.address.worker] = asyncio.create_task(self._poll(state))
+                    await asyncio.sleep(gap)
+        finally:
+            for task in polls.values():
+                task.cancel()
+            await asyncio.gather(*polls.values(), return_exceptions=True)
 
     async def _poll(self, state: WorkerState) -> None:
         try:
