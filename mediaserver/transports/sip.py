@@ -29,6 +29,7 @@ from mediaserver.caller_id import from_uri
 from mediaserver.config import SipConfig, TrunkConfig
 from mediaserver.transports import sip_budget, sip_carrier, sip_check, sip_log, sip_tcp, sip_trunks
 from mediaserver.transports.call import RATE, CallHandle, CallHandler
+from mediaserver.transports.media_priority import MediaPriority
 from mediaserver.transports.sip_call import Port, SipCall
 from mediaserver.transports.sip_trunks import Registration, TrunkStatus
 
@@ -81,6 +82,7 @@ class SipServer:
         self._budget = sip_budget.SocketBudget(config.max_calls)
         self._registrations: dict[str, Registration] = {}
         self._retired: collections.deque[tuple[float, Port]] = collections.deque()
+        self.media_priority = MediaPriority(config.media_nice)
         self._registrar_addresses: dict[str, set[str]] = {}  # calls from there are the trunk's
         # registration trunks: written by the pjsip thread, read anywhere
         self.trunks: dict[str, TrunkStatus] = {t.name: TrunkStatus() for t in config.trunks}

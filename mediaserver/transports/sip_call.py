@@ -104,6 +104,7 @@ class SipCall(pj.Call):  # type: ignore[misc]
             media.startTransmit(port)
             port.startTransmit(media)
             self.port = port
+            self.server.media_priority.apply()  # the bridge's clock runs from here on
             if not handle.started:
                 handle.started = True
                 self.server._notify(self.server.handler.started, handle)
