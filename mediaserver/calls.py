@@ -10,7 +10,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Protocol
 
-from mediaserver import logs
+from mediaserver import logs, malloc
 from mediaserver.agents import Agent, AgentBook, with_variables
 from mediaserver.amd.detector import AmdDecision
 from mediaserver.amd.gate import AmdGate
@@ -239,6 +239,7 @@ class Calls(CallHandler):
             elif call.end_reason and reason != "server_shutdown":
                 reason = call.end_reason
             record.ended(reason, 200)
+            asyncio.get_running_loop().run_in_executor(None, malloc.trim)  # what it freed
 
     def _amd_gate(
         self, call: CallHandle, session: Session, speech: Speech, agent: Agent, record: CallLog

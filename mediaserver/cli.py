@@ -8,7 +8,7 @@ import sys
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from mediaserver import __version__, app, logs, malloc
+from mediaserver import __version__, app, logs
 from mediaserver.config import Config, ConfigError, load
 from mediaserver.store import Store, StoreError
 
@@ -77,7 +77,6 @@ def build_parser() -> argparse.ArgumentParser:
 
 def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
-    malloc.return_large_blocks()  # before the models allocate
     logs.configure(json_lines=False)  # `serve` switches to its configured format
     if args.command == "talk":
         return talk(args)

@@ -23,7 +23,7 @@ from typing import Protocol
 
 import uvicorn
 
-from mediaserver import logs, malloc
+from mediaserver import logs
 from mediaserver.cluster import proto
 
 log = logging.getLogger(__name__)
@@ -72,7 +72,6 @@ class _Tag(logging.Filter):
 
 def child_main(conn: Connection) -> None:
     die_with_parent()
-    malloc.return_large_blocks()
     signal.signal(signal.SIGINT, signal.SIG_IGN)  # Ctrl-C: the supervisor drains us
     init: proto.Initialize = conn.recv()
     logs.configure(json_lines=init.config.server.log_format == "json")
