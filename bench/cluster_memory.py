@@ -29,8 +29,8 @@ def cluster_rss(workers: int) -> dict[str, Any]:
         try:
             log = srv.log.read_text(errors="replace")
             pids = {m[1]: int(m[2]) for m in re.finditer(r"(\S+) started \(pid (\d+)\)", log)}
-            rss = {name: round(rss_mb(pid), 1) for name, pid in pids.items()}
-            rss["supervisor"] = round(rss_mb(srv.proc.pid), 1)
+            rss = {name: rss_mb(pid) or 0.0 for name, pid in pids.items()}  # 0: gone
+            rss["supervisor"] = rss_mb(srv.proc.pid) or 0.0
         finally:
             stop_cluster(srv)
     worker_rss = [mb for name, mb in rss.items() if re.fullmatch(r"w\d+", name)]
@@ -47,7 +47,7 @@ def single_process_rss() -> float:
     with tempfile.TemporaryDirectory(prefix="bench-memory-") as tmp:
         srv = start_server(Path(tmp))
         try:
-            return round(rss_mb(srv.proc.pid), 1)
+            return rss_mb(srv.proc.pid) or 0.0
         finally:
             stop_server(srv)
 
