@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import re
 from collections import OrderedDict
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -157,11 +158,29 @@ class Retrieval:
         except Exception:
             log.exception("knowledge search failed; answering without")
             return NO_FACTS
-        return facts_for_prompt(
+        facts = facts_for_prompt(
             found, self.budget_tokens, self.covered_score, self.legacy_covered_score
         )
+        if facts is NOT_COVERED_FACTS and only_courtesy(text):
+            return NO_FACTS  # "thanks, bye" asks nothing a document could answer
+        return facts
 
     def close(self) -> None:
         for task in self._by_text.values():
             task.cancel()
         self._by_text.clear()
+
+
+# Words of thanks, greeting, assent and leave-taking: an utterance made only
+# of them asks nothing, and gets no "I don't know that" (which the 0.5B model
+# now says when told to).
+COURTESY = re.compile(
+    r"ok|okay|thanks|thank|you|so|much|very|bye|goodbye|bye-bye|yes|yeah|yep|no|nope|"
+    r"hi|hello|hey|great|perfect|alright|all|right|sure|cool|fine|good|nice|that's|it|"
+    r"please|have|a|day|one|wonderful|awesome"
+)
+
+
+def only_courtesy(text: str) -> bool:
+    words = re.findall(r"[a-z'-]+", text.lower())
+    return bool(words) and all(COURTESY.fullmatch(word) for word in words)

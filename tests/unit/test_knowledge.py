@@ -18,6 +18,7 @@ from mediaserver.conversation.knowledge import (
     NOT_COVERED,
     NOT_COVERED_FACTS,
     Fact,
+    Facts,
     Retrieval,
     facts_for_prompt,
 )
@@ -384,3 +385,23 @@ def test_an_agent_without_documents_is_unaffected() -> None:
 def test_the_threshold_is_checked() -> None:
     with pytest.raises(ValueError, match="covered_score"):
         KnowledgeConfig(covered_score=1.5)
+
+
+@pytest.mark.parametrize(
+    ("said", "told_not_covered"),
+    [
+        ("Thank you so much, bye!", False),
+        ("Okay, great. Have a nice day.", False),
+        ("No, that's all.", False),
+        ("Do you sell car insurance?", True),
+        ("Thanks. Do you sell car insurance?", True),
+        ("I need car insurance.", True),
+    ],
+)
+def test_courtesy_alone_gets_no_i_do_not_know_line(said: str, told_not_covered: bool) -> None:
+    async def facts() -> Facts:
+        return await Retrieval(ScoredKnowledge(0.1), covered_score=0.4).facts(said)
+
+    got = asyncio.run(facts())
+    assert (got == NOT_COVERED_FACTS) is told_not_covered
+    assert not got.messages  # no fact either way: none reached the threshold
