@@ -4,6 +4,7 @@ per call, fed from the CallMedia buffers its transport fills."""
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -239,7 +240,8 @@ class Calls(CallHandler):
             elif call.end_reason and reason != "server_shutdown":
                 reason = call.end_reason
             record.ended(reason, 200)
-            asyncio.get_running_loop().run_in_executor(None, malloc.trim)  # what it freed
+            with contextlib.suppress(RuntimeError):  # the executor is gone at shutdown
+                asyncio.get_running_loop().run_in_executor(None, malloc.trim)  # malloc.py
 
     def _amd_gate(
         self, call: CallHandle, session: Session, speech: Speech, agent: Agent, record: CallLog
