@@ -4,14 +4,13 @@ per call, fed from the CallMedia buffers its transport fills."""
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import logging
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Protocol
 
-from mediaserver import logs, malloc
+from mediaserver import logs
 from mediaserver.agents import Agent, AgentBook, with_variables
 from mediaserver.amd.detector import AmdDecision
 from mediaserver.amd.gate import AmdGate
@@ -240,8 +239,6 @@ class Calls(CallHandler):
             elif call.end_reason and reason != "server_shutdown":
                 reason = call.end_reason
             record.ended(reason, 200)
-            with contextlib.suppress(RuntimeError):  # the executor is gone at shutdown
-                asyncio.get_running_loop().run_in_executor(None, malloc.trim)  # malloc.py
 
     def _amd_gate(
         self, call: CallHandle, session: Session, speech: Speech, agent: Agent, record: CallLog
