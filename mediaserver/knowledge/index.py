@@ -49,7 +49,7 @@ def top_facts(
     for i in (int(i) for i in best if scores[i] >= min_score):
         if i in given:
             continue
-        legacy = len(chunks.texts[i].split()) > MAX_UNIT_WORDS
+        legacy = _legacy(chunks, i)
         span = [i] if legacy else _neighbours(chunks, i, context, given)
         given.update(span)
         facts.append(
@@ -76,10 +76,15 @@ def _neighbours(chunks: AgentChunks, i: int, context: int, given: set[int]) -> l
             same_document = chunks.documents[j] == chunks.documents[i]
             if not same_document or chunks.ids[j] - chunks.ids[i] != j - i:
                 break
-            if len(chunks.texts[j].split()) > MAX_UNIT_WORDS:
+            if _legacy(chunks, j):
                 break
             span.append(j)
     return sorted(span)
+
+
+def _legacy(chunks: AgentChunks, i: int) -> bool:
+    """A whole chunk of a document stored before units (longer than any unit)."""
+    return len(chunks.texts[i].split()) > MAX_UNIT_WORDS
 
 
 class AgentKnowledge:
