@@ -29,8 +29,9 @@ class MediaPriority:
         self._refused = False
 
     def apply(self) -> int:
-        """Give media threads not seen before the nice value (PJSIP may start
-        its clock again between calls); the number changed."""
+        """Give media threads not seen before the nice value; the number changed.
+        (PJSIP starts its clock with the first call; the SIP server keeps it
+        running from then on, so later calls find nothing new.)"""
         if self.nice == 0 or self._refused:
             return 0
         changed = 0

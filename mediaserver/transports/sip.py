@@ -233,9 +233,8 @@ class SipServer:
             cfg.medConfig.sndClockRate = RATE
             cfg.medConfig.channelCount = 1
             cfg.medConfig.noVad = True  # silence is sent as RTP: carriers time out a quiet stream
-            # 3-4: the bridge resamples 8 kHz calls with libresample's small filter;
-            # the default (8) takes its large one, a third of the media clock's CPU
-            cfg.medConfig.quality = 4
+            cfg.medConfig.quality = 4  # 8 kHz resampled with the small filter (8: the large)
+            cfg.medConfig.sndAutoCloseTime = -1  # one media clock for good: it keeps media_nice
             sip_carrier.keep_ports_in_from_and_to()
             ep.libInit(cfg)
         transport = pj.TransportConfig()
