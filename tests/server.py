@@ -105,8 +105,13 @@ class Server:
         raise AssertionError(f"server never logged {pattern!r}")
 
     def tail(self, lines: int = 40) -> str:
-        """The end of the server's log, for an assertion message."""
-        return "\n".join(self.log.read_text(errors="replace").splitlines()[-lines:])
+        """The end of the server's log, for an assertion message; after a crash,
+        from the fatal error on (its first thread is the one that crashed)."""
+        text = self.log.read_text(errors="replace").splitlines()
+        fatal = next((i for i, line in enumerate(text) if line.startswith("Fatal Python")), None)
+        if fatal is not None:
+            return "\n".join(text[max(0, fatal - 10) : fatal + lines])
+        return "\n".join(text[-lines:])
 
     def alive(self) -> bool:
         return (

@@ -173,7 +173,7 @@ class SipServer:
 
     def _destroy_retired(self, now: float) -> None:
         while self._retired and self._retired[0][0] <= now:
-            self._retired.popleft()
+            self._retired.popleft()[1].destroy()
 
     # -- the pjsip thread ---------------------------------------------------------
     def _run(self) -> None:

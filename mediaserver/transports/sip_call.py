@@ -32,6 +32,13 @@ class Port(pj.AudioMediaPort):  # type: ignore[misc]
         self.buf = np.zeros(FRAME, dtype=np.int16)  # once per call
         self.live = True  # False once retired: the bridge may still fire a last callback
 
+    def destroy(self) -> None:
+        """Delete PJSIP's port now, while this object is whole. Left to garbage
+        collection, the deletion runs with this object half torn down and the GIL
+        released: the bridge's clock, which ticks every port it holds, calls back
+        into it and corrupts the heap (a segfault at some later allocation)."""
+        pj.AudioMediaPort.__swig_destroy__(self)
+
     def onFrameReceived(self, frame: Any) -> None:
         try:
             if not self.live or frame.type != pj.PJMEDIA_FRAME_TYPE_AUDIO:
@@ -101,9 +108,9 @@ class SipCall(pj.Call):  # type: ignore[misc]
             fmt.frameTimeUsec = 20000
             port = Port(handle.media)
             port.createPort(f"call{handle.call_id}", fmt)
+            self.port = port  # in the bridge from here: only drop_port may let it go
             media.startTransmit(port)
             port.startTransmit(media)
-            self.port = port
             self.server.media_priority.apply()  # the bridge's clock runs from here on
             if not handle.started:
                 handle.started = True
@@ -146,9 +153,8 @@ class SipCall(pj.Call):  # type: ignore[misc]
 
     def drop_port(self) -> None:
         """Retire the port at disconnect (a stale port keeps firing). The server
-        destroys it a little later: the conference bridge's clock thread may be
-        inside one of its callbacks right now, and tearing the Python object
-        down under it crashes the process."""
+        destroys it a little later (Port.destroy), once the bridge has surely let
+        the call's media go."""
         if (port := self.port) is None:
             return
         self.port = None

@@ -194,8 +194,10 @@ def test_an_invite_flood_gets_no_603_and_short_calls_do_not_crash_the_server(
     a call that just ended took a new call's pjsua index with it; and calls of
     20 ms at that rate do not run PJSIP's socket table dry (an abort)."""
     declined = sipp_calls(server, tmp_path, calls=600, rate=200, pause_ms=300)
+    assert server.proc.poll() is None, server.tail()
     assert declined[200] >= 8 and declined[603] == 0, declined
     short = sipp_calls(server, tmp_path, calls=400, rate=200, pause_ms=20)
+    assert server.proc.poll() is None, server.tail()
     assert short[200] >= 8 and short[603] == 0, short
     assert server.alive(), server.tail()
 
