@@ -114,8 +114,15 @@ def records(server: Server) -> list[dict[str, Any]]:
 
 
 def run(
-    minutes: float, sample_seconds: float, warmup_minutes: float, call_seconds: float
+    minutes: float,
+    sample_seconds: float,
+    warmup_minutes: float,
+    call_seconds: float,
+    mmap_threshold: int | None = None,
 ) -> dict[str, Any]:
+    """`mmap_threshold`: the server's glibc gives blocks of at least that many
+    bytes back to the system when freed (README, Memory over many calls), so
+    its RSS follows what it holds, not what its allocator keeps at hand."""
     with tempfile.TemporaryDirectory() as tmp_name:
         tmp = Path(tmp_name)
         subprocess.run(
@@ -124,7 +131,8 @@ def run(
         )
         write_wav(tmp / "q16.wav", read_wav(tmp / "q.wav", 60))
         (tmp / "server").mkdir()
-        server = start_server(tmp / "server")
+        env = {} if mmap_threshold is None else {"MALLOC_MMAP_THRESHOLD_": str(mmap_threshold)}
+        server = start_server(tmp / "server", env=env)
         callers = Callers(server, tmp / "q16.wav", call_seconds)
         samples: list[Sample] = []
         try:
@@ -156,6 +164,7 @@ def run(
         minutes=minutes,
         warmup_minutes=warmup_minutes,
         call_seconds=call_seconds,
+        mmap_threshold=mmap_threshold,
     )
 
 
@@ -168,6 +177,7 @@ def report(
     minutes: float,
     warmup_minutes: float,
     call_seconds: float,
+    mmap_threshold: int | None = None,
 ) -> dict[str, Any]:
     warm = next((s for s in samples if s.at_s >= warmup_minutes * 60), samples[-1])
     last = samples[-1]
@@ -185,6 +195,7 @@ def report(
         "callers": CALLERS,
         "call_seconds": call_seconds,
         "speech": "real models (the server's configured ones), a spoken question per call",
+        "server_mmap_threshold": mmap_threshold,  # None: glibc's own (it keeps freed blocks)
         "calls_placed": callers.placed,
         "calls_answered": callers.connected,
         "records_answered": len(answered),
@@ -220,10 +231,15 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--sample-seconds", type=float, default=60.0)
     parser.add_argument("--warmup-minutes", type=float, default=5.0)
     parser.add_argument("--call-seconds", type=float, default=12.0)
+    parser.add_argument(
+        "--mmap-threshold",
+        type=int,
+        help="bytes: the server's allocator returns freed blocks this large (a leak hunt)",
+    )
     parser.add_argument("--json", action="store_true")
     args = parser.parse_args(argv)
     warmup = min(args.warmup_minutes, args.minutes / 3)
-    result = run(args.minutes, args.sample_seconds, warmup, args.call_seconds)
+    result = run(args.minutes, args.sample_seconds, warmup, args.call_seconds, args.mmap_threshold)
     if args.json:
         print(json.dumps(result, indent=1))
     else:

@@ -3,6 +3,7 @@ data dir and store, an admin API key, SIP and HTTP on free loopback ports."""
 
 from __future__ import annotations
 
+import os
 import re
 import signal
 import socket
@@ -128,10 +129,12 @@ def admin_key(config: Path) -> str:
     ).stdout.strip()
 
 
-def start_server(tmp: Path, extra_config: str = "", sip_config: str = "") -> Server:
+def start_server(
+    tmp: Path, extra_config: str = "", sip_config: str = "", env: dict[str, str] | None = None
+) -> Server:
     """`mediaserver serve` with its own data dir (and store), SIP from loopback only;
     `sip_config`: more lines for its [sip] table. "{http_port}" in extra_config
-    becomes the HTTP port (e.g. in a public URL)."""
+    becomes the HTTP port (e.g. in a public URL); `env`: more environment."""
     sip_port, http_port = free_sip_port(), free_port()
     extra_config = extra_config.replace("{http_port}", str(http_port))
     config = tmp / "server.toml"
@@ -159,6 +162,7 @@ def start_server(tmp: Path, extra_config: str = "", sip_config: str = "") -> Ser
             ],
             stdout=out,
             stderr=subprocess.STDOUT,
+            env={**os.environ, **(env or {})},
         )
     srv = Server(sip_port, http_port, log, proc, tmp / "data", front_desk, key, config)
     deadline = time.monotonic() + 90

@@ -12,8 +12,22 @@ from bench import soak
 pytestmark = pytest.mark.integration
 
 
+# With glibc's own mmap threshold the server's RSS climbs for its first few
+# minutes of calls and then settles (README, Memory over many calls): freed model
+# buffers kept in its arenas, 3-8 % in this test's window, not a leak. Freed
+# blocks of 256 KB and more go back to the system here, so RSS follows what
+# the server holds and a leak stands out within three minutes.
+LEAK_HUNT_MMAP_THRESHOLD = 256 * 1024
+
+
 def test_three_minutes_of_calls_at_capacity_leak_nothing_and_are_all_recorded() -> None:
-    result = soak.run(minutes=3, sample_seconds=10, warmup_minutes=1, call_seconds=10)
+    result = soak.run(
+        minutes=3,
+        sample_seconds=10,
+        warmup_minutes=1,
+        call_seconds=10,
+        mmap_threshold=LEAK_HUNT_MMAP_THRESHOLD,
+    )
     assert result["server_alive"], result.get("log_tail")
     summary = {k: v for k, v in result.items() if k != "samples"} | {"samples": result["samples"]}
     assert result["calls_answered"] >= 8, summary
