@@ -86,6 +86,12 @@ class Engines:
         self.embed = Lane[Embedding, np.ndarray]("embed", self._embed, config.embed_queue)
         self._spoken: OrderedDict[str, np.ndarray] = OrderedDict()
         self._spoken_lock = threading.Lock()
+        # while a first clause is synthesised the LLM waits between tokens (up
+        # to voice_first_s): on a CPU the two at once slow the clause down
+        self.voice_first_s = config.voice_first_ms / 1000
+        self._first_clauses = 0  # being synthesised; counted on the event loop
+        self._voice_idle = threading.Event()
+        self._voice_idle.set()
         metrics.watch(self.lanes)
 
     @property
@@ -208,6 +214,8 @@ class Engines:
                         job.finish_reason = "cancelled"
                         break
                     job.emit(piece)
+                    if self.voice_first_s:
+                        self._voice_idle.wait(self.voice_first_s)
                 else:
                     if job.tokens >= job.max_tokens:
                         job.finish_reason = "length"
@@ -248,7 +256,16 @@ class Engines:
                 self._spoken.move_to_end(text)
                 self.metrics.tts_cached.inc()
                 return audio
-        return await self.tts.run(text, priority, admitted=admitted)
+        if priority != FIRST_CLAUSE:
+            return await self.tts.run(text, priority, admitted=admitted)
+        self._first_clauses += 1
+        self._voice_idle.clear()
+        try:
+            return await self.tts.run(text, priority, admitted=admitted)
+        finally:
+            self._first_clauses -= 1
+            if not self._first_clauses:
+                self._voice_idle.set()
 
     def _synthesize(self, texts: list[str]) -> list[np.ndarray]:
         out = []
