@@ -1,0 +1,116 @@
+"""How the service shares a CPU between its models: each model is warmed on
+the lane thread that runs it (OpenMP's pool belongs to the thread that first
+runs it), and the LLM waits between tokens while a first clause is spoken."""
+
+from __future__ import annotations
+
+import asyncio
+import threading
+import time
+from collections.abc import Iterator
+from types import SimpleNamespace
+from typing import Any
+
+import numpy as np
+import pytest
+
+from mediaserver.config import InferenceConfig
+from mediaserver.inference.engines import FIRST_CLAUSE, LATER_CLAUSE, Engines
+from mediaserver.inference.metrics import ServiceMetrics
+
+
+class Models:
+    """Fake models that note the thread of each call and can hold the voice."""
+
+    def __init__(self, llm_fails: bool = False) -> None:
+        self.threads: dict[str, str] = {}
+        self.token_times: list[float] = []
+        self.voice_done_at = 0.0
+        self.voice_release = threading.Event()
+        self.voice_release.set()
+        self.llm_fails = llm_fails
+        self.stt = SimpleNamespace(transcribe_many=self.transcribe_many)
+        self.llm = SimpleNamespace(stream=self.stream)
+        self.tts = SimpleNamespace(synthesize=self.synthesize, sample_rate=22050)
+
+    def transcribe_many(self, requests: list[Any]) -> list[Any]:
+        self.threads.setdefault("stt", threading.current_thread().name)
+        return [SimpleNamespace(text="") for _ in requests]
+
+    def stream(self, *args: Any, **kwargs: Any) -> Iterator[str]:
+        self.threads.setdefault("llm", threading.current_thread().name)
+        if self.llm_fails:
+            raise RuntimeError("no such model file")
+        for piece in ["Yes", ",", " we", " open", " at", " nine."]:
+            self.token_times.append(time.monotonic())
+            yield piece
+
+    def synthesize(self, text: str) -> Iterator[np.ndarray]:
+        self.threads.setdefault("tts", threading.current_thread().name)
+        self.voice_release.wait(5)
+        self.voice_done_at = time.monotonic()
+        yield np.zeros(100, np.int16)
+
+
+def engines(models: Models, voice_first_ms: int = 1000) -> Engines:
+    config = InferenceConfig(voice_first_ms=voice_first_ms)
+    return Engines(models, ("stt", "llm", "tts"), config, ServiceMetrics())  # type: ignore[arg-type]
+
+
+def test_each_model_is_warmed_on_the_thread_of_its_lane() -> None:
+    models = Models()
+    service = engines(models)
+    try:
+        service.load()
+    finally:
+        service.close()
+    assert models.threads == {"stt": "lane-stt", "llm": "lane-llm", "tts": "lane-tts"}
+    assert service.loaded
+
+
+def test_a_model_that_fails_its_warm_up_fails_the_load() -> None:
+    service = engines(Models(llm_fails=True))
+    try:
+        with pytest.raises(RuntimeError, match="no such model file"):
+            service.load()
+        assert not service.loaded
+    finally:
+        service.close()
+
+
+async def reply_during_a_clause(models: Models, service: Engines, priority: int) -> list[str]:
+    """A first (or later) clause held in synthesis for 0.3 s while a reply streams."""
+    models.voice_release.clear()
+    speaking = asyncio.create_task(service.synthesize("Hello there.", priority))
+    await asyncio.sleep(0.05)  # the clause is in synthesis
+    _job, pieces = service.generate([{"role": "user", "content": "hi"}], 32, 0.0)
+    threading.Timer(0.3, models.voice_release.set).start()
+    text = [piece async for piece in pieces]
+    await speaking
+    return text
+
+
+def test_the_llm_waits_between_tokens_while_a_first_clause_is_spoken() -> None:
+    models = Models()
+    service = engines(models)
+    try:
+        text = asyncio.run(reply_during_a_clause(models, service, FIRST_CLAUSE))
+    finally:
+        service.close()
+    assert "".join(text) == "Yes, we open at nine."
+    during = [t for t in models.token_times if t < models.voice_done_at]
+    assert len(during) == 1  # one token, then it waits for the voice
+
+
+@pytest.mark.parametrize(("voice_first_ms", "priority"), [(0, FIRST_CLAUSE), (1000, LATER_CLAUSE)])
+def test_the_llm_runs_on_during_later_clauses_or_when_told_to(
+    voice_first_ms: int, priority: int
+) -> None:
+    models = Models()
+    service = engines(models, voice_first_ms)
+    try:
+        asyncio.run(reply_during_a_clause(models, service, priority))
+    finally:
+        service.close()
+    during = [t for t in models.token_times if t < models.voice_done_at]
+    assert len(during) == 6
