@@ -78,7 +78,7 @@ def run(
     peer_info: dict[str, Any] = {}
     if peer:
         published = local_speech(dataclasses.replace(config.models, llm=PEER_LLM), agent.language)
-        published.voice_first = False
+        published.voice.max_wait_s = 0.0  # the LLM runs on while Piper works
         stacks["peer"] = (published, config.vad)
         peer_info = {"llm": PEER_LLM, "voice_first": False}
     elif against is not None:

@@ -37,19 +37,13 @@ def main() -> None:
     devices = ep.audDevManager()
     devices.setNullDev()
     ep.libStart()
-    fmt = pj.MediaFormatAudio()
-    fmt.type = pj.PJMEDIA_TYPE_AUDIO
-    fmt.clockRate = RATE
-    fmt.channelCount = 1
-    fmt.bitsPerSample = 16
-    fmt.frameTimeUsec = 20000
     ports: list[Port] = []
     made = 0
     deadline = time.monotonic() + args.seconds
     while time.monotonic() < deadline or ports:
         if time.monotonic() < deadline:
             port = Port(CallMedia())
-            port.createPort(f"churn{made}", fmt)
+            port.create(f"churn{made}")
             devices.getCaptureDevMedia().startTransmit(port)
             port.startTransmit(devices.getPlaybackDevMedia())
             ports.append(port)

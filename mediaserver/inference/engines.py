@@ -21,6 +21,7 @@ from mediaserver.inference.metrics import ServiceMetrics
 from mediaserver.knowledge.embed import Embedders
 from mediaserver.modelset import ModelSet
 from mediaserver.speech import Message
+from mediaserver.voice_first import VoiceFirst
 from models.store import ModelError
 from models.stt import Transcription
 
@@ -86,12 +87,7 @@ class Engines:
         self.embed = Lane[Embedding, np.ndarray]("embed", self._embed, config.embed_queue)
         self._spoken: OrderedDict[str, np.ndarray] = OrderedDict()
         self._spoken_lock = threading.Lock()
-        # while a first clause is synthesised the LLM waits between tokens (up
-        # to voice_first_s): on a CPU the two at once slow the clause down
-        self.voice_first_s = config.voice_first_ms / 1000
-        self._first_clauses = 0  # being synthesised; counted on the event loop
-        self._voice_idle = threading.Event()
-        self._voice_idle.set()
+        self.voice = VoiceFirst(config.voice_first_ms / 1000)
         metrics.watch(self.lanes)
 
     @property
@@ -214,8 +210,7 @@ class Engines:
                         job.finish_reason = "cancelled"
                         break
                     job.emit(piece)
-                    if self.voice_first_s:
-                        self._voice_idle.wait(self.voice_first_s)
+                    self.voice.between_tokens()
                 else:
                     if job.tokens >= job.max_tokens:
                         job.finish_reason = "length"
@@ -258,14 +253,8 @@ class Engines:
                 return audio
         if priority != FIRST_CLAUSE:
             return await self.tts.run(text, priority, admitted=admitted)
-        self._first_clauses += 1
-        self._voice_idle.clear()
-        try:
+        with self.voice.first_clause():
             return await self.tts.run(text, priority, admitted=admitted)
-        finally:
-            self._first_clauses -= 1
-            if not self._first_clauses:
-                self._voice_idle.set()
 
     def _synthesize(self, texts: list[str]) -> list[np.ndarray]:
         out = []

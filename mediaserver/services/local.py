@@ -13,6 +13,7 @@ import numpy as np
 
 from mediaserver.frames import AudioFrame
 from mediaserver.speech import Message, ToolSpec
+from mediaserver.voice_first import MAX_WAIT_S, VoiceFirst
 from models.llm import LlamaLLM
 from models.stt import RATE as STT_RATE
 from models.stt import WhisperSTT
@@ -21,20 +22,11 @@ from native import resample
 
 SPOKEN_CACHE_SIZE = 64  # phrases kept as audio: greetings, re-prompts, frequent answers
 
-# The longest the LLM waits for the voice between two tokens (so a busy voice
-# slows replies down but cannot stall them).
-VOICE_FIRST_MAX_WAIT_S = 1.0
-
 
 class LocalSpeech:
     """The conversation's Speech port over local models, one worker thread each
-    (a model is not safe to call from two threads at once).
-
-    A reply's first clause goes first: while Piper synthesises one, the LLM
-    waits between tokens. That audio is what a caller is waiting for, and on a
-    small CPU the two models running at once make it about twice as slow; the
-    LLM is ahead of playback anyway. Later clauses have the playback of the
-    ones before them in hand, so they pause nobody's reply."""
+    (a model is not safe to call from two threads at once). A reply's first
+    clause goes first (voice_first.py)."""
 
     def __init__(
         self,
@@ -47,14 +39,11 @@ class LocalSpeech:
     ) -> None:
         self.stt, self.llm, self.tts = stt, llm, tts
         self.rate = rate
-        self.voice_first = voice_first
+        self.voice = VoiceFirst(MAX_WAIT_S if voice_first else 0.0)
         self._pools = {
             name: ThreadPoolExecutor(1, thread_name_prefix=name) for name in ("stt", "llm", "tts")
         }
         self._spoken: OrderedDict[str, np.ndarray] = OrderedDict()  # text -> audio, LRU
-        self._first_clauses = 0  # first clauses queued or being synthesised
-        self._voice_idle = threading.Event()
-        self._voice_idle.set()
 
     def load(self, system_prompt: str | None = None, greeting: str | None = None) -> None:
         """Load every model (blocking; the three at once, each in its own
@@ -118,8 +107,7 @@ class LocalSpeech:
                     if stop.is_set():
                         break
                     loop.call_soon_threadsafe(pieces.put_nowait, piece)
-                    if self.voice_first:
-                        self._voice_idle.wait(VOICE_FIRST_MAX_WAIT_S)
+                    self.voice.between_tokens()
                 loop.call_soon_threadsafe(pieces.put_nowait, None)
             except Exception as exc:  # handed to the consumer, who decides
                 loop.call_soon_threadsafe(pieces.put_nowait, exc)
@@ -139,15 +127,9 @@ class LocalSpeech:
         if not first:
             audio = await loop.run_in_executor(self._pools["tts"], self._synthesize, text)
             return AudioFrame(audio, self.rate)
-        self._first_clauses += 1
-        self._voice_idle.clear()
-        try:
+        with self.voice.first_clause():
             audio = await loop.run_in_executor(self._pools["tts"], self._synthesize, text)
             return AudioFrame(audio, self.rate)
-        finally:
-            self._first_clauses -= 1
-            if not self._first_clauses:
-                self._voice_idle.set()
 
     def _synthesize(self, text: str) -> np.ndarray:
         """Piper's audio for `text` at our rate; a phrase said before comes from

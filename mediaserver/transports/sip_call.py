@@ -32,6 +32,16 @@ class Port(pj.AudioMediaPort):  # type: ignore[misc]
         self.buf = np.zeros(FRAME, dtype=np.int16)  # once per call
         self.live = True  # False once retired: the bridge may still fire a last callback
 
+    def create(self, name: str) -> None:
+        """Into PJSIP's bridge as `name`: 16 kHz mono 16-bit, 20 ms frames."""
+        fmt = pj.MediaFormatAudio()
+        fmt.type = pj.PJMEDIA_TYPE_AUDIO
+        fmt.clockRate = RATE
+        fmt.channelCount = 1
+        fmt.bitsPerSample = 16
+        fmt.frameTimeUsec = 20000
+        self.createPort(name, fmt)
+
     def destroy(self) -> None:
         """Delete PJSIP's port now, while this object is whole. Left to garbage
         collection, the deletion runs with this object half torn down and the GIL
@@ -100,14 +110,8 @@ class SipCall(pj.Call):  # type: ignore[misc]
             if self.port is not None or handle.ended:
                 return
             media = self.getAudioMedia(-1)
-            fmt = pj.MediaFormatAudio()
-            fmt.type = pj.PJMEDIA_TYPE_AUDIO
-            fmt.clockRate = RATE
-            fmt.channelCount = 1
-            fmt.bitsPerSample = 16
-            fmt.frameTimeUsec = 20000
             port = Port(handle.media)
-            port.createPort(f"call{handle.call_id}", fmt)
+            port.create(f"call{handle.call_id}")
             self.port = port  # in the bridge from here: only drop_port may let it go
             media.startTransmit(port)
             port.startTransmit(media)
