@@ -11,12 +11,20 @@ endpointer and Smart Turn model; the model's verdict takes effect as many
 frames later as its run took (its CPU time: on a free core; the wall time on
 a shared machine is printed beside it).
 
-- false_cutoff_rate: turns of the paused third committed before the caller
-  finished (the goal: at most 5 %), unless the turn engine holds that answer
-  (TurnTaking.answer_wait_ms: words left hanging, or, with
+- false_cutoff_rate: turns of the paused third where the caller hears the
+  agent before they go on (the goal: at most 5 %). A turn committed in the
+  pause is answered for the whole sentence if the caller is heard back
+  before the agent's first word (the engine drops the answer unheard and
+  merges the two utterances): that word comes once the turn is committed,
+  plus any hold (TurnTaking.answer_wait_ms: words left hanging, or, with
   unfinished_wait_ms, not ended as a sentence, in Whisper's words for the
-  utterance) and the caller goes on within the hold; false_cutoff_all: over
-  all 60.
+  utterance), and once the first clause is ready (speculate_ms + stages
+  after the voice stopped; a peer's at its commit + stages). So faster
+  models cut off more; with --no-models every commit in a pause not held
+  past the caller's return is a cut-off. false_cutoff_all: over all 60.
+- early_commit_rate: turns of the paused third committed before the caller
+  finished and not held until they went on (the first word aside): the
+  commits a faster box would turn into cut-offs.
 - late_commit_rate: turns committed (plus any such hold) more than 1 s after
   the voice stopped.
 - commit_p50/p95_ms: voice end -> commit, finished and noisy turns.
@@ -43,16 +51,12 @@ and wrong_resume (a real interruption was talked over).
 from __future__ import annotations
 
 import argparse
-import concurrent.futures
 import dataclasses
-import hashlib
 import json
 import os
 import subprocess
 import sys
 import tempfile
-import time
-from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -61,19 +65,16 @@ import numpy as np
 from bench.stt_accuracy import words
 from bench.turns_audio import RATE, Clip, caller_turns, over_agent
 from bench.turns_barge_in import barge_in
+from bench.turns_endpoint import FRAME, Outcome, Remembered, endpoint
 from bench.turns_stages import measure_stages
 from mediaserver.agents import DEFAULT_AGENT
 from mediaserver.config import VadConfig
 from mediaserver.conversation.turn_taking import TurnConfig, TurnTaking
-from mediaserver.events import SpeechEnded, SpeechStarted
-from mediaserver.frames import AudioFrame
-from mediaserver.media.end_of_turn import EndOfTurn
-from mediaserver.media.vad import VoiceActivity
+from mediaserver.events import SpeechEnded
 from models import registry, store
 from models.stt import WhisperSTT
 from models.turn import SmartTurn
 
-FRAME = RATE // 50
 LATE_MS = 1000
 
 NO_WAIT = TurnConfig(dangling_wait_ms=0)
@@ -102,85 +103,6 @@ CONFIGS: list[tuple[str, VadConfig, TurnConfig]] = [
     ("silero endpointer", VadConfig(classifier="silero"), NO_WAIT),
     ("silero + smart-turn tuned + wait", dataclasses.replace(TUNED, classifier="silero"), WAIT),
 ]
-
-
-class Remembered:
-    """Smart Turn, each window it hears run once across configurations; the
-    wall and CPU time of every real run kept."""
-
-    def __init__(self, model: SmartTurn) -> None:
-        self.model = model
-        self._verdicts: dict[bytes, tuple[float, float]] = {}
-        self.wall_s: list[float] = []
-        self.cpu_s: list[float] = []
-
-    def probability(self, audio: np.ndarray) -> float:
-        return self.timed(audio)[0]
-
-    def timed(self, audio: np.ndarray) -> tuple[float, float]:
-        """P(finished) and the seconds its run took."""
-        key = hashlib.blake2b(audio.tobytes(), digest_size=16).digest()
-        if key not in self._verdicts:
-            wall, cpu = time.perf_counter(), time.thread_time()  # onnxruntime runs on this thread
-            p = self.model.probability(audio)
-            self.cpu_s.append(time.thread_time() - cpu)
-            self.wall_s.append(time.perf_counter() - wall)
-            # a verdict is late by the model's CPU time: what it takes on a free core
-            # (the wall time here is mostly other processes sharing the cores)
-            self._verdicts[key] = (p, self.cpu_s[-1])
-        return self._verdicts[key]
-
-
-class FrameDelayed:
-    """Submit for EndOfTurn: the model runs now; its verdict becomes visible as
-    many 20 ms frames later as the run took (its CPU time)."""
-
-    def __init__(self, model: Remembered) -> None:
-        self.model = model
-        self.frame = 0
-        self.waiting: list[tuple[int, concurrent.futures.Future[float], float]] = []
-
-    def __call__(self, fn: Callable[[], float]) -> concurrent.futures.Future[float]:
-        audio = fn.args[0]  # type: ignore[attr-defined]  # functools.partial(probability, audio)
-        p, took = self.model.timed(audio)
-        future: concurrent.futures.Future[float] = concurrent.futures.Future()
-        self.waiting.append((self.frame + 1 + int(took * 50), future, p))
-        return future
-
-    def tick(self) -> None:
-        self.frame += 1
-        for item in [w for w in self.waiting if w[0] <= self.frame]:
-            self.waiting.remove(item)
-            if not item[1].cancelled():
-                item[1].set_result(item[2])
-
-
-@dataclasses.dataclass
-class Outcome:
-    commits: list[tuple[int, SpeechEnded]]  # (sample at which it was decided, the event)
-    starts: list[int]  # where the voice came back (the endpointer's start, preroll added back)
-
-
-def endpoint(clip: Clip, vad: VadConfig, model: Remembered) -> Outcome:
-    eot = None
-    delayed = FrameDelayed(model)
-    if vad.end_of_turn != "off":
-        eot = EndOfTurn(vad, RATE, model, submit=delayed)
-        vad = dataclasses.replace(vad, end_ms=vad.end_of_turn_max_ms)
-    activity = VoiceActivity(vad, RATE)
-    commits: list[tuple[int, SpeechEnded]] = []
-    starts: list[int] = []
-    for pos in range(0, clip.audio.size - FRAME + 1, FRAME):
-        delayed.tick()
-        frame = AudioFrame(clip.audio[pos : pos + FRAME], RATE, pos)
-        event = activity.process(frame)
-        if eot is not None:
-            event = eot.update(frame, event, activity.endpointer)
-        if isinstance(event, SpeechEnded) and not event.too_short:
-            commits.append((frame.end, event))
-        elif isinstance(event, SpeechStarted):
-            starts.append(event.position + vad.preroll_ms * RATE // 1000)
-    return Outcome(commits, starts)
 
 
 def percentile(values: list[float], q: float) -> float:
@@ -225,20 +147,33 @@ def score(
     runs = len(model.wall_s)
     turn_taking = TurnTaking(turns, RATE)
     hangover = vad.hangover_ms * RATE // 1000
-    cut: dict[str, int] = {"paused": 0, "all": 0}
+    cut: dict[str, int] = {"paused": 0, "all": 0, "early": 0}
     answer_ms: list[float] = []
     late = found = said = 0
+    # the first clause is ready `ready` after the voice stops: our answer starts
+    # speculatively after speculate_ms of silence, a peer's at its commit
+    ready = (vad.speculate_ms if outcomes is None else 0) + stages_ms
     for i, clip in enumerate(clips):
         outcome = outcomes[i] if outcomes is not None else endpoint(clip, vad, model)
-        cut_off = False
+        cut_off = early = False
         for decided, event in outcome.commits:
             if decided >= clip.voice_end - FRAME:
                 continue
             # the voice that came back after this utterance (it may be a frame or
-            # two before the commit: the endpointer hears a start 100 ms late)
-            back = min([s for s in outcome.starts if s > event.end - hangover], default=10**9)
-            wait_ms = turn_taking.answer_wait_ms(heard.text(clip, event.start, event.end))
-            cut_off |= not (max(back - decided, 0) * 1000 / RATE <= wait_ms)
+            # two before the commit: the endpointer hears a start 100 ms late),
+            # and when the endpointer heard it (the engine holds the agent then)
+            later = [j for j, s in enumerate(outcome.starts) if s > event.end - hangover]
+            j = min(later, key=lambda j: outcome.starts[j], default=None)
+            back = outcome.starts[j] if j is not None else 10**9
+            back_heard = outcome.heard[j] if j is not None and outcome.heard else back
+            wait = turn_taking.answer_wait_ms(heard.text(clip, event.start, event.end))
+            early |= not (max(back - decided, 0) * 1000 / RATE <= wait)
+            # the agent's first word: once committed (plus any hold) and ready; a
+            # caller back before it is answered for the whole sentence (merged)
+            voice_stop = event.end - hangover
+            first_word = max(decided + wait * RATE // 1000, voice_stop + int(ready * RATE / 1000))
+            cut_off |= first_word < back_heard
+        cut["early"] += early and clip.kind == "paused"
         cut["all"] += cut_off
         cut["paused"] += cut_off and clip.kind == "paused"
         after = [c for c in outcome.commits if c[0] >= clip.voice_end - FRAME]
@@ -263,6 +198,7 @@ def score(
     return {
         "config": name,
         "false_cutoff_rate": round(cut["paused"] / paused, 3),
+        "early_commit_rate": round(cut["early"] / paused, 3),
         "late_commit_rate": round(late / len(clips), 3),
         "v2v_p50_ms": percentile(v2v, 50),
         "v2v_p95_ms": percentile(v2v, 95),
@@ -292,7 +228,8 @@ def pipecat_outcomes(clips: list[Clip], python: str) -> list[Outcome]:
         )  # fmt: skip
         results = json.loads(taken.read_text())
     return [
-        Outcome([(d, SpeechEnded(s, e)) for d, s, e in r["commits"]], r["starts"]) for r in results
+        Outcome([(d, SpeechEnded(s, e)) for d, s, e in r["commits"]], r["starts"], r["heard"])
+        for r in results
     ]
 
 
@@ -365,7 +302,7 @@ def main(argv: list[str] | None = None) -> int:
         gain = base["v2v_p50_ms"] - r["v2v_p50_ms"]
         print(
             f"{r['config']:32} cut-off {r['false_cutoff_rate']:6.1%}"
-            f" (all {r['false_cutoff_all']:5.1%})"
+            f" (all {r['false_cutoff_all']:5.1%}, early commits {r['early_commit_rate']:5.1%})"
             f"  late {r['late_commit_rate']:5.1%}  commit p50/p95 {r['commit_p50_ms']:6.0f}/"
             f"{r['commit_p95_ms']:6.0f}  v2v p50/p95 {r['v2v_p50_ms']:6.0f}/{r['v2v_p95_ms']:6.0f}"
             f" ({gain:+.0f} ms vs today)  recall noisy {r['keyword_recall_noisy']}"

@@ -46,6 +46,7 @@ def run_clip(audio: np.ndarray) -> dict[str, Any]:
     speaking = False
     commits: list[list[int]] = []
     starts: list[int] = []
+    heard: list[int] = []  # where each start was heard
     speech_start = 0
     for pos in range(0, audio.size - FRAME + 1, FRAME):
         clock[0] += FRAME / RATE
@@ -58,6 +59,7 @@ def run_clip(audio: np.ndarray) -> dict[str, Any]:
             turn.update_vad_start_secs(vad.params.start_secs)
             speech_start = max(0, end - int((vad.params.start_secs + 0.5) * RATE))
             starts.append(end - int(vad.params.start_secs * RATE))
+            heard.append(end)
         if turn.append_audio(buffer, speaking) == EndOfTurnState.COMPLETE:
             commits.append([end, speech_start, end])  # stop_secs of silence
             continue
@@ -69,7 +71,7 @@ def run_clip(audio: np.ndarray) -> dict[str, Any]:
             if verdict == EndOfTurnState.COMPLETE:
                 turn._clear(verdict)
                 commits.append([end + late, speech_start, end])
-    return {"commits": commits, "starts": starts}
+    return {"commits": commits, "starts": starts, "heard": heard}
 
 
 def main(argv: list[str]) -> int:

@@ -8,8 +8,9 @@ from pathlib import Path
 
 import numpy as np
 
-from bench.turns import NO_WAIT, UNFINISHED, WAIT, Heard, Remembered, endpoint, score
+from bench.turns import NO_WAIT, UNFINISHED, WAIT, Heard, score
 from bench.turns_audio import RATE, Clip, place, trim
+from bench.turns_endpoint import Remembered, endpoint
 from mediaserver.config import VadConfig
 from native import resample
 from tests.speech import speak
@@ -84,3 +85,21 @@ def test_words_not_ended_as_a_sentence_wait_only_when_configured(tmp_path: Path)
     assert score("wait", VadConfig(), WAIT, clips, **say)["false_cutoff_rate"] == 1.0  # type: ignore[arg-type]
     held = score("unfinished", VadConfig(), UNFINISHED, clips, **say)  # type: ignore[arg-type]
     assert held["false_cutoff_rate"] == 0.0
+
+
+def test_a_caller_back_before_the_first_word_is_an_early_commit_not_a_cut_off(
+    tmp_path: Path,
+) -> None:
+    clips = [paused(tmp_path, 0.9)]
+    model = Remembered(Verdict(0.99))  # type: ignore[arg-type]
+    say = {"model": model, "heard": Heard(Words("... Tuesday."))}
+    quick = score("today", VadConfig(), NO_WAIT, clips, stages_ms=0.0, **say)  # type: ignore[arg-type]
+    assert quick["false_cutoff_rate"] == quick["early_commit_rate"] == 1.0
+    # STT + LLM + TTS take longer than the pause: the first word comes after
+    # the caller is back, and the engine merges the two utterances
+    slow = score("today", VadConfig(), NO_WAIT, clips, stages_ms=1200.0, **say)  # type: ignore[arg-type]
+    assert slow["false_cutoff_rate"] == 0.0
+    assert slow["early_commit_rate"] == 1.0
+    # ready while the caller is still silent: cut off
+    edge = score("today", VadConfig(), NO_WAIT, clips, stages_ms=500.0, **say)  # type: ignore[arg-type]
+    assert edge["false_cutoff_rate"] == 1.0
