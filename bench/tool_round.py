@@ -121,6 +121,7 @@ async def _serve_tool(delay_s: float) -> asyncio.Server:
 
 async def run(rounds: int, tool_ms: float) -> dict[str, Any]:
     models = model_set(ModelsConfig())
+    assert models.llm is not None  # the default config loads its own
     speech = LocalSpeech(models.stt, models.llm, models.tts)
     loop = asyncio.get_running_loop()
     await loop.run_in_executor(None, models.llm.load)

@@ -111,11 +111,14 @@ def serve(args: argparse.Namespace) -> int:
     faulthandler.enable()  # a crash in native code (PJSIP, a model) leaves its stack in the log
     from mediaserver.media import silero
     from mediaserver.media.end_of_turn import turn_model
+    from mediaserver.modelset import model_set
     from mediaserver.services.factory import local_speech
     from models.store import ModelError
 
     try:
-        if config.models.backend == "local":
+        if config.models.llm_elsewhere and config.cluster.workers:
+            model_set(config.models)  # the inference role's STT and TTS, before listening
+        elif config.models.backend == "local":
             local_speech(config.models)  # every model installed and intact, before listening
         turn_model(config.vad, config.models)  # loaded once, here: a bad file stops the start
         if config.vad.classifier == "silero":

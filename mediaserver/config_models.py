@@ -20,7 +20,8 @@ class ModelsConfig:
     backend "remote": the three are asked over HTTP (OpenAI's API) at `url`
     (`mediaserver inference`, vLLM, llama.cpp's llama-server...), or each at
     its own `stt_url` / `llm_url` / `tts_url`; stt, llm and tts are then the
-    model names sent in the requests."""
+    model names sent in the requests. backend "local" with `llm_url`: see
+    llm_elsewhere."""
 
     dir: str = ""  # default: $MEDIASERVER_MODELS or ~/.cache/mediaserver/models
     device: str = "cpu"
@@ -68,6 +69,14 @@ class ModelsConfig:
                     f'backend "remote" needs models.url or models.{role}_url',
                 )
         require(0.5 <= self.timeout_seconds <= 600, "models.timeout_seconds", "expected 0.5..600 s")
+
+    @property
+    def llm_elsewhere(self) -> bool:
+        """backend "local" with llm_url: the LLM is another server's (vLLM,
+        llama-server), named `llm` there; STT and TTS are loaded here. For a
+        cluster's inference role and `mediaserver inference`; a single process
+        loads all three models, or none (backend "remote")."""
+        return self.backend == "local" and bool(self.llm_url)
 
     def endpoint(self, role: str) -> str:
         """The base URL a model is asked at (remote backend), without a trailing /."""

@@ -17,7 +17,7 @@ from models.tts import PiperTTS
 @dataclass(frozen=True, slots=True)
 class ModelSet:
     stt: WhisperSTT
-    llm: LlamaLLM
+    llm: LlamaLLM | None  # None: the LLM is another server's ([models] llm_url)
     tts: PiperTTS
 
 
@@ -39,9 +39,12 @@ def model_set(config: ModelsConfig, language: str = "en") -> ModelSet:
     """The models of `config`; ModelError if one is missing or damaged."""
     device: Device = "cuda" if config.device == "cuda" else "cpu"
     stt_dir = model_path(config.stt, config)
-    llm_path = model_path(config.llm, config)
-    if llm_path.is_dir():
-        llm_path = llm_path / "model.gguf"
+    llm = None
+    if not config.llm_elsewhere:
+        llm_path = model_path(config.llm, config)
+        if llm_path.is_dir():
+            llm_path = llm_path / "model.gguf"
+        llm = LlamaLLM(llm_path, device, threads=config.llm_threads or None)
     tts_dir = model_path(config.tts, config)
     stt_language = "en" if config.stt.endswith(".en") else language
     return ModelSet(
@@ -52,6 +55,6 @@ def model_set(config: ModelsConfig, language: str = "en") -> ModelSet:
             beam_size=config.stt_beam_size,
             window_seconds=config.stt_window_seconds,
         ),
-        LlamaLLM(llm_path, device, threads=config.llm_threads or None),
+        llm,
         PiperTTS(tts_dir, device),
     )

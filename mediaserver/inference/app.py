@@ -48,7 +48,8 @@ def run(config: Config) -> None:
     """Load the models, then serve until SIGINT or SIGTERM."""
     engines = engines_for(config)
     models = config.models
-    log.info("loading models (%s, %s, %s on %s)", models.stt, models.llm, models.tts, models.device)
+    llm = f"{models.llm} at {models.llm_url}" if models.llm_elsewhere else models.llm
+    log.info("loading models (%s, %s, %s on %s)", models.stt, llm, models.tts, models.device)
     engines.load()
     server = uvicorn.Server(
         uvicorn.Config(

@@ -72,6 +72,8 @@ class Engines:
         self.embedders = embedders  # None: no /v1/embeddings
         self._embedding_models: list[str] | None = None
         self.names = names  # stt, llm, tts as clients name them
+        # None: no LLM here ([models] llm_url: another server answers for it)
+        self.llm_name = names[1] if models.llm is not None else None
         self.metrics = metrics
         self.loaded = False
         self.stt = Lane[tuple[np.ndarray, str | None, str | None], Transcription](
@@ -82,7 +84,11 @@ class Engines:
             batch_window_s=config.stt_batch_window_ms / 1000,
             on_batch=metrics.stt_batch.observe,
         )
-        self.llm = Lane[Generation, None]("llm", self._generate, config.llm_queue)
+        self.llm = (
+            Lane[Generation, None]("llm", self._generate, config.llm_queue)
+            if models.llm is not None
+            else None
+        )
         self.tts = Lane[str, np.ndarray]("tts", self._synthesize, config.tts_queue)
         self.embed = Lane[Embedding, np.ndarray]("embed", self._embed, config.embed_queue)
         self._spoken: OrderedDict[str, np.ndarray] = OrderedDict()
@@ -97,7 +103,14 @@ class Engines:
     @property
     def speech_lanes(self) -> tuple[Lane[object, object], ...]:
         """What a call cannot go without (a call goes on without retrieval)."""
-        return (self.stt, self.llm, self.tts)  # type: ignore[return-value]
+        lanes = (self.stt, self.llm, self.tts)
+        return tuple(lane for lane in lanes if lane is not None)  # type: ignore[misc]
+
+    @property
+    def served(self) -> tuple[str, ...]:
+        """The speech models' names this service answers for."""
+        stt, _, tts = self.names
+        return (stt, self.llm_name, tts) if self.llm_name else (stt, tts)
 
     def load(self) -> None:
         """Load and warm each model (blocking; the first run of each is slow) on
@@ -114,12 +127,11 @@ class Engines:
 
         warm_ups: list[Future[Any]] = [
             self.stt.submit((np.zeros(16000, np.float32), None, None), admitted=True),
-            self.llm.submit(
-                Generation([{"role": "user", "content": "Hello"}], 1, 0.0, llm_error),
-                admitted=True,
-            ),
             self.tts.submit("Hello.", admitted=True),
         ]
+        if self.llm is not None:
+            hello = Generation([{"role": "user", "content": "Hello"}], 1, 0.0, llm_error)
+            warm_ups.append(self.llm.submit(hello, admitted=True))
         for warm_up in warm_ups:
             warm_up.result()
         if failed:
@@ -166,6 +178,7 @@ class Engines:
             loop.call_soon_threadsafe(pieces.put_nowait, item)
 
         job = Generation(messages, max_tokens, temperature, emit, tools=tools)
+        assert self.llm is not None  # the route answers 404 without one
         future = self.llm.submit(job)
 
         async def stream() -> AsyncGenerator[str, None]:
@@ -199,6 +212,7 @@ class Engines:
             if job.stop.is_set():
                 continue
             with_tools = {"tools": job.tools} if job.tools else {}
+            assert self.models.llm is not None  # no lane without it
             stream = self.models.llm.stream(
                 job.messages, job.max_tokens, job.temperature, **with_tools
             )

@@ -1,7 +1,8 @@
 """The server against an OpenAI-compatible LLM server that is not ours:
 llama-cpp-python's own `llama_cpp.server` (its [server] extras: sse-starlette,
 starlette-context, pydantic-settings) answers the calls' replies, our
-inference service the transcriptions and the voice."""
+inference service the transcriptions and the voice; told the LLM's place
+(`[models] llm_url`), the service loads no LLM of its own."""
 
 from __future__ import annotations
 
@@ -69,10 +70,25 @@ def llama_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
 
 
 @pytest.fixture(scope="module")
-def service(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Service]:
-    svc = start_service(tmp_path_factory.mktemp("inference"))
+def service(tmp_path_factory: pytest.TempPathFactory, llama_server: str) -> Iterator[Service]:
+    where = f'[models]\nllm_url = "{llama_server}"\n'  # as a cluster's inference role reads it
+    svc = start_service(tmp_path_factory.mktemp("inference"), where)
     yield svc
     stop_service(svc)
+
+
+def test_the_service_leaves_the_llm_to_the_server_named(service: Service) -> None:
+    served = [m["id"] for m in httpx.get(f"{service.url}/models", timeout=10).json()["data"]]
+    assert ModelsConfig().stt in served and ModelsConfig().tts in served
+    assert LLM not in served
+    asked = httpx.post(
+        f"{service.url}/chat/completions",
+        json={"messages": [{"role": "user", "content": "Hi"}]},
+        timeout=10,
+    )
+    assert asked.status_code == 404
+    assert "llm_url" in asked.json()["error"]["message"]
+    assert "loading models (whisper-tiny.en, " + LLM + " at http" in service.log.read_text()
 
 
 def test_the_remote_adapter_streams_and_cancels_against_llama_cpp_server(llama_server: str) -> None:

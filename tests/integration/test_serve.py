@@ -108,6 +108,7 @@ def test_malformed_http_gets_an_error_and_the_server_lives_on(
         (["serve", "--http-port", "eighty"], "invalid int value"),
         (["frobnicate"], "invalid choice"),
         (["serve", "--config", "MODELS_ELSEWHERE"], "python -m models install whisper-tiny.en"),
+        (["serve", "--config", "LLM_ELSEWHERE"], "a single process loads its own LLM"),
         ([], "required: command"),
     ],
 )
@@ -118,6 +119,10 @@ def test_bad_command_lines_exit_2_with_a_message(
         config = tmp_path / "c.toml"
         config.write_text(f'[models]\ndir = "{tmp_path / "none"}"\n')
         args = [str(config) if a == "MODELS_ELSEWHERE" else a for a in args]
+    if "LLM_ELSEWHERE" in args:  # the LLM another server's, and no cluster to use it
+        config = tmp_path / "c.toml"
+        config.write_text('[models]\nllm_url = "http://127.0.0.1:9/v1"\n')
+        args = [str(config) if a == "LLM_ELSEWHERE" else a for a in args]
     proc = subprocess.run(
         [sys.executable, "-m", "mediaserver", *args],
         capture_output=True,

@@ -9,9 +9,13 @@ from pathlib import Path
 import pytest
 
 from mediaserver.cluster import kamailio_cfg
+from mediaserver.cluster.inference_role import workers_config
 from mediaserver.cluster.proto import WorkerAddress
-from mediaserver.config import ConfigError, load
+from mediaserver.config import ConfigError, ModelsConfig, load
+from mediaserver.modelset import model_set
+from mediaserver.services.factory import local_speech
 from mediaserver.store import Store
+from models.store import ModelError
 
 WORKERS = (
     WorkerAddress("w1", "127.0.0.1", 5071, 6001),
@@ -152,3 +156,20 @@ def test_registration_trunks_are_registered_by_the_edge(tmp_path: Path) -> None:
 def test_the_deployment_example_is_a_valid_cluster_config() -> None:
     config = load(Path(__file__).resolve().parents[2] / "deploy" / "cluster.toml")
     assert config.cluster.workers == 8 and config.store_url.startswith("postgresql://")
+    # the LLM is compose.yaml's vLLM; the inference role keeps STT and TTS
+    assert config.models.llm_elsewhere
+    assert config.models.llm_url == "http://127.0.0.1:8000/v1"
+    workers = workers_config(config).models
+    assert workers.backend == "remote" and workers.llm_url == config.models.llm_url
+    assert workers.endpoint("stt") == f"http://127.0.0.1:{config.inference.port}/v1"
+    assert workers.endpoint("llm") == "http://127.0.0.1:8000/v1" and not workers.llm_elsewhere
+
+
+def test_a_single_process_refuses_an_llm_it_would_not_use(tmp_path: Path) -> None:
+    models = ModelsConfig(llm="Qwen/Qwen2.5-1.5B-Instruct", llm_url="http://127.0.0.1:9/v1")
+    assert model_set(models).llm is None  # the name is vLLM's, never looked up here
+    with pytest.raises(ModelError, match="a single process loads its own LLM"):
+        local_speech(models)
+    assert ModelsConfig().llm_elsewhere is False
+    remote = ModelsConfig(backend="remote", url="http://127.0.0.1:9/v1", llm_url="http://x:1/v1")
+    assert remote.llm_elsewhere is False

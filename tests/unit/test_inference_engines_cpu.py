@@ -114,3 +114,16 @@ def test_the_llm_runs_on_during_later_clauses_or_when_told_to(
         service.close()
     during = [t for t in models.token_times if t < models.voice_done_at]
     assert len(during) == 6
+
+
+def test_without_an_llm_the_service_loads_and_serves_only_stt_and_tts() -> None:
+    models = Models()
+    models.llm = None  # type: ignore[assignment]  # [models] llm_url: another server's
+    service = engines(models)
+    try:
+        service.load()
+    finally:
+        service.close()
+    assert models.threads == {"stt": "lane-stt", "tts": "lane-tts"}
+    assert service.served == ("stt", "tts") and service.llm_name is None
+    assert [lane.name for lane in service.speech_lanes] == ["stt", "tts"]

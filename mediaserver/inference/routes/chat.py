@@ -71,7 +71,13 @@ def router(engines: Engines) -> APIRouter:
     async def completions(
         request: ChatRequest, http: Request
     ) -> dict[str, object] | StreamingResponse | Response:
-        model = engines.names[1]
+        model = engines.llm_name
+        if model is None:
+            raise ApiError(
+                404,
+                f"no LLM is served here: [models] llm_url ({engines.names[1]!r} there) answers",
+                code="model_not_found",
+            )
         if request.model and request.model != model:
             raise ApiError(
                 404, f"model {request.model!r} is not served here", code="model_not_found"

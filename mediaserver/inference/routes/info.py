@@ -22,7 +22,7 @@ def router(engines: Engines) -> APIRouter:
             "object": "list",
             "data": [
                 {"id": name, "object": "model", "created": STARTED, "owned_by": "mediaserver"}
-                for name in (*engines.names, *engines.embedding_models())
+                for name in (*engines.served, *engines.embedding_models())
             ],
         }
 
