@@ -214,8 +214,15 @@ def test_bad_streams_are_closed_with_the_right_codes_and_nothing_else_is_hurt(
     twiml = answer(server)
 
     async def started(sid: str) -> TwilioCall:
+        """A call the server has begun: its greeting is arriving. (A bad frame
+        sent before the server read the start message can close the socket
+        first: uvicorn then drops the start unread, and no call ever began.)"""
         call = TwilioCall(AUTH, twiml, sid)
         await call.connect()
+        deadline = time.monotonic() + 15
+        while call.playback.media_received == 0:
+            assert time.monotonic() < deadline, f"{sid}: no greeting"
+            await asyncio.sleep(0.02)
         return call
 
     async def scenario() -> dict[str, tuple[int | None, str]]:
