@@ -162,10 +162,10 @@ def score(
             # the voice that came back after this utterance (it may be a frame or
             # two before the commit: the endpointer hears a start 100 ms late),
             # and when the endpointer heard it (the engine holds the agent then)
-            later = [j for j, s in enumerate(outcome.starts) if s > event.end - hangover]
-            j = min(later, key=lambda j: outcome.starts[j], default=None)
-            back = outcome.starts[j] if j is not None else 10**9
-            back_heard = outcome.heard[j] if j is not None and outcome.heard else back
+            j = next((j for j, s in enumerate(outcome.starts) if s > event.end - hangover), None)
+            back, back_heard = (
+                (outcome.starts[j], outcome.heard[j]) if j is not None else (10**9,) * 2
+            )
             wait = turn_taking.answer_wait_ms(heard.text(clip, event.start, event.end))
             early |= not (max(back - decided, 0) * 1000 / RATE <= wait)
             # the agent's first word: once committed (plus any hold) and ready; a

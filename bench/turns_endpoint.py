@@ -78,8 +78,7 @@ class FrameDelayed:
 class Outcome:
     commits: list[tuple[int, SpeechEnded]]  # (sample at which it was decided, the event)
     starts: list[int]  # where the voice came back (the endpointer's start, preroll added back)
-    # the sample at which each start was heard (the turn engine holds the agent then)
-    heard: list[int] = dataclasses.field(default_factory=list)
+    heard: list[int]  # the sample at which each start was heard (the engine holds the agent then)
 
 
 def endpoint(clip: Clip, vad: VadConfig, model: Remembered) -> Outcome:

@@ -24,8 +24,11 @@ class VoiceFirst:
         self._idle.set()
 
     @contextlib.contextmanager
-    def first_clause(self) -> Iterator[None]:
-        """Around a first clause's synthesis (on the event loop)."""
+    def clause(self, first: bool) -> Iterator[None]:
+        """Around a clause's synthesis (on the event loop): a first one holds the LLM."""
+        if not first:
+            yield
+            return
         self._speaking += 1
         self._idle.clear()
         try:

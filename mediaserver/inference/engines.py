@@ -72,8 +72,6 @@ class Engines:
         self.embedders = embedders  # None: no /v1/embeddings
         self._embedding_models: list[str] | None = None
         self.names = names  # stt, llm, tts as clients name them
-        # None: no LLM here ([models] llm_url: another server answers for it)
-        self.llm_name = names[1] if models.llm is not None else None
         self.metrics = metrics
         self.loaded = False
         self.stt = Lane[tuple[np.ndarray, str | None, str | None], Transcription](
@@ -105,6 +103,11 @@ class Engines:
         """What a call cannot go without (a call goes on without retrieval)."""
         lanes = (self.stt, self.llm, self.tts)
         return tuple(lane for lane in lanes if lane is not None)  # type: ignore[misc]
+
+    @property
+    def llm_name(self) -> str | None:
+        """None: no LLM here ([models] llm_url: another server answers for it)."""
+        return self.names[1] if self.llm is not None else None
 
     @property
     def served(self) -> tuple[str, ...]:
@@ -265,9 +268,7 @@ class Engines:
                 self._spoken.move_to_end(text)
                 self.metrics.tts_cached.inc()
                 return audio
-        if priority != FIRST_CLAUSE:
-            return await self.tts.run(text, priority, admitted=admitted)
-        with self.voice.first_clause():
+        with self.voice.clause(priority == FIRST_CLAUSE):
             return await self.tts.run(text, priority, admitted=admitted)
 
     def _synthesize(self, texts: list[str]) -> list[np.ndarray]:

@@ -124,12 +124,9 @@ class LocalSpeech:
 
     async def synthesize(self, text: str, *, first: bool = False) -> AudioFrame:
         loop = asyncio.get_running_loop()
-        if not first:
+        with self.voice.clause(first):
             audio = await loop.run_in_executor(self._pools["tts"], self._synthesize, text)
-            return AudioFrame(audio, self.rate)
-        with self.voice.first_clause():
-            audio = await loop.run_in_executor(self._pools["tts"], self._synthesize, text)
-            return AudioFrame(audio, self.rate)
+        return AudioFrame(audio, self.rate)
 
     def _synthesize(self, text: str) -> np.ndarray:
         """Piper's audio for `text` at our rate; a phrase said before comes from
