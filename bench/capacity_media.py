@@ -1,7 +1,7 @@
 """How many SIP calls the media plane holds: a cluster on loopback.
 
     python -m bench.capacity --media [--json] [--steps 4,8,12] [--workers 3]
-                                     [--rate 10] [--audio-repeats 1]
+                                     [--rate 10] [--audio-repeats 1] [--media-realtime 10]
 
 Starts `mediaserver serve --workers W` (Kamailio edge, W pjsua2 workers)
 with the speech port replaced by the FIXED-ANSWER fake (MEDIASERVER_FAKE_SPEECH:
@@ -15,7 +15,9 @@ mostly of the ramp; more repeats measure N calls talking in steady state).
 A step holds when every call is answered,
 greeted and recorded and every call's frame-gap p99 at the worker (pjsua2's
 media clock asking for our frames) is <= 30 ms. Also: memory per worker
-(RSS, sampled mid-step). The box is shared: read the figures as a floor.
+(RSS, sampled mid-step). `--media-realtime 0` runs the workers' media threads
+on their nice value instead of SCHED_RR. The box is shared: read the figures
+as a floor.
 """
 
 from __future__ import annotations
@@ -125,12 +127,23 @@ def step(
 
 
 def run(
-    steps: list[int], workers: int, every_step: bool = False, rate: int = 10, repeats: int = 1
+    steps: list[int],
+    workers: int,
+    *,
+    every_step: bool = False,
+    rate: int = 10,
+    repeats: int = 1,
+    realtime: int = 10,
 ) -> dict[str, Any]:
     hold_s = AUDIO_SECONDS * (repeats - 1)
     with tempfile.TemporaryDirectory(prefix="bench-capacity-") as tmp:
         root = Path(tmp)
-        srv = start_cluster(root, workers, "invites_per_second = 100\npike_requests = 2000\n")
+        srv = start_cluster(
+            root,
+            workers,
+            "invites_per_second = 100\npike_requests = 2000\n",
+            sip_extra=f"media_realtime = {realtime}\n",
+        )
         try:
             pids = {
                 f"w{i}": int(m.group(1))
@@ -154,6 +167,7 @@ def run(
         "workers": workers,
         "calls_per_second": rate,
         "audio_repeats": repeats,
+        "media_realtime": realtime,
         "gap_p99_limit_ms": GAP_P99_LIMIT_MS,
         "rows": rows,
         "max_calls": max(held, default=0),
@@ -169,10 +183,20 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--every-step", action="store_true", help="go on past a step that fails")
     parser.add_argument("--rate", type=int, default=10, help="calls placed per second")
     parser.add_argument("--audio-repeats", type=int, default=1, help="8 s of caller audio, N times")
+    parser.add_argument(
+        "--media-realtime", type=int, default=10, help="[sip] media_realtime (0: media_nice)"
+    )
     args = parser.parse_args(argv)
     steps = [int(s) for s in args.steps.split(",")]
     workers = args.workers or math.ceil(max(steps) / 4)
-    result = run(steps, workers, args.every_step, args.rate, args.audio_repeats)
+    result = run(
+        steps,
+        workers,
+        every_step=args.every_step,
+        rate=args.rate,
+        repeats=args.audio_repeats,
+        realtime=args.media_realtime,
+    )
     if args.json:
         print(json.dumps(result))
         return 0

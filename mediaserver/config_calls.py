@@ -75,6 +75,7 @@ class SipConfig:
     tcp_idle_seconds: int = 30  # a SIP/TCP connection with no call, silent this long, is closed
     rtp_port: int = 0  # first RTP port (each call takes the next free pair); 0: any free port
     media_nice: int = -10  # PJSIP's media threads' nice value (needs CAP_SYS_NICE); 0: unchanged
+    media_realtime: int = 10  # those threads on SCHED_RR at this priority (1..99); 0: media_nice
     outbound_per_trunk: int = 2  # POST /calls: at most this many at once per trunk
     outbound_retries: int = 2  # busy or no answer: call again this many times
     outbound_retry_seconds: int = 60
@@ -93,6 +94,7 @@ class SipConfig:
         _require(1 <= self.max_calls <= 4, "sip.max_calls", "expected 1..4 (PJSUA_MAX_CALLS is 4)")
         _require(0 <= self.rtp_port <= 65000, "sip.rtp_port", "expected 0..65000")
         _require(-20 <= self.media_nice <= 0, "sip.media_nice", "expected -20..0")
+        _require(0 <= self.media_realtime <= 99, "sip.media_realtime", "expected 0..99")
         _require(2 <= self.tcp_idle_seconds <= 3600, "sip.tcp_idle_seconds", "expected 2..3600")
         names = [trunk.name for trunk in self.trunks]
         _require(len(set(names)) == len(names), "sip.trunks", "trunk names must be unique")

@@ -82,7 +82,7 @@ class SipServer:
         self._budget = sip_budget.SocketBudget(config.max_calls)
         self._registrations: dict[str, Registration] = {}
         self._retired: collections.deque[tuple[float, Port]] = collections.deque()
-        self.media_priority = MediaPriority(config.media_nice)
+        self.media_priority = MediaPriority(config.media_nice, config.media_realtime)
         self._registrar_addresses: dict[str, set[str]] = {}  # calls from there are the trunk's
         # registration trunks: written by the pjsip thread, read anywhere
         self.trunks: dict[str, TrunkStatus] = {t.name: TrunkStatus() for t in config.trunks}

@@ -154,22 +154,23 @@ def test_sipp_with_g711a_rtp_and_rfc2833_dtmf(server: Server, tmp_path: Path) ->
     assert received >= 8.0
     assert abs(sound - expected) <= 0.5, (sound, expected)
     assert speech_s >= 0.5 * expected
-    # PJSIP's clock and RTP threads were given sip.media_nice (-10) once media ran
-    nices = thread_nices(server.proc.pid)
-    assert {"clock", "media"} <= nices.keys(), nices
-    expected_nice = -10 if os.geteuid() == 0 else 0  # lowering it needs CAP_SYS_NICE
-    assert nices["clock"] == nices["media"] == {expected_nice}, nices
-    assert nices["python"] == {0}, nices  # the rest of the process as it was
+    # PJSIP's clock and RTP threads were put on SCHED_RR (sip.media_realtime, 10) once
+    # media ran; without CAP_SYS_NICE they keep their priority
+    policies = thread_policies(server.proc.pid)
+    assert {"clock", "media"} <= policies.keys(), policies
+    expected = {(os.SCHED_RR, 10)} if os.geteuid() == 0 else {(os.SCHED_OTHER, 0)}
+    assert policies["clock"] == policies["media"] == expected, policies
+    assert policies["python"] == {(os.SCHED_OTHER, 0)}, policies  # the rest as it was
 
 
-def thread_nices(pid: int) -> dict[str, set[int]]:
-    """Each thread name of a process, with the nice values of its threads."""
-    found: dict[str, set[int]] = {}
+def thread_policies(pid: int) -> dict[str, set[tuple[int, int]]]:
+    """Each thread name of a process, with its threads' scheduling policies and priorities."""
+    found: dict[str, set[tuple[int, int]]] = {}
     for task in Path(f"/proc/{pid}/task").iterdir():
-        stat = (task / "stat").read_text()
-        name = stat[stat.index("(") + 1 : stat.rindex(")")]
-        nice = int(stat[stat.rindex(")") + 2 :].split()[16])
-        found.setdefault(name, set()).add(nice)
+        name = (task / "comm").read_text().strip()
+        tid = int(task.name)
+        policy = (os.sched_getscheduler(tid), os.sched_getparam(tid).sched_priority)
+        found.setdefault(name, set()).add(policy)
     return found
 
 

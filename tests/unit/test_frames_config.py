@@ -96,6 +96,8 @@ def test_defaults_then_file_then_overrides(tmp_path: Path) -> None:
         ('[twilio]\nauth_token = "x"\npublic_url = "wss://a.example"\n', "twilio.public_url"),
         ('[twilio]\nauth_token = "x"\npublic_url = "https://a.example/?q=1"\n', "no query"),
         ("[twilio]\nmax_calls = 0\n", "twilio.max_calls: expected 1..1000"),
+        ("[sip]\nmedia_realtime = 100\n", "sip.media_realtime: expected 0..99"),
+        ("[sip]\nmedia_nice = 5\n", "sip.media_nice: expected -20..0"),
         ("[websocket]\nmedia_timeout_seconds = 1\n", "websocket.media_timeout_seconds"),
         ("[websocket]\nmax_message_bytes = 10\n", "websocket.max_message_bytes"),
     ],

@@ -9,6 +9,8 @@ import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
 
+import pytest
+
 from mediaserver.transports.media_priority import MediaPriority
 
 PR_SET_NAME = 15
@@ -59,3 +61,27 @@ def test_zero_leaves_every_thread_as_it_is() -> None:
         before = nice_of(clock)
         assert MediaPriority(nice=0).apply() == 0
         assert nice_of(clock) == before
+
+
+def test_realtime_puts_the_media_threads_on_sched_rr_and_only_them() -> None:
+    if os.geteuid() != 0:
+        pytest.skip("SCHED_RR needs CAP_SYS_NICE")
+    with named_thread("clock") as clock, named_thread("stt_0") as other:
+        assert MediaPriority(nice=-10, realtime=5).apply() == 1
+        assert os.sched_getscheduler(clock) == os.SCHED_RR
+        assert os.sched_getparam(clock).sched_priority == 5
+        assert os.sched_getscheduler(other) == os.SCHED_OTHER
+
+
+def test_realtime_refused_falls_back_to_the_nice_value_and_says_so_once(
+    monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
+) -> None:
+    def refuse(*_: object) -> None:
+        raise PermissionError(1, "Operation not permitted")
+
+    monkeypatch.setattr(os, "sched_setscheduler", refuse)
+    with named_thread("clock") as clock, named_thread("media") as media:
+        assert MediaPriority(nice=7, realtime=5).apply() == 2
+        assert (nice_of(clock), nice_of(media)) == (7, 7)
+    refusals = [r for r in caplog.records if "SCHED_RR needs CAP_SYS_NICE" in r.message]
+    assert len(refusals) == 1
