@@ -7,6 +7,8 @@ from collections.abc import Generator
 from pathlib import Path
 from typing import Any, Literal
 
+from models.llm_reply import KvStates, Reply
+
 Device = Literal["cpu", "cuda"]
 Message = dict[str, str]  # {"role": "system" | "user" | "assistant", "content": ...}
 
@@ -48,10 +50,12 @@ class LlamaLLM:
         seed: int = 0,
         *,
         prompt_lookup_tokens: int = 0,
+        saved_states_mb: int = 256,
     ) -> None:
         """`prompt_lookup_tokens` > 0: speculative decoding with drafts of that
         many tokens copied from the prompt (llama.cpp's prompt lookup; an answer
-        read out of the agent's facts is mostly copies)."""
+        read out of the agent's facts is mostly copies). `saved_states_mb`:
+        KV-cache states kept for calls whose turns alternate (models/llm_reply.py)."""
         self.path = Path(path)
         if not self.path.is_file():
             raise FileNotFoundError(f"{path}: no GGUF model file here")
@@ -60,7 +64,10 @@ class LlamaLLM:
         self.threads = threads or max(1, (os.cpu_count() or 2))
         self.seed = seed
         self.prompt_lookup_tokens = prompt_lookup_tokens
+        self.saved_states_mb = saved_states_mb
         self._llm: Any = None
+        self._template: Any = None
+        self.states: KvStates | None = None
 
     def load(self) -> None:
         from llama_cpp import Llama
@@ -78,6 +85,22 @@ class LlamaLLM:
             draft_model=draft,
             verbose=False,
         )
+        self._template = self._chat_template()
+        self.states = KvStates(self._llm, self.saved_states_mb * 1024 * 1024)
+
+    def _chat_template(self) -> Any:
+        """The GGUF's own chat template, rendered as create_chat_completion would."""
+        from llama_cpp.llama_chat_format import Jinja2ChatFormatter
+
+        llm = self._llm
+        template = llm.metadata.get("tokenizer.chat_template")
+        if template is None:
+            raise ValueError(f"{self.path}: the GGUF carries no chat template")
+
+        def text(token: int) -> str:
+            return str(llm._model.token_get_text(token)) if token != -1 else ""
+
+        return Jinja2ChatFormatter(template, text(llm.token_eos()), text(llm.token_bos()))
 
     def count_tokens(self, text: str) -> int:
         if self._llm is None:
@@ -94,17 +117,27 @@ class LlamaLLM:
         """Text pieces as the model produces them. Blocks: iterate off the loop.
 
         temperature 0 with the fixed seed is deterministic (for tests)."""
+        yield from self.reply(messages, max_tokens, temperature, tools)
+
+    def reply(
+        self,
+        messages: list[Message],
+        max_tokens: int = 120,
+        temperature: float = 0.0,
+        tools: list[dict[str, Any]] | None = None,
+    ) -> Reply:
+        """A reply that can be paused and taken up again (see Reply)."""
         if self._llm is None:
             self.load()
-        chunks = self._llm.create_chat_completion(
-            messages=messages,
-            tools=tools or None,  # the GGUF's chat template renders them (Qwen2.5's does)
+        assert self.states is not None
+        # the GGUF's chat template renders the tools (Qwen2.5's does)
+        prompt = self._template(messages=messages, tools=tools or None).prompt
+        tokens = self._llm.tokenize(prompt.encode("utf-8"), add_bos=False, special=True)
+        return Reply(
+            self._llm,
+            self.states,
+            tokens,
             max_tokens=max_tokens,
             temperature=temperature,
             seed=self.seed,
-            stream=True,
         )
-        for chunk in chunks:
-            piece = chunk["choices"][0]["delta"].get("content")
-            if piece:
-                yield piece

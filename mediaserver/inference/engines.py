@@ -30,7 +30,9 @@ SPOKEN_CACHE_SIZE = 64  # phrases kept as audio: greetings, fallbacks, frequent 
 log = logging.getLogger(__name__)
 
 STT_PRIORITY = 0
-FIRST_CLAUSE, LATER_CLAUSE = 0, 1
+FIRST_CLAUSE, LATER_CLAUSE = 0, 1  # the voice lane
+FIRST_WORDS_OUT, LATER_WORDS = 0, 1  # the LLM lane: new replies, then paused ones
+FIRST_WORDS = 4  # words a reply writes before it may pause (the clients' first clause)
 
 Emit = Callable[[str | BaseException | None], None]
 
@@ -56,7 +58,9 @@ class Generation:
     tools: list[dict[str, Any]] | None = None
     stop: threading.Event = field(default_factory=threading.Event)
     tokens: int = 0
+    text: str = ""  # written so far
     finish_reason: str = "stop"
+    reply: Any = None  # the model's Reply, kept while paused (models/llm_reply.py)
 
 
 class Engines:
@@ -182,7 +186,7 @@ class Engines:
 
         job = Generation(messages, max_tokens, temperature, emit, tools=tools)
         assert self.llm is not None  # the route answers 404 without one
-        future = self.llm.submit(job)
+        future = self.llm.submit(job, FIRST_WORDS_OUT)
 
         async def stream() -> AsyncGenerator[str, None]:
             ended = False  # the model said all it had to (or failed)
@@ -214,30 +218,56 @@ class Engines:
         for job in jobs:
             if job.stop.is_set():
                 continue
-            with_tools = {"tools": job.tools} if job.tools else {}
-            assert self.models.llm is not None  # no lane without it
-            stream = self.models.llm.stream(
-                job.messages, job.max_tokens, job.temperature, **with_tools
-            )
-            try:
-                for piece in stream:
-                    job.tokens += 1
-                    self.metrics.llm_tokens.inc()
-                    if job.stop.is_set():
-                        job.finish_reason = "cancelled"
-                        break
-                    job.emit(piece)
-                    self.voice.between_tokens()
-                else:
-                    if job.tokens >= job.max_tokens:
-                        job.finish_reason = "length"
-                job.emit(None)
-            except Exception as exc:
-                log.exception("LLM failed")
-                job.emit(exc)
-            finally:
-                stream.close()  # llama.cpp's loop ends here, not at max_tokens
+            if job.reply is None:
+                with_tools = {"tools": job.tools} if job.tools else {}
+                assert self.models.llm is not None  # no lane without it
+                job.reply = self.models.llm.reply(
+                    job.messages, job.max_tokens, job.temperature, **with_tools
+                )
+            if self._write(job):
+                self.metrics.llm_paused.inc()
+                assert self.llm is not None
+                self.llm.submit(job, LATER_WORDS, admitted=True)
         return [None] * len(jobs)
+
+    def _write(self, job: Generation) -> bool:
+        """Write the job's reply until it ends (True: it paused to give way)."""
+        pieces = iter(job.reply)
+        try:
+            for piece in pieces:
+                job.tokens += 1
+                job.text += piece
+                self.metrics.llm_tokens.inc()
+                if job.stop.is_set():
+                    job.finish_reason = "cancelled"
+                    break
+                job.emit(piece)
+                self.voice.between_tokens()
+                if self._gives_way(job):
+                    return True
+            else:
+                if job.tokens >= job.max_tokens:
+                    job.finish_reason = "length"
+            job.emit(None)
+        except Exception as exc:
+            log.exception("LLM failed")
+            job.emit(exc)
+        finally:
+            close = getattr(pieces, "close", None)
+            if close is not None:
+                close()  # llama.cpp's loop ends here, not at max_tokens
+        return False
+
+    def _gives_way(self, job: Generation) -> bool:
+        """A reply whose first words are out pauses for a reply that has none
+        yet: that caller is waiting in silence, this one is hearing its answer
+        (the rest is written long before the voice reaches it)."""
+        assert self.llm is not None
+        return (
+            self.llm.waiting_before(LATER_WORDS)
+            and len(job.text.split()) > FIRST_WORDS
+            and not job.text.lstrip().startswith(("<", "{"))  # a tool call: written whole
+        )
 
     # -- embeddings -----------------------------------------------------------------
     def embedding_models(self) -> list[str]:

@@ -71,6 +71,11 @@ class Lane(Generic[P, R]):
     def waiting(self) -> int:
         return len(self._heap)
 
+    def waiting_before(self, priority: int) -> bool:
+        """A job of a lower priority number than `priority` is waiting."""
+        with self._cond:
+            return bool(self._heap) and self._heap[0].key[0] < priority
+
     @property
     def saturated(self) -> bool:
         return len(self._heap) >= self.capacity

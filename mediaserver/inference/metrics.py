@@ -39,6 +39,11 @@ class ServiceMetrics:
             "Completions stopped because the client went away",
             registry=r,
         )
+        self.llm_paused = Counter(
+            "inference_llm_paused",
+            "Replies paused so that another call's reply could say its first words",
+            registry=r,
+        )
         self.tts_cached = Counter("inference_tts_cached", "Clauses said from the cache", registry=r)
         self.seconds = Histogram(
             "inference_request_seconds",

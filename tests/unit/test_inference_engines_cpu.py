@@ -30,7 +30,7 @@ class Models:
         self.voice_release.set()
         self.llm_fails = llm_fails
         self.stt = SimpleNamespace(transcribe_many=self.transcribe_many)
-        self.llm = SimpleNamespace(stream=self.stream)
+        self.llm = SimpleNamespace(stream=self.stream, reply=self.stream)
         self.tts = SimpleNamespace(synthesize=self.synthesize, sample_rate=22050)
 
     def transcribe_many(self, requests: list[Any]) -> list[Any]:

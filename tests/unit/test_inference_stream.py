@@ -31,6 +31,8 @@ class ScriptedLLM:
         finally:
             self.done.set()
 
+    reply = stream  # a reply that is never paused here
+
 
 def engines(llm: ScriptedLLM) -> Engines:
     unused = SimpleNamespace(transcribe_many=None)
