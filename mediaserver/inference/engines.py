@@ -33,6 +33,7 @@ STT_PRIORITY = 0
 FIRST_CLAUSE, LATER_CLAUSE = 0, 1  # the voice lane
 FIRST_WORDS_OUT, LATER_WORDS = 0, 1  # the LLM lane: new replies, then paused ones
 FIRST_WORDS = 4  # words a reply writes before it may pause (the clients' first clause)
+TURN_WORDS = 8  # then, with other replies paused, words it writes before it lets them go on
 
 Emit = Callable[[str | BaseException | None], None]
 
@@ -59,6 +60,7 @@ class Generation:
     stop: threading.Event = field(default_factory=threading.Event)
     tokens: int = 0
     text: str = ""  # written so far
+    words_before: int = 0  # words written before its latest turn on the model
     finish_reason: str = "stop"
     reply: Any = None  # the model's Reply, kept while paused (models/llm_reply.py)
 
@@ -232,6 +234,7 @@ class Engines:
 
     def _write(self, job: Generation) -> bool:
         """Write the job's reply until it ends (True: it paused to give way)."""
+        job.words_before = len(job.text.split())
         pieces = iter(job.reply)
         try:
             for piece in pieces:
@@ -260,14 +263,16 @@ class Engines:
 
     def _gives_way(self, job: Generation) -> bool:
         """A reply whose first words are out pauses for a reply that has none
-        yet: that caller is waiting in silence, this one is hearing its answer
-        (the rest is written long before the voice reaches it)."""
+        yet: that caller is waiting in silence, this one is hearing its answer.
+        Paused replies then take turns, TURN_WORDS at a time, so that none
+        falls silent behind the others."""
         assert self.llm is not None
-        return (
-            self.llm.waiting_before(LATER_WORDS)
-            and len(job.text.split()) > FIRST_WORDS
-            and not job.text.lstrip().startswith(("<", "{"))  # a tool call: written whole
-        )
+        words = len(job.text.split())
+        if words <= FIRST_WORDS or job.text.lstrip().startswith(("<", "{")):
+            return False  # its caller still waits for it; a tool call is written whole
+        if self.llm.waiting_before(LATER_WORDS):
+            return True
+        return words - job.words_before >= TURN_WORDS and self.llm.waiting_before(LATER_WORDS + 1)
 
     # -- embeddings -----------------------------------------------------------------
     def embedding_models(self) -> list[str]:

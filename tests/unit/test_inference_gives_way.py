@@ -115,3 +115,15 @@ def test_a_tool_call_is_written_whole() -> None:
     assert paused == 0
     assert written == ["a"] * len(call) + ["b"] * len(SHORT)
     assert texts["a"] == "".join(call)
+
+
+def test_replies_past_their_first_words_take_turns_so_none_falls_silent() -> None:
+    long_a = [f" a{i}" for i in range(30)]
+    long_b = [f" b{i}" for i in range(30)]
+    texts, written, paused = run({"a": long_a, "b": long_b}, "a", "b", after=6)
+    assert texts == {"a": "".join(long_a), "b": "".join(long_b)}
+    runs = [name for i, name in enumerate(written) if i == 0 or written[i - 1] != name]
+    assert runs[:4] == ["a", "b", "a", "b"]  # a; b's first words and a turn; a's turn; b...
+    assert paused >= 3
+    first_b = written.index("b")
+    assert written[first_b : first_b + 8] == ["b"] * 8  # b's first words, then a turn's worth
