@@ -31,21 +31,18 @@ class KvStates:
         self._bytes = 0
         self.restored = 0  # how many times a saved state was put back
 
-    def __len__(self) -> int:
-        return len(self._saved)
-
     def save(self) -> None:
         """Keep the state the model is in now (nothing when it holds no tokens)."""
         import llama_cpp
 
         llm = self._llm
-        tokens = tuple(int(t) for t in llm.input_ids[: llm.n_tokens])
+        tokens = tuple(llm.input_ids[: llm.n_tokens].tolist())
         if not tokens or self.budget_bytes <= 0:
             return
         size = llama_cpp.llama_state_get_size(llm._ctx.ctx)
         buffer = (ctypes.c_uint8 * size)()
         written = llama_cpp.llama_state_get_data(llm._ctx.ctx, buffer, size)
-        data = bytes(buffer)[:written]
+        data = ctypes.string_at(buffer, written)
         if tokens in self._saved:
             self._bytes -= len(self._saved.pop(tokens))
         self._saved[tokens] = data
@@ -53,19 +50,19 @@ class KvStates:
         while self._bytes > self.budget_bytes and self._saved:
             self._bytes -= len(self._saved.popitem(last=False)[1])
 
-    def restore_for(self, tokens: list[int]) -> int:
+    def restore_for(self, tokens: list[int]) -> None:
         """Put back the saved state sharing the longest start with `tokens`,
-        where it shares more than the model holds now; tokens reused."""
+        where it shares more than the model holds now."""
         import llama_cpp
 
         llm = self._llm
-        held = _common(llm.input_ids[: llm.n_tokens], tokens)
-        best, best_len = None, held
+        wanted = np.asarray(tokens)
+        best, best_len = None, _common(llm.input_ids[: llm.n_tokens], wanted)
         for key in self._saved:
-            if len(key) > best_len and (n := _common(np.asarray(key), tokens)) > best_len:
+            if len(key) > best_len and (n := _common(np.asarray(key), wanted)) > best_len:
                 best, best_len = key, n
         if best is None:
-            return held
+            return
         data = self._saved.pop(best)
         self._saved[best] = data  # most recently used
         buffer = (ctypes.c_uint8 * len(data)).from_buffer_copy(data)
@@ -74,15 +71,14 @@ class KvStates:
         llm.input_ids[: len(best)] = best
         llm.n_tokens = len(best)
         self.restored += 1
-        return best_len
 
 
-def _common(held: np.ndarray, tokens: list[int]) -> int:
+def _common(held: np.ndarray, tokens: np.ndarray) -> int:
     """How many tokens the two sequences share from the start."""
     n = min(len(held), len(tokens))
     if n == 0:
         return 0
-    differ = np.flatnonzero(np.asarray(held[:n]) != np.asarray(tokens[:n]))
+    differ = np.flatnonzero(held[:n] != tokens[:n])
     return int(differ[0]) if differ.size else n
 
 

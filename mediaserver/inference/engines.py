@@ -256,9 +256,7 @@ class Engines:
             log.exception("LLM failed")
             job.emit(exc)
         finally:
-            close = getattr(pieces, "close", None)
-            if close is not None:
-                close()  # llama.cpp's loop ends here, not at max_tokens
+            pieces.close()  # llama.cpp's loop ends here, not at max_tokens
         return False
 
     def _gives_way(self, job: Generation) -> bool:
@@ -272,7 +270,7 @@ class Engines:
             return False  # its caller still waits for it; a tool call is written whole
         if self.llm.waiting_before(LATER_WORDS):
             return True
-        return words - job.words_before >= TURN_WORDS and self.llm.waiting_before(LATER_WORDS + 1)
+        return words - job.words_before >= TURN_WORDS and self.llm.waiting > 0
 
     # -- embeddings -----------------------------------------------------------------
     def embedding_models(self) -> list[str]:
