@@ -2,17 +2,24 @@
 inference service, same models, same run.
 
     python -m bench.capacity --inference [--json] [--sizes 1,2,3] [--questions 2]
+                                         [--arrivals SECONDS]
 
 N simulated callers talk at once, through the same session and turn engine
 as a live call (mediaserver/harness.py): espeak-ng voices, each question
 after the agent's greeting and then 2-6 s after the agent's likely answer,
-like people. Backends: "local" (LocalSpeech in this process) and "service"
-(`mediaserver inference` in its own process, RemoteSpeech over loopback
-HTTP), interleaved N by N, each warmed by one unmeasured conversation
-first. Per N and backend: voice-to-voice p50/p95 and the CPU-seconds a
-second of call costs (this process plus the service's). The largest N
-whose p95 stays <= 1.5 s, and the compute bound: cores / the CPU-seconds a
-conversation costs per second of call (at N=1).
+like people. The calls arrive at random over the first `--arrivals`
+seconds (default 10: about one turn's cycle of question, answer and pause),
+so their turns come as they do on a box in steady state; with 0 every call
+arrives at the same moment and the N first questions come in the same
+20 ms, a burst no box clears faster than N turns' work one after another.
+
+Backends: "local" (LocalSpeech in this process) and "service" (`mediaserver
+inference` in its own process, RemoteSpeech over loopback HTTP),
+interleaved N by N, each warmed by one unmeasured conversation first. Per
+N and backend: voice-to-voice p50/p95 and the CPU-seconds a second of call
+costs (this process plus the service's). The largest N whose p95 stays
+<= 1.5 s, and the compute bound: cores / the CPU-seconds a conversation
+costs per second of call (at N=1).
 
 On a shared 2-core box the figures are contended: compare the backends in
 the same run, not runs with each other.
@@ -38,13 +45,14 @@ import numpy as np
 from bench.latency import QUESTIONS, VOICES, caller, percentile
 from mediaserver.agents import DEFAULT_AGENT, Agent
 from mediaserver.config import ModelsConfig, VadConfig
-from mediaserver.harness import talk
+from mediaserver.harness import TalkResult, talk
 from mediaserver.services.factory import local_speech
 from mediaserver.services.remote import RemoteSpeech
 from mediaserver.speech import Speech
 
 RATE = 16000
 AGENT_SECONDS = 4.0  # a typical answer: the caller waits for it, then 2-6 s more
+ARRIVALS_S = 10.0  # calls arrive over this long: a question, its answer and a pause
 P95_LIMIT_MS = 1500.0
 
 
@@ -73,11 +81,27 @@ def cpu_seconds(pid: int | None) -> float:
     return total
 
 
+def arrivals(n: int, over_s: float) -> list[float]:
+    """When each of n calls arrives (s): the first at once, the others at random."""
+    rng = random.Random(n)
+    return [0.0, *sorted(rng.uniform(0.0, over_s) for _ in range(n - 1))]
+
+
 async def run_calls(
-    speech: Speech, audios: list[np.ndarray], agent: Agent, vad: VadConfig
+    speech: Speech,
+    audios: list[np.ndarray],
+    agent: Agent,
+    vad: VadConfig,
+    arrive_over_s: float = 0.0,
 ) -> tuple[list[float], float]:
     """N conversations at once: (every turn's voice-to-voice ms, seconds of call)."""
-    results = await asyncio.gather(*(talk(a, agent, speech, vad) for a in audios))
+
+    async def call(audio: np.ndarray, arrives: float) -> TalkResult:
+        await asyncio.sleep(arrives)
+        return await talk(audio, agent, speech, vad)
+
+    offsets = arrivals(len(audios), arrive_over_s)
+    results = await asyncio.gather(*(call(a, at) for a, at in zip(audios, offsets, strict=True)))
     v2v = [float(t.voice_to_voice_ms) for r in results for t in r.turns if t.voice_to_voice_ms]
     return v2v, sum(r.agent_audio.size for r in results) / RATE
 
@@ -107,7 +131,7 @@ def free_port() -> int:
         return int(s.getsockname()[1])
 
 
-def measure(sizes: list[int], questions: int) -> dict[str, Any]:
+def measure(sizes: list[int], questions: int, arrive_over_s: float) -> dict[str, Any]:
     agent, vad, models = DEFAULT_AGENT.deterministic(), VadConfig(), ModelsConfig()
     local = local_speech(models, agent.language)
     local.load(agent.system_prompt, agent.greeting)
@@ -120,7 +144,7 @@ def measure(sizes: list[int], questions: int) -> dict[str, Any]:
         async with httpx.AsyncClient(timeout=30) as client:
             speech = RemoteSpeech(remote, client)
             await speech.prime([agent.greeting])
-            return await run_calls(speech, audios, agent, vad)
+            return await run_calls(speech, audios, agent, vad, arrive_over_s)
 
     try:
         with tempfile.TemporaryDirectory() as tmp:
@@ -136,7 +160,9 @@ def measure(sizes: list[int], questions: int) -> dict[str, Any]:
                     pid = service.pid if backend == "service" else None
                     before = cpu_seconds(pid)
                     if backend == "local":
-                        v2v, seconds = asyncio.run(run_calls(local, audios, agent, vad))
+                        v2v, seconds = asyncio.run(
+                            run_calls(local, audios, agent, vad, arrive_over_s)
+                        )
                     else:
                         v2v, seconds = asyncio.run(through_service(audios))
                     cpu = cpu_seconds(pid) - before
@@ -154,7 +180,7 @@ def measure(sizes: list[int], questions: int) -> dict[str, Any]:
         local.close()
         service.terminate()
         service.wait(20)
-    return report(rows)
+    return {**report(rows), "arrivals_s": arrive_over_s}
 
 
 def report(rows: list[dict[str, Any]]) -> dict[str, Any]:
@@ -176,8 +202,16 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--json", action="store_true")
     parser.add_argument("--sizes", default="1,2,3", help="conversations at once")
     parser.add_argument("--questions", type=int, default=2, help="per conversation")
+    parser.add_argument(
+        "--arrivals",
+        type=float,
+        default=ARRIVALS_S,
+        help="the calls arrive at random over this many seconds (0: all at once)",
+    )
     args = parser.parse_args(argv)
-    result = measure([int(s) for s in args.sizes.split(",")], args.questions)
+    if args.arrivals < 0:
+        parser.error("--arrivals: expected seconds >= 0")
+    result = measure([int(s) for s in args.sizes.split(",")], args.questions, args.arrivals)
     if args.json:
         print(json.dumps(result))
         return 0
@@ -187,6 +221,7 @@ def main(argv: list[str] | None = None) -> int:
             f"{r['n']:>3} {r['backend']:>8} {r['turns']:>6} {r['p50_ms']:>5} ms "
             f"{r['p95_ms']:>5} ms {r['cpu_per_call_second']:>13}"
         )
+    print(f"calls arrived over {result['arrivals_s']:g} s")
     print(f"largest N with p95 <= 1.5 s: {result['max_n']}")
     print(f"compute bound: {result['compute_bound_n']} conversations on {result['cores']} cores")
     return 0

@@ -78,9 +78,9 @@ def run(
     peer_info: dict[str, Any] = {}
     if peer:
         published = local_speech(dataclasses.replace(config.models, llm=PEER_LLM), agent.language)
-        published.voice.max_wait_s = 0.0  # the LLM runs on while Piper works
+        published.cores.shared = False  # the models run at once, as a pipeline of threads does
         stacks["peer"] = (published, config.vad)
-        peer_info = {"llm": PEER_LLM, "voice_first": False}
+        peer_info = {"llm": PEER_LLM, "share_cores": False}
     elif against is not None:
         other = load(against)
         stacks["peer"] = (local_speech(other.models, agent.language), other.vad)

@@ -98,10 +98,10 @@ class InferenceConfig:
     stt_batch: int = 8  # transcriptions decoded together at most
     stt_batch_window_ms: int = 0  # after the first, wait this long for others (GPU: 10-20)
     retry_after_seconds: int = 1  # what a refusal tells the client
-    # while a first clause is synthesised the LLM waits between tokens, at most
-    # this long: on a CPU the two at once make the first clause ~2x slower; 0 on
-    # a GPU box, where they do not share the cores
-    voice_first_ms: int = 1000
+    # the models take turns on the CPU's cores, the work due soonest first
+    # (mediaserver/cores.py): on a CPU two at once make each ~2x slower; false
+    # on a GPU box, where they do not share the cores
+    share_cores: bool = True
 
     def __post_init__(self) -> None:
         require(bool(self.host), "inference.host", "must not be empty")
@@ -116,7 +116,4 @@ class InferenceConfig:
         )
         require(
             1 <= self.retry_after_seconds <= 600, "inference.retry_after_seconds", "expected 1..600"
-        )
-        require(
-            0 <= self.voice_first_ms <= 10_000, "inference.voice_first_ms", "expected 0..10000 ms"
         )

@@ -7,6 +7,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import threading
+import time
 from collections import OrderedDict
 from collections.abc import AsyncGenerator, Callable
 from concurrent.futures import Future
@@ -16,12 +17,12 @@ from typing import Any
 import numpy as np
 
 from mediaserver.config_models import InferenceConfig
+from mediaserver.cores import FIRST_WORDS, Cores, ReplyDue, clause_due
 from mediaserver.inference.lanes import Lane
 from mediaserver.inference.metrics import ServiceMetrics
 from mediaserver.knowledge.embed import Embedders
 from mediaserver.modelset import ModelSet
 from mediaserver.speech import Message
-from mediaserver.voice_first import VoiceFirst
 from models.store import ModelError
 from models.stt import Transcription
 
@@ -32,7 +33,6 @@ log = logging.getLogger(__name__)
 STT_PRIORITY = 0
 FIRST_CLAUSE, LATER_CLAUSE = 0, 1  # the voice lane
 FIRST_WORDS_OUT, LATER_WORDS = 0, 1  # the LLM lane: new replies, then paused ones
-FIRST_WORDS = 4  # words a reply writes before it may pause (the clients' first clause)
 TURN_WORDS = 8  # then, with other replies paused, words it writes before it lets them go on
 
 Emit = Callable[[str | BaseException | None], None]
@@ -45,6 +45,7 @@ class Embedding:
     model: str
     texts: list[str]
     query: bool
+    asked: float = field(default_factory=time.monotonic)
 
 
 @dataclass
@@ -63,6 +64,7 @@ class Generation:
     words_before: int = 0  # words written before its latest turn on the model
     finish_reason: str = "stop"
     reply: Any = None  # the model's Reply, kept while paused (models/llm_reply.py)
+    due: ReplyDue = field(default_factory=lambda: ReplyDue(time.monotonic()))
 
 
 class Engines:
@@ -80,9 +82,10 @@ class Engines:
         self.names = names  # stt, llm, tts as clients name them
         self.metrics = metrics
         self.loaded = False
-        self.stt = Lane[tuple[np.ndarray, str | None, str | None], Transcription](
+        self.cores = Cores(config.share_cores)
+        self.stt = Lane[tuple[np.ndarray, str | None, str | None, float], Transcription](
             "stt",
-            models.stt.transcribe_many,
+            self._transcribe,
             config.stt_queue,
             max_batch=config.stt_batch,
             batch_window_s=config.stt_batch_window_ms / 1000,
@@ -93,12 +96,11 @@ class Engines:
             if models.llm is not None
             else None
         )
-        self.tts = Lane[str, np.ndarray]("tts", self._synthesize, config.tts_queue)
+        self.tts = Lane[tuple[str, float], np.ndarray]("tts", self._synthesize, config.tts_queue)
         self.embed = Lane[Embedding, np.ndarray]("embed", self._embed, config.embed_queue)
         self._spoken: OrderedDict[str, np.ndarray] = OrderedDict()
         self._spoken_lock = threading.Lock()
-        self.voice = VoiceFirst(config.voice_first_ms / 1000)
-        metrics.watch(self.lanes)
+        metrics.watch(self.lanes, self.cores)
 
     @property
     def lanes(self) -> tuple[Lane[object, object], ...]:
@@ -135,8 +137,8 @@ class Engines:
                 failed.append(item)
 
         warm_ups: list[Future[Any]] = [
-            self.stt.submit((np.zeros(16000, np.float32), None, None), admitted=True),
-            self.tts.submit("Hello.", admitted=True),
+            self.stt.submit((np.zeros(16000, np.float32), None, None, 0.0), admitted=True),
+            self.tts.submit(("Hello.", 0.0), admitted=True),
         ]
         if self.llm is not None:
             hello = Generation([{"role": "user", "content": "Hello"}], 1, 0.0, llm_error)
@@ -166,7 +168,13 @@ class Engines:
         self, audio: np.ndarray, prompt: str | None, language: str | None
     ) -> Transcription:
         """16 kHz int16 audio -> text, batched with other requests waiting."""
-        return await self.stt.run((audio, prompt, language), STT_PRIORITY)
+        return await self.stt.run((audio, prompt, language, time.monotonic()), STT_PRIORITY)
+
+    def _transcribe(
+        self, jobs: list[tuple[np.ndarray, str | None, str | None, float]]
+    ) -> list[Transcription]:
+        with self.cores.held(min(job[3] for job in jobs)):
+            return self.models.stt.transcribe_many([job[:3] for job in jobs])
 
     # -- LLM ----------------------------------------------------------------------
     def generate(
@@ -236,21 +244,24 @@ class Engines:
         """Write the job's reply until it ends (True: it paused to give way)."""
         job.words_before = len(job.text.split())
         pieces = iter(job.reply)
+        due = job.due.next_token
         try:
-            for piece in pieces:
-                job.tokens += 1
-                job.text += piece
-                self.metrics.llm_tokens.inc()
-                if job.stop.is_set():
-                    job.finish_reason = "cancelled"
-                    break
-                job.emit(piece)
-                self.voice.between_tokens()
-                if self._gives_way(job):
-                    return True
-            else:
-                if job.tokens >= job.max_tokens:
-                    job.finish_reason = "length"
+            with self.cores.held(due(job.text, time.monotonic())) as cores:
+                while True:
+                    cores.give_way(due(job.text, time.monotonic()))
+                    if (piece := next(pieces, None)) is None:
+                        if job.tokens >= job.max_tokens:
+                            job.finish_reason = "length"
+                        break
+                    job.tokens += 1
+                    job.text += piece
+                    self.metrics.llm_tokens.inc()
+                    if job.stop.is_set():
+                        job.finish_reason = "cancelled"
+                        break
+                    job.emit(piece)
+                    if self._gives_way(job):
+                        return True
             job.emit(None)
         except Exception as exc:
             log.exception("LLM failed")
@@ -290,7 +301,8 @@ class Engines:
 
     def _embed(self, jobs: list[Embedding]) -> list[np.ndarray]:
         assert self.embedders is not None  # the route refuses requests without them
-        return [self.embedders.get(job.model).embed(job.texts, query=job.query) for job in jobs]
+        with self.cores.held(min(job.asked for job in jobs)):
+            return [self.embedders.get(job.model).embed(job.texts, query=job.query) for job in jobs]
 
     # -- TTS ----------------------------------------------------------------------
     async def synthesize(self, text: str, priority: int, *, admitted: bool = False) -> np.ndarray:
@@ -301,13 +313,14 @@ class Engines:
                 self._spoken.move_to_end(text)
                 self.metrics.tts_cached.inc()
                 return audio
-        with self.voice.clause(priority == FIRST_CLAUSE):
-            return await self.tts.run(text, priority, admitted=admitted)
+        due = clause_due(time.monotonic(), priority == FIRST_CLAUSE)
+        return await self.tts.run((text, due), priority, admitted=admitted)
 
-    def _synthesize(self, texts: list[str]) -> list[np.ndarray]:
+    def _synthesize(self, jobs: list[tuple[str, float]]) -> list[np.ndarray]:
         out = []
-        for text in texts:
-            chunks = list(self.models.tts.synthesize(text))
+        for text, due in jobs:
+            with self.cores.held(due):
+                chunks = list(self.models.tts.synthesize(text))
             audio = np.concatenate(chunks) if chunks else np.zeros(0, np.int16)
             audio.flags.writeable = False
             with self._spoken_lock:

@@ -44,6 +44,16 @@ class ServiceMetrics:
             "Replies paused so that another call's reply could say its first words",
             registry=r,
         )
+        self.cores_waits = Gauge(
+            "inference_cores_waits",
+            "Model steps that waited for the cores (a token, a clause, a batch), in all",
+            registry=r,
+        )
+        self.cores_waited = Gauge(
+            "inference_cores_waited_seconds",
+            "How long model steps waited for the cores, in all",
+            registry=r,
+        )
         self.tts_cached = Counter("inference_tts_cached", "Clauses said from the cache", registry=r)
         self.seconds = Histogram(
             "inference_request_seconds",
@@ -52,10 +62,12 @@ class ServiceMetrics:
             registry=r,
         )
 
-    def watch(self, lanes: Iterable[Any]) -> None:
-        """Queue depth read from each lane when scraped."""
+    def watch(self, lanes: Iterable[Any], cores: Any) -> None:
+        """Queue depth read from each lane, and the cores' waits, when scraped."""
         for lane in lanes:
             self.waiting.labels(lane.name).set_function(_depth(lane))
+        self.cores_waits.set_function(lambda: float(cores.waits))
+        self.cores_waited.set_function(lambda: float(cores.waited_s))
 
 
 def _depth(lane: Any) -> Callable[[], float]:

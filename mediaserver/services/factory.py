@@ -17,4 +17,6 @@ def local_speech(config: ModelsConfig, language: str = "en", rate: int = 16000) 
             "inference role and `mediaserver inference`: a single process loads its own LLM; "
             'set backend = "remote" with url (the STT and TTS) and llm_url, or [cluster] workers'
         )
-    return LocalSpeech(models.stt, models.llm, models.tts, rate)
+    # on a GPU the models do not share the CPU's cores (mediaserver/cores.py)
+    share_cores = config.device == "cpu"
+    return LocalSpeech(models.stt, models.llm, models.tts, rate, share_cores=share_cores)

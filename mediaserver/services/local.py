@@ -5,15 +5,16 @@ from __future__ import annotations
 import asyncio
 import functools
 import threading
+import time
 from collections import OrderedDict
 from collections.abc import AsyncIterator
 from concurrent.futures import ThreadPoolExecutor
 
 import numpy as np
 
+from mediaserver.cores import Cores, ReplyDue, clause_due
 from mediaserver.frames import AudioFrame
 from mediaserver.speech import Message, ToolSpec
-from mediaserver.voice_first import MAX_WAIT_S, VoiceFirst
 from models.llm import LlamaLLM
 from models.stt import RATE as STT_RATE
 from models.stt import WhisperSTT
@@ -25,8 +26,8 @@ SPOKEN_CACHE_SIZE = 64  # phrases kept as audio: greetings, re-prompts, frequent
 
 class LocalSpeech:
     """The conversation's Speech port over local models, one worker thread each
-    (a model is not safe to call from two threads at once). A reply's first
-    clause goes first (voice_first.py)."""
+    (a model is not safe to call from two threads at once). The models take
+    turns on the cores, the work due soonest first (cores.py)."""
 
     def __init__(
         self,
@@ -35,11 +36,11 @@ class LocalSpeech:
         tts: PiperTTS,
         rate: int = 16000,
         *,
-        voice_first: bool = True,  # False: the LLM runs on while Piper works (bench peer)
+        share_cores: bool = True,  # False: the models run at once (a GPU box, a bench peer)
     ) -> None:
         self.stt, self.llm, self.tts = stt, llm, tts
         self.rate = rate
-        self.voice = VoiceFirst(MAX_WAIT_S if voice_first else 0.0)
+        self.cores = Cores(share_cores)
         self._pools = {
             name: ThreadPoolExecutor(1, thread_name_prefix=name) for name in ("stt", "llm", "tts")
         }
@@ -83,9 +84,14 @@ class LocalSpeech:
         self, audio: AudioFrame, language: str | None = None, prompt: str | None = None
     ) -> str:
         loop = asyncio.get_running_loop()
-        work = functools.partial(self.stt.transcribe, at_rate(audio, STT_RATE), prompt, language)
-        result = await loop.run_in_executor(self._pools["stt"], work)
-        return result.text
+        work = functools.partial(self._transcribe, at_rate(audio, STT_RATE), prompt, language)
+        return await loop.run_in_executor(self._pools["stt"], work, time.monotonic())
+
+    def _transcribe(
+        self, audio: np.ndarray, prompt: str | None, language: str | None, asked: float
+    ) -> str:
+        with self.cores.held(asked):
+            return self.stt.transcribe(audio, prompt, language).text
 
     async def reply(
         self,
@@ -101,16 +107,24 @@ class LocalSpeech:
         stop = threading.Event()
         with_tools = {"tools": tools} if tools else {}  # the LLM's stream takes them if given
 
+        due, text = ReplyDue(time.monotonic()), ""
+
         def work() -> None:
+            nonlocal text
+            stream = self.llm.stream(messages, max_tokens, temperature, **with_tools)
             try:
-                for piece in self.llm.stream(messages, max_tokens, temperature, **with_tools):
-                    if stop.is_set():
-                        break
-                    loop.call_soon_threadsafe(pieces.put_nowait, piece)
-                    self.voice.between_tokens()
+                with self.cores.held(due.next_token(text, time.monotonic())) as cores:
+                    while not stop.is_set():
+                        cores.give_way(due.next_token(text, time.monotonic()))
+                        if (piece := next(stream, None)) is None:
+                            break
+                        text += piece
+                        loop.call_soon_threadsafe(pieces.put_nowait, piece)
                 loop.call_soon_threadsafe(pieces.put_nowait, None)
             except Exception as exc:  # handed to the consumer, who decides
                 loop.call_soon_threadsafe(pieces.put_nowait, exc)
+            finally:
+                stream.close()  # llama.cpp's loop ends here, not at max_tokens
 
         worker = loop.run_in_executor(self._pools["llm"], work)
         try:
@@ -124,17 +138,18 @@ class LocalSpeech:
 
     async def synthesize(self, text: str, *, first: bool = False) -> AudioFrame:
         loop = asyncio.get_running_loop()
-        with self.voice.clause(first):
-            audio = await loop.run_in_executor(self._pools["tts"], self._synthesize, text)
+        due = clause_due(time.monotonic(), first)
+        audio = await loop.run_in_executor(self._pools["tts"], self._synthesize, text, due)
         return AudioFrame(audio, self.rate)
 
-    def _synthesize(self, text: str) -> np.ndarray:
+    def _synthesize(self, text: str, due: float = 0.0) -> np.ndarray:
         """Piper's audio for `text` at our rate; a phrase said before comes from
         the cache (every call's greeting plays at once)."""
         if (audio := self._spoken.get(text)) is not None:
             self._spoken.move_to_end(text)
             return audio
-        chunks = list(self.tts.synthesize(text))
+        with self.cores.held(due):
+            chunks = list(self.tts.synthesize(text))
         audio = np.concatenate(chunks) if chunks else np.zeros(0, np.int16)
         if self.tts.sample_rate != self.rate and audio.size:
             audio = resample.resampler(self.tts.sample_rate, self.rate).process(audio).copy()

@@ -117,7 +117,10 @@ def test_models_health_and_metrics(service: Service) -> None:
     assert "minilm-l6-v2-int8" in ids[3:]  # /v1/embeddings (test_embeddings.py)
     health = httpx.get(f"{service.root}/healthz").json()
     assert health["status"] == "ok" and set(health["waiting"]) == {"stt", "llm", "tts", "embed"}
-    assert "inference_queue_depth" in httpx.get(f"{service.root}/metrics").text
+    metrics = httpx.get(f"{service.root}/metrics").text
+    assert "inference_queue_depth" in metrics
+    assert "\ninference_cores_waits " in metrics
+    assert "\ninference_cores_waited_seconds " in metrics
 
 
 def test_a_cancelled_stream_frees_the_llm_for_the_next_request(service: Service) -> None:

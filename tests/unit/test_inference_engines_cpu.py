@@ -1,6 +1,7 @@
 """How the service shares a CPU between its models: each model is warmed on
 the lane thread that runs it (OpenMP's pool belongs to the thread that first
-runs it), and the LLM waits between tokens while a first clause is spoken."""
+runs it), and the models take turns on the cores, the work due soonest first
+(mediaserver/cores.py)."""
 
 from __future__ import annotations
 
@@ -15,6 +16,7 @@ import numpy as np
 import pytest
 
 from mediaserver.config import InferenceConfig
+from mediaserver.cores import FIRST_WORDS
 from mediaserver.inference.engines import FIRST_CLAUSE, LATER_CLAUSE, Engines
 from mediaserver.inference.metrics import ServiceMetrics
 
@@ -22,9 +24,11 @@ from mediaserver.inference.metrics import ServiceMetrics
 class Models:
     """Fake models that note the thread of each call and can hold the voice."""
 
-    def __init__(self, llm_fails: bool = False) -> None:
+    def __init__(self, llm_fails: bool = False, pieces: list[str] | None = None) -> None:
         self.threads: dict[str, str] = {}
+        self.pieces = pieces or ["Yes", ",", " we", " open", " at", " nine."]
         self.token_times: list[float] = []
+        self.transcribed_at: list[float] = []
         self.voice_done_at = 0.0
         self.voice_release = threading.Event()
         self.voice_release.set()
@@ -35,13 +39,15 @@ class Models:
 
     def transcribe_many(self, requests: list[Any]) -> list[Any]:
         self.threads.setdefault("stt", threading.current_thread().name)
+        self.transcribed_at.append(time.monotonic())
         return [SimpleNamespace(text="") for _ in requests]
 
     def stream(self, *args: Any, **kwargs: Any) -> Iterator[str]:
         self.threads.setdefault("llm", threading.current_thread().name)
         if self.llm_fails:
             raise RuntimeError("no such model file")
-        for piece in ["Yes", ",", " we", " open", " at", " nine."]:
+        for piece in self.pieces:
+            time.sleep(0.01)
             self.token_times.append(time.monotonic())
             yield piece
 
@@ -52,8 +58,8 @@ class Models:
         yield np.zeros(100, np.int16)
 
 
-def engines(models: Models, voice_first_ms: int = 1000) -> Engines:
-    config = InferenceConfig(voice_first_ms=voice_first_ms)
+def engines(models: Models, share_cores: bool = True) -> Engines:
+    config = InferenceConfig(share_cores=share_cores)
     return Engines(models, ("stt", "llm", "tts"), config, ServiceMetrics())  # type: ignore[arg-type]
 
 
@@ -90,30 +96,50 @@ async def reply_during_a_clause(models: Models, service: Engines, priority: int)
     return text
 
 
-def test_the_llm_waits_between_tokens_while_a_first_clause_is_spoken() -> None:
+@pytest.mark.parametrize("priority", [FIRST_CLAUSE, LATER_CLAUSE])
+def test_a_reply_waits_for_a_clause_that_holds_the_cores(priority: int) -> None:
     models = Models()
     service = engines(models)
     try:
-        text = asyncio.run(reply_during_a_clause(models, service, FIRST_CLAUSE))
+        text = asyncio.run(reply_during_a_clause(models, service, priority))
     finally:
         service.close()
     assert "".join(text) == "Yes, we open at nine."
-    during = [t for t in models.token_times if t < models.voice_done_at]
-    assert len(during) == 1  # one token, then it waits for the voice
+    assert all(t > models.voice_done_at for t in models.token_times)  # none while it spoke
 
 
-@pytest.mark.parametrize(("voice_first_ms", "priority"), [(0, FIRST_CLAUSE), (1000, LATER_CLAUSE)])
-def test_the_llm_runs_on_during_later_clauses_or_when_told_to(
-    voice_first_ms: int, priority: int
-) -> None:
+def test_with_cores_not_shared_the_reply_runs_on_while_the_voice_works() -> None:
     models = Models()
-    service = engines(models, voice_first_ms)
+    service = engines(models, share_cores=False)  # a GPU box
     try:
-        asyncio.run(reply_during_a_clause(models, service, priority))
+        asyncio.run(reply_during_a_clause(models, service, FIRST_CLAUSE))
     finally:
         service.close()
     during = [t for t in models.token_times if t < models.voice_done_at]
     assert len(during) == 6
+
+
+def test_a_transcript_waits_for_a_replys_first_words_but_not_for_its_later_ones() -> None:
+    words = [f" w{i}" for i in range(30)]
+    models = Models(pieces=words)
+    service = engines(models)
+
+    async def scenario() -> None:
+        _job, pieces = service.generate([{"role": "user", "content": "hi"}], 64, 0.0)
+        await anext(pieces)  # the reply is under way, its first words due now
+        await service.transcribe(np.zeros(1600, np.int16), None, None)
+        async for _ in pieces:
+            pass
+
+    try:
+        asyncio.run(scenario())
+    finally:
+        service.close()
+    [heard] = models.transcribed_at
+    written_before = sum(t < heard for t in models.token_times)
+    # it took the cores once the first words were out (FIRST_WORDS + the one under way)
+    assert FIRST_WORDS <= written_before <= FIRST_WORDS + 2
+    assert len(models.token_times) == 30
 
 
 def test_without_an_llm_the_service_loads_and_serves_only_stt_and_tts() -> None:

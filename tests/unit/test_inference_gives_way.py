@@ -58,7 +58,7 @@ class ScriptLLM:
 
 def engines(llm: ScriptLLM) -> Engines:
     models = SimpleNamespace(stt=SimpleNamespace(transcribe_many=None), llm=llm, tts=None)
-    config = InferenceConfig(voice_first_ms=0)
+    config = InferenceConfig()
     return Engines(models, ("stt", "llm", "tts"), config, ServiceMetrics())  # type: ignore[arg-type]
 
 

@@ -1,5 +1,6 @@
-"""LocalSpeech with stand-in models in its real worker threads: a reply's
-first clause goes first, and a phrase said before comes from a cache."""
+"""LocalSpeech with stand-in models in its real worker threads: the models
+take turns on the cores, the work due soonest first, and a phrase said
+before comes from a cache."""
 
 from __future__ import annotations
 
@@ -12,6 +13,7 @@ from typing import Any
 import numpy as np
 import pytest
 
+from mediaserver.cores import FIRST_WORDS
 from mediaserver.services import local
 from mediaserver.services.local import LocalSpeech
 
@@ -45,7 +47,7 @@ class HeldTTS:
 
 
 @pytest.mark.parametrize("first", [True, False])
-def test_the_llm_waits_between_tokens_only_while_a_first_clause_synthesises(first: bool) -> None:
+def test_a_clause_goes_before_the_words_due_after_it(first: bool) -> None:
     llm, tts = CountingLLM(), HeldTTS()
     speech = LocalSpeech(None, llm, tts)  # type: ignore[arg-type]
 
@@ -55,7 +57,7 @@ def test_the_llm_waits_between_tokens_only_while_a_first_clause_synthesises(firs
         speaking = asyncio.create_task(speech.synthesize("Hello there", first=first))
         await asyncio.to_thread(tts.started.wait, 5)
         await asyncio.sleep(0.3)
-        during = llm.produced  # ...then nothing while the voice works
+        during = llm.produced  # ...then nothing while the voice has the cores
         await asyncio.sleep(0.3)
         still = llm.produced
         tts.release.set()
@@ -67,10 +69,11 @@ def test_the_llm_waits_between_tokens_only_while_a_first_clause_synthesises(firs
         during, still, total = asyncio.run(scenario())
     finally:
         speech.close()
-    if first:  # someone waits for it: nothing else runs
-        assert during == still <= 3  # at most the token already under way (30 if it went on)
-    else:  # another reply's later clause (playback ahead of it) pauses nobody
-        assert still > during
+    assert during == still  # (30 if the reply went on)
+    if first:  # due now: only the reply's first words (due before it) and the one under way
+        assert during <= FIRST_WORDS + 1
+    else:  # due once the clause before it has played: a later word or two goes first
+        assert during >= FIRST_WORDS + 2
     assert total == 50 and llm.produced == 50  # and then the reply goes on to its end
 
 
