@@ -1,9 +1,11 @@
 """A lane per model: a bounded priority queue and the one thread that runs
 the model (a model is not safe to call from two threads at once).
 
-Admission control is the bound: a request that finds the queue full is
-refused at once (Saturated), so callers in progress are never slowed by new
-ones piling up. A lane with max_batch > 1 hands its worker every waiting
+Admission control is the bound: a request that finds the queue full of
+requests not yet started is refused at once (Saturated), so callers in
+progress are never slowed by new ones piling up. The rest of a request
+already under way (a paused reply) is queued whatever the bound, and does
+not count toward it. A lane with max_batch > 1 hands its worker every waiting
 request at once (up to max_batch), after waiting batch_window_s for more to
 join the first: what is queued behind a running batch goes in the next one.
 Jobs of lower priority number go first; equal ones in arrival order."""
@@ -40,6 +42,7 @@ class _Job(Generic[P]):
     key: tuple[int, int]
     payload: P = field(compare=False)
     future: Future[Any] = field(compare=False)
+    admitted: bool = field(compare=False)
 
 
 class Lane(Generic[P, R]):
@@ -61,6 +64,7 @@ class Lane(Generic[P, R]):
         self._run = run
         self._on_batch = on_batch or (lambda size: None)
         self._heap: list[_Job[P]] = []
+        self._new = 0  # jobs in the heap that are new requests (not admitted)
         self._cond = threading.Condition()
         self._order = itertools.count()
         self._closed = False
@@ -78,7 +82,7 @@ class Lane(Generic[P, R]):
 
     @property
     def saturated(self) -> bool:
-        return len(self._heap) >= self.capacity
+        return self._new >= self.capacity
 
     def submit(self, payload: P, priority: int = 0, *, admitted: bool = False) -> Future[R]:
         """Queue a job (from any thread); Saturated if the queue is full, unless
@@ -87,10 +91,13 @@ class Lane(Generic[P, R]):
         with self._cond:
             if self._closed:
                 raise RuntimeError(f"the {self.name} lane is closed")
-            if not admitted and len(self._heap) >= self.capacity:
+            if not admitted and self._new >= self.capacity:
                 self.rejected += 1
-                raise Saturated(self.name, len(self._heap))
-            heapq.heappush(self._heap, _Job((priority, next(self._order)), payload, future))
+                raise Saturated(self.name, self._new)
+            heapq.heappush(
+                self._heap, _Job((priority, next(self._order)), payload, future, admitted)
+            )
+            self._new += not admitted
             self._cond.notify()
         return future
 
@@ -104,6 +111,7 @@ class Lane(Generic[P, R]):
             for job in self._heap:
                 job.future.cancel()
             self._heap.clear()
+            self._new = 0
             self._cond.notify_all()
 
     def _next_batch(self) -> list[_Job[P]] | None:
@@ -120,7 +128,9 @@ class Lane(Generic[P, R]):
                         break
                     self._cond.wait(left)
             count = min(len(self._heap), self.max_batch)
-            return [heapq.heappop(self._heap) for _ in range(count)]
+            jobs = [heapq.heappop(self._heap) for _ in range(count)]
+            self._new -= sum(not job.admitted for job in jobs)
+            return jobs
 
     def _work(self) -> None:
         while (jobs := self._next_batch()) is not None:

@@ -56,9 +56,10 @@ def test_capacity_finds_the_largest_n_within_p95_and_the_compute_bound() -> None
         {"n": 2, "backend": "local", "p95_ms": 1600, "cpu_per_call_second": 0.4},
         {"n": 2, "backend": "service", "p95_ms": 1400, "cpu_per_call_second": 0.5},
         {"n": 3, "backend": "service", "p95_ms": 2100, "cpu_per_call_second": 0.5},
+        {"n": 4, "backend": "local", "p95_ms": 900, "fallbacks": 1, "cpu_per_call_second": 0.4},
     ]
     result = report(rows)
-    assert result["max_n"] == {"local": 1, "service": 2}
+    assert result["max_n"] == {"local": 1, "service": 2}  # N=4 fast, but a turn was refused
     assert result["compute_bound_n"] == round(result["cores"] / 0.5, 2)  # N=1's mean cost
 
 

@@ -44,6 +44,25 @@ def test_a_full_queue_refuses_at_once_and_admitted_work_still_gets_in() -> None:
         lane.close()
 
 
+def test_work_under_way_waiting_again_does_not_count_toward_the_bound() -> None:
+    model = HeldModel()
+    lane = Lane("llm", model.run, capacity=2)
+    try:
+        running = lane.submit("a")
+        assert model.started.wait(5)
+        paused = [lane.submit(f"rest of {x}", admitted=True) for x in "xyz"]  # paused replies
+        assert lane.waiting == 3 and not lane.saturated
+        new = [lane.submit("b"), lane.submit("c")]  # two new requests still get in
+        assert lane.saturated
+        with pytest.raises(Saturated, match="2 requests are already waiting"):
+            lane.submit("d")
+        model.release.set()
+        assert [f.result(5) for f in (running, *new)] == ["A", "B", "C"]
+        assert all(f.result(5) for f in paused) and not lane.saturated
+    finally:
+        lane.close()
+
+
 def test_requests_waiting_behind_a_batch_go_together_in_the_next_one() -> None:
     model = HeldModel()
     lane = Lane("stt", model.run, capacity=16, max_batch=3)
