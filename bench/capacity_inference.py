@@ -5,7 +5,7 @@ inference service, same models, same run.
                                          [--arrivals SECONDS]
 
 N simulated callers talk at once, through the same session and turn engine
-as a live call (mediaserver/harness.py): espeak-ng voices, each question
+as a live call (mediaserver/harness.py): espeak-ng and Piper voices, each question
 after the agent's greeting and then 2-6 s after the agent's likely answer,
 like people. The calls arrive at random over the first `--arrivals`
 seconds (default 10: about one turn's cycle of question, answer and pause),
@@ -18,9 +18,10 @@ inference` in its own process, RemoteSpeech over loopback HTTP),
 interleaved N by N, each warmed by one unmeasured conversation first. Per
 N and backend: voice-to-voice p50/p95 and the CPU-seconds a second of call
 costs (this process plus the service's), and the turns answered with the
-fallback phrase (a model refused or failed). The largest N whose p95 stays
-<= 1.5 s with no such turn, and the compute bound: cores / the CPU-seconds a conversation
-costs per second of call (at N=1).
+fallback phrase (a model refused or failed). The largest N up to which
+every N measured holds p95 <= 1.5 s with no such turn, and the compute
+bound: cores / the CPU-seconds a conversation costs per second of call (at
+N=1).
 
 On a shared 2-core box the figures are contended: compare the backends in
 the same run, not runs with each other.
@@ -30,12 +31,12 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import contextlib
 import json
 import os
 import random
 import subprocess
 import sys
-import tempfile
 import time
 from dataclasses import dataclass
 from pathlib import Path
@@ -44,7 +45,8 @@ from typing import Any
 import httpx
 import numpy as np
 
-from bench.latency import QUESTIONS, VOICES, caller, percentile
+from bench.latency import QUESTIONS, percentile
+from bench.turns_audio import Voices
 from mediaserver.agents import DEFAULT_AGENT, Agent
 from mediaserver.config import ModelsConfig, VadConfig
 from mediaserver.harness import TalkResult, talk
@@ -58,15 +60,17 @@ ARRIVALS_S = 10.0  # calls arrive over this long: a question, its answer and a p
 P95_LIMIT_MS = 1500.0
 
 
-def conversations(n: int, questions: int, tmp: Path) -> list[np.ndarray]:
-    """Each caller's side: `questions` questions, varied voices, human gaps."""
+def conversations(n: int, questions: int, voices: Voices) -> list[np.ndarray]:
+    """Each caller's side: `questions` questions, human gaps, seven voices in
+    turn (four espeak-ng, three Piper at several speeds)."""
     out = []
+    pad = np.zeros(RATE // 2, np.int16)
     for i in range(n):
         rng = random.Random(i)
         parts: list[np.ndarray] = []
         for k in range(questions):
-            voice, speed = VOICES[(i + k) % len(VOICES)]
-            parts.append(caller(QUESTIONS[(i * 3 + k) % len(QUESTIONS)], voice, speed, tmp))
+            said, _voice = voices.say(QUESTIONS[(i * 3 + k) % len(QUESTIONS)], i + k)
+            parts += [pad, said, pad]
             if k < questions - 1:
                 gap = AGENT_SECONDS + rng.uniform(2.0, 6.0)
                 parts.append(np.zeros(int(gap * RATE), np.int16))
@@ -160,14 +164,14 @@ def measure(sizes: list[int], questions: int, arrive_over_s: float) -> dict[str,
             return await run_calls(speech, audios, agent, vad, arrive_over_s)
 
     try:
-        with tempfile.TemporaryDirectory() as tmp:
+        with contextlib.closing(Voices()) as voices:
             # one unmeasured conversation each: the first request's model
             # warm-up and prompt cache are not what a conversation costs
-            warm = conversations(1, 1, Path(tmp))
+            warm = conversations(1, 1, voices)
             asyncio.run(run_calls(local, warm, agent, vad))
             asyncio.run(through_service(warm))
             for index, n in enumerate(sizes):
-                audios = conversations(n, questions, Path(tmp))
+                audios = conversations(n, questions, voices)
                 order = ["local", "service"] if index % 2 == 0 else ["service", "local"]
                 for backend in order:
                     pid = service.pid if backend == "service" else None
@@ -198,14 +202,12 @@ def measure(sizes: list[int], questions: int, arrive_over_s: float) -> dict[str,
 def report(rows: list[dict[str, Any]]) -> dict[str, Any]:
     max_n = {}
     for backend in ("local", "service"):
-        ok = [
-            r["n"]
-            for r in rows
-            if r["backend"] == backend
-            and r["p95_ms"] <= P95_LIMIT_MS
-            and not r.get("fallbacks")  # a turn refused is worse than a slow one
-        ]
-        max_n[backend] = max(ok, default=0)
+        max_n[backend] = 0
+        for r in sorted((r for r in rows if r["backend"] == backend), key=lambda r: r["n"]):
+            # a turn refused is worse than a slow one; a failing N ends the count
+            if r["p95_ms"] > P95_LIMIT_MS or r.get("fallbacks"):
+                break
+            max_n[backend] = r["n"]
     cores = os.cpu_count() or 1
     single = [r["cpu_per_call_second"] for r in rows if r["n"] == min(r2["n"] for r2 in rows)]
     bound = round(cores / (sum(single) / len(single)), 2) if single else float("nan")

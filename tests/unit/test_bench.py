@@ -56,11 +56,22 @@ def test_capacity_finds_the_largest_n_within_p95_and_the_compute_bound() -> None
         {"n": 2, "backend": "local", "p95_ms": 1600, "cpu_per_call_second": 0.4},
         {"n": 2, "backend": "service", "p95_ms": 1400, "cpu_per_call_second": 0.5},
         {"n": 3, "backend": "service", "p95_ms": 2100, "cpu_per_call_second": 0.5},
-        {"n": 4, "backend": "local", "p95_ms": 900, "fallbacks": 1, "cpu_per_call_second": 0.4},
+        {"n": 4, "backend": "local", "p95_ms": 900, "cpu_per_call_second": 0.4},
+        {"n": 4, "backend": "service", "p95_ms": 900, "fallbacks": 1, "cpu_per_call_second": 0.4},
     ]
     result = report(rows)
-    assert result["max_n"] == {"local": 1, "service": 2}  # N=4 fast, but a turn was refused
+    # local: N=4 passes, but N=2 did not; service: N=4 fast, but a turn was refused
+    assert result["max_n"] == {"local": 1, "service": 2}
     assert result["compute_bound_n"] == round(result["cores"] / 0.5, 2)  # N=1's mean cost
+
+
+def test_capacity_calls_arrive_at_random_over_the_window_or_all_at_once() -> None:
+    from bench.capacity_inference import arrivals
+
+    spread = arrivals(12, 10.0)
+    assert spread[0] == 0.0 and spread == sorted(spread) and all(0 <= t < 10 for t in spread)
+    assert len(set(spread)) == 12 and spread == arrivals(12, 10.0)  # the same every run
+    assert arrivals(5, 0.0) == [0.0] * 5
 
 
 def test_bench_amd_json_has_the_documented_figures() -> None:
