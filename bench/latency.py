@@ -239,7 +239,7 @@ def main(argv: list[str] | None = None) -> int:
     if args.json:
         print(json.dumps(report, indent=1))
         return 0
-    print_summary(f"{report['models']['llm']}, voice first", report)
+    print_summary(f"{report['models']['llm']}, models taking turns on the cores", report)
     if "peer" in report:
         title = args.against or f"{PEER_LLM}, both models at once"
         print_summary(f"peer: {title}", report["peer"])
