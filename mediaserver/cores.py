@@ -50,27 +50,28 @@ class Cores:
         return len(self._queue)
 
     @contextlib.contextmanager
-    def held(self, due: float) -> Iterator[Hold]:
+    def held(self, due: float) -> Iterator[None]:
         """Run the block with the cores (blocking until they are free and no step
         due sooner waits); `due`: when its result is owed, in time.monotonic()."""
         if not self.shared:
-            yield Hold(self, held=False)
+            yield
             return
         with self._cond:
             if self._busy or self._queue:
                 self._wait_turn(due)
             self._busy = True
         try:
-            yield Hold(self, held=True)
+            yield
         finally:
             with self._cond:
                 self._busy = False
                 if self._queue:
                     self._cond.notify_all()
 
-    def hand_over(self, due: float) -> None:
-        """Held, before a step due at `due`: if a step due sooner waits, let it
-        (and any others due sooner) run, then take the cores back."""
+    def give_way(self, due: float) -> None:
+        """Inside `held`, before the holder's next step, due at `due`: if a step
+        due sooner waits, let it (and any others due sooner) run, then take the
+        cores back. (Unshared, nothing ever waits.)"""
         with self._cond:
             if self._queue and self._queue[0][0] < due:
                 self._busy = False
@@ -91,19 +92,6 @@ class Cores:
         self.waited_s += time.monotonic() - started
 
 
-class Hold:
-    """The cores, held by one model between its steps."""
-
-    def __init__(self, cores: Cores, held: bool) -> None:
-        self._cores = cores
-        self._held = held
-
-    def give_way(self, due: float) -> None:
-        """Before a step due at `due`: let any step due sooner run first."""
-        if self._held:
-            self._cores.hand_over(due)
-
-
 class ReplyDue:
     """When a reply's next token is due: its first words (and a tool call,
     whose result the caller waits for) when the reply was asked for; then
@@ -114,12 +102,19 @@ class ReplyDue:
         self.first_words_out: float | None = None
 
     def next_token(self, text: str, now: float) -> float:
-        words = len(text.split())
-        if words <= FIRST_WORDS or text.lstrip().startswith(("<", "{")):
+        if awaited(text):
             return self.asked
+        words = len(text.split())
         if self.first_words_out is None:
             self.first_words_out = now
         return self.first_words_out + (words - FIRST_WORDS) * WORD_S
+
+
+def awaited(text: str) -> bool:
+    """A reply written so far is still awaited in silence: its first words are
+    not all out, or it is a tool call (written whole: the caller waits for
+    its result)."""
+    return len(text.split()) <= FIRST_WORDS or text.lstrip().startswith(("<", "{"))
 
 
 def clause_due(asked: float, first: bool) -> float:

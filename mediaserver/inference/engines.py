@@ -17,7 +17,7 @@ from typing import Any
 import numpy as np
 
 from mediaserver.config_models import InferenceConfig
-from mediaserver.cores import FIRST_WORDS, Cores, ReplyDue, clause_due
+from mediaserver.cores import Cores, ReplyDue, awaited, clause_due
 from mediaserver.inference.lanes import Lane
 from mediaserver.inference.metrics import ServiceMetrics
 from mediaserver.knowledge.embed import Embedders
@@ -246,9 +246,9 @@ class Engines:
         pieces = iter(job.reply)
         due = job.due.next_token
         try:
-            with self.cores.held(due(job.text, time.monotonic())) as cores:
+            with self.cores.held(due(job.text, time.monotonic())):
                 while True:
-                    cores.give_way(due(job.text, time.monotonic()))
+                    self.cores.give_way(due(job.text, time.monotonic()))
                     if (piece := next(pieces, None)) is None:
                         if job.tokens >= job.max_tokens:
                             job.finish_reason = "length"
@@ -276,12 +276,11 @@ class Engines:
         Paused replies then take turns, TURN_WORDS at a time, so that none
         falls silent behind the others."""
         assert self.llm is not None
-        words = len(job.text.split())
-        if words <= FIRST_WORDS or job.text.lstrip().startswith(("<", "{")):
-            return False  # its caller still waits for it; a tool call is written whole
+        if awaited(job.text):
+            return False
         if self.llm.waiting_before(LATER_WORDS):
             return True
-        return words - job.words_before >= TURN_WORDS and self.llm.waiting > 0
+        return len(job.text.split()) - job.words_before >= TURN_WORDS and self.llm.waiting > 0
 
     # -- embeddings -----------------------------------------------------------------
     def embedding_models(self) -> list[str]:

@@ -113,9 +113,9 @@ class LocalSpeech:
             nonlocal text
             stream = self.llm.stream(messages, max_tokens, temperature, **with_tools)
             try:
-                with self.cores.held(due.next_token(text, time.monotonic())) as cores:
+                with self.cores.held(due.next_token(text, time.monotonic())):
                     while not stop.is_set():
-                        cores.give_way(due.next_token(text, time.monotonic()))
+                        self.cores.give_way(due.next_token(text, time.monotonic()))
                         if (piece := next(stream, None)) is None:
                             break
                         text += piece

@@ -58,10 +58,10 @@ def test_a_holder_gives_way_between_its_steps_only_to_a_step_due_sooner(
     next_due: float, gives_way: bool
 ) -> None:
     cores, log = Cores(), []
-    with cores.held(0.0) as hold:
+    with cores.held(0.0):
         waiter = hold_in_thread(cores, 2.0, log, "waiter")
         wait_for_waiters(cores, 1)
-        hold.give_way(next_due)
+        cores.give_way(next_due)
         log.append("holder's next step")
     waiter.join(5)
     if gives_way:
